@@ -1,0 +1,173 @@
+//! Checks on caller input, shared by both API generations.
+
+use crate::error::InvalidInput;
+
+/// A required field: non-empty, at most `max` characters, no control characters.
+pub(crate) fn required(field: &'static str, value: &str, max: usize) -> Result<(), InvalidInput> {
+    if value.is_empty() {
+        return Err(InvalidInput::Empty { field });
+    }
+    bounded(field, value, max)
+}
+
+/// An optional field's value when given: like [`required`].
+pub(crate) fn optional(
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<(), InvalidInput> {
+    value.map_or(Ok(()), |v| required(field, v, max))
+}
+
+fn bounded(field: &'static str, value: &str, max: usize) -> Result<(), InvalidInput> {
+    let len = value.chars().count();
+    if len > max {
+        return Err(InvalidInput::TooLong { field, max, len });
+    }
+    if let Some((position, character)) = value.chars().enumerate().find(|(_, c)| c.is_control()) {
+        return Err(InvalidInput::BadCharacter {
+            field,
+            character,
+            position,
+        });
+    }
+    Ok(())
+}
+
+/// A field limited to `min..=max` characters from ASCII letters, digits and `extra`.
+pub(crate) fn charset(
+    field: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+    extra: &[u8],
+) -> Result<(), InvalidInput> {
+    if value.is_empty() {
+        return Err(InvalidInput::Empty { field });
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || extra.contains(&b);
+    if !value.bytes().all(allowed) {
+        // Slow path, only to report the first offending character and its position.
+        let bad = value
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !(c.is_ascii() && allowed(*c as u8)));
+        if let Some((position, character)) = bad {
+            return Err(InvalidInput::BadCharacter {
+                field,
+                character,
+                position,
+            });
+        }
+    }
+    // All ASCII from here: bytes are characters.
+    let len = value.len();
+    if len > max {
+        return Err(InvalidInput::TooLong { field, max, len });
+    }
+    if len < min {
+        return Err(InvalidInput::TooShort { field, min, len });
+    }
+    Ok(())
+}
+
+/// A nonce: 1 to 32 ASCII letters and digits.
+pub(crate) fn nonce(value: &str) -> Result<(), InvalidInput> {
+    charset("nonce_str", value, 1, 32, b"")
+}
+
+/// WeChat Pay refuses to close an order within this many seconds of its creation.
+pub const MIN_CLOSE_DELAY_SECS: u64 = 300;
+
+/// The 5-minute rule: `created_at` and `now` in Unix seconds.
+pub(crate) fn close_delay(created_at: Option<u64>, now: u64) -> Result<(), InvalidInput> {
+    match created_at {
+        Some(created) => {
+            let earliest = created.saturating_add(MIN_CLOSE_DELAY_SECS);
+            if now < earliest {
+                Err(InvalidInput::TooEarly {
+                    wait_secs: earliest - now,
+                })
+            } else {
+                Ok(())
+            }
+        }
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charset_reports_the_first_bad_character_and_lengths() {
+        assert_eq!(
+            charset("f", "ab#c", 1, 32, b"_"),
+            Err(InvalidInput::BadCharacter {
+                field: "f",
+                character: '#',
+                position: 2
+            })
+        );
+        assert_eq!(
+            charset("f", "订单", 1, 32, b"_"),
+            Err(InvalidInput::BadCharacter {
+                field: "f",
+                character: '订',
+                position: 0
+            })
+        );
+        assert_eq!(
+            charset("f", "abc", 6, 32, b""),
+            Err(InvalidInput::TooShort {
+                field: "f",
+                min: 6,
+                len: 3
+            })
+        );
+        assert_eq!(
+            charset("f", &"a".repeat(33), 1, 32, b""),
+            Err(InvalidInput::TooLong {
+                field: "f",
+                max: 32,
+                len: 33
+            })
+        );
+        assert_eq!(
+            charset("f", "", 1, 32, b""),
+            Err(InvalidInput::Empty { field: "f" })
+        );
+        assert_eq!(charset("f", "a_b", 1, 32, b"_"), Ok(()));
+    }
+
+    #[test]
+    fn required_counts_characters_not_bytes() {
+        assert_eq!(required("f", &"订".repeat(32), 32), Ok(()));
+        assert!(required("f", &"订".repeat(33), 32).is_err());
+        assert_eq!(
+            required("f", "a\nb", 32),
+            Err(InvalidInput::BadCharacter {
+                field: "f",
+                character: '\n',
+                position: 1
+            })
+        );
+    }
+
+    #[test]
+    fn five_minute_rule() {
+        assert_eq!(
+            close_delay(Some(1000), 1299),
+            Err(InvalidInput::TooEarly { wait_secs: 1 })
+        );
+        assert_eq!(close_delay(Some(1000), 1300), Ok(()));
+        assert_eq!(
+            close_delay(Some(u64::MAX), 0),
+            Err(InvalidInput::TooEarly {
+                wait_secs: u64::MAX
+            })
+        );
+        assert_eq!(close_delay(None, 0), Ok(()));
+    }
+}
