@@ -10,7 +10,9 @@ usage: cargo xtask <task>
 
 tasks:
   ci                  cargo fmt --check, clippy -D warnings, cargo test --workspace
-  bench [--quick]     run the benchmarks, print `ratio <name> <value> <op> <target>` lines
+  bench [--quick] [--criterion]
+                      run the benchmarks, print `ratio <name> <value> <op> <target>` and
+                      `allocs <name> <n> <= <budget>` lines; --criterion adds criterion's suite
   fuzz [TARGET] [--seconds N]
                       run a cargo-fuzz target (default v2_response, 60 s); installs cargo-fuzz
   vectors             check tests/vectors against ../shared/vectors, when that exists";
@@ -19,7 +21,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
-        Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        Some("bench") => {
+            bench(args.iter().any(|a| a == "--quick"), args.iter().any(|a| a == "--criterion"))
+        }
         Some("fuzz") => fuzz(&args[1..]),
         Some("vectors") => vectors(),
         _ => {
@@ -37,23 +41,13 @@ fn main() -> ExitCode {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
     eprintln!("$ {cmd:?}");
-    let status = cmd
-        .current_dir(root())
-        .status()
-        .map_err(|e| format!("{cmd:?}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{cmd:?} failed: {status}"))
-    }
+    let status = cmd.current_dir(root()).status().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed: {status}")) }
 }
 
 fn cargo() -> Command {
@@ -63,14 +57,10 @@ fn cargo() -> Command {
 /// `cargo`, pinned to one core when `taskset` is there: on a small machine, a benchmark
 /// that migrates between cores varies by half again from run to run. Build first, unpinned.
 fn pinned() -> Command {
-    let has_taskset = Command::new("taskset")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let has_taskset = Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
     if has_taskset {
         let mut cmd = Command::new("taskset");
-        cmd.args(["-c", "1"])
-            .arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["-c", "1"]).arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd
     } else {
         cargo()
@@ -79,118 +69,70 @@ fn pinned() -> Command {
 
 fn ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run(cargo().args(["test", "--workspace"]))
 }
 
-/// A figure: a measured benchmark against a baseline from the same run.
-struct Ratio {
+/// A figure's target: the ratio of the measured side to its baseline.
+struct Target {
     name: &'static str,
-    measured: &'static str,
-    baseline: &'static str,
     /// true: the ratio must be at most `target`; false: at least.
     at_most: bool,
     target: f64,
 }
 
-const RATIOS: &[Ratio] = &[
-    Ratio {
-        name: "v2.build_md5",
-        measured: "v2/build_md5",
-        baseline: "v2/raw_md5_request",
-        at_most: true,
-        target: 3.0,
-    },
-    Ratio {
-        name: "v2.build_hmac",
-        measured: "v2/build_hmac",
-        baseline: "v2/raw_hmac_request",
-        at_most: true,
-        target: 3.0,
-    },
-    Ratio {
-        name: "v2.parse_verify",
-        measured: "v2/parse_verify",
-        baseline: "v2/raw_md5_response",
-        at_most: true,
-        target: 4.0,
-    },
+const TARGETS: &[Target] = &[
+    Target { name: "v2.build_md5", at_most: true, target: 3.0 },
+    Target { name: "v2.build_hmac", at_most: true, target: 3.0 },
+    Target { name: "v2.parse_verify", at_most: true, target: 4.0 },
+    Target { name: "v3.build_sign", at_most: true, target: 1.05 },
+    Target { name: "v3.verify", at_most: true, target: 1.10 },
 ];
 
 /// Allocation budgets: `allocs <name> <n>` lines printed by the `allocs` bench.
-const ALLOC_BUDGETS: &[(&str, u64)] = &[("v2.build", 12), ("v2.build_hmac", 12)];
+const ALLOC_BUDGETS: &[(&str, u64)] = &[("v2.build", 12), ("v2.build_hmac", 12), ("v3.build", 16)];
 
-fn bench(quick: bool) -> Result<(), String> {
-    let mut criterion_args = vec!["--noplot"];
-    if quick {
-        criterion_args.extend([
-            "--quick",
-            "--warm-up-time",
-            "0.5",
-            "--measurement-time",
-            "1",
-        ]);
+/// `cargo xtask bench`: the paired ratios (and their absolute medians) and the allocation
+/// counts, each checked against its target. `--criterion` also runs the criterion suite.
+fn bench(quick: bool, with_criterion: bool) -> Result<(), String> {
+    let benches = ["--bench", "ratios", "--bench", "allocs", "--bench", "core"];
+    run(cargo().args(["bench", "--no-run", "-q", "-p", "wxpay-core"]).args(benches))?;
+    if with_criterion {
+        let mut args = vec!["--noplot"];
+        if quick {
+            args.extend(["--quick", "--warm-up-time", "0.5", "--measurement-time", "1"]);
+        }
+        run(pinned()
+            .args(["bench", "-q", "-p", "wxpay-core", "--bench", "core", "--"])
+            .args(&args))?;
     }
-    run(cargo().args([
-        "bench",
-        "--no-run",
-        "-p",
-        "wxpay-core",
-        "--bench",
-        "core",
-        "--bench",
-        "allocs",
-    ]))?;
-    run(pinned()
-        .args(["bench", "-q", "-p", "wxpay-core", "--bench", "core", "--"])
-        .args(&criterion_args))?;
 
     let mut failures = Vec::new();
-    println!();
-    for r in RATIOS {
-        let m = median_ns(r.measured)?;
-        let b = median_ns(r.baseline)?;
-        println!(
-            "median {} {} (baseline {} {})",
-            r.measured,
-            fmt_ns(m),
-            r.baseline,
-            fmt_ns(b)
-        );
-        let ratio = m / b;
-        let ok = if r.at_most {
-            ratio <= r.target
-        } else {
-            ratio >= r.target
-        };
-        let op = if r.at_most { "<=" } else { ">=" };
-        let line = format!("ratio {} {ratio:.3} {op} {}", r.name, r.target);
+    let mut args = vec!["bench", "-q", "-p", "wxpay-core", "--bench", "ratios", "--"];
+    if quick {
+        args.push("--quick");
+    }
+    let text = output(pinned().args(&args))?;
+    for t in TARGETS {
+        let fields: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("pair "))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&t.name))
+            .ok_or_else(|| format!("the ratios bench printed nothing for {}", t.name))?;
+        let num = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+        let (ratio, measured, baseline) = (num(1), num(2), num(3));
+        println!("median {} {} (baseline {})", t.name, fmt_ns(measured), fmt_ns(baseline));
+        let ok = if t.at_most { ratio <= t.target } else { ratio >= t.target };
+        let op = if t.at_most { "<=" } else { ">=" };
+        let line = format!("ratio {} {ratio:.3} {op} {}", t.name, t.target);
         println!("{line}{}", if ok { "" } else { "   FAIL" });
         if !ok {
             failures.push(line);
         }
     }
 
-    eprintln!("$ cargo bench -p wxpay-core --bench allocs");
-    let out = pinned()
-        .args(["bench", "-q", "-p", "wxpay-core", "--bench", "allocs"])
-        .current_dir(root())
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "allocs bench failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = output(pinned().args(["bench", "-q", "-p", "wxpay-core", "--bench", "allocs"]))?;
     for (name, budget) in ALLOC_BUDGETS {
         let n: u64 = text
             .lines()
@@ -206,24 +148,21 @@ fn bench(quick: bool) -> Result<(), String> {
         }
     }
 
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("targets missed: {failures:?}"))
-    }
+    if failures.is_empty() { Ok(()) } else { Err(format!("targets missed: {failures:?}")) }
 }
 
-fn median_ns(id: &str) -> Result<f64, String> {
-    let path = root()
-        .join("target/criterion")
-        .join(id)
-        .join("new/estimates.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    v["median"]["point_estimate"]
-        .as_f64()
-        .ok_or_else(|| format!("{}: no median", path.display()))
+/// Runs a command and returns its standard output (its standard error passes through).
+fn output(cmd: &mut Command) -> Result<String, String> {
+    eprintln!("$ {cmd:?}");
+    let out = cmd
+        .current_dir(root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{cmd:?} failed: {}", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn fmt_ns(ns: f64) -> String {
@@ -246,24 +185,18 @@ fn fuzz(args: &[String]) -> Result<(), String> {
             t => target = t.to_string(),
         }
     }
-    let has_fuzz = cargo()
-        .args(["fuzz", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let has_fuzz = cargo().args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
     if !has_fuzz {
         run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
     }
     // cargo-fuzz needs nightly flags; the stable toolchain accepts them with RUSTC_BOOTSTRAP.
-    run(cargo()
-        .env("RUSTC_BOOTSTRAP", "1")
-        .current_dir(root().join("crates/wxpay-core"))
-        .args([
-            "fuzz",
-            "run",
-            &target,
-            "--",
-            &format!("-max_total_time={seconds}"),
-        ]))
+    run(cargo().env("RUSTC_BOOTSTRAP", "1").current_dir(root().join("crates/wxpay-core")).args([
+        "fuzz",
+        "run",
+        &target,
+        "--",
+        &format!("-max_total_time={seconds}"),
+    ]))
 }
 
 fn vectors() -> Result<(), String> {
@@ -281,9 +214,7 @@ fn vectors() -> Result<(), String> {
         println!("tests/vectors matches ../shared/vectors");
         Ok(())
     } else {
-        Err(format!(
-            "tests/vectors differs from ../shared/vectors: {differ:?}"
-        ))
+        Err(format!("tests/vectors differs from ../shared/vectors: {differ:?}"))
     }
 }
 

@@ -28,20 +28,26 @@ fn count<T>(mut f: impl FnMut() -> T) -> usize {
 
 fn main() {
     let base = base();
-    let attempt = Attempt {
-        base_url: &base,
-        timestamp: TIMESTAMP,
-        nonce: NONCE,
-    };
+    let attempt = Attempt { base_url: &base, timestamp: TIMESTAMP, nonce: NONCE };
     let close = close();
-    for (name, st) in [
-        ("v2.build", SignType::Md5),
-        ("v2.build_hmac", SignType::HmacSha256),
-    ] {
+    for (name, st) in [("v2.build", SignType::Md5), ("v2.build_hmac", SignType::HmacSha256)] {
         let ctx = v2_ctx(st);
-        println!(
-            "allocs {name} {}",
-            count(|| close.build(&ctx, &attempt).unwrap())
-        );
+        println!("allocs {name} {}", count(|| close.build(&ctx, &attempt).unwrap()));
     }
+    let ctx = v3_ctx();
+    let v3 = v3_close();
+    let attempt = Attempt { base_url: &base, timestamp: 1_554_208_460, nonce: V3_NONCE };
+    println!("allocs v3.build {}", count(|| v3.build(&ctx, &attempt).unwrap()));
+    // For reference: what ring's own signing allocates (part of the figure above).
+    let key = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(MERCHANT_KEY)).unwrap();
+    let rng = ring::rand::SystemRandom::new();
+    let ring_sign = count(|| {
+        let mut sig = vec![0u8; key.public().modulus_len()];
+        key.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, V3_MESSAGE.as_bytes(), &mut sig)
+            .unwrap();
+        sig
+    });
+    println!("allocs ring.sign {ring_sign}");
+    let prepared = count(|| v3.prepare(&ctx, &attempt).unwrap());
+    println!("allocs v3.prepare {prepared}");
 }

@@ -54,16 +54,9 @@ impl BaseUrl {
             _ => return Err(bad("the scheme must be https")),
         }
         let text = format!("{scheme}://{authority}");
-        let scheme = uri
-            .scheme()
-            .cloned()
-            .ok_or(bad("no scheme (use https://…)"))?;
+        let scheme = uri.scheme().cloned().ok_or(bad("no scheme (use https://…)"))?;
         let authority = authority.clone();
-        Ok(BaseUrl {
-            text,
-            scheme,
-            authority,
-        })
+        Ok(BaseUrl { text, scheme, authority })
     }
 
     /// The URI of `path_and_query` (which must start with `/`) on this base.
@@ -75,9 +68,8 @@ impl BaseUrl {
         parts.scheme = Some(self.scheme.clone());
         parts.authority = Some(self.authority.clone());
         parts.path_and_query = Some(path_and_query);
-        http::Uri::from_parts(parts).map_err(|_| InvalidInput::BadBaseUrl {
-            reason: "could not form the request URI",
-        })
+        http::Uri::from_parts(parts)
+            .map_err(|_| InvalidInput::BadBaseUrl { reason: "could not form the request URI" })
     }
 
     /// The URL, `scheme://host[:port]`.
@@ -150,10 +142,7 @@ impl Endpoint {
     /// # Errors
     /// As [`BaseUrl::parse`].
     pub fn custom(url: &str) -> Result<Endpoint, InvalidInput> {
-        Ok(Endpoint::Custom {
-            primary: BaseUrl::parse(url)?,
-            backup: None,
-        })
+        Ok(Endpoint::Custom { primary: BaseUrl::parse(url)?, backup: None })
     }
 
     /// The base URL to use first.
@@ -213,14 +202,8 @@ mod tests {
     #[test]
     fn endpoints_name_their_hosts() {
         assert_eq!(Endpoint::Mainland.primary().as_str(), BaseUrl::PRIMARY);
-        assert_eq!(
-            Endpoint::Mainland.backup().unwrap().as_str(),
-            BaseUrl::BACKUP
-        );
-        assert_eq!(
-            Endpoint::HongKong.primary().host(),
-            "apihk.mch.weixin.qq.com"
-        );
+        assert_eq!(Endpoint::Mainland.backup().unwrap().as_str(), BaseUrl::BACKUP);
+        assert_eq!(Endpoint::HongKong.primary().host(), "apihk.mch.weixin.qq.com");
         assert_eq!(Endpoint::HongKong.backup(), None);
         let e = Endpoint::custom("http://127.0.0.1:9/").unwrap();
         assert_eq!(e.primary().as_str(), "http://127.0.0.1:9");

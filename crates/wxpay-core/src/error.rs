@@ -74,10 +74,7 @@ impl fmt::Display for Error {
             Error::Sign(e) => write!(f, "signing failed (nothing sent): {e}"),
             Error::Transport(e) => write!(f, "{e}"),
             Error::Communication { return_msg } => {
-                write!(
-                    f,
-                    "WeChat Pay rejected the request (return_code=FAIL): {return_msg}"
-                )
+                write!(f, "WeChat Pay rejected the request (return_code=FAIL): {return_msg}")
             }
             Error::Api(e) => write!(f, "{e}"),
             Error::Verify(e) => write!(f, "response failed verification: {e}"),
@@ -187,22 +184,12 @@ impl fmt::Display for InvalidInput {
         match self {
             InvalidInput::Empty { field } => write!(f, "`{field}` must not be empty"),
             InvalidInput::TooLong { field, max, len } => {
-                write!(
-                    f,
-                    "`{field}` is {len} characters; at most {max} are allowed"
-                )
+                write!(f, "`{field}` is {len} characters; at most {max} are allowed")
             }
             InvalidInput::TooShort { field, min, len } => {
-                write!(
-                    f,
-                    "`{field}` is {len} characters; at least {min} are required"
-                )
+                write!(f, "`{field}` is {len} characters; at least {min} are required")
             }
-            InvalidInput::BadCharacter {
-                field,
-                character,
-                position,
-            } => write!(
+            InvalidInput::BadCharacter { field, character, position } => write!(
                 f,
                 "`{field}` has {character:?} at position {position}, which is not allowed there"
             ),
@@ -217,10 +204,7 @@ impl fmt::Display for InvalidInput {
                 "an order can be closed 5 minutes after creation at the earliest; wait {wait_secs} s more"
             ),
             InvalidInput::MissingCredentials { api } => {
-                write!(
-                    f,
-                    "this call needs API{api} credentials, which the client was not given"
-                )
+                write!(f, "this call needs API{api} credentials, which the client was not given")
             }
             InvalidInput::BadBaseUrl { reason } => write!(f, "bad base URL: {reason}"),
             InvalidInput::SubOrderCount { count } => {
@@ -292,20 +276,14 @@ pub struct SignError {
 impl SignError {
     /// A signing error with a message.
     pub fn new(message: impl Into<String>) -> Self {
-        SignError {
-            message: message.into(),
-            source: None,
-        }
+        SignError { message: message.into(), source: None }
     }
 
     /// A signing error caused by another error (a KMS client's, say).
     pub fn from_source(
         source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
     ) -> Self {
-        SignError {
-            message: "signer failed".into(),
-            source: Some(source.into()),
-        }
+        SignError { message: "signer failed".into(), source: Some(source.into()) }
     }
 }
 
@@ -320,9 +298,7 @@ impl fmt::Display for SignError {
 
 impl std::error::Error for SignError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|s| s as &(dyn std::error::Error + 'static))
+        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -359,11 +335,7 @@ impl TransportError {
         host: impl Into<String>,
         source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     ) -> Self {
-        TransportError {
-            kind,
-            host: host.into(),
-            source,
-        }
+        TransportError { kind, host: host.into(), source }
     }
 }
 
@@ -386,9 +358,7 @@ impl fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|s| s as &(dyn std::error::Error + 'static))
+        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -505,12 +475,7 @@ impl fmt::Display for ApiError {
             ApiVersion::V2 => "APIv2",
             ApiVersion::V3 => "APIv3",
         };
-        write!(
-            f,
-            "WeChat Pay {v} error {} (HTTP {})",
-            self.code.as_str(),
-            self.status
-        )?;
+        write!(f, "WeChat Pay {v} error {} (HTTP {})", self.code.as_str(), self.status)?;
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }
@@ -574,14 +539,9 @@ impl fmt::Display for VerifyError {
             VerifyError::UnsupportedSignatureType(t) => {
                 write!(f, "unsupported signature type {t:?}")
             }
-            VerifyError::StaleTimestamp {
-                timestamp,
-                now,
-                window,
-            } => write!(
-                f,
-                "timestamp {timestamp} is more than {window} s from local time {now}"
-            ),
+            VerifyError::StaleTimestamp { timestamp, now, window } => {
+                write!(f, "timestamp {timestamp} is more than {window} s from local time {now}")
+            }
             VerifyError::UnknownSerial(s) => write!(f, "no key held for serial {s:?}"),
             VerifyError::CertificateNotValidNow { serial } => {
                 write!(f, "platform certificate {serial} is not valid now")

@@ -31,6 +31,42 @@
 //! assert!(matches!(err, wxpay_core::Error::Communication { .. }));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! APIv3: sign a close request with the merchant's RSA key from a fixed time and nonce
+//! (byte-exact against the shared vectors), then verify WeChat Pay's `204` answer.
+//!
+//! ```
+//! use wxpay_core::{Attempt, BaseUrl, CloseOutcome, Context, Operation};
+//! use wxpay_core::v3::{CloseOrderV3, PublicKeyVerifier, RsaSigner, V3Credentials};
+//!
+//! let signer = RsaSigner::from_pem(include_str!("../../../tests/vectors/keys/merchant_key.pem"))?;
+//! let verifier = PublicKeyVerifier::from_pem(
+//!     "PUB_KEY_ID_0114232134912410000000000000",
+//!     include_str!("../../../tests/vectors/keys/wechatpay_pub.pem"),
+//! )?;
+//! let creds = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, verifier)?
+//!     .with_timestamp_window(u64::MAX); // only to replay the recorded answer below
+//! let ctx = Context::new().with_v3(creds);
+//!
+//! let base = BaseUrl::parse(BaseUrl::PRIMARY)?;
+//! let attempt = Attempt { base_url: &base, timestamp: 1554208460, nonce: "593BEC0C930BF1AFEB40B4A08C8FB242" };
+//! let close = CloseOrderV3::direct("1217752501201407033233368018");
+//! let request = close.build(&ctx, &attempt)?;
+//! assert_eq!(request.body(), br#"{"mchid":"1900000001"}"#);
+//! assert!(request.headers()["authorization"].to_str()?.starts_with(
+//!     r#"WECHATPAY2-SHA256-RSA2048 mchid="1900000001",nonce_str="593BEC0C930BF1AFEB40B4A08C8FB242",signature="EVF7Uyr0"#,
+//! ));
+//!
+//! let answer = http::Response::builder()
+//!     .status(204)
+//!     .header("Wechatpay-Timestamp", "1700000300")
+//!     .header("Wechatpay-Nonce", "A1B2C3D4E5F60718293A4B5C6D7E8F90")
+//!     .header("Wechatpay-Serial", "PUB_KEY_ID_0114232134912410000000000000")
+//!     .header("Wechatpay-Signature", "OtOvsdVXMPwQhJSpKptsAyWsWonujbZMXvdK1MaAaWN8Wim0JiixMB/Kt129yYfYuhici7coCYhen6q787+NMbc3nxcncvHJ7X/YDGk9ptGbhlo2ASxPQOOQuJX8eK2t62u6QWqdKZDrxyjxeQ3j5Gv9nWTePGe1357PxqQN+ue6wz5EICdAXXBbJQJmzbdG9QjR57sHM4609SEZBcfvSxly1Saqjw0kP8rRPytQTQPLQJS9YL3Z4Di5vSyQQKPIs9x9E750P3xmSc8736lu/sUTziDzKFbhSSGB+6vSJfTFPHV7f53nm3jiy3+PAXJBKTK9uFmXEMYnzSPL7ER7rg==")
+//!     .body(Vec::new())?;
+//! assert_eq!(close.parse(&ctx, 1700000301, answer)?, CloseOutcome::Closed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -41,6 +77,7 @@ mod operation;
 mod outcome;
 mod secret;
 pub mod v2;
+pub mod v3;
 mod validate;
 
 pub use endpoint::{BaseUrl, Endpoint};

@@ -6,8 +6,9 @@ use std::fmt;
 use http::HeaderValue;
 
 use crate::endpoint::BaseUrl;
-use crate::error::{Error, InvalidInput};
+use crate::error::{Error, InvalidInput, SignError};
 use crate::v2::V2Credentials;
+use crate::v3::{SignerKind, V3Credentials};
 use crate::{Request, Response};
 
 /// The `User-Agent` wxpay sends unless told otherwise: `wxpay/<version>`.
@@ -19,6 +20,7 @@ pub const USER_AGENT: &str = concat!("wxpay/", env!("CARGO_PKG_VERSION"));
 #[derive(Clone)]
 pub struct Context {
     pub(crate) v2: Option<V2Credentials>,
+    pub(crate) v3: Option<V3Credentials>,
     pub(crate) user_agent: HeaderValue,
 }
 
@@ -26,10 +28,7 @@ impl Context {
     /// A context with no credentials yet and the default `User-Agent`.
     #[must_use]
     pub fn new() -> Self {
-        Context {
-            v2: None,
-            user_agent: HeaderValue::from_static(USER_AGENT),
-        }
+        Context { v2: None, v3: None, user_agent: HeaderValue::from_static(USER_AGENT) }
     }
 
     /// Adds APIv2 credentials.
@@ -37,6 +36,25 @@ impl Context {
     pub fn with_v2(mut self, credentials: V2Credentials) -> Self {
         self.v2 = Some(credentials);
         self
+    }
+
+    /// Adds APIv3 credentials.
+    #[must_use]
+    pub fn with_v3(mut self, credentials: V3Credentials) -> Self {
+        self.v3 = Some(credentials);
+        self
+    }
+
+    /// The APIv2 credentials, if given.
+    #[must_use]
+    pub fn v2_credentials(&self) -> Option<&V2Credentials> {
+        self.v2.as_ref()
+    }
+
+    /// The APIv3 credentials, if given.
+    #[must_use]
+    pub fn v3_credentials(&self) -> Option<&V3Credentials> {
+        self.v3.as_ref()
     }
 
     /// Appends `suffix` to the `User-Agent` (`wxpay/<version> <suffix>`).
@@ -51,20 +69,19 @@ impl Context {
                 .enumerate()
                 .find(|(_, c)| !(c.is_ascii_graphic() || *c == ' '))
                 .unwrap_or((0, '?'));
-            InvalidInput::BadCharacter {
-                field: "user_agent",
-                character,
-                position,
-            }
+            InvalidInput::BadCharacter { field: "user_agent", character, position }
         })?;
         Ok(self)
     }
 
     /// The APIv2 credentials, or the error a call that needs them returns.
     pub(crate) fn v2(&self) -> Result<&V2Credentials, InvalidInput> {
-        self.v2
-            .as_ref()
-            .ok_or(InvalidInput::MissingCredentials { api: "v2" })
+        self.v2.as_ref().ok_or(InvalidInput::MissingCredentials { api: "v2" })
+    }
+
+    /// The APIv3 credentials, or the error a call that needs them returns.
+    pub(crate) fn v3(&self) -> Result<&V3Credentials, InvalidInput> {
+        self.v3.as_ref().ok_or(InvalidInput::MissingCredentials { api: "v3" })
     }
 }
 
@@ -78,6 +95,7 @@ impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("v2", &self.v2)
+            .field("v3", &self.v3)
             .field("user_agent", &self.user_agent)
             .finish()
     }
@@ -97,22 +115,112 @@ pub struct Attempt<'a> {
 }
 
 /// A request ready to send, or one that still needs its APIv3 signature.
+///
+/// [`sign`](Prepared::sign) signs with the context's synchronous signer;
+/// [`sign_async`](Prepared::sign_async) with an asynchronous one (a KMS, an HSM). The
+/// signature covers [`message`](Prepared::message) exactly, built from the body bytes that
+/// are sent.
 #[derive(Debug)]
 pub struct Prepared {
-    pub(crate) request: Request,
+    request: Request,
+    pending: Option<PendingSignature>,
+}
+
+/// What an APIv3 request still needs once signed.
+pub(crate) struct PendingSignature {
+    pub(crate) message: Vec<u8>,
+    pub(crate) auth: String,
+    pub(crate) timestamp: u64,
+}
+
+impl fmt::Debug for PendingSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingSignature")
+            .field("message", &String::from_utf8_lossy(&self.message))
+            .field("timestamp", &self.timestamp)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Prepared {
     pub(crate) fn signed(request: Request) -> Self {
-        Prepared { request }
+        Prepared { request, pending: None }
     }
 
-    /// Signs (where still needed) and returns the request to send.
+    pub(crate) fn unsigned(request: Request, pending: PendingSignature) -> Self {
+        Prepared { request, pending: Some(pending) }
+    }
+
+    /// The request as it will be sent, less any signature still to come.
+    #[must_use]
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The message an APIv3 signer must sign, if the request still needs a signature.
+    #[must_use]
+    pub fn message(&self) -> Option<&[u8]> {
+        self.pending.as_ref().map(|p| p.message.as_slice())
+    }
+
+    /// Signs (where still needed) with the context's synchronous signer and returns the
+    /// request to send.
+    ///
+    /// # Errors
+    /// [`Error::Sign`] when the signer fails or is asynchronous only.
+    pub fn sign(self, ctx: &Context) -> Result<Request, Error> {
+        let Some(pending) = self.pending else { return Ok(self.request) };
+        let creds = ctx.v3()?;
+        let signature = match &creds.signer {
+            SignerKind::Sync(signer) => signer.sign(&pending.message)?,
+            SignerKind::Async(_) => {
+                return Err(SignError::new(
+                    "the APIv3 signer is asynchronous only: use sign_async",
+                )
+                .into());
+            }
+        };
+        Self::finish(self.request, creds, pending, &signature)
+    }
+
+    /// Signs (where still needed) with the context's signer, synchronous or asynchronous,
+    /// and returns the request to send.
     ///
     /// # Errors
     /// [`Error::Sign`] when the signer fails.
-    pub fn sign(self, _ctx: &Context) -> Result<Request, Error> {
-        Ok(self.request)
+    pub async fn sign_async(self, ctx: &Context) -> Result<Request, Error> {
+        let Some(pending) = self.pending else { return Ok(self.request) };
+        let creds = ctx.v3()?;
+        let signature = match &creds.signer {
+            SignerKind::Sync(signer) => signer.sign(&pending.message)?,
+            SignerKind::Async(signer) => signer.sign_async(&pending.message).await?,
+        };
+        Self::finish(self.request, creds, pending, &signature)
+    }
+
+    /// Completes the request with a signature made elsewhere over [`message`](Self::message).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] without APIv3 credentials in `ctx`.
+    pub fn with_signature(self, ctx: &Context, signature: &[u8]) -> Result<Request, Error> {
+        let Some(pending) = self.pending else { return Ok(self.request) };
+        Self::finish(self.request, ctx.v3()?, pending, signature)
+    }
+
+    fn finish(
+        mut request: Request,
+        creds: &V3Credentials,
+        pending: PendingSignature,
+        signature: &[u8],
+    ) -> Result<Request, Error> {
+        crate::v3::authorize_request(
+            creds,
+            &mut request,
+            pending.auth,
+            pending.timestamp,
+            signature,
+        )?;
+        Ok(request)
     }
 }
 

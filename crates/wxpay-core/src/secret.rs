@@ -71,11 +71,7 @@ mod tests {
         let err = ApiV2Key::new("192006250b4c09247ec02edce69f6a2\u{7}").unwrap_err();
         assert_eq!(
             err,
-            InvalidInput::BadCharacter {
-                field: "api_v2_key",
-                character: '?',
-                position: 31
-            }
+            InvalidInput::BadCharacter { field: "api_v2_key", character: '?', position: 31 }
         );
     }
 }

@@ -25,11 +25,7 @@ fn bounded(field: &'static str, value: &str, max: usize) -> Result<(), InvalidIn
         return Err(InvalidInput::TooLong { field, max, len });
     }
     if let Some((position, character)) = value.chars().enumerate().find(|(_, c)| c.is_control()) {
-        return Err(InvalidInput::BadCharacter {
-            field,
-            character,
-            position,
-        });
+        return Err(InvalidInput::BadCharacter { field, character, position });
     }
     Ok(())
 }
@@ -48,16 +44,9 @@ pub(crate) fn charset(
     let allowed = |b: u8| b.is_ascii_alphanumeric() || extra.contains(&b);
     if !value.bytes().all(allowed) {
         // Slow path, only to report the first offending character and its position.
-        let bad = value
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !(c.is_ascii() && allowed(*c as u8)));
+        let bad = value.chars().enumerate().find(|(_, c)| !(c.is_ascii() && allowed(*c as u8)));
         if let Some((position, character)) = bad {
-            return Err(InvalidInput::BadCharacter {
-                field,
-                character,
-                position,
-            });
+            return Err(InvalidInput::BadCharacter { field, character, position });
         }
     }
     // All ASCII from here: bytes are characters.
@@ -85,9 +74,7 @@ pub(crate) fn close_delay(created_at: Option<u64>, now: u64) -> Result<(), Inval
         Some(created) => {
             let earliest = created.saturating_add(MIN_CLOSE_DELAY_SECS);
             if now < earliest {
-                Err(InvalidInput::TooEarly {
-                    wait_secs: earliest - now,
-                })
+                Err(InvalidInput::TooEarly { wait_secs: earliest - now })
             } else {
                 Ok(())
             }
@@ -104,40 +91,21 @@ mod tests {
     fn charset_reports_the_first_bad_character_and_lengths() {
         assert_eq!(
             charset("f", "ab#c", 1, 32, b"_"),
-            Err(InvalidInput::BadCharacter {
-                field: "f",
-                character: '#',
-                position: 2
-            })
+            Err(InvalidInput::BadCharacter { field: "f", character: '#', position: 2 })
         );
         assert_eq!(
             charset("f", "订单", 1, 32, b"_"),
-            Err(InvalidInput::BadCharacter {
-                field: "f",
-                character: '订',
-                position: 0
-            })
+            Err(InvalidInput::BadCharacter { field: "f", character: '订', position: 0 })
         );
         assert_eq!(
             charset("f", "abc", 6, 32, b""),
-            Err(InvalidInput::TooShort {
-                field: "f",
-                min: 6,
-                len: 3
-            })
+            Err(InvalidInput::TooShort { field: "f", min: 6, len: 3 })
         );
         assert_eq!(
             charset("f", &"a".repeat(33), 1, 32, b""),
-            Err(InvalidInput::TooLong {
-                field: "f",
-                max: 32,
-                len: 33
-            })
+            Err(InvalidInput::TooLong { field: "f", max: 32, len: 33 })
         );
-        assert_eq!(
-            charset("f", "", 1, 32, b""),
-            Err(InvalidInput::Empty { field: "f" })
-        );
+        assert_eq!(charset("f", "", 1, 32, b""), Err(InvalidInput::Empty { field: "f" }));
         assert_eq!(charset("f", "a_b", 1, 32, b"_"), Ok(()));
     }
 
@@ -147,26 +115,17 @@ mod tests {
         assert!(required("f", &"订".repeat(33), 32).is_err());
         assert_eq!(
             required("f", "a\nb", 32),
-            Err(InvalidInput::BadCharacter {
-                field: "f",
-                character: '\n',
-                position: 1
-            })
+            Err(InvalidInput::BadCharacter { field: "f", character: '\n', position: 1 })
         );
     }
 
     #[test]
     fn five_minute_rule() {
-        assert_eq!(
-            close_delay(Some(1000), 1299),
-            Err(InvalidInput::TooEarly { wait_secs: 1 })
-        );
+        assert_eq!(close_delay(Some(1000), 1299), Err(InvalidInput::TooEarly { wait_secs: 1 }));
         assert_eq!(close_delay(Some(1000), 1300), Ok(()));
         assert_eq!(
             close_delay(Some(u64::MAX), 0),
-            Err(InvalidInput::TooEarly {
-                wait_secs: u64::MAX
-            })
+            Err(InvalidInput::TooEarly { wait_secs: u64::MAX })
         );
         assert_eq!(close_delay(None, 0), Ok(()));
     }

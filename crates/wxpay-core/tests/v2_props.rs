@@ -71,7 +71,5 @@ proptest! {
 }
 
 fn quick_escape(v: &str) -> String {
-    v.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    v.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }

@@ -41,21 +41,11 @@ fn official_doc_example_md5_and_hmac() {
     let fields = p.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let payload = v2::payload(fields.clone());
     let expected = v["string_to_sign"].as_str().unwrap();
-    assert_eq!(
-        format!("{payload}&key={}", v["api_key"].as_str().unwrap()),
-        expected
-    );
+    assert_eq!(format!("{payload}&key={}", v["api_key"].as_str().unwrap()), expected);
     let k = key(v);
+    assert_eq!(v2::sign_fields(&k, SignType::Md5, fields.clone()).unwrap().as_str(), v["md5"]);
     assert_eq!(
-        v2::sign_fields(&k, SignType::Md5, fields.clone())
-            .unwrap()
-            .as_str(),
-        v["md5"]
-    );
-    assert_eq!(
-        v2::sign_fields(&k, SignType::HmacSha256, fields)
-            .unwrap()
-            .as_str(),
+        v2::sign_fields(&k, SignType::HmacSha256, fields).unwrap().as_str(),
         v["hmac_sha256"]
     );
     assert_eq!(v["md5"], "9A0A8659F005D6984697E2CA0A9CF3B7");
@@ -99,21 +89,12 @@ fn close_operation_builds_each_request_vector() {
         }
         let base = BaseUrl::parse(BaseUrl::PRIMARY).unwrap();
         let nonce = get("nonce_str").unwrap();
-        let attempt = Attempt {
-            base_url: &base,
-            timestamp: 1_700_000_000,
-            nonce: &nonce,
-        };
+        let attempt = Attempt { base_url: &base, timestamp: 1_700_000_000, nonce: &nonce };
         let req = close.build(&ctx, &attempt).unwrap();
         assert_eq!(req.method(), "POST");
         assert_eq!(req.uri(), "https://api.mch.weixin.qq.com/pay/closeorder");
         assert_eq!(req.headers()["content-type"], "text/xml; charset=utf-8");
-        assert!(
-            req.headers()["user-agent"]
-                .to_str()
-                .unwrap()
-                .starts_with("wxpay/")
-        );
+        assert!(req.headers()["user-agent"].to_str().unwrap().starts_with("wxpay/"));
 
         // The exact body: sorted non-empty fields, then the sign.
         let mut expected = String::from("<xml>");
@@ -122,10 +103,7 @@ fn close_operation_builds_each_request_vector() {
         for (k, val) in sorted {
             expected.push_str(&format!("<{k}>{val}</{k}>"));
         }
-        expected.push_str(&format!(
-            "<sign>{}</sign></xml>",
-            v["sign"].as_str().unwrap()
-        ));
+        expected.push_str(&format!("<sign>{}</sign></xml>", v["sign"].as_str().unwrap()));
         assert_eq!(std::str::from_utf8(req.body()).unwrap(), expected, "{name}");
     }
 }
@@ -140,10 +118,7 @@ fn ctx_for(sign_type: SignType) -> Context {
 }
 
 fn answer(body: &str) -> wxpay_core::Response {
-    http::Response::builder()
-        .status(200)
-        .body(body.as_bytes().to_vec())
-        .unwrap()
+    http::Response::builder().status(200).body(body.as_bytes().to_vec()).unwrap()
 }
 
 #[test]
@@ -151,19 +126,14 @@ fn response_vectors_verdicts() {
     let all = vectors();
     for v in all["v2"]["responses"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
-        let sign_type = v["sign_type"]
-            .as_str()
-            .map_or(SignType::Md5, |s| SignType::from_wire(s).unwrap());
+        let sign_type =
+            v["sign_type"].as_str().map_or(SignType::Md5, |s| SignType::from_wire(s).unwrap());
         let ctx = ctx_for(sign_type);
         let xml = v["xml"].as_str().unwrap();
         if let Some(sts) = v["string_to_sign"].as_str() {
             let fields = V2Fields::parse(xml.as_bytes()).unwrap();
             let payload = v2::payload(fields.iter());
-            assert_eq!(
-                format!("{payload}&key={}", v["api_key"].as_str().unwrap()),
-                sts,
-                "{name}"
-            );
+            assert_eq!(format!("{payload}&key={}", v["api_key"].as_str().unwrap()), sts, "{name}");
             let sign = key(v).sign(sign_type, payload.as_bytes()).unwrap();
             assert_eq!(sign.as_str(), v["sign"].as_str().unwrap(), "{name}");
         }
@@ -213,11 +183,7 @@ fn signed_answer(sign_type: SignType, extra: &[(&str, &str)], plain_text: bool) 
 }
 
 fn fail(code: &'static str) -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("result_code", "FAIL"),
-        ("err_code", code),
-        ("err_code_des", "描述 & <detail>"),
-    ]
+    vec![("result_code", "FAIL"), ("err_code", code), ("err_code_des", "描述 & <detail>")]
 }
 
 #[test]
@@ -230,14 +196,8 @@ fn every_outcome_and_error_kind_from_real_xml() {
                 close.parse(&ctx, 0, answer(&signed_answer(st, extra, plain)))
             };
 
-            assert_eq!(
-                run(&[("result_code", "SUCCESS")]).unwrap(),
-                CloseOutcome::Closed
-            );
-            assert_eq!(
-                run(&fail("ORDERCLOSED")).unwrap(),
-                CloseOutcome::AlreadyClosed
-            );
+            assert_eq!(run(&[("result_code", "SUCCESS")]).unwrap(), CloseOutcome::Closed);
+            assert_eq!(run(&fail("ORDERCLOSED")).unwrap(), CloseOutcome::AlreadyClosed);
             assert_eq!(run(&fail("ORDERNOTEXIST")).unwrap(), CloseOutcome::NotFound);
             assert_eq!(run(&fail("ORDERPAID")).unwrap(), CloseOutcome::Paid);
             for (code, typed, retry) in [
@@ -245,11 +205,7 @@ fn every_outcome_and_error_kind_from_real_xml() {
                 ("SIGNERROR", ApiCode::SignError, false),
                 ("REQUIRE_POST_METHOD", ApiCode::RequirePostMethod, false),
                 ("XML_FORMAT_ERROR", ApiCode::XmlFormatError, false),
-                (
-                    "BRAND_NEW_CODE",
-                    ApiCode::Other("BRAND_NEW_CODE".into()),
-                    false,
-                ),
+                ("BRAND_NEW_CODE", ApiCode::Other("BRAND_NEW_CODE".into()), false),
             ] {
                 let err = run(&fail(code)).unwrap_err();
                 let api = err.api().unwrap_or_else(|| panic!("{code}: {err:?}"));
@@ -273,57 +229,34 @@ fn signatures_missing_tampered_or_of_the_wrong_algorithm_are_rejected() {
     let close = CloseOrderV2::new("1415983244");
 
     // Wrong algorithm: an MD5-signed answer to an HMAC-SHA256 request.
-    let err = close
-        .parse(&ctx_for(SignType::HmacSha256), 0, answer(&ok))
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Verify(VerifyError::BadSignature)),
-        "{err:?}"
-    );
+    let err = close.parse(&ctx_for(SignType::HmacSha256), 0, answer(&ok)).unwrap_err();
+    assert!(matches!(err, Error::Verify(VerifyError::BadSignature)), "{err:?}");
 
     // Missing sign.
     let start = ok.find("<sign>").unwrap();
     let end = ok.find("</sign>").unwrap() + "</sign>".len();
     let unsigned = format!("{}{}", &ok[..start], &ok[end..]);
-    let err = close
-        .parse(&ctx_for(SignType::Md5), 0, answer(&unsigned))
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Verify(VerifyError::MissingSign)),
-        "{err:?}"
-    );
+    let err = close.parse(&ctx_for(SignType::Md5), 0, answer(&unsigned)).unwrap_err();
+    assert!(matches!(err, Error::Verify(VerifyError::MissingSign)), "{err:?}");
 
     // Lower-case hex of the right signature is not the signature that was sent.
     let sign = &ok[start + "<sign><![CDATA[".len()..end - "]]></sign>".len()];
     let lowered = ok.replace(sign, &sign.to_lowercase());
-    let err = close
-        .parse(&ctx_for(SignType::Md5), 0, answer(&lowered))
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Verify(VerifyError::BadSignature)),
-        "{err:?}"
-    );
+    let err = close.parse(&ctx_for(SignType::Md5), 0, answer(&lowered)).unwrap_err();
+    assert!(matches!(err, Error::Verify(VerifyError::BadSignature)), "{err:?}");
 
     // Tampered: flip the business result after signing.
     let tampered =
         signed_answer(SignType::Md5, &fail("ORDERPAID"), false).replace("ORDERPAID", "ORDERCLOSED");
-    let err = close
-        .parse(&ctx_for(SignType::Md5), 0, answer(&tampered))
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Verify(VerifyError::BadSignature)),
-        "{err:?}"
-    );
+    let err = close.parse(&ctx_for(SignType::Md5), 0, answer(&tampered)).unwrap_err();
+    assert!(matches!(err, Error::Verify(VerifyError::BadSignature)), "{err:?}");
 
     // Signed with another key.
     let other_key = ApiV2Key::new("00000000000000000000000000000000").unwrap();
     let other = Context::new()
         .with_v2(V2Credentials::new("wx2421b1c4370ec43b", "10000100", other_key).unwrap());
     let err = close.parse(&other, 0, answer(&ok)).unwrap_err();
-    assert!(
-        matches!(err, Error::Verify(VerifyError::BadSignature)),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Verify(VerifyError::BadSignature)), "{err:?}");
 }
 
 #[test]
@@ -332,16 +265,8 @@ fn a_correctly_signed_answer_for_another_merchant_is_rejected() {
     let ctx =
         Context::new().with_v2(V2Credentials::new("wx2421b1c4370ec43b", "99999999", key).unwrap());
     let ok = signed_answer(SignType::Md5, &[("result_code", "SUCCESS")], false);
-    let err = CloseOrderV2::new("1415983244")
-        .parse(&ctx, 0, answer(&ok))
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Verify(VerifyError::Mismatch { field: "mch_id" })
-        ),
-        "{err:?}"
-    );
+    let err = CloseOrderV2::new("1415983244").parse(&ctx, 0, answer(&ok)).unwrap_err();
+    assert!(matches!(err, Error::Verify(VerifyError::Mismatch { field: "mch_id" })), "{err:?}");
 
     // Institutional: the answer's sub_mch_id must be the one we named.
     let ctx = ctx_for(SignType::Md5);
@@ -352,145 +277,77 @@ fn a_correctly_signed_answer_for_another_merchant_is_rejected() {
     );
     let close = CloseOrderV2::new("1415983244").for_sub_merchant("1900000999", None);
     let err = close.parse(&ctx, 0, answer(&ok)).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Verify(VerifyError::Mismatch {
-                field: "sub_mch_id"
-            })
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Verify(VerifyError::Mismatch { field: "sub_mch_id" })), "{err:?}");
     let close = CloseOrderV2::new("1415983244").for_sub_merchant("1900000110", None);
-    assert_eq!(
-        close.parse(&ctx, 0, answer(&ok)).unwrap(),
-        CloseOutcome::Closed
-    );
+    assert_eq!(close.parse(&ctx, 0, answer(&ok)).unwrap(), CloseOutcome::Closed);
 }
 
 #[test]
 fn undecodable_answers_keep_their_bytes() {
     let ctx = ctx_for(SignType::Md5);
     let close = CloseOrderV2::new("1415983244");
-    for body in [
-        "",
-        "not xml",
-        "<xml><return_code>MAYBE</return_code></xml>",
-        "<xml></xml>",
-    ] {
+    for body in ["", "not xml", "<xml><return_code>MAYBE</return_code></xml>", "<xml></xml>"] {
         match close.parse(&ctx, 0, answer(body)) {
             Err(Error::Decode(d)) => assert_eq!(d.body, body.as_bytes()),
             other => panic!("{body:?}: {other:?}"),
         }
     }
     let big = format!("<xml>{}</xml>", " ".repeat(wxpay_core::MAX_RESPONSE_BODY));
-    assert!(matches!(
-        close.parse(&ctx, 0, answer(&big)),
-        Err(Error::Decode(_))
-    ));
+    assert!(matches!(close.parse(&ctx, 0, answer(&big)), Err(Error::Decode(_))));
 
-    let gateway = http::Response::builder()
-        .status(502)
-        .body(b"bad gateway".to_vec())
-        .unwrap();
+    let gateway = http::Response::builder().status(502).body(b"bad gateway".to_vec()).unwrap();
     let err = close.parse(&ctx, 0, gateway).unwrap_err();
     let api = err.api().unwrap();
-    assert_eq!(
-        (api.status, api.verified, api.is_retryable()),
-        (502, false, true)
-    );
+    assert_eq!((api.status, api.verified, api.is_retryable()), (502, false, true));
 }
 
 #[test]
 fn bad_input_is_refused_before_anything_is_built() {
     let ctx = ctx_for(SignType::Md5);
     let base = BaseUrl::parse(BaseUrl::PRIMARY).unwrap();
-    let at = |nonce| Attempt {
-        base_url: &base,
-        timestamp: 1_700_000_000,
-        nonce,
-    };
+    let at = |nonce| Attempt { base_url: &base, timestamp: 1_700_000_000, nonce };
     let nonce = "4ca93f17ddf3443ceabf72f26d64fe0e";
     let err = |op: CloseOrderV2, nonce| match op.build(&ctx, &at(nonce)) {
         Err(Error::InvalidInput(e)) => e,
         other => panic!("{other:?}"),
     };
-    assert_eq!(
-        err(CloseOrderV2::new(""), nonce),
-        InvalidInput::Empty {
-            field: "out_trade_no"
-        }
-    );
+    assert_eq!(err(CloseOrderV2::new(""), nonce), InvalidInput::Empty { field: "out_trade_no" });
     assert_eq!(
         err(CloseOrderV2::new("a".repeat(33)), nonce),
-        InvalidInput::TooLong {
-            field: "out_trade_no",
-            max: 32,
-            len: 33
-        }
+        InvalidInput::TooLong { field: "out_trade_no", max: 32, len: 33 }
     );
     assert_eq!(
         err(CloseOrderV2::new("order#1"), nonce),
-        InvalidInput::BadCharacter {
-            field: "out_trade_no",
-            character: '#',
-            position: 5
-        }
+        InvalidInput::BadCharacter { field: "out_trade_no", character: '#', position: 5 }
     );
-    assert!(
-        CloseOrderV2::new("a_b-c|d*e@f")
-            .build(&ctx, &at(nonce))
-            .is_ok()
-    );
+    assert!(CloseOrderV2::new("a_b-c|d*e@f").build(&ctx, &at(nonce)).is_ok());
     let long_nonce = "n".repeat(33);
     assert_eq!(
         err(CloseOrderV2::new("1"), &long_nonce),
-        InvalidInput::TooLong {
-            field: "nonce_str",
-            max: 32,
-            len: 33
-        }
+        InvalidInput::TooLong { field: "nonce_str", max: 32, len: 33 }
     );
     assert_eq!(
         err(CloseOrderV2::new("1").with_sub_appid("wx1"), nonce),
         InvalidInput::MissingSubMchId
     );
     assert_eq!(
-        err(
-            CloseOrderV2::new("1").for_sub_merchant("x".repeat(33), None),
-            nonce
-        ),
-        InvalidInput::TooLong {
-            field: "sub_mch_id",
-            max: 32,
-            len: 33
-        }
+        err(CloseOrderV2::new("1").for_sub_merchant("x".repeat(33), None), nonce),
+        InvalidInput::TooLong { field: "sub_mch_id", max: 32, len: 33 }
     );
     assert_eq!(
         err(CloseOrderV2::new("1").created_at(1_700_000_000 - 60), nonce),
         InvalidInput::TooEarly { wait_secs: 240 }
     );
-    assert!(
-        CloseOrderV2::new("1")
-            .created_at(1_700_000_000 - 300)
-            .build(&ctx, &at(nonce))
-            .is_ok()
-    );
+    assert!(CloseOrderV2::new("1").created_at(1_700_000_000 - 300).build(&ctx, &at(nonce)).is_ok());
 
     let no_v2 = Context::new();
     assert!(matches!(
         CloseOrderV2::new("1").build(&no_v2, &at(nonce)),
-        Err(Error::InvalidInput(InvalidInput::MissingCredentials {
-            api: "v2"
-        }))
+        Err(Error::InvalidInput(InvalidInput::MissingCredentials { api: "v2" }))
     ));
     assert_eq!(
-        V2Credentials::new(
-            "",
-            "1",
-            ApiV2Key::new("192006250b4c09247ec02edce69f6a2d").unwrap()
-        )
-        .unwrap_err(),
+        V2Credentials::new("", "1", ApiV2Key::new("192006250b4c09247ec02edce69f6a2d").unwrap())
+            .unwrap_err(),
         InvalidInput::Empty { field: "appid" }
     );
 }
@@ -500,10 +357,7 @@ fn the_key_never_shows_in_debug_or_errors() {
     let secret = "192006250b4c09247ec02edce69f6a2d";
     let ctx = ctx_for(SignType::HmacSha256);
     let shown = format!("{ctx:?} {ctx:#?}");
-    assert!(
-        !shown.contains(secret) && !shown.contains("192006250b4c"),
-        "{shown}"
-    );
+    assert!(!shown.contains(secret) && !shown.contains("192006250b4c"), "{shown}");
     let err = CloseOrderV2::new("1").parse(
         &ctx,
         0,

@@ -160,11 +160,7 @@ impl Operation for CloseOrderV2 {
 }
 
 fn decode_error(reason: impl Into<String>, status: StatusCode, body: Vec<u8>) -> Error {
-    Error::Decode(DecodeError {
-        reason: reason.into(),
-        status: status.as_u16(),
-        body,
-    })
+    Error::Decode(DecodeError { reason: reason.into(), status: status.as_u16(), body })
 }
 
 fn parse_close(
@@ -175,11 +171,7 @@ fn parse_close(
     let (parts, body) = response.into_parts();
     let status = parts.status;
     if body.len() > MAX_RESPONSE_BODY {
-        return Err(decode_error(
-            "body exceeds the response size cap",
-            status,
-            body,
-        ));
+        return Err(decode_error("body exceeds the response size cap", status, body));
     }
     if !status.is_success() {
         let message = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
@@ -256,10 +248,6 @@ fn parse_close(
             let reason = format!("unknown result_code {other:?}");
             Err(decode_error(reason, status, body))
         }
-        None => Err(decode_error(
-            "a SUCCESS answer without result_code",
-            status,
-            body,
-        )),
+        None => Err(decode_error("a SUCCESS answer without result_code", status, body)),
     }
 }

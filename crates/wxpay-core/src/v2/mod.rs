@@ -136,13 +136,7 @@ pub fn verify_fields(
     sign_type: SignType,
     fields: &V2Fields,
 ) -> Result<(), crate::Error> {
-    let received = fields
-        .non_empty("sign")
-        .ok_or(crate::VerifyError::MissingSign)?;
+    let received = fields.non_empty("sign").ok_or(crate::VerifyError::MissingSign)?;
     let expected = sign_fields(signer, sign_type, fields.iter())?;
-    if expected.matches(received) {
-        Ok(())
-    } else {
-        Err(crate::VerifyError::BadSignature.into())
-    }
+    if expected.matches(received) { Ok(()) } else { Err(crate::VerifyError::BadSignature.into()) }
 }

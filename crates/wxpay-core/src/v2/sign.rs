@@ -62,10 +62,7 @@ impl V2Signature {
             hex[2 * i + 1] = HEX[usize::from(b & 0x0f)];
         }
         // n <= 32, so 2n <= 64 fits in a u8.
-        V2Signature {
-            hex,
-            len: (2 * n) as u8,
-        }
+        V2Signature { hex, len: (2 * n) as u8 }
     }
 
     /// The signature as sent: upper-case hex.
@@ -153,10 +150,7 @@ pub fn write_payload<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>, o
     let mut stack = [(0u64, "", ""); STACK_FIELDS];
     let mut heap: Vec<(u64, &str, &str)> = Vec::new();
     let mut n = 0;
-    for field in fields
-        .into_iter()
-        .filter(|(name, value)| !value.is_empty() && *name != "sign")
-    {
+    for field in fields.into_iter().filter(|(name, value)| !value.is_empty() && *name != "sign") {
         if n < STACK_FIELDS {
             stack[n] = keyed(field);
         } else {
@@ -167,15 +161,8 @@ pub fn write_payload<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>, o
         }
         n += 1;
     }
-    let sorted = if heap.is_empty() {
-        &mut stack[..n]
-    } else {
-        &mut heap[..]
-    };
-    sorted.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| a.1.as_bytes().cmp(b.1.as_bytes()))
-    });
+    let sorted = if heap.is_empty() { &mut stack[..n] } else { &mut heap[..] };
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
     for (i, (_, name, value)) in sorted.iter().enumerate() {
         if i > 0 {
             out.push(b'&');
@@ -220,11 +207,8 @@ mod tests {
         // More fields than the stack holds.
         let names: Vec<String> = (0..40).map(|i| format!("f{i:02}")).collect();
         let value = "v".repeat(40);
-        let fields: Vec<(&str, &str)> = names
-            .iter()
-            .rev()
-            .map(|n| (n.as_str(), value.as_str()))
-            .collect();
+        let fields: Vec<(&str, &str)> =
+            names.iter().rev().map(|n| (n.as_str(), value.as_str())).collect();
         let expected: Vec<String> = names.iter().map(|n| format!("{n}={value}")).collect();
         assert_eq!(payload(fields), expected.join("&"));
     }

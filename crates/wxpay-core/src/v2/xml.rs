@@ -21,10 +21,7 @@ impl<'a> V2Fields<'a> {
     /// The value of `name`, if present.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(n, _)| same_name(n, name))
-            .map(|(_, v)| v.as_ref())
+        self.fields.iter().find(|(n, _)| same_name(n, name)).map(|(_, v)| v.as_ref())
     }
 
     /// The value of `name` when present and non-empty.
@@ -65,10 +62,7 @@ impl<'a> V2Fields<'a> {
 
         loop {
             let event = reader.read_event().map_err(|e| {
-                format!(
-                    "not well-formed XML at byte {}: {e}",
-                    reader.error_position()
-                )
+                format!("not well-formed XML at byte {}: {e}", reader.error_position())
             })?;
             match event {
                 Event::Start(start) => {
@@ -228,10 +222,7 @@ fn closing_tag_of(b: &[u8], i: usize, name: &str) -> Option<usize> {
 /// A name of ASCII letters, digits and `_`, not starting with a digit.
 fn tag_name(text: &str, start: usize) -> Option<(&str, usize)> {
     let b = text.as_bytes();
-    let len = b
-        .get(start..)?
-        .iter()
-        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))?;
+    let len = b.get(start..)?.iter().position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))?;
     if len == 0 || b[start].is_ascii_digit() {
         return None;
     }
@@ -270,9 +261,9 @@ fn borrowed_name<'a>(body: &'a [u8], name: &[u8]) -> Result<Cow<'a, str>, String
     const NOT_UTF8: &str = "field name is not UTF-8";
     let offset = (name.as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
     match body.get(offset..offset.wrapping_add(name.len())) {
-        Some(same) if same == name => std::str::from_utf8(same)
-            .map(Cow::Borrowed)
-            .map_err(|_| NOT_UTF8.to_string()),
+        Some(same) if same == name => {
+            std::str::from_utf8(same).map(Cow::Borrowed).map_err(|_| NOT_UTF8.to_string())
+        }
         _ => std::str::from_utf8(name)
             .map(|n| Cow::Owned(n.to_owned()))
             .map_err(|_| NOT_UTF8.to_string()),
@@ -282,10 +273,7 @@ fn borrowed_name<'a>(body: &'a [u8], name: &[u8]) -> Result<Cow<'a, str>, String
 impl<'a> FromIterator<(&'a str, &'a str)> for V2Fields<'a> {
     fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(iter: I) -> Self {
         V2Fields {
-            fields: iter
-                .into_iter()
-                .map(|(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
-                .collect(),
+            fields: iter.into_iter().map(|(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v))).collect(),
         }
     }
 }
@@ -294,20 +282,41 @@ impl<'a> FromIterator<(&'a str, &'a str)> for V2Fields<'a> {
 /// Values are escaped; names are trusted (they are ours).
 pub(crate) fn write_document(fields: &[(&str, &str)], sign: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"<xml>");
-    for (name, value) in fields
-        .iter()
-        .copied()
-        .chain(std::iter::once(("sign", sign)))
-    {
-        out.push(b'<');
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'>');
-        escape_into(value, out);
-        out.extend_from_slice(b"</");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'>');
+    for &(name, value) in fields {
+        match tags(name) {
+            Some((open, close)) => {
+                out.extend_from_slice(open.as_bytes());
+                escape_into(value, out);
+                out.extend_from_slice(close.as_bytes());
+            }
+            None => {
+                out.push(b'<');
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'>');
+                escape_into(value, out);
+                out.extend_from_slice(b"</");
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'>');
+            }
+        }
     }
-    out.extend_from_slice(b"</xml>");
+    out.extend_from_slice(b"<sign>");
+    escape_into(sign, out);
+    out.extend_from_slice(b"</sign></xml>");
+}
+
+/// The opening and closing tags of the fields wxpay sends, written in one piece each.
+fn tags(name: &str) -> Option<(&'static str, &'static str)> {
+    Some(match name {
+        "appid" => ("<appid>", "</appid>"),
+        "mch_id" => ("<mch_id>", "</mch_id>"),
+        "nonce_str" => ("<nonce_str>", "</nonce_str>"),
+        "out_trade_no" => ("<out_trade_no>", "</out_trade_no>"),
+        "sign_type" => ("<sign_type>", "</sign_type>"),
+        "sub_appid" => ("<sub_appid>", "</sub_appid>"),
+        "sub_mch_id" => ("<sub_mch_id>", "</sub_mch_id>"),
+        _ => return None,
+    })
 }
 
 /// Escapes `value` for element content into `out`: `<`, `&` and `>` (the last so that `]]>`
@@ -337,9 +346,7 @@ mod tests {
         let doc = b"<xml><return_code><![CDATA[SUCCESS]]></return_code>\n<mch_id>10000100</mch_id><e></e></xml>";
         let fast = parse_flat(doc).expect("fast path");
         assert!(
-            fast.fields
-                .iter()
-                .all(|(n, v)| matches!((n, v), (Cow::Borrowed(_), Cow::Borrowed(_))))
+            fast.fields.iter().all(|(n, v)| matches!((n, v), (Cow::Borrowed(_), Cow::Borrowed(_))))
         );
         assert_eq!(Some(fast), V2Fields::parse_xml(doc).ok());
         // And what it declines still parses, through the general parser.
@@ -441,10 +448,7 @@ mod tests {
     fn refuses_what_it_cannot_read_unambiguously() {
         for (doc, why) in [
             (&b"<xml><a>1</a><a>2</a></xml>"[..], "twice"),
-            (
-                b"<!DOCTYPE x [<!ENTITY e \"v\">]><xml><a>&e;</a></xml>",
-                "DOCTYPE",
-            ),
+            (b"<!DOCTYPE x [<!ENTITY e \"v\">]><xml><a>&e;</a></xml>", "DOCTYPE"),
             (b"<xml><a>&e;</a></xml>", "unknown entity"),
             (b"<xml><a>1</b></xml>", "well-formed"),
             (b"<xml><a>1</a>", "ends inside"),
@@ -462,10 +466,7 @@ mod tests {
         let mut out = Vec::new();
         write_document(&[("a", "x<&>\"'y"), ("b", "]]>")], "S", &mut out);
         let text = String::from_utf8(out.clone()).unwrap();
-        assert_eq!(
-            text,
-            "<xml><a>x&lt;&amp;&gt;\"'y</a><b>]]&gt;</b><sign>S</sign></xml>"
-        );
+        assert_eq!(text, "<xml><a>x&lt;&amp;&gt;\"'y</a><b>]]&gt;</b><sign>S</sign></xml>");
         let f = V2Fields::parse(&out).unwrap();
         assert_eq!(f.get("a"), Some("x<&>\"'y"));
         assert_eq!(f.get("b"), Some("]]>"));

@@ -1,0 +1,440 @@
+//! The three APIv3 close calls and the reading of their answers.
+
+use std::fmt::Write as _;
+
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::uri::PathAndQuery;
+use http::{HeaderName, HeaderValue, Method};
+
+use super::verify::{has_signature_headers, header, verify_response};
+use super::{AUTH_SCHEME, V3Credentials, itoa_buf, request_message};
+use crate::error::{ApiCode, ApiError, ApiVersion, DecodeError, Error, InvalidInput};
+use crate::operation::{Attempt, Context, Operation, PendingSignature, Prepared};
+use crate::outcome::CloseOutcome;
+use crate::{MAX_RESPONSE_BODY, Response, validate};
+
+const JSON: &str = "application/json";
+/// Characters an APIv3 `out_trade_no` may hold besides letters and digits.
+const OUT_TRADE_NO_EXTRA: &[u8] = b"_-|*";
+
+fn out_trade_no(field: &'static str, value: &str) -> Result<(), InvalidInput> {
+    validate::charset(field, value, 6, 32, OUT_TRADE_NO_EXTRA)
+}
+
+fn id(field: &'static str, value: &str) -> Result<(), InvalidInput> {
+    validate::charset(field, value, 1, 32, b"_")
+}
+
+/// Which merchant closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Closer {
+    Direct,
+    Partner { sub_mchid: String },
+}
+
+/// Closes an order through APIv3: as a direct merchant
+/// (`POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close`) or as a service provider
+/// for a sub-merchant (`POST /v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close`).
+///
+/// Success is `204 No Content`, which becomes [`CloseOutcome::Closed`] once its signature
+/// verifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseOrderV3 {
+    closer: Closer,
+    out_trade_no: String,
+    created_at: Option<u64>,
+}
+
+impl CloseOrderV3 {
+    /// A direct merchant closes its order `out_trade_no` (the credentials' `mchid` is sent).
+    pub fn direct(out_trade_no: impl Into<String>) -> Self {
+        CloseOrderV3 { closer: Closer::Direct, out_trade_no: out_trade_no.into(), created_at: None }
+    }
+
+    /// A service provider (the credentials' `mchid`, sent as `sp_mchid`) closes
+    /// `sub_mchid`'s order `out_trade_no`.
+    pub fn partner(out_trade_no: impl Into<String>, sub_mchid: impl Into<String>) -> Self {
+        CloseOrderV3 {
+            closer: Closer::Partner { sub_mchid: sub_mchid.into() },
+            out_trade_no: out_trade_no.into(),
+            created_at: None,
+        }
+    }
+
+    /// When the order was created (Unix seconds): a close within 5 minutes is refused
+    /// before anything is sent.
+    #[must_use]
+    pub fn created_at(mut self, unix_secs: u64) -> Self {
+        self.created_at = Some(unix_secs);
+        self
+    }
+
+    /// The merchant's order number.
+    #[must_use]
+    pub fn out_trade_no(&self) -> &str {
+        &self.out_trade_no
+    }
+
+    /// Checks the input as [`prepare`](Operation::prepare) does, at time `now`.
+    ///
+    /// # Errors
+    /// The first [`InvalidInput`] found.
+    pub fn validate(&self, now: u64) -> Result<(), InvalidInput> {
+        out_trade_no("out_trade_no", &self.out_trade_no)?;
+        if let Closer::Partner { sub_mchid } = &self.closer {
+            id("sub_mchid", sub_mchid)?;
+        }
+        validate::close_delay(self.created_at, now)
+    }
+
+    /// The request path, `out_trade_no` percent-encoded.
+    #[must_use]
+    pub fn path(&self) -> String {
+        let prefix = match self.closer {
+            Closer::Direct => "/v3/pay/transactions/out-trade-no/",
+            Closer::Partner { .. } => "/v3/pay/partner/transactions/out-trade-no/",
+        };
+        segment_path(prefix, &self.out_trade_no)
+    }
+}
+
+impl Operation for CloseOrderV3 {
+    type Output = CloseOutcome;
+
+    fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
+        let creds = ctx.v3()?;
+        self.validate(attempt.timestamp)?;
+        let mut body = Vec::with_capacity(64);
+        match &self.closer {
+            Closer::Direct => {
+                body.extend_from_slice(b"{\"mchid\":");
+                json_string(&creds.mchid, &mut body);
+            }
+            Closer::Partner { sub_mchid } => {
+                body.extend_from_slice(b"{\"sp_mchid\":");
+                json_string(&creds.mchid, &mut body);
+                body.extend_from_slice(b",\"sub_mchid\":");
+                json_string(sub_mchid, &mut body);
+            }
+        }
+        body.push(b'}');
+        prepare_post(ctx, creds, attempt, self.path(), body)
+    }
+
+    fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
+        read_close_answer(ctx.v3()?, now, response)
+    }
+}
+
+/// One sub-order of a combined order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubOrder {
+    mchid: String,
+    out_trade_no: String,
+    sub_mchid: Option<String>,
+    sub_appid: Option<String>,
+}
+
+impl SubOrder {
+    /// The sub-order `out_trade_no` of merchant `mchid`.
+    pub fn new(mchid: impl Into<String>, out_trade_no: impl Into<String>) -> Self {
+        SubOrder {
+            mchid: mchid.into(),
+            out_trade_no: out_trade_no.into(),
+            sub_mchid: None,
+            sub_appid: None,
+        }
+    }
+
+    /// Names the sub-merchant (service-provider combined payments).
+    #[must_use]
+    pub fn sub_mchid(mut self, sub_mchid: impl Into<String>) -> Self {
+        self.sub_mchid = Some(sub_mchid.into());
+        self
+    }
+
+    /// Names the sub-merchant's app.
+    #[must_use]
+    pub fn sub_appid(mut self, sub_appid: impl Into<String>) -> Self {
+        self.sub_appid = Some(sub_appid.into());
+        self
+    }
+}
+
+/// Closes a combined order:
+/// `POST /v3/combine-transactions/out-trade-no/{combine_out_trade_no}/close`, with the
+/// combining app id and every sub-order (1 to 50).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseCombinedOrder {
+    combine_appid: String,
+    combine_out_trade_no: String,
+    sub_orders: Vec<SubOrder>,
+    created_at: Option<u64>,
+}
+
+impl CloseCombinedOrder {
+    /// Closes the combined order `combine_out_trade_no` made by app `combine_appid`.
+    pub fn new(
+        combine_appid: impl Into<String>,
+        combine_out_trade_no: impl Into<String>,
+        sub_orders: Vec<SubOrder>,
+    ) -> Self {
+        CloseCombinedOrder {
+            combine_appid: combine_appid.into(),
+            combine_out_trade_no: combine_out_trade_no.into(),
+            sub_orders,
+            created_at: None,
+        }
+    }
+
+    /// When the combined order was created (Unix seconds), for the 5-minute rule.
+    #[must_use]
+    pub fn created_at(mut self, unix_secs: u64) -> Self {
+        self.created_at = Some(unix_secs);
+        self
+    }
+
+    /// The combined order's number.
+    #[must_use]
+    pub fn combine_out_trade_no(&self) -> &str {
+        &self.combine_out_trade_no
+    }
+
+    /// Checks the input as [`prepare`](Operation::prepare) does, at time `now`.
+    ///
+    /// # Errors
+    /// The first [`InvalidInput`] found.
+    pub fn validate(&self, now: u64) -> Result<(), InvalidInput> {
+        id("combine_appid", &self.combine_appid)?;
+        out_trade_no("combine_out_trade_no", &self.combine_out_trade_no)?;
+        if self.sub_orders.is_empty() || self.sub_orders.len() > 50 {
+            return Err(InvalidInput::SubOrderCount { count: self.sub_orders.len() });
+        }
+        for sub in &self.sub_orders {
+            id("mchid", &sub.mchid)?;
+            out_trade_no("out_trade_no", &sub.out_trade_no)?;
+            if let Some(s) = &sub.sub_mchid {
+                id("sub_mchid", s)?;
+            }
+            if let Some(s) = &sub.sub_appid {
+                id("sub_appid", s)?;
+            }
+        }
+        validate::close_delay(self.created_at, now)
+    }
+
+    /// The request path, the order number percent-encoded.
+    #[must_use]
+    pub fn path(&self) -> String {
+        segment_path("/v3/combine-transactions/out-trade-no/", &self.combine_out_trade_no)
+    }
+
+    /// The JSON body, exactly as sent.
+    #[must_use]
+    pub fn body(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(64 + 96 * self.sub_orders.len());
+        body.extend_from_slice(b"{\"combine_appid\":");
+        json_string(&self.combine_appid, &mut body);
+        body.extend_from_slice(b",\"sub_orders\":[");
+        for (i, sub) in self.sub_orders.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(b"{\"mchid\":");
+            json_string(&sub.mchid, &mut body);
+            body.extend_from_slice(b",\"out_trade_no\":");
+            json_string(&sub.out_trade_no, &mut body);
+            if let Some(s) = &sub.sub_mchid {
+                body.extend_from_slice(b",\"sub_mchid\":");
+                json_string(s, &mut body);
+            }
+            if let Some(s) = &sub.sub_appid {
+                body.extend_from_slice(b",\"sub_appid\":");
+                json_string(s, &mut body);
+            }
+            body.push(b'}');
+        }
+        body.extend_from_slice(b"]}");
+        body
+    }
+}
+
+impl Operation for CloseCombinedOrder {
+    type Output = CloseOutcome;
+
+    fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
+        let creds = ctx.v3()?;
+        self.validate(attempt.timestamp)?;
+        prepare_post(ctx, creds, attempt, self.path(), self.body())
+    }
+
+    fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
+        read_close_answer(ctx.v3()?, now, response)
+    }
+}
+
+/// A JSON string literal (serde_json's escaping) appended to `out`.
+fn json_string(s: &str, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail, and a &str always serializes.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// `{prefix}{segment, percent-encoded}/close`, in a string of exactly that length (so that
+/// `http` takes it over without another allocation).
+fn segment_path(prefix: &str, segment: &str) -> String {
+    let encoded: usize = segment.bytes().map(|b| if keep_in_segment(b) { 1 } else { 3 }).sum();
+    let mut path = String::with_capacity(prefix.len() + encoded + "/close".len());
+    path.push_str(prefix);
+    encode_segment(segment, &mut path);
+    path.push_str("/close");
+    path
+}
+
+fn keep_in_segment(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
+}
+
+/// Percent-encodes a path segment as RFC 3986 requires: unreserved characters, sub-delims,
+/// `:` and `@` stay; everything else becomes `%XX` (upper-case hex).
+pub(crate) fn encode_segment(segment: &str, out: &mut String) {
+    for b in segment.bytes() {
+        if keep_in_segment(b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// Builds an unsigned APIv3 `POST` with its headers and the message its signature will cover.
+fn prepare_post(
+    ctx: &Context,
+    creds: &V3Credentials,
+    attempt: &Attempt<'_>,
+    path: String,
+    body: Vec<u8>,
+) -> Result<Prepared, Error> {
+    validate::nonce(attempt.nonce)?;
+    let message = request_message("POST", &path, attempt.timestamp, attempt.nonce, &body);
+    let path = PathAndQuery::try_from(path)
+        .map_err(|_| InvalidInput::BadBaseUrl { reason: "could not form the request path" })?;
+    let uri = attempt.base_url.join(path)?;
+
+    // The Authorization header up to the signature; the rest is added once signed.
+    let mut auth = String::with_capacity(authorization_len(creds, attempt));
+    let _ = write!(
+        auth,
+        "{AUTH_SCHEME} mchid=\"{}\",nonce_str=\"{}\",signature=\"",
+        creds.mchid, attempt.nonce
+    );
+
+    let mut request = http::Request::new(body);
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.insert(ACCEPT, HeaderValue::from_static(JSON));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    headers.insert(USER_AGENT, ctx.user_agent.clone());
+    headers.insert(HeaderName::from_static(header::SERIAL), creds.wechatpay_serial.clone());
+    Ok(Prepared::unsigned(
+        request,
+        PendingSignature { message, auth, timestamp: attempt.timestamp },
+    ))
+}
+
+/// The exact length of the finished Authorization header (an exact capacity lets `http`
+/// take the string over without another allocation).
+fn authorization_len(creds: &V3Credentials, attempt: &Attempt<'_>) -> usize {
+    const PUNCTUATION: &str =
+        " mchid=\"\",nonce_str=\"\",signature=\"\",timestamp=\"\",serial_no=\"\"";
+    AUTH_SCHEME.len()
+        + PUNCTUATION.len()
+        + creds.mchid.len()
+        + attempt.nonce.len()
+        + creds.signature_len.div_ceil(3) * 4
+        + itoa_buf(attempt.timestamp).as_str().len()
+        + creds.serial_no.len()
+}
+
+/// Completes the Authorization header with the signature and sets it (marked sensitive).
+pub(crate) fn authorize(
+    creds: &V3Credentials,
+    request: &mut http::Request<Vec<u8>>,
+    mut auth: String,
+    timestamp: u64,
+    signature: &[u8],
+) -> Result<(), Error> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode_string(signature, &mut auth);
+    let ts = itoa_buf(timestamp);
+    let _ = write!(auth, "\",timestamp=\"{}\",serial_no=\"{}\"", ts.as_str(), creds.serial_no);
+    let mut value = HeaderValue::try_from(auth)
+        .map_err(|_| crate::SignError::new("the signature made an invalid header"))?;
+    value.set_sensitive(true);
+    request.headers_mut().insert(AUTHORIZATION, value);
+    Ok(())
+}
+
+/// Reads and verifies the answer to any APIv3 close call.
+///
+/// A 2xx answer is [`CloseOutcome::Closed`] only once its signature verifies. An error
+/// answer that carries signature headers must verify too; one that carries none is
+/// reported as an unverified [`ApiError`], and is never turned into an outcome: only a
+/// verified answer can say an order is paid, closed or unknown.
+///
+/// # Errors
+/// [`Error::Verify`], [`Error::Api`] or [`Error::Decode`].
+pub fn read_close_answer(
+    creds: &V3Credentials,
+    now: u64,
+    response: Response,
+) -> Result<CloseOutcome, Error> {
+    let (parts, body) = response.into_parts();
+    let status = parts.status;
+    let decode = |reason: &str, body: Vec<u8>| {
+        Error::Decode(DecodeError { reason: reason.to_owned(), status: status.as_u16(), body })
+    };
+    if body.len() > MAX_RESPONSE_BODY {
+        return Err(decode("body exceeds the response size cap", body));
+    }
+    let verify =
+        || verify_response(creds.verifier.as_ref(), &parts.headers, &body, now, creds.window_secs);
+    if status.is_success() {
+        verify()?;
+        return Ok(CloseOutcome::Closed);
+    }
+    let verified = if has_signature_headers(&parts.headers) {
+        verify()?;
+        true
+    } else {
+        false
+    };
+    let request_id =
+        parts.headers.get(header::REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let api_error = |code: ApiCode, message: String, detail| ApiError {
+        version: ApiVersion::V3,
+        status: status.as_u16(),
+        code,
+        message,
+        detail,
+        request_id: request_id.clone(),
+        verified,
+    };
+    let json: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        _ if status.is_server_error() || body.is_empty() || !body.starts_with(b"{") => {
+            let text = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
+            return Err(Error::Api(api_error(ApiCode::HttpStatus, text, None)));
+        }
+        _ => return Err(decode("an error answer that is not a JSON object", body)),
+    };
+    let code = json.get("code").and_then(|c| c.as_str()).unwrap_or_default();
+    if verified {
+        if let Some(outcome) = CloseOutcome::from_code(code) {
+            return Ok(outcome);
+        }
+    }
+    let message = json.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_owned();
+    let code = if code.is_empty() { ApiCode::HttpStatus } else { ApiCode::from_wire(code) };
+    Err(Error::Api(api_error(code, message, json.get("detail").cloned())))
+}

@@ -1,0 +1,330 @@
+//! APIv3: JSON over HTTPS, requests signed with the merchant's RSA key, answers verified
+//! with WeChat Pay's public key or platform certificate.
+
+mod close;
+mod keys;
+mod verify;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::HeaderValue;
+
+pub(crate) use close::authorize as authorize_request;
+pub use close::{CloseCombinedOrder, CloseOrderV3, SubOrder, read_close_answer};
+pub use keys::RsaSigner;
+pub use verify::{
+    DEFAULT_WINDOW_SECS, PlatformCertificateVerifier, PublicKeyVerifier, SIGNATURE_TYPE,
+    SIGNTEST_PREFIX, Verifier, VerifierSet, has_signature_headers, header, response_message,
+    verifier_from_pem, verify_response,
+};
+
+use crate::error::{InvalidInput, SignError};
+use crate::validate;
+
+/// The scheme of the `Authorization` header.
+pub const AUTH_SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
+
+/// Signs APIv3 request messages with the merchant's API private key.
+///
+/// The message is exactly the five lines of SPEC (method, request target, timestamp, nonce,
+/// body, each ending in `\n`); the implementation must return the raw
+/// RSASSA-PKCS1-v1_5 SHA-256 signature over those bytes (wxpay base64-encodes it). It hashes
+/// the message itself: the message is not pre-hashed.
+pub trait Signer: Send + Sync {
+    /// Signs `message`.
+    ///
+    /// # Errors
+    /// Whatever stops the signer; the request is then not sent.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError>;
+
+    /// The signature's length in bytes (256 for RSA-2048), used to size buffers; a wrong
+    /// hint costs only an allocation.
+    fn signature_len(&self) -> usize {
+        256
+    }
+}
+
+impl<S: Signer + ?Sized> Signer for Arc<S> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        (**self).sign(message)
+    }
+
+    fn signature_len(&self) -> usize {
+        (**self).signature_len()
+    }
+}
+
+/// The future an [`AsyncSigner`] returns.
+pub type SignFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, SignError>> + Send + 'a>>;
+
+/// The asynchronous counterpart of [`Signer`], for keys held by a KMS or HSM. Same contract.
+///
+/// Every [`Signer`] is an `AsyncSigner` too (a blanket impl), so a local key works wherever
+/// an async signer is taken; a remote signer need implement only this trait.
+pub trait AsyncSigner: Send + Sync {
+    /// Signs `message`.
+    fn sign_async<'a>(&'a self, message: &'a [u8]) -> SignFuture<'a>;
+}
+
+impl<S: Signer + ?Sized> AsyncSigner for S {
+    fn sign_async<'a>(&'a self, message: &'a [u8]) -> SignFuture<'a> {
+        Box::pin(std::future::ready(self.sign(message)))
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum SignerKind {
+    Sync(Arc<dyn Signer>),
+    Async(Arc<dyn AsyncSigner>),
+}
+
+/// The merchant's APIv3 identity: merchant id, API certificate serial, request signer and
+/// answer verifier.
+///
+/// For the service-provider and combined closes, `mchid` is the service provider's
+/// (`sp_mchid`) or the combining merchant's: whoever signs the request.
+#[derive(Clone)]
+pub struct V3Credentials {
+    pub(crate) mchid: String,
+    pub(crate) serial_no: String,
+    pub(crate) signer: SignerKind,
+    pub(crate) verifier: Arc<dyn Verifier>,
+    pub(crate) wechatpay_serial: HeaderValue,
+    pub(crate) window_secs: u64,
+    pub(crate) signature_len: usize,
+}
+
+impl V3Credentials {
+    /// Credentials with a synchronous signer (an [`RsaSigner`] or your own).
+    ///
+    /// # Errors
+    /// [`InvalidInput`] when `mchid` or `serial_no` is empty, too long or not letters and
+    /// digits, or when the verifier names no serial to expect.
+    pub fn new(
+        mchid: impl Into<String>,
+        serial_no: impl Into<String>,
+        signer: impl Signer + 'static,
+        verifier: impl Verifier + 'static,
+    ) -> Result<Self, InvalidInput> {
+        let signature_len = signer.signature_len();
+        let signer = SignerKind::Sync(Arc::new(signer));
+        Self::with_kind(mchid.into(), serial_no.into(), signer, signature_len, Arc::new(verifier))
+    }
+
+    /// Credentials whose signer is asynchronous only (a KMS, an HSM). Such credentials work
+    /// with the async client and [`Prepared::sign_async`](crate::Prepared::sign_async) only.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_async_signer(
+        mchid: impl Into<String>,
+        serial_no: impl Into<String>,
+        signer: impl AsyncSigner + 'static,
+        verifier: impl Verifier + 'static,
+    ) -> Result<Self, InvalidInput> {
+        let signer = SignerKind::Async(Arc::new(signer));
+        Self::with_kind(mchid.into(), serial_no.into(), signer, 256, Arc::new(verifier))
+    }
+
+    fn with_kind(
+        mchid: String,
+        serial_no: String,
+        signer: SignerKind,
+        signature_len: usize,
+        verifier: Arc<dyn Verifier>,
+    ) -> Result<Self, InvalidInput> {
+        validate::charset("mchid", &mchid, 1, 32, b"")?;
+        validate::charset("serial_no", &serial_no, 1, 64, b"")?;
+        let preferred =
+            verifier.preferred_serial().ok_or(InvalidInput::Empty { field: "wechatpay_serial" })?;
+        let wechatpay_serial = serial_header(preferred)?;
+        Ok(V3Credentials {
+            mchid,
+            serial_no,
+            signer,
+            verifier,
+            wechatpay_serial,
+            window_secs: DEFAULT_WINDOW_SECS,
+            signature_len,
+        })
+    }
+
+    /// Names the key answers are expected to be signed with (`Wechatpay-Serial` request
+    /// header) instead of the verifier's preferred one.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] when the serial is empty or not letters, digits and `_`.
+    pub fn with_wechatpay_serial(mut self, serial: &str) -> Result<Self, InvalidInput> {
+        self.wechatpay_serial = serial_header(serial)?;
+        Ok(self)
+    }
+
+    /// How far (seconds) an answer's `Wechatpay-Timestamp` may be from local time; 300 by
+    /// default. Widen it only to replay recorded answers in tests.
+    #[must_use]
+    pub fn with_timestamp_window(mut self, secs: u64) -> Self {
+        self.window_secs = secs;
+        self
+    }
+
+    /// The merchant id that signs requests.
+    #[must_use]
+    pub fn mchid(&self) -> &str {
+        &self.mchid
+    }
+
+    /// The merchant API certificate's serial number.
+    #[must_use]
+    pub fn serial_no(&self) -> &str {
+        &self.serial_no
+    }
+
+    /// The verifier for answers.
+    #[must_use]
+    pub fn verifier(&self) -> &dyn Verifier {
+        self.verifier.as_ref()
+    }
+
+    /// The allowed timestamp distance, seconds.
+    #[must_use]
+    pub fn timestamp_window(&self) -> u64 {
+        self.window_secs
+    }
+
+    /// Whether the signer can sign synchronously (the blocking client needs that).
+    #[must_use]
+    pub fn has_sync_signer(&self) -> bool {
+        matches!(self.signer, SignerKind::Sync(_))
+    }
+}
+
+fn serial_header(serial: &str) -> Result<HeaderValue, InvalidInput> {
+    validate::charset("wechatpay_serial", serial, 1, 64, b"_")?;
+    HeaderValue::from_str(serial).map_err(|_| InvalidInput::Empty { field: "wechatpay_serial" })
+}
+
+impl fmt::Debug for V3Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("V3Credentials")
+            .field("mchid", &self.mchid)
+            .field("serial_no", &self.serial_no)
+            .field("signer", &"[redacted]")
+            .field("wechatpay_serial", &self.wechatpay_serial)
+            .field("window_secs", &self.window_secs)
+            .finish()
+    }
+}
+
+/// The message an APIv3 request signature covers:
+/// `{method}\n{target}\n{timestamp}\n{nonce}\n{body}\n`.
+#[must_use]
+pub fn request_message(
+    method: &str,
+    target: &str,
+    timestamp: u64,
+    nonce: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let ts = itoa_buf(timestamp);
+    let ts = ts.as_str();
+    let mut m =
+        Vec::with_capacity(method.len() + target.len() + ts.len() + nonce.len() + body.len() + 5);
+    for part in [method.as_bytes(), target.as_bytes(), ts.as_bytes(), nonce.as_bytes(), body] {
+        m.extend_from_slice(part);
+        m.push(b'\n');
+    }
+    m
+}
+
+/// A small decimal formatter that does not allocate.
+pub(crate) struct ItoaBuf {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl ItoaBuf {
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("0")
+    }
+}
+
+pub(crate) fn itoa_buf(mut n: u64) -> ItoaBuf {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    ItoaBuf { buf, start: i }
+}
+
+/// The parts of an APIv3 `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    /// `mchid`.
+    pub mchid: String,
+    /// `nonce_str`.
+    pub nonce_str: String,
+    /// `signature`, base64.
+    pub signature: String,
+    /// `timestamp`, as sent.
+    pub timestamp: String,
+    /// `serial_no`.
+    pub serial_no: String,
+}
+
+impl Authorization {
+    /// Parses `WECHATPAY2-SHA256-RSA2048 mchid="…",nonce_str="…",signature="…",timestamp="…",serial_no="…"`
+    /// (the five parameters in any order, each exactly once).
+    ///
+    /// # Errors
+    /// A reason in words.
+    pub fn parse(header: &str) -> Result<Authorization, String> {
+        let rest = header
+            .strip_prefix(AUTH_SCHEME)
+            .and_then(|r| r.strip_prefix(' '))
+            .ok_or_else(|| format!("the scheme must be {AUTH_SCHEME}"))?;
+        let mut slots: [Option<String>; 5] = Default::default();
+        const NAMES: [&str; 5] = ["mchid", "nonce_str", "signature", "timestamp", "serial_no"];
+        for param in rest.split(',') {
+            let (name, value) = param.trim().split_once('=').ok_or("a parameter without `=`")?;
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .ok_or_else(|| format!("`{name}` is not quoted"))?;
+            let i = NAMES
+                .iter()
+                .position(|n| *n == name)
+                .ok_or_else(|| format!("unknown parameter `{name}`"))?;
+            if slots[i].replace(value.to_owned()).is_some() {
+                return Err(format!("`{name}` appears twice"));
+            }
+        }
+        let [mchid, nonce_str, signature, timestamp, serial_no] = slots;
+        let need = |v: Option<String>, n: &str| v.ok_or_else(|| format!("`{n}` is missing"));
+        Ok(Authorization {
+            mchid: need(mchid, "mchid")?,
+            nonce_str: need(nonce_str, "nonce_str")?,
+            signature: need(signature, "signature")?,
+            timestamp: need(timestamp, "timestamp")?,
+            serial_no: need(serial_no, "serial_no")?,
+        })
+    }
+}
+
+impl fmt::Display for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{AUTH_SCHEME} mchid=\"{}\",nonce_str=\"{}\",signature=\"{}\",timestamp=\"{}\",serial_no=\"{}\"",
+            self.mchid, self.nonce_str, self.signature, self.timestamp, self.serial_no
+        )
+    }
+}
