@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use close::{CONTENT_TYPE_XML, CloseOrderV2, PATH as CLOSE_PATH};
 pub use sign::{SignType, V2Signature, V2Signer, payload, write_payload};
-pub use xml::V2Fields;
+pub use xml::{V2Fields, xml_document};
 
 use crate::error::InvalidInput;
 use crate::validate;

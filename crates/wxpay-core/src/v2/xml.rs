@@ -305,6 +305,24 @@ pub(crate) fn write_document(fields: &[(&str, &str)], sign: &str, out: &mut Vec<
     out.extend_from_slice(b"</sign></xml>");
 }
 
+/// An APIv2 document: `<xml>` with one child per field, in the order given, values escaped.
+/// (For answers and tools; requests are written by the close operation itself.)
+pub fn xml_document<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"<xml>");
+    for (name, value) in fields {
+        out.push(b'<');
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'>');
+        escape_into(value, &mut out);
+        out.extend_from_slice(b"</");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'>');
+    }
+    out.extend_from_slice(b"</xml>");
+    out
+}
+
 /// The opening and closing tags of the fields wxpay sends, written in one piece each.
 fn tags(name: &str) -> Option<(&'static str, &'static str)> {
     Some(match name {

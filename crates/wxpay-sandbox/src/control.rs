@@ -1,0 +1,162 @@
+//! The control API under `/__sandbox/`: orders, faults and counters, as JSON.
+
+use http::{HeaderValue, Method};
+use serde_json::{Value, json};
+
+use crate::body::AnswerBody;
+use crate::merchants::{
+    API_V2_KEY, MERCHANT_KEY_PEM, MERCHANT_SERIAL_NO, V2_MERCHANTS, V3_MERCHANTS,
+    WECHATPAY_CERT_PEM, WECHATPAY_CERT_SERIAL, WECHATPAY_PUB_PEM, WECHATPAY_PUBLIC_KEY_ID,
+};
+use crate::server::{Answer, CONTROL_PREFIX, Shared, not_found, now, percent_decode};
+use crate::state::{Endpoint, Fault, FaultRule, OrderKey, OrderState};
+
+/// How old an order made through the control API is unless `created_at` or `age_secs` says
+/// otherwise: old enough to close at once.
+pub const DEFAULT_ORDER_AGE_SECS: u64 = 3600;
+
+fn reply(status: u16, v: Value) -> Answer {
+    let mut answer = http::Response::new(AnswerBody::full(v.to_string()));
+    *answer.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+    answer
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    answer
+}
+
+fn bad(why: &str) -> Answer {
+    reply(400, json!({ "error": why }))
+}
+
+fn why(s: &str) -> String {
+    s.to_owned()
+}
+
+fn key_of(v: &Value) -> Result<OrderKey, String> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mchid = s("mchid").ok_or_else(|| why("`mchid` is required"))?;
+    let out_trade_no = s("out_trade_no").ok_or_else(|| why("`out_trade_no` is required"))?;
+    Ok(OrderKey { mchid, sub_mchid: s("sub_mchid"), out_trade_no })
+}
+
+fn query(parts: &http::request::Parts) -> Value {
+    let mut map = serde_json::Map::new();
+    for pair in parts.uri.query().unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        map.insert(percent_decode(k), Value::String(percent_decode(v)));
+    }
+    Value::Object(map)
+}
+
+pub(crate) fn handle(shared: &Shared, parts: &http::request::Parts, body: &[u8]) -> Answer {
+    let path = parts.uri.path().strip_prefix(CONTROL_PREFIX).unwrap_or_default();
+    let json = || -> Result<Value, String> {
+        match serde_json::from_slice(body) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            _ => Err(why("the body must be a JSON object")),
+        }
+    };
+    let result = match (&parts.method, path) {
+        (&Method::GET, "health") => Ok(reply(200, json!({ "ok": true }))),
+        (&Method::GET, "credentials") => Ok(reply(200, credentials(shared))),
+        (&Method::GET, "stats") => Ok(reply(
+            200,
+            json!({ "requests": shared.state.requests(), "orders": shared.state.order_count() }),
+        )),
+        (&Method::POST, "orders") => json().and_then(|v| create_order(shared, &v)),
+        (&Method::GET, "orders") => {
+            key_of(&query(parts)).map(|key| match shared.state.order(&key) {
+                Some(o) => reply(
+                    200,
+                    json!({
+                        "state": o.state.as_str(),
+                        "created_at": o.created_at,
+                        "close_calls": o.close_calls,
+                        "closes": o.closes,
+                    }),
+                ),
+                None => reply(404, json!({ "error": "no such order" })),
+            })
+        }
+        (&Method::POST, "orders/pay") => json().and_then(|v| key_of(&v)).map(|key| {
+            if shared.state.pay(&key) {
+                reply(200, json!({ "state": "paid" }))
+            } else {
+                reply(409, json!({ "error": "no such order, or it is closed" }))
+            }
+        }),
+        (&Method::POST, "faults") => json().and_then(|v| add_fault(shared, &v)),
+        (&Method::DELETE, "faults") => {
+            shared.state.clear_faults();
+            Ok(reply(200, json!({ "ok": true })))
+        }
+        _ => Ok(not_found()),
+    };
+    result.unwrap_or_else(|e| bad(&e))
+}
+
+fn create_order(shared: &Shared, v: &Value) -> Result<Answer, String> {
+    let key = key_of(v)?;
+    let state = match v.get("state").and_then(Value::as_str) {
+        None => OrderState::Unpaid,
+        Some(s) => OrderState::parse(s).ok_or_else(|| why("`state` is unpaid, paid or closed"))?,
+    };
+    let created_at = match (
+        v.get("created_at").and_then(Value::as_u64),
+        v.get("age_secs").and_then(Value::as_u64),
+    ) {
+        (Some(t), _) => t,
+        (None, Some(age)) => now().saturating_sub(age),
+        (None, None) => now().saturating_sub(DEFAULT_ORDER_AGE_SECS),
+    };
+    shared.state.put_order(key, state, created_at);
+    Ok(reply(201, json!({ "state": state.as_str(), "created_at": created_at })))
+}
+
+fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, String> {
+    let name = v.get("fault").and_then(Value::as_str).ok_or_else(|| why("`fault` is required"))?;
+    let delay_ms = v.get("delay_ms").and_then(Value::as_u64).unwrap_or(0);
+    let fault = Fault::parse(name, delay_ms).ok_or_else(|| why("unknown `fault`"))?;
+    let endpoint = match v.get("endpoint").and_then(Value::as_str) {
+        None => None,
+        Some(e) => Some(
+            Endpoint::parse(e)
+                .ok_or_else(|| why("`endpoint` is v2, v3_direct, v3_partner or v3_combined"))?,
+        ),
+    };
+    let times = match v.get("times") {
+        None | Some(Value::Null) => None,
+        Some(t) => Some(
+            t.as_u64()
+                .and_then(|t| u32::try_from(t).ok())
+                .ok_or_else(|| why("`times` is a count"))?,
+        ),
+    };
+    let out_trade_no = v.get("out_trade_no").and_then(Value::as_str).map(str::to_owned);
+    shared.state.add_fault(FaultRule { fault, endpoint, out_trade_no, times });
+    Ok(reply(201, json!({ "fault": fault.name() })))
+}
+
+/// The test credentials (test keys only: this is a sandbox).
+fn credentials(shared: &Shared) -> Value {
+    json!({
+        "base_url": shared.base_url,
+        "v2": {
+            "api_v2_key": API_V2_KEY,
+            "merchants": V2_MERCHANTS.iter().map(|m| json!({
+                "mch_id": m.mch_id,
+                "appid": m.appid,
+                "sub_merchants": m.subs.iter().map(|(id, app)| json!({"sub_mch_id": id, "sub_appid": app})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        },
+        "v3": {
+            "merchants": V3_MERCHANTS.iter().map(|m| json!({ "mchid": m.mchid, "sub_mchids": m.subs })).collect::<Vec<_>>(),
+            "serial_no": MERCHANT_SERIAL_NO,
+            "private_key_pem": MERCHANT_KEY_PEM,
+            "wechatpay_public_key_id": WECHATPAY_PUBLIC_KEY_ID,
+            "wechatpay_public_key_pem": WECHATPAY_PUB_PEM,
+            "wechatpay_cert_serial": WECHATPAY_CERT_SERIAL,
+            "wechatpay_cert_pem": WECHATPAY_CERT_PEM,
+        },
+    })
+}

@@ -1,0 +1,246 @@
+//! A local WeChat Pay for close order, both API generations: a real HTTP server on
+//! loopback that checks signatures and signs its answers with wxpay-core's own code, keeps
+//! orders in memory, and misbehaves on request, so every path of a client can be tested for
+//! real. It is what wxpay's own tests and demo run against; merchants can use it too.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use wxpay_sandbox::{Sandbox, SandboxConfig, OrderKey, OrderState};
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! sandbox.state().put_order(OrderKey::new("1900000001", "order-0001"), OrderState::Unpaid, 0);
+//! println!("WeChat Pay at {}", sandbox.base_url());
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # What it serves
+//!
+//! | path | what |
+//! | --- | --- |
+//! | `POST /pay/closeorder` | APIv2 close (common and institutional mode, MD5 and HMAC-SHA256) |
+//! | `POST /v3/pay/transactions/out-trade-no/{no}/close` | APIv3 direct close |
+//! | `POST /v3/pay/partner/transactions/out-trade-no/{no}/close` | APIv3 service-provider close |
+//! | `POST /v3/combine-transactions/out-trade-no/{no}/close` | APIv3 combined close (all sub-orders or none) |
+//! | `/__sandbox/…` | the control API (below) |
+//!
+//! With no configuration it knows the merchants in [`merchants`]: for APIv2 a common-mode
+//! merchant (`10000100`) and a service provider (`1900000109`) with sub-merchant
+//! `1900000110`; for APIv3 a direct merchant (`1900000001`) and a service provider
+//! (`1230000109`) with sub-merchant `1900000109`: the ids of the shared vectors, so those
+//! requests replay as sent. All use the shared **test** keys.
+//!
+//! # Answers
+//!
+//! APIv2 answers are signed with the merchant's API v2 key and the request's `sign_type`.
+//! Request-level failures are `return_code=FAIL` with `return_msg` set to the code
+//! (`REQUIRE_POST_METHOD`, `XML_FORMAT_ERROR`, `SIGNERROR`, `MCH_NOT_EXISTS`,
+//! `APPID_MCHID_NOT_MATCH`, …), unsigned, as the shared vectors show. APIv3 answers, 204
+//! and errors alike, carry `Wechatpay-Timestamp/Nonce/Signature/Serial/Signature-Type` and
+//! `Request-ID`, signed with the sandbox's WeChat Pay key under the key id the request's
+//! `Wechatpay-Serial` names (public-key or platform-certificate mode), or
+//! [`SandboxConfig::answer_mode`] when it names neither.
+//!
+//! Where the public documentation is silent, the sandbox answers as follows (and
+//! wxpay-core reads each of these as the matching outcome or error):
+//!
+//! | case | APIv2 (`err_code`) | APIv3 (status, `code`) |
+//! | --- | --- | --- |
+//! | closed now | `result_code=SUCCESS` | 204 |
+//! | already closed | `ORDERCLOSED` | 400 `ORDER_CLOSED` |
+//! | paid | `ORDERPAID` | 400 `ORDERPAID` |
+//! | not found | `ORDERNOTEXIST` | 404 `ORDER_NOT_EXIST` |
+//! | within 5 minutes of creation | `RULE_LIMIT` | 403 `RULE_LIMIT` |
+//! | bad signature | `return_code=FAIL`, `SIGNERROR` | 401 `SIGN_ERROR` |
+//! | not POST | `return_code=FAIL`, `REQUIRE_POST_METHOD` | 405 `INVALID_REQUEST` |
+//! | bad body | `return_code=FAIL`, `XML_FORMAT_ERROR` | 400 `PARAM_ERROR` with `detail` |
+//!
+//! # Control API
+//!
+//! JSON in and out, under `/__sandbox/` (never a WeChat Pay path):
+//!
+//! - `POST /__sandbox/orders` `{"mchid", "sub_mchid"?, "out_trade_no", "state"?: "unpaid"|"paid"|"closed", "created_at"?: unix, "age_secs"?: n}`
+//!   (orders are an hour old unless told otherwise);
+//! - `GET /__sandbox/orders?mchid=…&out_trade_no=…[&sub_mchid=…]`: state, creation time, close calls;
+//! - `POST /__sandbox/orders/pay` `{"mchid", "sub_mchid"?, "out_trade_no"}`;
+//! - `POST /__sandbox/faults` `{"fault", "endpoint"?: "v2"|"v3_direct"|"v3_partner"|"v3_combined", "out_trade_no"?, "times"?: n, "delay_ms"?: n}`
+//!   with the faults of [`Fault`] by name; `DELETE /__sandbox/faults` clears them;
+//! - `GET /__sandbox/credentials`, `GET /__sandbox/stats`, `GET /__sandbox/health`.
+//!
+//! The same is available in-process through [`Sandbox::state`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod body;
+mod control;
+pub mod merchants;
+mod server;
+mod state;
+mod wechat_v2;
+mod wechat_v3;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use control::DEFAULT_ORDER_AGE_SECS;
+pub use merchants::Credentials;
+pub use server::CONTROL_PREFIX;
+pub use state::{Endpoint, Fault, FaultRule, Order, OrderKey, OrderState, State};
+use tokio::sync::watch;
+
+/// How large an `oversized_body` answer is.
+pub const OVERSIZED_BODY_BYTES: usize = 1024 * 1024;
+
+/// Which key id APIv3 answers name when the request's `Wechatpay-Serial` names neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnswerMode {
+    /// `PUB_KEY_ID_…`: the current mode.
+    #[default]
+    PublicKey,
+    /// The platform certificate's serial: the older mode.
+    PlatformCertificate,
+}
+
+/// How the sandbox behaves. `Default` is what WeChat Pay does.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The shortest time between creating and closing an order; 0 turns the rule off.
+    pub min_close_delay_secs: u64,
+    /// How far an APIv3 request's timestamp may be from now; `None` accepts any (to replay
+    /// recorded requests).
+    pub request_window_secs: Option<u64>,
+    /// The key APIv3 answers are signed under by default.
+    pub answer_mode: AnswerMode,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            port: 0,
+            min_close_delay_secs: wxpay_core::MIN_CLOSE_DELAY_SECS,
+            request_window_secs: Some(300),
+            answer_mode: AnswerMode::PublicKey,
+        }
+    }
+}
+
+/// A running sandbox on a tokio runtime.
+#[derive(Debug)]
+pub struct Sandbox {
+    addr: SocketAddr,
+    shared: Arc<server::Shared>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Sandbox {
+    /// Binds 127.0.0.1 and starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    /// When the port cannot be bound, or (never, with the embedded keys) the signing key fails to load.
+    pub async fn start(config: SandboxConfig) -> std::io::Result<Sandbox> {
+        let listener = server::bind(config.port).await?;
+        let addr = listener.local_addr()?;
+        let signer = wxpay_core::v3::RsaSigner::from_pem(merchants::WECHATPAY_KEY_PEM)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let shared = Arc::new(server::Shared {
+            state: Arc::new(State::default()),
+            config,
+            signer,
+            base_url: format!("http://{addr}"),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, shared.clone(), stopped));
+        Ok(Sandbox { addr, shared, stop, task })
+    }
+
+    /// The address it listens on.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// Its orders, faults and counters.
+    #[must_use]
+    pub fn state(&self) -> &State {
+        &self.shared.state
+    }
+
+    /// What a client needs to talk to it.
+    #[must_use]
+    pub fn credentials(&self) -> Credentials {
+        Credentials { base_url: self.shared.base_url.clone() }
+    }
+
+    /// Its configuration.
+    #[must_use]
+    pub fn config(&self) -> &SandboxConfig {
+        &self.shared.config
+    }
+
+    /// Stops accepting, lets open connections finish their current exchange, and returns
+    /// once the listener is closed.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// A sandbox on a runtime of its own, for blocking code and tests: stops when dropped.
+#[derive(Debug)]
+pub struct SandboxThread {
+    sandbox: Option<Sandbox>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl SandboxThread {
+    /// Starts a sandbox on a new two-thread runtime.
+    ///
+    /// # Errors
+    /// As [`Sandbox::start`], or when the runtime cannot be built.
+    pub fn start(config: SandboxConfig) -> std::io::Result<SandboxThread> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("wxpay-sandbox")
+            .enable_all()
+            .build()?;
+        let sandbox = runtime.block_on(Sandbox::start(config))?;
+        Ok(SandboxThread { sandbox: Some(sandbox), runtime: Some(runtime) })
+    }
+
+    /// The running sandbox.
+    ///
+    /// # Panics
+    /// Never: the sandbox is there until drop.
+    #[must_use]
+    pub fn sandbox(&self) -> &Sandbox {
+        #[allow(clippy::expect_used)]
+        self.sandbox.as_ref().expect("present until drop")
+    }
+}
+
+impl std::ops::Deref for SandboxThread {
+    type Target = Sandbox;
+
+    fn deref(&self) -> &Sandbox {
+        self.sandbox()
+    }
+}
+
+impl Drop for SandboxThread {
+    fn drop(&mut self) {
+        if let (Some(sandbox), Some(runtime)) = (self.sandbox.take(), self.runtime.take()) {
+            runtime.block_on(sandbox.shutdown());
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+        }
+    }
+}

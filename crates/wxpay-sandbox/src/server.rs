@@ -1,0 +1,205 @@
+//! The HTTP server: accepts on loopback, routes, applies connection-level faults.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::body::AnswerBody;
+use crate::state::{Endpoint, Fault, State};
+use crate::{SandboxConfig, control, wechat_v2, wechat_v3};
+
+/// The largest request body the sandbox reads (WeChat Pay's own limit is far above any close).
+const MAX_REQUEST_BODY: usize = 64 * 1024;
+
+/// The prefix of the control API: never a WeChat Pay path.
+pub const CONTROL_PREFIX: &str = "/__sandbox/";
+
+pub(crate) type Answer = http::Response<AnswerBody>;
+
+/// Shared by every connection.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: Arc<State>,
+    pub(crate) config: SandboxConfig,
+    pub(crate) signer: wxpay_core::v3::RsaSigner,
+    pub(crate) base_url: String,
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// 32 random upper-case hex characters.
+pub(crate) fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    // The system random source does not fail on supported platforms; a zero nonce would
+    // still be a valid (if predictable) test answer.
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        if shared.state.take_connection_drop() {
+            shared.state.count_request();
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(shared.clone(), req));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+}
+
+/// Closes the connection without an answer (hyper drops a connection whose service fails).
+#[derive(Debug)]
+pub(crate) struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// Which WeChat Pay endpoint a path is, with the order number from the path (APIv3).
+pub(crate) fn route(path: &str) -> Option<(Endpoint, Option<String>)> {
+    if path == wxpay_core::v2::CLOSE_PATH {
+        return Some((Endpoint::V2Close, None));
+    }
+    for (prefix, endpoint) in [
+        ("/v3/pay/transactions/out-trade-no/", Endpoint::V3Direct),
+        ("/v3/pay/partner/transactions/out-trade-no/", Endpoint::V3Partner),
+        ("/v3/combine-transactions/out-trade-no/", Endpoint::V3Combined),
+    ] {
+        if let Some(no) = path.strip_prefix(prefix).and_then(|r| r.strip_suffix("/close")) {
+            if !no.is_empty() && !no.contains('/') {
+                return Some((endpoint, Some(percent_decode(no))));
+            }
+        }
+    }
+    None
+}
+
+pub(crate) fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    req: http::Request<Incoming>,
+) -> Result<Answer, DropConnection> {
+    let (parts, body) = req.into_parts();
+    if parts.uri.path().starts_with(CONTROL_PREFIX) {
+        let body = read_body(body).await.unwrap_or_default();
+        let answer: Result<Answer, Infallible> = Ok(control::handle(&shared, &parts, &body));
+        return answer.map_err(|_| DropConnection);
+    }
+    let Some((endpoint, path_order)) = route(parts.uri.path()) else {
+        return Ok(not_found());
+    };
+    shared.state.count_request();
+    // Faults that act before the body is read.
+    let early = |f: Fault| matches!(f, Fault::DropBeforeRead);
+    if shared.state.take_fault(endpoint, path_order.as_deref(), early).is_some() {
+        return Err(DropConnection);
+    }
+    let Ok(body) = read_body(body).await else {
+        return Ok(plain(413, "request body too large"));
+    };
+    match endpoint {
+        Endpoint::V2Close => wechat_v2::close(&shared, &parts, &body).await,
+        _ => {
+            wechat_v3::close(&shared, endpoint, path_order.unwrap_or_default(), &parts, &body).await
+        }
+    }
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, ()> {
+    Limited::new(body, MAX_REQUEST_BODY).collect().await.map(|c| c.to_bytes()).map_err(|_| ())
+}
+
+pub(crate) fn not_found() -> Answer {
+    plain(404, "no such path in the sandbox")
+}
+
+pub(crate) fn plain(status: u16, text: &str) -> Answer {
+    let mut answer = http::Response::new(AnswerBody::full(text.to_owned()));
+    *answer.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    answer
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    answer
+}
+
+/// Cuts an answer's body short: the full `Content-Length` is promised, half is sent. A 204
+/// cannot carry a body, so it becomes a 200 promising one.
+pub(crate) fn truncate(mut answer: Answer) -> Answer {
+    if answer.status() == http::StatusCode::NO_CONTENT {
+        *answer.status_mut() = http::StatusCode::OK;
+    }
+    let full = match std::mem::replace(answer.body_mut(), AnswerBody::Full(None)) {
+        AnswerBody::Full(Some(b)) | AnswerBody::Truncated(Some(b)) => b,
+        _ => Bytes::from_static(b"{\"code\":\"SYSTEM_ERROR\"}"),
+    };
+    let half = full.slice(..full.len() / 2);
+    answer.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(full.len()));
+    *answer.body_mut() = AnswerBody::Truncated(Some(half));
+    answer
+}
+
+/// Binds the listener: loopback only.
+pub(crate) async fn bind(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
+}

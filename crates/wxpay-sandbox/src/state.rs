@@ -1,0 +1,441 @@
+//! The sandbox's memory: orders and scripted faults.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// An order's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderState {
+    /// Created, not paid: it can be closed.
+    Unpaid,
+    /// Paid: it cannot be closed.
+    Paid,
+    /// Closed: it can no longer be paid.
+    Closed,
+}
+
+impl OrderState {
+    /// `unpaid`, `paid` or `closed`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Unpaid => "unpaid",
+            OrderState::Paid => "paid",
+            OrderState::Closed => "closed",
+        }
+    }
+
+    /// Reads `unpaid`, `paid` or `closed`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<OrderState> {
+        match s {
+            "unpaid" => Some(OrderState::Unpaid),
+            "paid" => Some(OrderState::Paid),
+            "closed" => Some(OrderState::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// Which merchant's order: the merchant (`mch_id`/`mchid`, or the service provider's),
+/// the sub-merchant if any, and the merchant's order number. APIv2 and APIv3 merchants are
+/// kept apart by their ids.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrderKey {
+    /// The merchant, or the service provider acting for a sub-merchant.
+    pub mchid: String,
+    /// The sub-merchant, for service-provider orders.
+    pub sub_mchid: Option<String>,
+    /// The merchant's order number.
+    pub out_trade_no: String,
+}
+
+impl OrderKey {
+    /// A direct merchant's order.
+    pub fn new(mchid: impl Into<String>, out_trade_no: impl Into<String>) -> Self {
+        OrderKey { mchid: mchid.into(), sub_mchid: None, out_trade_no: out_trade_no.into() }
+    }
+
+    /// A sub-merchant's order, placed through service provider `sp_mchid`.
+    pub fn sub(
+        sp_mchid: impl Into<String>,
+        sub_mchid: impl Into<String>,
+        out_trade_no: impl Into<String>,
+    ) -> Self {
+        OrderKey {
+            mchid: sp_mchid.into(),
+            sub_mchid: Some(sub_mchid.into()),
+            out_trade_no: out_trade_no.into(),
+        }
+    }
+}
+
+/// An order as the sandbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// Its state.
+    pub state: OrderState,
+    /// When it was created, Unix seconds.
+    pub created_at: u64,
+    /// How many close calls reached it (answered or not).
+    pub close_calls: u32,
+    /// How many of those closed it (0 or 1).
+    pub closes: u32,
+}
+
+/// What a close did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closing {
+    Closed,
+    AlreadyClosed,
+    Paid,
+    NotFound,
+    TooEarly,
+}
+
+/// An endpoint of the sandbox's WeChat Pay side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `POST /pay/closeorder`.
+    V2Close,
+    /// `POST /v3/pay/transactions/out-trade-no/{no}/close`.
+    V3Direct,
+    /// `POST /v3/pay/partner/transactions/out-trade-no/{no}/close`.
+    V3Partner,
+    /// `POST /v3/combine-transactions/out-trade-no/{no}/close`.
+    V3Combined,
+}
+
+impl Endpoint {
+    /// `v2`, `v3_direct`, `v3_partner`, `v3_combined`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::V2Close => "v2",
+            Endpoint::V3Direct => "v3_direct",
+            Endpoint::V3Partner => "v3_partner",
+            Endpoint::V3Combined => "v3_combined",
+        }
+    }
+
+    /// Reads what [`as_str`](Self::as_str) writes.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Endpoint> {
+        [Endpoint::V2Close, Endpoint::V3Direct, Endpoint::V3Partner, Endpoint::V3Combined]
+            .into_iter()
+            .find(|e| e.as_str() == s)
+    }
+}
+
+/// A way to misbehave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A server fault: APIv2 `SYSTEMERROR` (signed), APIv3 500 `SYSTEM_ERROR`.
+    SystemError,
+    /// Too many calls: APIv2 `FREQUENCY_LIMITED` (signed), APIv3 429 `FREQUENCY_LIMITED`.
+    FrequencyLimited,
+    /// Wait this long, then answer normally (the close still happens).
+    Delay(Duration),
+    /// Close the connection before reading the request. Unscoped, it drops the next
+    /// connections on accept; scoped, after reading the request head (APIv3 order scopes
+    /// match the path; an APIv2 order scope cannot, as its order number is in the body).
+    DropBeforeRead,
+    /// Read the request, close the order, then close the connection without answering.
+    DropAfterRead,
+    /// Answer with a `Content-Length` longer than the body sent, then close.
+    TruncatedBody,
+    /// A signature that does not match.
+    BadSignature,
+    /// No signature at all (APIv3: no `Wechatpay-*` headers; APIv2: no `sign`).
+    MissingSignature,
+    /// A `WECHATPAY/SIGNTEST/` probe signature (APIv3; APIv2 answers get a bad `sign`).
+    SignTestProbe,
+    /// A correctly signed answer whose timestamp is 10 minutes old.
+    StaleTimestamp,
+    /// A body that is not valid XML or JSON.
+    MalformedBody,
+    /// A 1 MiB body.
+    OversizedBody,
+}
+
+impl Fault {
+    /// The fault's name in the control API (`system_error`, `delay`, …).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::SystemError => "system_error",
+            Fault::FrequencyLimited => "frequency_limited",
+            Fault::Delay(_) => "delay",
+            Fault::DropBeforeRead => "drop_before_read",
+            Fault::DropAfterRead => "drop_after_read",
+            Fault::TruncatedBody => "truncated_body",
+            Fault::BadSignature => "bad_signature",
+            Fault::MissingSignature => "missing_signature",
+            Fault::SignTestProbe => "signtest_probe",
+            Fault::StaleTimestamp => "stale_timestamp",
+            Fault::MalformedBody => "malformed_body",
+            Fault::OversizedBody => "oversized_body",
+        }
+    }
+
+    /// Reads a fault by name; `delay` takes `delay_ms`.
+    #[must_use]
+    pub fn parse(name: &str, delay_ms: u64) -> Option<Fault> {
+        Some(match name {
+            "system_error" => Fault::SystemError,
+            "frequency_limited" => Fault::FrequencyLimited,
+            "delay" => Fault::Delay(Duration::from_millis(delay_ms)),
+            "drop_before_read" => Fault::DropBeforeRead,
+            "drop_after_read" => Fault::DropAfterRead,
+            "truncated_body" => Fault::TruncatedBody,
+            "bad_signature" => Fault::BadSignature,
+            "missing_signature" => Fault::MissingSignature,
+            "signtest_probe" => Fault::SignTestProbe,
+            "stale_timestamp" => Fault::StaleTimestamp,
+            "malformed_body" => Fault::MalformedBody,
+            "oversized_body" => Fault::OversizedBody,
+            _ => return None,
+        })
+    }
+}
+
+/// A scripted fault and where it applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRule {
+    /// What goes wrong.
+    pub fault: Fault,
+    /// Only on this endpoint (any when `None`).
+    pub endpoint: Option<Endpoint>,
+    /// Only for this order number (any when `None`).
+    pub out_trade_no: Option<String>,
+    /// For this many matching requests (for ever when `None`).
+    pub times: Option<u32>,
+}
+
+impl FaultRule {
+    /// `fault` on every request from now on, until cleared.
+    #[must_use]
+    pub fn always(fault: Fault) -> Self {
+        FaultRule { fault, endpoint: None, out_trade_no: None, times: None }
+    }
+
+    /// `fault` on the next `n` requests.
+    #[must_use]
+    pub fn next(fault: Fault, n: u32) -> Self {
+        FaultRule { fault, endpoint: None, out_trade_no: None, times: Some(n) }
+    }
+
+    /// Only on `endpoint`.
+    #[must_use]
+    pub fn on(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = Some(endpoint);
+        self
+    }
+
+    /// Only for order `out_trade_no`.
+    #[must_use]
+    pub fn for_order(mut self, out_trade_no: impl Into<String>) -> Self {
+        self.out_trade_no = Some(out_trade_no.into());
+        self
+    }
+
+    fn is_unscoped(&self) -> bool {
+        self.endpoint.is_none() && self.out_trade_no.is_none()
+    }
+}
+
+/// Orders, faults and counters, shared by every connection.
+#[derive(Debug, Default)]
+pub struct State {
+    orders: Mutex<HashMap<OrderKey, Order>>,
+    faults: Mutex<Vec<FaultRule>>,
+    requests: AtomicU64,
+}
+
+/// Locks, recovering the data if another thread panicked while holding the lock (the
+/// sandbox's maps stay consistent: every update is a single insert or field change).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl State {
+    /// Creates (or replaces) an order.
+    pub fn put_order(&self, key: OrderKey, state: OrderState, created_at: u64) {
+        lock(&self.orders).insert(key, Order { state, created_at, close_calls: 0, closes: 0 });
+    }
+
+    /// An order, if it exists.
+    #[must_use]
+    pub fn order(&self, key: &OrderKey) -> Option<Order> {
+        lock(&self.orders).get(key).cloned()
+    }
+
+    /// Marks an unpaid order paid (as the payer's payment would); false if there is no such
+    /// order or it is closed.
+    pub fn pay(&self, key: &OrderKey) -> bool {
+        match lock(&self.orders).get_mut(key) {
+            Some(order) if order.state != OrderState::Closed => {
+                order.state = OrderState::Paid;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The number of orders held.
+    #[must_use]
+    pub fn order_count(&self) -> usize {
+        lock(&self.orders).len()
+    }
+
+    /// Closes one order, atomically.
+    pub(crate) fn close(&self, key: &OrderKey, now: u64, min_delay: u64) -> Closing {
+        self.close_all(std::slice::from_ref(key), now, min_delay)
+    }
+
+    /// Closes several orders (a combined order) atomically: all or none.
+    pub(crate) fn close_all(&self, keys: &[OrderKey], now: u64, min_delay: u64) -> Closing {
+        let mut orders = lock(&self.orders);
+        let mut verdict = Closing::AlreadyClosed;
+        for key in keys {
+            let Some(order) = orders.get_mut(key) else { return Closing::NotFound };
+            order.close_calls += 1;
+            match order.state {
+                OrderState::Paid => return Closing::Paid,
+                OrderState::Unpaid if now < order.created_at.saturating_add(min_delay) => {
+                    return Closing::TooEarly;
+                }
+                OrderState::Unpaid => verdict = Closing::Closed,
+                OrderState::Closed => {}
+            }
+        }
+        if verdict == Closing::Closed {
+            for key in keys {
+                if let Some(order) = orders.get_mut(key) {
+                    if order.state == OrderState::Unpaid {
+                        order.state = OrderState::Closed;
+                        order.closes += 1;
+                    }
+                }
+            }
+        }
+        verdict
+    }
+
+    /// Scripts a fault.
+    pub fn add_fault(&self, rule: FaultRule) {
+        lock(&self.faults).push(rule);
+    }
+
+    /// Removes every scripted fault.
+    pub fn clear_faults(&self) {
+        lock(&self.faults).clear();
+    }
+
+    /// Requests answered or dropped so far (WeChat Pay paths only).
+    #[must_use]
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes one use of an unscoped drop-before-read rule, for a new connection.
+    pub(crate) fn take_connection_drop(&self) -> bool {
+        let mut faults = lock(&self.faults);
+        let found = faults.iter().position(|r| r.fault == Fault::DropBeforeRead && r.is_unscoped());
+        found.is_some_and(|i| use_rule(&mut faults, i))
+    }
+
+    /// Takes one use of the first rule that matches, if any. `out_trade_no` is `None` when
+    /// not yet known (before the body is read): then only rules without an order scope match.
+    pub(crate) fn take_fault(
+        &self,
+        endpoint: Endpoint,
+        out_trade_no: Option<&str>,
+        stage: impl Fn(Fault) -> bool,
+    ) -> Option<Fault> {
+        let mut faults = lock(&self.faults);
+        let i = faults.iter().position(|r| {
+            stage(r.fault)
+                && r.endpoint.is_none_or(|e| e == endpoint)
+                && match (&r.out_trade_no, out_trade_no) {
+                    (None, _) => true,
+                    (Some(want), Some(got)) => want == got,
+                    (Some(_), None) => false,
+                }
+        })?;
+        let fault = faults[i].fault;
+        use_rule(&mut faults, i);
+        Some(fault)
+    }
+}
+
+/// Counts one use of rule `i`, removing it when used up. Always true.
+fn use_rule(faults: &mut Vec<FaultRule>, i: usize) -> bool {
+    match &mut faults[i].times {
+        Some(n) if *n <= 1 => {
+            faults.remove(i);
+        }
+        Some(n) => *n -= 1,
+        None => {}
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closing_follows_the_order_state() {
+        let s = State::default();
+        let k = OrderKey::new("m", "o1");
+        assert_eq!(s.close(&k, 1000, 300), Closing::NotFound);
+        s.put_order(k.clone(), OrderState::Unpaid, 900);
+        assert_eq!(s.close(&k, 1000, 300), Closing::TooEarly);
+        assert_eq!(s.close(&k, 1200, 300), Closing::Closed);
+        assert_eq!(s.close(&k, 1200, 300), Closing::AlreadyClosed);
+        assert!(!s.pay(&k));
+        let order = s.order(&k).unwrap();
+        assert_eq!((order.state, order.close_calls, order.closes), (OrderState::Closed, 4 - 1, 1));
+        let p = OrderKey::new("m", "o2");
+        s.put_order(p.clone(), OrderState::Unpaid, 0);
+        assert!(s.pay(&p));
+        assert_eq!(s.close(&p, 1000, 300), Closing::Paid);
+    }
+
+    #[test]
+    fn combined_closes_are_all_or_nothing() {
+        let s = State::default();
+        let (a, b) = (OrderKey::new("m", "a"), OrderKey::new("m", "b"));
+        s.put_order(a.clone(), OrderState::Unpaid, 0);
+        s.put_order(b.clone(), OrderState::Paid, 0);
+        assert_eq!(s.close_all(&[a.clone(), b.clone()], 1000, 300), Closing::Paid);
+        assert_eq!(s.order(&a).unwrap().state, OrderState::Unpaid);
+        s.put_order(b.clone(), OrderState::Closed, 0);
+        assert_eq!(s.close_all(&[a.clone(), b.clone()], 1000, 300), Closing::Closed);
+        assert_eq!(s.order(&a).unwrap().state, OrderState::Closed);
+    }
+
+    #[test]
+    fn faults_match_by_scope_and_run_out() {
+        let s = State::default();
+        s.add_fault(FaultRule::next(Fault::SystemError, 2).on(Endpoint::V2Close));
+        s.add_fault(FaultRule::always(Fault::BadSignature).for_order("x"));
+        let any = |_| true;
+        assert_eq!(s.take_fault(Endpoint::V3Direct, Some("y"), any), None);
+        assert_eq!(s.take_fault(Endpoint::V2Close, None, any), Some(Fault::SystemError));
+        assert_eq!(s.take_fault(Endpoint::V2Close, None, any), Some(Fault::SystemError));
+        assert_eq!(s.take_fault(Endpoint::V2Close, None, any), None);
+        assert_eq!(s.take_fault(Endpoint::V3Direct, Some("x"), any), Some(Fault::BadSignature));
+        assert_eq!(s.take_fault(Endpoint::V3Direct, Some("x"), any), Some(Fault::BadSignature));
+        s.add_fault(FaultRule::next(Fault::DropBeforeRead, 1));
+        assert!(s.take_connection_drop());
+        assert!(!s.take_connection_drop());
+    }
+}

@@ -1,0 +1,187 @@
+//! The APIv2 close endpoint, checked and signed with wxpay-core's own code.
+
+use http::HeaderValue;
+use wxpay_core::ApiV2Key;
+use wxpay_core::v2::{SignType, V2Fields, sign_fields, verify_fields, xml_document};
+
+use crate::OVERSIZED_BODY_BYTES;
+use crate::body::AnswerBody;
+use crate::merchants::{API_V2_KEY, v2_merchant};
+use crate::server::{Answer, DropConnection, Shared, nonce, now, truncate};
+use crate::state::{Closing, Endpoint, Fault, OrderKey};
+
+/// The business part of a signed answer.
+enum Business {
+    Success,
+    Fail { code: &'static str, description: &'static str },
+}
+
+pub(crate) async fn close(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Answer, DropConnection> {
+    if parts.method != http::Method::POST {
+        return Ok(communication_failure("REQUIRE_POST_METHOD"));
+    }
+    let Ok(fields) = V2Fields::parse(body) else {
+        return Ok(communication_failure("XML_FORMAT_ERROR"));
+    };
+    let out_trade_no = fields.get("out_trade_no").unwrap_or_default().to_owned();
+    let fault = shared
+        .state
+        .take_fault(Endpoint::V2Close, Some(&out_trade_no), |f| f != Fault::DropBeforeRead);
+    if let Some(Fault::Delay(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
+    match fault {
+        Some(Fault::MalformedBody) => {
+            return Ok(xml_answer(b"<xml><return_code><![CDATA[SUCC".to_vec()));
+        }
+        Some(Fault::OversizedBody) => {
+            let big = "x".repeat(OVERSIZED_BODY_BYTES);
+            return Ok(xml_answer(xml_document([
+                ("return_code", "FAIL"),
+                ("return_msg", big.as_str()),
+            ])));
+        }
+        _ => {}
+    }
+
+    let answer = match check(&fields) {
+        Err(msg) => communication_failure(msg),
+        Ok(request) => {
+            let business = match fault {
+                Some(Fault::SystemError) => Business::Fail {
+                    code: "SYSTEMERROR",
+                    description: "系统错误 (sandbox fault)",
+                },
+                Some(Fault::FrequencyLimited) => Business::Fail {
+                    code: "FREQUENCY_LIMITED",
+                    description: "频率超限 (sandbox fault)",
+                },
+                _ => close_order(shared, &request),
+            };
+            signed_answer(&request, business, fault)
+        }
+    };
+    if fault == Some(Fault::DropAfterRead) {
+        return Err(DropConnection);
+    }
+    Ok(if fault == Some(Fault::TruncatedBody) { truncate(answer) } else { answer })
+}
+
+/// A checked request: who sent it and what it asks.
+struct Request<'a> {
+    appid: &'a str,
+    mch_id: &'a str,
+    sub_mch_id: Option<&'a str>,
+    sub_appid: Option<&'a str>,
+    out_trade_no: &'a str,
+    sign_type: SignType,
+}
+
+/// Checks the request as WeChat Pay does: known merchant, matching app, valid signature.
+/// The error is the `return_msg` of a communication failure.
+fn check<'a>(fields: &'a V2Fields<'a>) -> Result<Request<'a>, &'static str> {
+    let mch_id = fields.non_empty("mch_id").ok_or("mch_id is required")?;
+    let merchant = v2_merchant(mch_id).ok_or("MCH_NOT_EXISTS")?;
+    let appid = fields.non_empty("appid").ok_or("appid is required")?;
+    if appid != merchant.appid {
+        return Err("APPID_MCHID_NOT_MATCH");
+    }
+    let sign_type = match fields.non_empty("sign_type") {
+        None => SignType::Md5,
+        Some(s) => SignType::from_wire(s).ok_or("SIGNERROR")?,
+    };
+    let key = ApiV2Key::new(API_V2_KEY).map_err(|_| "SYSTEMERROR")?;
+    verify_fields(&key, sign_type, fields).map_err(|_| "SIGNERROR")?;
+    let out_trade_no = fields.non_empty("out_trade_no").ok_or("out_trade_no is required")?;
+    fields.non_empty("nonce_str").ok_or("nonce_str is required")?;
+    let sub_mch_id = fields.non_empty("sub_mch_id");
+    let sub_appid = fields.non_empty("sub_appid");
+    if let Some(sub) = sub_mch_id {
+        let known =
+            merchant.subs.iter().find(|(id, _)| *id == sub).ok_or("SUB_MCH_ID_NOT_EXISTS")?;
+        if sub_appid.is_some_and(|a| a != known.1) {
+            return Err("SUB_APPID_NOT_MATCH");
+        }
+    } else if sub_appid.is_some() {
+        return Err("sub_mch_id is required with sub_appid");
+    }
+    Ok(Request { appid, mch_id, sub_mch_id, sub_appid, out_trade_no, sign_type })
+}
+
+fn close_order(shared: &Shared, request: &Request<'_>) -> Business {
+    let key = match request.sub_mch_id {
+        Some(sub) => OrderKey::sub(request.mch_id, sub, request.out_trade_no),
+        None => OrderKey::new(request.mch_id, request.out_trade_no),
+    };
+    match shared.state.close(&key, now(), shared.config.min_close_delay_secs) {
+        Closing::Closed => Business::Success,
+        Closing::AlreadyClosed => {
+            Business::Fail { code: "ORDERCLOSED", description: "订单已关闭" }
+        }
+        Closing::Paid => Business::Fail { code: "ORDERPAID", description: "订单已支付" },
+        Closing::NotFound => {
+            Business::Fail { code: "ORDERNOTEXIST", description: "订单不存在" }
+        }
+        Closing::TooEarly => {
+            Business::Fail { code: "RULE_LIMIT", description: "订单创建5分钟后才可关单" }
+        }
+    }
+}
+
+/// `return_code=FAIL`: unsigned, says nothing about the order.
+fn communication_failure(return_msg: &str) -> Answer {
+    xml_answer(xml_document([("return_code", "FAIL"), ("return_msg", return_msg)]))
+}
+
+/// A `return_code=SUCCESS` answer signed with the merchant's key and the request's algorithm.
+fn signed_answer(request: &Request<'_>, business: Business, fault: Option<Fault>) -> Answer {
+    let nonce = nonce();
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("return_code", "SUCCESS"),
+        ("return_msg", "OK"),
+        ("appid", request.appid),
+        ("mch_id", request.mch_id),
+    ];
+    if let Some(sub) = request.sub_mch_id {
+        fields.push(("sub_mch_id", sub));
+    }
+    if let Some(sub) = request.sub_appid {
+        fields.push(("sub_appid", sub));
+    }
+    fields.push(("nonce_str", &nonce));
+    match business {
+        Business::Success => fields.extend([("result_code", "SUCCESS"), ("result_msg", "OK")]),
+        Business::Fail { code, description } => fields.extend([
+            ("result_code", "FAIL"),
+            ("result_msg", code),
+            ("err_code", code),
+            ("err_code_des", description),
+        ]),
+    }
+    let sign = match ApiV2Key::new(API_V2_KEY) {
+        Ok(key) => sign_fields(&key, request.sign_type, fields.iter().copied())
+            .map(|s| s.as_str().to_owned()),
+        Err(_) => Ok(String::new()),
+    }
+    .unwrap_or_default();
+    let sign = match fault {
+        Some(Fault::BadSignature | Fault::SignTestProbe) => "0".repeat(sign.len()),
+        Some(Fault::StaleTimestamp) | None | Some(_) => sign,
+    };
+    if fault != Some(Fault::MissingSignature) {
+        fields.push(("sign", &sign));
+    }
+    xml_answer(xml_document(fields))
+}
+
+fn xml_answer(body: Vec<u8>) -> Answer {
+    let mut answer = http::Response::new(AnswerBody::full(body));
+    answer
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
+    answer
+}

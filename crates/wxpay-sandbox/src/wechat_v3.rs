@@ -1,0 +1,285 @@
+//! The APIv3 close endpoints, checked and signed with wxpay-core's own code.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderValue, StatusCode};
+use serde_json::{Value, json};
+use wxpay_core::v3::{
+    Authorization, PublicKeyVerifier, Signer, Verifier, header, response_message,
+};
+
+use crate::body::AnswerBody;
+use crate::merchants::{
+    MERCHANT_PUB_PEM, MERCHANT_SERIAL_NO, WECHATPAY_CERT_SERIAL, WECHATPAY_PUBLIC_KEY_ID,
+    v3_merchant,
+};
+use crate::server::{Answer, DropConnection, Shared, nonce, now, truncate};
+use crate::state::{Closing, Endpoint, Fault, OrderKey};
+use crate::{AnswerMode, OVERSIZED_BODY_BYTES};
+
+/// An APIv3 answer before signing.
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn no_content() -> Self {
+        Reply { status: 204, body: Vec::new() }
+    }
+
+    fn error(status: u16, code: &str, message: &str, detail: Option<Value>) -> Self {
+        let mut v = json!({ "code": code, "message": message });
+        if let Some(d) = detail {
+            v["detail"] = d;
+        }
+        Reply { status, body: v.to_string().into_bytes() }
+    }
+}
+
+pub(crate) async fn close(
+    shared: &Shared,
+    endpoint: Endpoint,
+    out_trade_no: String,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Answer, DropConnection> {
+    let fault =
+        shared.state.take_fault(endpoint, Some(&out_trade_no), |f| f != Fault::DropBeforeRead);
+    if let Some(Fault::Delay(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
+    let reply = match fault {
+        Some(Fault::SystemError) => {
+            Reply::error(500, "SYSTEM_ERROR", "系统错误 (sandbox fault)", None)
+        }
+        Some(Fault::FrequencyLimited) => {
+            Reply::error(429, "FREQUENCY_LIMITED", "频率超限 (sandbox fault)", None)
+        }
+        Some(Fault::MalformedBody) => {
+            Reply { status: 400, body: b"{\"code\":\"PARAM_ERR".to_vec() }
+        }
+        Some(Fault::OversizedBody) => Reply {
+            status: 400,
+            body: format!(
+                r#"{{"code":"PARAM_ERROR","message":"{}"}}"#,
+                "x".repeat(OVERSIZED_BODY_BYTES)
+            )
+            .into_bytes(),
+        },
+        _ => process(shared, endpoint, &out_trade_no, parts, body),
+    };
+    if fault == Some(Fault::DropAfterRead) {
+        return Err(DropConnection);
+    }
+    let answer = sign(shared, parts, reply, fault);
+    Ok(if fault == Some(Fault::TruncatedBody) { truncate(answer) } else { answer })
+}
+
+/// Checks the request as WeChat Pay does and closes the order(s).
+fn process(
+    shared: &Shared,
+    endpoint: Endpoint,
+    out_trade_no: &str,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Reply {
+    if parts.method != http::Method::POST {
+        return Reply::error(405, "INVALID_REQUEST", "close order takes POST", None);
+    }
+    let auth = match check_signature(shared, parts, body) {
+        Ok(auth) => auth,
+        Err(reply) => return reply,
+    };
+    let Some(merchant) = v3_merchant(&auth.mchid) else {
+        return Reply::error(400, "MCH_NOT_EXISTS", "商户号不存在", None);
+    };
+    let json: Value = match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            let detail = json!({ "location": "body", "issue": "not a JSON object" });
+            return Reply::error(400, "PARAM_ERROR", "请求体不是合法的JSON", Some(detail));
+        }
+    };
+    let field = |name: &str| json.get(name).and_then(Value::as_str);
+    let missing = |name: &str| {
+        let detail = json!({ "field": name, "location": "body", "value": "" });
+        Reply::error(
+            400,
+            "PARAM_ERROR",
+            &format!("输入源“/body/{name}”映射到字段“{name}”必填性规则校验失败，此字段为必填项"),
+            Some(detail),
+        )
+    };
+    if out_trade_no.len() < 6
+        || out_trade_no.len() > 32
+        || !out_trade_no.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b))
+    {
+        let detail =
+            json!({ "field": "out_trade_no", "location": "uri_template", "value": out_trade_no });
+        return Reply::error(400, "PARAM_ERROR", "out_trade_no 格式错误", Some(detail));
+    }
+
+    let keys: Vec<OrderKey> = match endpoint {
+        Endpoint::V3Direct => {
+            let Some(mchid) = field("mchid") else { return missing("mchid") };
+            if mchid != auth.mchid {
+                return Reply::error(400, "INVALID_REQUEST", "mchid 与签名商户号不一致", None);
+            }
+            vec![OrderKey::new(mchid, out_trade_no)]
+        }
+        Endpoint::V3Partner => {
+            let Some(sp) = field("sp_mchid") else { return missing("sp_mchid") };
+            let Some(sub) = field("sub_mchid") else { return missing("sub_mchid") };
+            if sp != auth.mchid {
+                return Reply::error(400, "INVALID_REQUEST", "sp_mchid 与签名商户号不一致", None);
+            }
+            if !merchant.subs.contains(&sub) {
+                return Reply::error(
+                    400,
+                    "INVALID_REQUEST",
+                    "sub_mchid 不是该服务商的子商户",
+                    None,
+                );
+            }
+            vec![OrderKey::sub(sp, sub, out_trade_no)]
+        }
+        Endpoint::V3Combined => {
+            if field("combine_appid").is_none() {
+                return missing("combine_appid");
+            }
+            let Some(subs) =
+                json.get("sub_orders").and_then(Value::as_array).filter(|s| !s.is_empty())
+            else {
+                return missing("sub_orders");
+            };
+            let mut keys = Vec::with_capacity(subs.len());
+            for sub in subs {
+                let (Some(mchid), Some(no)) = (
+                    sub.get("mchid").and_then(Value::as_str),
+                    sub.get("out_trade_no").and_then(Value::as_str),
+                ) else {
+                    return missing("sub_orders.mchid");
+                };
+                keys.push(match sub.get("sub_mchid").and_then(Value::as_str) {
+                    Some(s) => OrderKey::sub(mchid, s, no),
+                    None => OrderKey::new(mchid, no),
+                });
+            }
+            keys
+        }
+        Endpoint::V2Close => return Reply::error(404, "NOT_FOUND", "not an APIv3 path", None),
+    };
+
+    match shared.state.close_all(&keys, now(), shared.config.min_close_delay_secs) {
+        Closing::Closed => Reply::no_content(),
+        Closing::AlreadyClosed => Reply::error(400, "ORDER_CLOSED", "订单已关闭", None),
+        Closing::Paid => Reply::error(400, "ORDERPAID", "订单已支付", None),
+        Closing::NotFound => Reply::error(404, "ORDER_NOT_EXIST", "订单不存在", None),
+        Closing::TooEarly => Reply::error(403, "RULE_LIMIT", "订单创建5分钟后才可关单", None),
+    }
+}
+
+/// Verifies the request's `Authorization` with the merchant's public key, as WeChat Pay does.
+fn check_signature(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Authorization, Reply> {
+    let sign_error = |why: &str| Reply::error(401, "SIGN_ERROR", &format!("签名错误: {why}"), None);
+    let header = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| sign_error("no Authorization header"))?;
+    let auth = Authorization::parse(header).map_err(|why| sign_error(&why))?;
+    if v3_merchant(&auth.mchid).is_none() {
+        return Err(Reply::error(400, "MCH_NOT_EXISTS", "商户号不存在", None));
+    }
+    if !auth.serial_no.eq_ignore_ascii_case(MERCHANT_SERIAL_NO) {
+        return Err(sign_error("serial_no names no certificate of this merchant"));
+    }
+    let timestamp: u64 = auth.timestamp.parse().map_err(|_| sign_error("bad timestamp"))?;
+    if let Some(window) = shared.config.request_window_secs {
+        if timestamp.abs_diff(now()) > window {
+            return Err(sign_error("timestamp too far from now"));
+        }
+    }
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let message = wxpay_core::v3::request_message(
+        parts.method.as_str(),
+        target,
+        timestamp,
+        &auth.nonce_str,
+        body,
+    );
+    let signature =
+        STANDARD.decode(&auth.signature).map_err(|_| sign_error("signature is not base64"))?;
+    // The merchant's key, chosen by the serial the request names: the core's verifier.
+    let verifier = merchant_verifier().map_err(|_| sign_error("sandbox key failed to load"))?;
+    verifier
+        .verify("MERCHANT", &message, &signature, now())
+        .map_err(|_| sign_error("signature does not verify"))?;
+    Ok(auth)
+}
+
+fn merchant_verifier() -> Result<PublicKeyVerifier, wxpay_core::KeyError> {
+    PublicKeyVerifier::from_pem("MERCHANT", MERCHANT_PUB_PEM)
+}
+
+/// Signs an answer with the sandbox's WeChat Pay key, in the mode the request asked for
+/// (its `Wechatpay-Serial`) or the configured one, applying signature-level faults.
+fn sign(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    reply: Reply,
+    fault: Option<Fault>,
+) -> Answer {
+    let asked = parts.headers.get(header::SERIAL).and_then(|v| v.to_str().ok());
+    let serial = match asked {
+        Some(s) if s == WECHATPAY_PUBLIC_KEY_ID => WECHATPAY_PUBLIC_KEY_ID,
+        Some(s) if s.eq_ignore_ascii_case(WECHATPAY_CERT_SERIAL) => WECHATPAY_CERT_SERIAL,
+        _ => match shared.config.answer_mode {
+            AnswerMode::PublicKey => WECHATPAY_PUBLIC_KEY_ID,
+            AnswerMode::PlatformCertificate => WECHATPAY_CERT_SERIAL,
+        },
+    };
+    let timestamp = if fault == Some(Fault::StaleTimestamp) { now() - 600 } else { now() };
+    let timestamp = timestamp.to_string();
+    let nonce = nonce();
+    let signature = match fault {
+        Some(Fault::SignTestProbe) => {
+            format!("WECHATPAY/SIGNTEST/{}", STANDARD.encode(b"probe-probe-probe"))
+        }
+        _ => {
+            let signed_body: &[u8] =
+                if fault == Some(Fault::BadSignature) { b"not this body" } else { &reply.body };
+            let message = response_message(&timestamp, &nonce, signed_body);
+            shared.signer.sign(&message).map(|s| STANDARD.encode(s)).unwrap_or_default()
+        }
+    };
+
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let is_empty = reply.body.is_empty();
+    let mut answer = http::Response::new(AnswerBody::full(reply.body));
+    *answer.status_mut() = status;
+    let h = answer.headers_mut();
+    if !is_empty {
+        h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    let request_id = nonce.clone();
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::try_from(value) {
+            h.insert(name, v);
+        }
+    };
+    set(header::REQUEST_ID, request_id);
+    if fault != Some(Fault::MissingSignature) {
+        set(header::TIMESTAMP, timestamp);
+        set(header::NONCE, nonce);
+        set(header::SIGNATURE, signature);
+        set(header::SERIAL, serial.to_owned());
+        set(header::SIGNATURE_TYPE, wxpay_core::v3::SIGNATURE_TYPE.to_owned());
+    }
+    answer
+}

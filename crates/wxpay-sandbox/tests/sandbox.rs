@@ -1,0 +1,677 @@
+//! The sandbox over real HTTP on loopback: the shared vectors replayed verbatim, every
+//! endpoint and order state, every fault, and answers checked with the core's verifiers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use wxpay_core::v2::{CloseOrderV2, SignType, V2Credentials};
+use wxpay_core::v3::{
+    CloseCombinedOrder, CloseOrderV3, PlatformCertificateVerifier, SubOrder, V3Credentials,
+    VerifierSet,
+};
+use wxpay_core::{ApiCode, Attempt, BaseUrl, CloseOutcome, Context, Error, Operation, VerifyError};
+use wxpay_sandbox::merchants::WECHATPAY_CERT_PEM;
+use wxpay_sandbox::{
+    AnswerMode, Endpoint, Fault, FaultRule, OrderKey, OrderState, SandboxConfig, SandboxThread,
+};
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+/// Sends a request the core built; the answer as the core takes it.
+fn send(
+    agent: &ureq::Agent,
+    req: http::Request<Vec<u8>>,
+) -> Result<http::Response<Vec<u8>>, ureq::Error> {
+    let resp = agent.run(req)?;
+    let (parts, mut body) = resp.into_parts();
+    let bytes = body.with_config().limit(4 * 1024 * 1024).read_to_vec()?;
+    Ok(http::Response::from_parts(parts, bytes))
+}
+
+struct Fixture {
+    sandbox: SandboxThread,
+    agent: ureq::Agent,
+    base: BaseUrl,
+}
+
+impl Fixture {
+    fn new(config: SandboxConfig) -> Self {
+        let sandbox = SandboxThread::start(config).unwrap();
+        let base = BaseUrl::parse(sandbox.base_url()).unwrap();
+        Fixture { sandbox, agent: agent(), base }
+    }
+
+    fn call<O: Operation>(&self, ctx: &Context, op: &O) -> Result<O::Output, Error> {
+        let nonce = format!("N{}", now());
+        let attempt = Attempt { base_url: &self.base, timestamp: now(), nonce: &nonce };
+        let req = op.build(ctx, &attempt)?;
+        let resp = send(&self.agent, req).map_err(|e| {
+            Error::Transport(wxpay_core::TransportError::new(
+                wxpay_core::TransportErrorKind::Io,
+                self.base.host(),
+                Some(Box::new(e)),
+            ))
+        })?;
+        op.parse(ctx, now(), resp)
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}/__sandbox/{path}", self.sandbox.base_url());
+        let req = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("content-type", "application/json")
+            .body(body.map(|b| b.to_string().into_bytes()).unwrap_or_default())
+            .unwrap();
+        let resp = send(&self.agent, req).unwrap();
+        (resp.status().as_u16(), serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+    }
+}
+
+fn v2_ctx(mch: &str, sign_type: SignType) -> Context {
+    let creds = wxpay_sandbox::Credentials { base_url: String::new() };
+    let appid =
+        wxpay_sandbox::merchants::V2_MERCHANTS.iter().find(|m| m.mch_id == mch).unwrap().appid;
+    Context::new().with_v2(
+        V2Credentials::new(appid, mch, creds.api_v2_key()).unwrap().with_sign_type(sign_type),
+    )
+}
+
+fn v3_ctx(mchid: &str, mode: AnswerMode) -> Context {
+    let creds = wxpay_sandbox::Credentials { base_url: String::new() };
+    let verifiers = match mode {
+        AnswerMode::PublicKey => VerifierSet::new()
+            .with(creds.public_key_verifier())
+            .with(PlatformCertificateVerifier::from_pem(WECHATPAY_CERT_PEM).unwrap()),
+        AnswerMode::PlatformCertificate => VerifierSet::new()
+            .with(PlatformCertificateVerifier::from_pem(WECHATPAY_CERT_PEM).unwrap())
+            .with(creds.public_key_verifier()),
+    };
+    let v3 = V3Credentials::new(
+        mchid,
+        wxpay_sandbox::merchants::MERCHANT_SERIAL_NO,
+        creds.merchant_signer(),
+        verifiers,
+    )
+    .unwrap();
+    Context::new().with_v3(v3)
+}
+
+const V2_MCH: &str = "10000100";
+const V2_SP: &str = "1900000109";
+const V2_SUB: &str = "1900000110";
+const V3_MCH: &str = "1900000001";
+const V3_SP: &str = "1230000109";
+const V3_SUB: &str = "1900000109";
+
+fn no_delay() -> SandboxConfig {
+    SandboxConfig { min_close_delay_secs: 0, ..SandboxConfig::default() }
+}
+
+#[test]
+fn shared_vectors_replayed_verbatim_are_accepted() {
+    let f = Fixture::new(SandboxConfig { request_window_secs: None, ..no_delay() });
+    let vectors: Value =
+        serde_json::from_str(include_str!("../../../tests/vectors/close_order.json")).unwrap();
+    let state = f.sandbox.state();
+
+    // APIv3: the exact bytes of each vector request, old timestamps and all.
+    state.put_order(OrderKey::new(V3_MCH, "1217752501201407033233368018"), OrderState::Unpaid, 0);
+    state.put_order(
+        OrderKey::sub(V3_SP, V3_SUB, "1217752501201407033233368018"),
+        OrderState::Unpaid,
+        0,
+    );
+    state.put_order(OrderKey::new(V3_MCH, "ord_2024-11|42*x"), OrderState::Unpaid, 0);
+    for v in vectors["v3"]["requests"].as_array().unwrap() {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!("{}{}", f.sandbox.base_url(), v["path"].as_str().unwrap()))
+            .header("Authorization", v["authorization"].as_str().unwrap())
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .header("User-Agent", "vector-replay")
+            .body(v["body"].as_str().unwrap().as_bytes().to_vec())
+            .unwrap();
+        let resp = send(&f.agent, req).unwrap();
+        assert_eq!(resp.status(), 204, "{}: {:?}", v["name"], String::from_utf8_lossy(resp.body()));
+        // The answer verifies with the core, in public-key mode.
+        let ctx = v3_ctx(v["mchid"].as_str().unwrap(), AnswerMode::PublicKey);
+        let outcome =
+            wxpay_core::v3::read_close_answer(ctx.v3_credentials().unwrap(), now(), resp).unwrap();
+        assert_eq!(outcome, CloseOutcome::Closed);
+    }
+    assert_eq!(
+        state.order(&OrderKey::new(V3_MCH, "ord_2024-11|42*x")).unwrap().state,
+        OrderState::Closed
+    );
+
+    // APIv2: each vector's fields and sign, as XML.
+    state.put_order(OrderKey::new(V2_MCH, "1415983244"), OrderState::Unpaid, 0);
+    state.put_order(
+        OrderKey::sub(V2_SP, V2_SUB, "1217752501201407033233368018"),
+        OrderState::Unpaid,
+        0,
+    );
+    let mut first_v2 = true;
+    for v in vectors["v2"]["requests"].as_array().unwrap() {
+        let params = v["params"].as_object().unwrap();
+        let mut fields: Vec<(&str, &str)> =
+            params.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap())).collect();
+        fields.push(("sign", v["sign"].as_str().unwrap()));
+        let body =
+            wxpay_core::v2::xml_document(fields.iter().copied().filter(|(_, v)| !v.is_empty()));
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!("{}/pay/closeorder", f.sandbox.base_url()))
+            .body(body)
+            .unwrap();
+        let resp = send(&f.agent, req).unwrap();
+        let mch = params["mch_id"].as_str().unwrap();
+        let sign_type = params
+            .get("sign_type")
+            .map_or(SignType::Md5, |s| SignType::from_wire(s.as_str().unwrap()).unwrap());
+        let mut close = CloseOrderV2::new(params["out_trade_no"].as_str().unwrap());
+        if let Some(sub) = params.get("sub_mch_id") {
+            close = close.for_sub_merchant(
+                sub.as_str().unwrap(),
+                params.get("sub_appid").map(|s| s.as_str().unwrap().to_owned()),
+            );
+        }
+        let outcome = close.parse(&v2_ctx(mch, sign_type), now(), resp).unwrap();
+        let expected = if mch == V2_SP || first_v2 {
+            CloseOutcome::Closed
+        } else {
+            CloseOutcome::AlreadyClosed
+        };
+        assert_eq!(outcome, expected, "{}", v["name"]);
+        if mch == V2_MCH {
+            first_v2 = false;
+        }
+    }
+}
+
+#[test]
+fn every_endpoint_and_state() {
+    let f = Fixture::new(SandboxConfig::default());
+    let state = f.sandbox.state();
+    let old = now() - 3600;
+    let young = now() - 10;
+
+    // APIv2, common and institutional, MD5 and HMAC-SHA256.
+    for (sign_type, tag) in [(SignType::Md5, "m"), (SignType::HmacSha256, "h")] {
+        let ctx = v2_ctx(V2_MCH, sign_type);
+        for (no, st, created, expect) in [
+            ("unpaid", OrderState::Unpaid, old, Ok(CloseOutcome::Closed)),
+            ("closed", OrderState::Closed, old, Ok(CloseOutcome::AlreadyClosed)),
+            ("paid", OrderState::Paid, old, Ok(CloseOutcome::Paid)),
+            ("young", OrderState::Unpaid, young, Err(ApiCode::RuleLimit)),
+        ] {
+            let no = format!("v2-{tag}-{no}");
+            state.put_order(OrderKey::new(V2_MCH, &no), st, created);
+            let got =
+                f.call(&ctx, &CloseOrderV2::new(&no)).map_err(|e| e.api().unwrap().code.clone());
+            assert_eq!(got, expect, "{no}");
+        }
+        let missing = f.call(&ctx, &CloseOrderV2::new(format!("v2-{tag}-missing"))).unwrap();
+        assert_eq!(missing, CloseOutcome::NotFound);
+        // Closing again after a close.
+        assert_eq!(
+            f.call(&ctx, &CloseOrderV2::new(format!("v2-{tag}-unpaid"))).unwrap(),
+            CloseOutcome::AlreadyClosed
+        );
+
+        let sp = v2_ctx(V2_SP, sign_type);
+        let no = format!("v2-{tag}-sub");
+        state.put_order(OrderKey::sub(V2_SP, V2_SUB, &no), OrderState::Unpaid, old);
+        let op = CloseOrderV2::new(&no).for_sub_merchant(V2_SUB, Some("wx9999999999999999".into()));
+        assert_eq!(f.call(&sp, &op).unwrap(), CloseOutcome::Closed);
+        // The same number under another merchant is another order.
+        assert_eq!(f.call(&ctx, &CloseOrderV2::new(&no)).unwrap(), CloseOutcome::NotFound);
+    }
+
+    // APIv3: direct, partner, combined; public-key and certificate modes.
+    for mode in [AnswerMode::PublicKey, AnswerMode::PlatformCertificate] {
+        let tag = if mode == AnswerMode::PublicKey { "pk" } else { "pc" };
+        let ctx = v3_ctx(V3_MCH, mode);
+        for (no, st, created, expect) in [
+            ("unpaid", OrderState::Unpaid, old, Ok(CloseOutcome::Closed)),
+            ("closed", OrderState::Closed, old, Ok(CloseOutcome::AlreadyClosed)),
+            ("paid", OrderState::Paid, old, Ok(CloseOutcome::Paid)),
+            ("young", OrderState::Unpaid, young, Err(ApiCode::RuleLimit)),
+        ] {
+            let no = format!("v3-{tag}-{no}");
+            state.put_order(OrderKey::new(V3_MCH, &no), st, created);
+            let got =
+                f.call(&ctx, &CloseOrderV3::direct(&no)).map_err(|e| e.api().unwrap().code.clone());
+            assert_eq!(got, expect, "{no}");
+        }
+        assert_eq!(
+            f.call(&ctx, &CloseOrderV3::direct(format!("v3-{tag}-missing"))).unwrap(),
+            CloseOutcome::NotFound
+        );
+
+        let sp = v3_ctx(V3_SP, mode);
+        let no = format!("v3-{tag}-sub|1");
+        state.put_order(OrderKey::sub(V3_SP, V3_SUB, &no), OrderState::Unpaid, old);
+        assert_eq!(f.call(&sp, &CloseOrderV3::partner(&no, V3_SUB)).unwrap(), CloseOutcome::Closed);
+        assert_eq!(
+            f.call(&sp, &CloseOrderV3::partner(&no, V3_SUB)).unwrap(),
+            CloseOutcome::AlreadyClosed
+        );
+        let err = f.call(&sp, &CloseOrderV3::partner(&no, "1999999999")).unwrap_err();
+        assert_eq!(err.api().unwrap().code, ApiCode::InvalidRequest);
+
+        let (a, b) = (format!("v3-{tag}-ca"), format!("v3-{tag}-cb"));
+        state.put_order(OrderKey::new(V3_MCH, &a), OrderState::Unpaid, old);
+        state.put_order(OrderKey::new(V3_SUB, &b), OrderState::Unpaid, old);
+        let combined = CloseCombinedOrder::new(
+            "wxd678efh567hg6787",
+            format!("v3-{tag}-combined"),
+            vec![SubOrder::new(V3_MCH, &a), SubOrder::new(V3_SUB, &b)],
+        );
+        assert_eq!(f.call(&ctx, &combined).unwrap(), CloseOutcome::Closed);
+        assert_eq!(state.order(&OrderKey::new(V3_SUB, &b)).unwrap().state, OrderState::Closed);
+        assert_eq!(f.call(&ctx, &combined).unwrap(), CloseOutcome::AlreadyClosed);
+    }
+}
+
+#[test]
+fn answers_name_the_key_the_request_asked_for() {
+    let f = Fixture::new(no_delay());
+    f.sandbox.state().put_order(OrderKey::new(V3_MCH, "mode-test-1"), OrderState::Unpaid, 0);
+    // A client holding only the platform certificate asks for it and can verify the answer.
+    let cert_only = V3Credentials::new(
+        V3_MCH,
+        wxpay_sandbox::merchants::MERCHANT_SERIAL_NO,
+        wxpay_sandbox::Credentials { base_url: String::new() }.merchant_signer(),
+        PlatformCertificateVerifier::from_pem(WECHATPAY_CERT_PEM).unwrap(),
+    )
+    .unwrap();
+    let ctx = Context::new().with_v3(cert_only);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("mode-test-1")).unwrap(), CloseOutcome::Closed);
+}
+
+#[test]
+fn bad_requests_get_the_documented_answers() {
+    let f = Fixture::new(no_delay());
+    let url = |p: &str| format!("{}{p}", f.sandbox.base_url());
+    let raw = |method: &str, path: &str, body: &str, auth: Option<&str>| {
+        let mut b = http::Request::builder().method(method).uri(url(path));
+        if let Some(a) = auth {
+            b = b.header("Authorization", a);
+        }
+        send(&f.agent, b.body(body.as_bytes().to_vec()).unwrap()).unwrap()
+    };
+    let v2_fail = |resp: http::Response<Vec<u8>>| {
+        let fields = wxpay_core::v2::V2Fields::parse(resp.body()).unwrap();
+        assert_eq!(fields.get("return_code"), Some("FAIL"));
+        assert_eq!(fields.get("sign"), None);
+        fields.get("return_msg").unwrap().to_owned()
+    };
+    assert_eq!(v2_fail(raw("GET", "/pay/closeorder", "", None)), "REQUIRE_POST_METHOD");
+    assert_eq!(v2_fail(raw("POST", "/pay/closeorder", "<xml><a>", None)), "XML_FORMAT_ERROR");
+    assert_eq!(
+        v2_fail(raw(
+            "POST",
+            "/pay/closeorder",
+            "<xml><appid>wx2421b1c4370ec43b</appid><mch_id>10000100</mch_id><nonce_str>n</nonce_str><out_trade_no>1</out_trade_no><sign>00</sign></xml>",
+            None
+        )),
+        "SIGNERROR"
+    );
+    assert_eq!(
+        v2_fail(raw("POST", "/pay/closeorder", "<xml><mch_id>999</mch_id></xml>", None)),
+        "MCH_NOT_EXISTS"
+    );
+
+    // A v2 call signed with the wrong key: the client sees a communication failure.
+    let wrong = Context::new().with_v2(
+        V2Credentials::new(
+            "wx2421b1c4370ec43b",
+            V2_MCH,
+            wxpay_core::ApiV2Key::new("0".repeat(32)).unwrap(),
+        )
+        .unwrap(),
+    );
+    match f.call(&wrong, &CloseOrderV2::new("x1")) {
+        Err(Error::Communication { return_msg }) => assert_eq!(return_msg, "SIGNERROR"),
+        other => panic!("{other:?}"),
+    }
+
+    // APIv3: method, signature, body, fields.
+    let path = "/v3/pay/transactions/out-trade-no/order-123/close";
+    let v3_err = |resp: http::Response<Vec<u8>>| {
+        let status = resp.status().as_u16();
+        assert!(resp.headers().contains_key("wechatpay-signature"), "errors are signed too");
+        let v: Value = serde_json::from_slice(resp.body()).unwrap();
+        (status, v["code"].as_str().unwrap().to_owned(), v.get("detail").cloned())
+    };
+    assert_eq!(v3_err(raw("GET", path, "", None)).1, "INVALID_REQUEST");
+    assert_eq!(v3_err(raw("POST", path, "{}", None)), (401, "SIGN_ERROR".into(), None));
+    assert_eq!(v3_err(raw("POST", path, "{}", Some("Basic abc"))).0, 401);
+
+    // Signed correctly, but with a body that lacks `mchid`: PARAM_ERROR with detail.
+    let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    let base = BaseUrl::parse(f.sandbox.base_url()).unwrap();
+    let sign_raw = |path: &str, body: &str| {
+        let message =
+            wxpay_core::v3::request_message("POST", path, now(), "NONCE1", body.as_bytes());
+        use base64::Engine;
+        use wxpay_core::v3::Signer;
+        let sig = wxpay_sandbox::Credentials { base_url: String::new() }
+            .merchant_signer()
+            .sign(&message)
+            .unwrap();
+        format!(
+            "WECHATPAY2-SHA256-RSA2048 mchid=\"{V3_MCH}\",nonce_str=\"NONCE1\",signature=\"{}\",timestamp=\"{}\",serial_no=\"{}\"",
+            base64::engine::general_purpose::STANDARD.encode(sig),
+            now(),
+            wxpay_sandbox::merchants::MERCHANT_SERIAL_NO
+        )
+    };
+    let (status, code, detail) = v3_err(raw(
+        "POST",
+        path,
+        r#"{"mch_id":"1900000001"}"#,
+        Some(&sign_raw(path, r#"{"mch_id":"1900000001"}"#)),
+    ));
+    assert_eq!((status, code.as_str()), (400, "PARAM_ERROR"));
+    assert_eq!(detail.unwrap()["field"], "mchid");
+    let (status, code, _) =
+        v3_err(raw("POST", path, "not json", Some(&sign_raw(path, "not json"))));
+    assert_eq!((status, code.as_str()), (400, "PARAM_ERROR"));
+    // Signed over a different body than sent.
+    let (status, code, _) =
+        v3_err(raw("POST", path, r#"{"mchid":"1900000001"}"#, Some(&sign_raw(path, "{}"))));
+    assert_eq!((status, code.as_str()), (401, "SIGN_ERROR"));
+    let _ = (ctx, base);
+
+    // A stale request timestamp is refused by default.
+    let strict = Fixture::new(SandboxConfig::default());
+    let vectors: Value =
+        serde_json::from_str(include_str!("../../../tests/vectors/close_order.json")).unwrap();
+    let v = &vectors["v3"]["requests"][0];
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}{}", strict.sandbox.base_url(), v["path"].as_str().unwrap()))
+        .header("Authorization", v["authorization"].as_str().unwrap())
+        .body(v["body"].as_str().unwrap().as_bytes().to_vec())
+        .unwrap();
+    let (status, code, _) = v3_err(send(&strict.agent, req).unwrap());
+    assert_eq!((status, code.as_str()), (401, "SIGN_ERROR"));
+
+    // Unknown paths are plain 404s, not WeChat Pay answers.
+    assert_eq!(raw("POST", "/v3/unknown", "", None).status(), 404);
+}
+
+#[test]
+fn every_fault_on_both_generations() {
+    let f = Fixture::new(no_delay());
+    let state = f.sandbox.state();
+    let v2 = v2_ctx(V2_MCH, SignType::HmacSha256);
+    let v3 = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    let mut n = 0;
+    let mut fresh = |mch: &str| {
+        n += 1;
+        let no = format!("fault-{n:04}");
+        state.put_order(OrderKey::new(mch, &no), OrderState::Unpaid, 0);
+        no
+    };
+    let is_transport = |e: &Error| matches!(e, Error::Transport(_));
+
+    for fault in [
+        Fault::SystemError,
+        Fault::FrequencyLimited,
+        Fault::DropBeforeRead,
+        Fault::DropAfterRead,
+        Fault::TruncatedBody,
+        Fault::BadSignature,
+        Fault::MissingSignature,
+        Fault::SignTestProbe,
+        Fault::StaleTimestamp,
+        Fault::MalformedBody,
+        Fault::OversizedBody,
+    ] {
+        // APIv2.
+        let no = fresh(V2_MCH);
+        state.add_fault(FaultRule::next(fault, 1).on(Endpoint::V2Close));
+        let got = f.call(&v2, &CloseOrderV2::new(&no));
+        match fault {
+            Fault::SystemError => {
+                assert_eq!(got.unwrap_err().api().unwrap().code, ApiCode::SystemError)
+            }
+            Fault::FrequencyLimited => {
+                assert_eq!(got.unwrap_err().api().unwrap().code, ApiCode::FrequencyLimited)
+            }
+            Fault::DropBeforeRead | Fault::DropAfterRead | Fault::TruncatedBody => {
+                assert!(is_transport(got.as_ref().unwrap_err()), "{fault:?}: {got:?}")
+            }
+            Fault::BadSignature | Fault::SignTestProbe => {
+                assert!(
+                    matches!(got, Err(Error::Verify(VerifyError::BadSignature))),
+                    "{fault:?}: {got:?}"
+                )
+            }
+            Fault::MissingSignature => {
+                assert!(matches!(got, Err(Error::Verify(VerifyError::MissingSign))), "{got:?}")
+            }
+            Fault::StaleTimestamp => assert_eq!(got.unwrap(), CloseOutcome::Closed),
+            Fault::MalformedBody => assert!(matches!(got, Err(Error::Decode(_))), "{got:?}"),
+            Fault::OversizedBody => assert!(matches!(got, Err(Error::Decode(_))), "{got:?}"),
+            Fault::Delay(_) => unreachable!(),
+        }
+        // Whether the order was closed says whether the request was processed.
+        let closed = state.order(&OrderKey::new(V2_MCH, &no)).unwrap().state == OrderState::Closed;
+        let processed = !matches!(
+            fault,
+            Fault::SystemError
+                | Fault::FrequencyLimited
+                | Fault::DropBeforeRead
+                | Fault::MalformedBody
+                | Fault::OversizedBody
+        );
+        assert_eq!(closed, processed, "v2 {fault:?}");
+
+        // APIv3.
+        let no = fresh(V3_MCH);
+        state.add_fault(FaultRule::next(fault, 1).for_order(&no));
+        let got = f.call(&v3, &CloseOrderV3::direct(&no));
+        match fault {
+            Fault::SystemError => {
+                let e = got.unwrap_err();
+                let api = e.api().unwrap();
+                assert_eq!(
+                    (api.status, &api.code, api.verified),
+                    (500, &ApiCode::SystemError, true)
+                );
+            }
+            Fault::FrequencyLimited => assert_eq!(got.unwrap_err().api().unwrap().status, 429),
+            Fault::DropBeforeRead | Fault::DropAfterRead | Fault::TruncatedBody => {
+                assert!(is_transport(got.as_ref().unwrap_err()), "{fault:?}: {got:?}")
+            }
+            Fault::BadSignature => {
+                assert!(matches!(got, Err(Error::Verify(VerifyError::BadSignature))), "{got:?}")
+            }
+            Fault::MissingSignature => {
+                assert!(matches!(got, Err(Error::Verify(VerifyError::MissingHeader(_)))), "{got:?}")
+            }
+            Fault::SignTestProbe => {
+                assert!(matches!(got, Err(Error::Verify(VerifyError::SignTestProbe))), "{got:?}")
+            }
+            Fault::StaleTimestamp => {
+                assert!(
+                    matches!(got, Err(Error::Verify(VerifyError::StaleTimestamp { .. }))),
+                    "{got:?}"
+                )
+            }
+            Fault::MalformedBody => assert!(matches!(got, Err(Error::Decode(_))), "{got:?}"),
+            Fault::OversizedBody => assert!(matches!(got, Err(Error::Decode(_))), "{got:?}"),
+            Fault::Delay(_) => unreachable!(),
+        }
+        let closed = state.order(&OrderKey::new(V3_MCH, &no)).unwrap().state == OrderState::Closed;
+        assert_eq!(closed, processed, "v3 {fault:?}");
+    }
+
+    // Delay: answers normally, later.
+    let no = fresh(V3_MCH);
+    state.add_fault(FaultRule::next(Fault::Delay(Duration::from_millis(300)), 1));
+    let start = std::time::Instant::now();
+    assert_eq!(f.call(&v3, &CloseOrderV3::direct(&no)).unwrap(), CloseOutcome::Closed);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+
+    // An unscoped drop-before-read drops the next connection, whatever it carries.
+    let no = fresh(V3_MCH);
+    state.add_fault(FaultRule::next(Fault::DropBeforeRead, 1));
+    let before = state.requests();
+    let nonce = format!("N{}", now());
+    let req = CloseOrderV3::direct(&no)
+        .build(&v3, &Attempt { base_url: &f.base, timestamp: now(), nonce: &nonce })
+        .unwrap();
+    let got = send(&agent(), req);
+    assert!(got.is_err(), "{got:?}");
+    assert_eq!(state.requests(), before + 1);
+    assert_eq!(state.order(&OrderKey::new(V3_MCH, &no)).unwrap().state, OrderState::Unpaid);
+
+    // Faults for ever, until cleared; scoped to one endpoint.
+    state.add_fault(FaultRule::always(Fault::SystemError).on(Endpoint::V3Direct));
+    for _ in 0..3 {
+        let no = fresh(V3_MCH);
+        assert!(f.call(&v3, &CloseOrderV3::direct(&no)).is_err());
+    }
+    let no = fresh(V2_MCH);
+    assert_eq!(f.call(&v2, &CloseOrderV2::new(&no)).unwrap(), CloseOutcome::Closed);
+    state.clear_faults();
+    let no = fresh(V3_MCH);
+    assert_eq!(f.call(&v3, &CloseOrderV3::direct(&no)).unwrap(), CloseOutcome::Closed);
+}
+
+#[test]
+fn the_control_api_over_http() {
+    let f = Fixture::new(SandboxConfig::default());
+    assert_eq!(f.control("GET", "health", None).0, 200);
+    let (status, v) =
+        f.control("POST", "orders", Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-0001"})));
+    assert_eq!((status, v["state"].as_str()), (201, Some("unpaid")));
+    let (status, v) =
+        f.control("GET", &format!("orders?mchid={V3_MCH}&out_trade_no=ctl-0001"), None);
+    assert_eq!(
+        (status, v["state"].as_str(), v["close_calls"].as_u64()),
+        (200, Some("unpaid"), Some(0))
+    );
+    assert!(v["created_at"].as_u64().unwrap() <= now() - 3600);
+
+    let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("ctl-0001")).unwrap(), CloseOutcome::Closed);
+    let (_, v) = f.control("GET", &format!("orders?mchid={V3_MCH}&out_trade_no=ctl-0001"), None);
+    assert_eq!(
+        (v["state"].as_str(), v["close_calls"].as_u64(), v["closes"].as_u64()),
+        (Some("closed"), Some(1), Some(1))
+    );
+
+    // Pay, then close: paid.
+    f.control(
+        "POST",
+        "orders",
+        Some(json!({"mchid": V3_SP, "sub_mchid": V3_SUB, "out_trade_no": "ctl-0002"})),
+    );
+    assert_eq!(
+        f.control(
+            "POST",
+            "orders/pay",
+            Some(json!({"mchid": V3_SP, "sub_mchid": V3_SUB, "out_trade_no": "ctl-0002"}))
+        )
+        .0,
+        200
+    );
+    let sp = v3_ctx(V3_SP, AnswerMode::PublicKey);
+    assert_eq!(
+        f.call(&sp, &CloseOrderV3::partner("ctl-0002", V3_SUB)).unwrap(),
+        CloseOutcome::Paid
+    );
+
+    // Young orders and faults through the API.
+    f.control(
+        "POST",
+        "orders",
+        Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-0003", "age_secs": 0})),
+    );
+    assert_eq!(
+        f.call(&ctx, &CloseOrderV3::direct("ctl-0003")).unwrap_err().api().unwrap().code,
+        ApiCode::RuleLimit
+    );
+    let (status, _) = f.control(
+        "POST",
+        "faults",
+        Some(json!({"fault": "frequency_limited", "endpoint": "v3_direct", "times": 1})),
+    );
+    assert_eq!(status, 201);
+    f.control("POST", "orders", Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-0004"})));
+    assert_eq!(
+        f.call(&ctx, &CloseOrderV3::direct("ctl-0004")).unwrap_err().api().unwrap().code,
+        ApiCode::FrequencyLimited
+    );
+    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("ctl-0004")).unwrap(), CloseOutcome::Closed);
+    assert_eq!(f.control("POST", "faults", Some(json!({"fault": "nonsense"}))).0, 400);
+    assert_eq!(f.control("DELETE", "faults", None).0, 200);
+    assert_eq!(f.control("POST", "orders", Some(json!({"out_trade_no": "x"}))).0, 400);
+    assert_eq!(f.control("GET", "orders?mchid=1&out_trade_no=none", None).0, 404);
+
+    let (_, creds) = f.control("GET", "credentials", None);
+    assert_eq!(creds["base_url"], f.sandbox.base_url());
+    assert_eq!(creds["v3"]["wechatpay_public_key_id"], "PUB_KEY_ID_0114232134912410000000000000");
+    let (_, stats) = f.control("GET", "stats", None);
+    assert_eq!(stats["requests"].as_u64(), Some(5));
+}
+
+#[test]
+fn concurrent_closes_of_one_order_close_it_exactly_once() {
+    let f = Arc::new(Fixture::new(no_delay()));
+    f.sandbox.state().put_order(OrderKey::new(V3_MCH, "hammered-1"), OrderState::Unpaid, 0);
+    f.sandbox.state().put_order(OrderKey::new(V2_MCH, "hammered-2"), OrderState::Unpaid, 0);
+    let threads: Vec<_> = (0..32)
+        .map(|i| {
+            let f = f.clone();
+            std::thread::spawn(move || {
+                let mut outcomes = Vec::new();
+                for _ in 0..4 {
+                    if i % 2 == 0 {
+                        let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+                        outcomes.push((
+                            "v3",
+                            f.call(&ctx, &CloseOrderV3::direct("hammered-1")).unwrap(),
+                        ));
+                    } else {
+                        let ctx = v2_ctx(V2_MCH, SignType::Md5);
+                        outcomes
+                            .push(("v2", f.call(&ctx, &CloseOrderV2::new("hammered-2")).unwrap()));
+                    }
+                }
+                outcomes
+            })
+        })
+        .collect();
+    let all: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    for api in ["v3", "v2"] {
+        let closed = all.iter().filter(|(a, o)| *a == api && *o == CloseOutcome::Closed).count();
+        let already =
+            all.iter().filter(|(a, o)| *a == api && *o == CloseOutcome::AlreadyClosed).count();
+        assert_eq!((closed, already), (1, 63), "{api}");
+    }
+    let o = f.sandbox.state().order(&OrderKey::new(V3_MCH, "hammered-1")).unwrap();
+    assert_eq!((o.closes, o.close_calls), (1, 64));
+}
