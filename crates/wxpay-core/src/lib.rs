@@ -71,15 +71,18 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod config;
 mod endpoint;
 mod error;
 mod operation;
 mod outcome;
+mod retry;
 mod secret;
 pub mod v2;
 pub mod v3;
 mod validate;
 
+pub use config::{ClientConfig, ClientConfigBuilder};
 pub use endpoint::{BaseUrl, Endpoint};
 pub use error::{
     ApiCode, ApiError, ApiVersion, DecodeError, Error, InvalidInput, KeyError, SignError,
@@ -88,6 +91,7 @@ pub use error::{
 pub use http;
 pub use operation::{Attempt, Context, Operation, Prepared, USER_AGENT};
 pub use outcome::CloseOutcome;
+pub use retry::{AttemptRandom, Call, RetryPolicy, Step};
 pub use secret::ApiV2Key;
 pub use validate::MIN_CLOSE_DELAY_SECS;
 

@@ -1,0 +1,262 @@
+//! A client's configuration, checked once, shared by both transports.
+
+use std::time::Duration;
+
+use crate::endpoint::{BaseUrl, Endpoint};
+use crate::error::InvalidInput;
+use crate::operation::Context;
+use crate::retry::RetryPolicy;
+use crate::v2::V2Credentials;
+use crate::v3::V3Credentials;
+
+/// Everything a transport client needs: credentials, endpoint, timeouts, retries, limits.
+/// Built with [`ClientConfig::builder`]; the transports take it as it is.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    context: Context,
+    endpoint: Endpoint,
+    connect_timeout: Duration,
+    timeout: Duration,
+    retry: RetryPolicy,
+    max_response_bytes: u64,
+    proxy: Option<String>,
+}
+
+impl ClientConfig {
+    /// A builder with the defaults: mainland endpoint with fail-over, 5 s to connect, 10 s
+    /// per attempt, [`RetryPolicy::default`], answers capped at 64 KiB, no proxy.
+    #[must_use]
+    pub fn builder() -> ClientConfigBuilder {
+        ClientConfigBuilder {
+            v2: None,
+            v3: None,
+            endpoint: Ok(Endpoint::Mainland),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            max_response_bytes: crate::MAX_RESPONSE_BODY as u64,
+            user_agent_suffix: None,
+            proxy: None,
+        }
+    }
+
+    /// Credentials and `User-Agent`.
+    #[must_use]
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// Where requests go.
+    #[must_use]
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// How long to wait for a connection.
+    #[must_use]
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// How long one attempt may take in all.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The retry policy.
+    #[must_use]
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The largest answer body read; a larger one fails the attempt.
+    #[must_use]
+    pub fn max_response_bytes(&self) -> u64 {
+        self.max_response_bytes
+    }
+
+    /// The proxy URL, if any (applied through the HTTP client's own proxy support).
+    #[must_use]
+    pub fn proxy(&self) -> Option<&str> {
+        self.proxy.as_deref()
+    }
+}
+
+/// Builds a [`ClientConfig`].
+#[derive(Debug)]
+pub struct ClientConfigBuilder {
+    v2: Option<V2Credentials>,
+    v3: Option<V3Credentials>,
+    endpoint: Result<Endpoint, InvalidInput>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    retry: RetryPolicy,
+    max_response_bytes: u64,
+    user_agent_suffix: Option<String>,
+    proxy: Option<String>,
+}
+
+impl ClientConfigBuilder {
+    /// APIv2 credentials (needed for APIv2 calls).
+    #[must_use]
+    pub fn v2(mut self, credentials: V2Credentials) -> Self {
+        self.v2 = Some(credentials);
+        self
+    }
+
+    /// APIv3 credentials (needed for APIv3 calls).
+    #[must_use]
+    pub fn v3(mut self, credentials: V3Credentials) -> Self {
+        self.v3 = Some(credentials);
+        self
+    }
+
+    /// Where requests go (mainland with fail-over by default).
+    #[must_use]
+    pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = Ok(endpoint);
+        self
+    }
+
+    /// A base URL of your own (a proxy, the sandbox): `https`, or `http` to loopback only.
+    /// Checked at [`build`](Self::build).
+    #[must_use]
+    pub fn base_url(mut self, url: &str) -> Self {
+        self.endpoint = Endpoint::custom(url);
+        self
+    }
+
+    /// A base URL and the one to fail over to when it cannot be reached.
+    #[must_use]
+    pub fn base_urls(mut self, primary: &str, backup: &str) -> Self {
+        self.endpoint = BaseUrl::parse(primary).and_then(|primary| {
+            Ok(Endpoint::Custom { primary, backup: Some(BaseUrl::parse(backup)?) })
+        });
+        self
+    }
+
+    /// How long to wait for a connection (5 s by default).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one attempt may take in all (10 s by default).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The retry policy ([`RetryPolicy::never`] turns retries off).
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The largest answer body read (64 KiB by default; close answers are a few hundred bytes).
+    #[must_use]
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Appended to the `User-Agent`, e.g. your service's name and version.
+    #[must_use]
+    pub fn user_agent_suffix(mut self, suffix: impl Into<String>) -> Self {
+        self.user_agent_suffix = Some(suffix.into());
+        self
+    }
+
+    /// Sends through a proxy (`http://`, `https://` or `socks5://` URL).
+    #[must_use]
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
+    /// Checks everything and builds the configuration.
+    ///
+    /// # Errors
+    /// [`InvalidInput::MissingCredentials`] when neither APIv2 nor APIv3 credentials were
+    /// given, [`InvalidInput::BadBaseUrl`] for a refused base or proxy URL, and
+    /// [`InvalidInput::BadCharacter`] for a `User-Agent` suffix a header cannot carry.
+    pub fn build(self) -> Result<ClientConfig, InvalidInput> {
+        if self.v2.is_none() && self.v3.is_none() {
+            return Err(InvalidInput::MissingCredentials { api: "v2 or v3" });
+        }
+        let endpoint = self.endpoint?;
+        if let Some(proxy) = &self.proxy {
+            let ok = proxy.parse::<http::Uri>().ok().is_some_and(|u| {
+                matches!(u.scheme_str(), Some("http" | "https" | "socks5" | "socks5h"))
+                    && u.host().is_some()
+            });
+            if !ok {
+                return Err(InvalidInput::BadBaseUrl {
+                    reason: "the proxy must be an http, https or socks5 URL",
+                });
+            }
+        }
+        let mut context = Context::new();
+        if let Some(v2) = self.v2 {
+            context = context.with_v2(v2);
+        }
+        if let Some(v3) = self.v3 {
+            context = context.with_v3(v3);
+        }
+        if let Some(suffix) = &self.user_agent_suffix {
+            context = context.with_user_agent_suffix(suffix)?;
+        }
+        Ok(ClientConfig {
+            context,
+            endpoint,
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            retry: self.retry,
+            max_response_bytes: self.max_response_bytes,
+            proxy: self.proxy,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ApiV2Key;
+
+    fn v2() -> V2Credentials {
+        V2Credentials::new("wx1", "1", ApiV2Key::new("192006250b4c09247ec02edce69f6a2d").unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn builder_errors_are_clear() {
+        assert_eq!(
+            ClientConfig::builder().build().unwrap_err(),
+            InvalidInput::MissingCredentials { api: "v2 or v3" }
+        );
+        let err =
+            ClientConfig::builder().v2(v2()).base_url("http://example.com").build().unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{err}");
+        let err = ClientConfig::builder().v2(v2()).proxy("ftp://x").build().unwrap_err();
+        assert!(err.to_string().contains("proxy"), "{err}");
+        let err =
+            ClientConfig::builder().v2(v2()).user_agent_suffix("bad\nline").build().unwrap_err();
+        assert!(matches!(err, InvalidInput::BadCharacter { field: "user_agent", .. }), "{err}");
+        let ok = ClientConfig::builder()
+            .v2(v2())
+            .base_urls("http://127.0.0.1:1", "http://127.0.0.1:2")
+            .proxy("socks5://127.0.0.1:1080")
+            .user_agent_suffix("shop/1.2")
+            .build()
+            .unwrap();
+        assert_eq!(ok.endpoint().backup().unwrap().as_str(), "http://127.0.0.1:2");
+        assert_eq!(
+            ok.context().user_agent.to_str().unwrap(),
+            format!("{} shop/1.2", crate::USER_AGENT)
+        );
+    }
+}

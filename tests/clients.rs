@@ -1,0 +1,383 @@
+//! One table of cases, run through the blocking and the async client against the real
+//! sandbox on loopback: every outcome, every sandbox fault, APIv2 MD5/HMAC-SHA256 in common
+//! and institutional mode, APIv3 direct/partner/combined in public-key and certificate
+//! mode. Both clients must give the expected result, hence the same one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use wxpay_core::v2::{CloseOrderV2, SignType};
+use wxpay_core::v3::{CloseCombinedOrder, CloseOrderV3, SubOrder};
+use wxpay_core::{ClientConfig, CloseOutcome, Error, RetryPolicy, VerifyError};
+use wxpay_integration_tests::*;
+use wxpay_sandbox::{
+    AnswerMode, Fault, FaultRule, OrderKey, OrderState, SandboxConfig, SandboxThread,
+};
+
+#[derive(Clone, Copy, Debug)]
+enum Api {
+    V2 { mch: &'static str, sign: SignType },
+    V3Direct(AnswerMode),
+    V3Partner(AnswerMode),
+    V3Combined(AnswerMode),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Order {
+    Missing,
+    Is(OrderState),
+    Young,
+}
+
+struct Case {
+    name: &'static str,
+    api: Api,
+    order: Order,
+    fault: Option<(Fault, Option<u32>)>,
+    /// Per-attempt timeout, when the case needs a short one.
+    timeout: Option<Duration>,
+    retries: bool,
+    expect: &'static str,
+}
+
+const MD5: SignType = SignType::Md5;
+const HMAC: SignType = SignType::HmacSha256;
+const PK: AnswerMode = AnswerMode::PublicKey;
+const PC: AnswerMode = AnswerMode::PlatformCertificate;
+const UNPAID: Order = Order::Is(OrderState::Unpaid);
+const CLOSED: Order = Order::Is(OrderState::Closed);
+const PAID: Order = Order::Is(OrderState::Paid);
+
+fn case(name: &'static str, api: Api, order: Order, expect: &'static str) -> Case {
+    Case { name, api, order, fault: None, timeout: None, retries: true, expect }
+}
+
+fn faulty(
+    name: &'static str,
+    api: Api,
+    fault: Fault,
+    times: Option<u32>,
+    expect: &'static str,
+) -> Case {
+    Case { fault: Some((fault, times)), ..case(name, api, UNPAID, expect) }
+}
+
+fn cases() -> Vec<Case> {
+    let v2 = Api::V2 { mch: V2_MCH, sign: MD5 };
+    let v2h = Api::V2 { mch: V2_MCH, sign: HMAC };
+    let v2sp = Api::V2 { mch: V2_SP, sign: MD5 };
+    let v2sph = Api::V2 { mch: V2_SP, sign: HMAC };
+    let v3 = Api::V3Direct(PK);
+    vec![
+        // Outcomes, APIv2.
+        case("v2 md5 unpaid", v2, UNPAID, "closed"),
+        case("v2 md5 closed", v2, CLOSED, "already_closed"),
+        case("v2 md5 paid", v2, PAID, "paid"),
+        case("v2 md5 missing", v2, Order::Missing, "not_found"),
+        case("v2 md5 young", v2, Order::Young, "api:RULE_LIMIT"),
+        case("v2 hmac unpaid", v2h, UNPAID, "closed"),
+        case("v2 hmac paid", v2h, PAID, "paid"),
+        case("v2 hmac missing", v2h, Order::Missing, "not_found"),
+        case("v2 institutional md5 unpaid", v2sp, UNPAID, "closed"),
+        case("v2 institutional hmac closed", v2sph, CLOSED, "already_closed"),
+        case("v2 institutional hmac paid", v2sph, PAID, "paid"),
+        // Outcomes, APIv3.
+        case("v3 direct pk unpaid", v3, UNPAID, "closed"),
+        case("v3 direct pk closed", v3, CLOSED, "already_closed"),
+        case("v3 direct pk paid", v3, PAID, "paid"),
+        case("v3 direct pk missing", v3, Order::Missing, "not_found"),
+        case("v3 direct pk young", v3, Order::Young, "api:RULE_LIMIT"),
+        case("v3 direct cert unpaid", Api::V3Direct(PC), UNPAID, "closed"),
+        case("v3 direct cert paid", Api::V3Direct(PC), PAID, "paid"),
+        case("v3 partner pk unpaid", Api::V3Partner(PK), UNPAID, "closed"),
+        case("v3 partner cert closed", Api::V3Partner(PC), CLOSED, "already_closed"),
+        case("v3 partner pk missing", Api::V3Partner(PK), Order::Missing, "not_found"),
+        case("v3 combined pk unpaid", Api::V3Combined(PK), UNPAID, "closed"),
+        case("v3 combined cert paid", Api::V3Combined(PC), PAID, "paid"),
+        // Faults, APIv3: retried where a retry can help, never past verification.
+        faulty("v3 system error once", v3, Fault::SystemError, Some(1), "closed"),
+        faulty(
+            "v3 system error always",
+            v3,
+            Fault::SystemError,
+            None,
+            "exhausted(3):api:SYSTEM_ERROR",
+        ),
+        faulty("v3 frequency limited once", v3, Fault::FrequencyLimited, Some(1), "closed"),
+        faulty("v3 dropped before read", v3, Fault::DropBeforeRead, Some(1), "closed"),
+        faulty("v3 dropped after read", v3, Fault::DropAfterRead, Some(1), "already_closed"),
+        faulty("v3 truncated body", v3, Fault::TruncatedBody, Some(1), "already_closed"),
+        faulty("v3 bad signature", v3, Fault::BadSignature, Some(1), "verify:BadSignature"),
+        faulty(
+            "v3 missing signature",
+            v3,
+            Fault::MissingSignature,
+            Some(1),
+            "verify:MissingHeader",
+        ),
+        faulty("v3 signtest probe", v3, Fault::SignTestProbe, Some(1), "verify:SignTestProbe"),
+        faulty("v3 stale timestamp", v3, Fault::StaleTimestamp, Some(1), "verify:StaleTimestamp"),
+        faulty("v3 malformed body", v3, Fault::MalformedBody, Some(1), "decode"),
+        faulty("v3 oversized body", v3, Fault::OversizedBody, Some(1), "transport:BodyTooLarge"),
+        faulty(
+            "v3 probe on partner",
+            Api::V3Partner(PC),
+            Fault::SignTestProbe,
+            None,
+            "verify:SignTestProbe",
+        ),
+        Case {
+            timeout: Some(Duration::from_millis(400)),
+            ..faulty(
+                "v3 delay past timeout, retried",
+                v3,
+                Fault::Delay(Duration::from_millis(1500)),
+                Some(1),
+                "closed",
+            )
+        },
+        Case {
+            timeout: Some(Duration::from_millis(300)),
+            retries: false,
+            ..faulty(
+                "v3 delay past timeout, no retries",
+                v3,
+                Fault::Delay(Duration::from_millis(900)),
+                Some(1),
+                "transport:Timeout",
+            )
+        },
+        // Faults, APIv2.
+        faulty("v2 system error once", v2h, Fault::SystemError, Some(1), "closed"),
+        faulty(
+            "v2 system error always",
+            v2,
+            Fault::SystemError,
+            None,
+            "exhausted(3):api:SYSTEM_ERROR",
+        ),
+        faulty("v2 frequency limited once", v2, Fault::FrequencyLimited, Some(1), "closed"),
+        faulty("v2 dropped after read", v2, Fault::DropAfterRead, Some(1), "already_closed"),
+        faulty("v2 truncated body", v2sp, Fault::TruncatedBody, Some(1), "already_closed"),
+        faulty("v2 bad signature", v2, Fault::BadSignature, Some(1), "verify:BadSignature"),
+        faulty("v2 missing signature", v2h, Fault::MissingSignature, Some(1), "verify:MissingSign"),
+        faulty("v2 malformed body", v2, Fault::MalformedBody, Some(1), "decode"),
+        faulty("v2 oversized body", v2, Fault::OversizedBody, Some(1), "transport:BodyTooLarge"),
+    ]
+}
+
+/// A result as a short, comparable string.
+fn summary(result: &Result<CloseOutcome, Error>) -> String {
+    match result {
+        Ok(outcome) => outcome.as_str().to_owned(),
+        Err(e) => error_summary(e),
+    }
+}
+
+fn error_summary(e: &Error) -> String {
+    match e {
+        Error::RetriesExhausted { attempts, last } => {
+            format!("exhausted({attempts}):{}", error_summary(last))
+        }
+        Error::Api(a) => format!("api:{}", a.code.as_str()),
+        Error::Communication { return_msg } => format!("communication:{return_msg}"),
+        Error::Verify(v) => format!(
+            "verify:{}",
+            match v {
+                VerifyError::MissingSign => "MissingSign",
+                VerifyError::MissingHeader(_) => "MissingHeader",
+                VerifyError::StaleTimestamp { .. } => "StaleTimestamp",
+                VerifyError::SignTestProbe => "SignTestProbe",
+                VerifyError::BadSignature => "BadSignature",
+                other => return format!("verify:{other:?}"),
+            }
+        ),
+        Error::Decode(_) => "decode".into(),
+        Error::Transport(t) => format!("transport:{:?}", t.kind),
+        other => format!("other:{other}"),
+    }
+}
+
+/// Puts the case's order(s) into the sandbox and returns the operation to run.
+enum Op {
+    V2(CloseOrderV2),
+    V3(CloseOrderV3),
+    Combined(CloseCombinedOrder),
+}
+
+fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
+    let state = sandbox.state();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let put = |key: OrderKey| match case.order {
+        Order::Missing => {}
+        Order::Is(s) => state.put_order(key, s, now - 3600),
+        Order::Young => state.put_order(key, OrderState::Unpaid, now - 5),
+    };
+    let mut config = config(sandbox.base_url());
+    if let Some(t) = case.timeout {
+        config = config.timeout(t);
+    }
+    if !case.retries {
+        config = config.retry(RetryPolicy::never());
+    }
+    let op = match case.api {
+        Api::V2 { mch, sign } => {
+            config = config.v2(v2_credentials(mch, sign));
+            if mch == V2_SP {
+                put(OrderKey::sub(V2_SP, V2_SUB, no));
+                Op::V2(CloseOrderV2::new(no).for_sub_merchant(V2_SUB, Some(V2_SUB_APPID.into())))
+            } else {
+                put(OrderKey::new(V2_MCH, no));
+                Op::V2(CloseOrderV2::new(no))
+            }
+        }
+        Api::V3Direct(mode) => {
+            config = config.v3(v3_credentials(V3_MCH, mode));
+            put(OrderKey::new(V3_MCH, no));
+            Op::V3(CloseOrderV3::direct(no))
+        }
+        Api::V3Partner(mode) => {
+            config = config.v3(v3_credentials(V3_SP, mode));
+            put(OrderKey::sub(V3_SP, V3_SUB, no));
+            Op::V3(CloseOrderV3::partner(no, V3_SUB))
+        }
+        Api::V3Combined(mode) => {
+            config = config.v3(v3_credentials(V3_MCH, mode));
+            let (a, b) = (format!("{no}-a"), format!("{no}-b"));
+            put(OrderKey::new(V3_MCH, &a));
+            // The second sub-order is always unpaid: a paid first one must still fail the whole.
+            state.put_order(OrderKey::new(V3_SUB, &b), OrderState::Unpaid, now - 3600);
+            Op::Combined(CloseCombinedOrder::new(
+                "wxd678efh567hg6787",
+                no,
+                vec![SubOrder::new(V3_MCH, a), SubOrder::new(V3_SUB, b)],
+            ))
+        }
+    };
+    if let Some((fault, times)) = case.fault {
+        state.add_fault(FaultRule {
+            fault,
+            endpoint: None,
+            out_trade_no: Some(no.to_owned()),
+            times,
+        });
+    }
+    (op, config.build().unwrap())
+}
+
+fn run_blocking(sandbox: &SandboxThread, case: &Case, no: &str) -> String {
+    let (op, config) = setup(sandbox, case, no);
+    let client = wxpay_blocking::Client::new(config).unwrap();
+    summary(&match &op {
+        Op::V2(op) => client.close_v2(op),
+        Op::V3(op) => client.close_v3(op),
+        Op::Combined(op) => client.close_combined(op),
+    })
+}
+
+async fn run_async(sandbox: &SandboxThread, case: &Case, no: &str) -> String {
+    let (op, config) = setup(sandbox, case, no);
+    let client = wxpay_async::Client::new(config).unwrap();
+    summary(&match &op {
+        Op::V2(op) => client.close_v2(op).await,
+        Op::V3(op) => client.close_v3(op).await,
+        Op::Combined(op) => client.close_combined(op).await,
+    })
+}
+
+#[test]
+fn the_case_table_through_both_clients() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut failures = Vec::new();
+    for (i, case) in cases().iter().enumerate() {
+        let blocking = run_blocking(&sandbox, case, &format!("blk-{i:03}"));
+        let asynchronous = runtime.block_on(run_async(&sandbox, case, &format!("asy-{i:03}")));
+        if blocking != case.expect || asynchronous != case.expect {
+            failures.push(format!(
+                "{}: expected {}, blocking gave {blocking}, async gave {asynchronous}",
+                case.name, case.expect
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases().len(),
+        failures.join("\n")
+    );
+}
+
+/// A loopback port that refuses connections.
+fn refusing_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    port
+}
+
+#[test]
+fn a_refused_primary_fails_over_to_the_backup() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let primary = format!("http://127.0.0.1:{}", refusing_port());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (i, blocking) in [true, false].into_iter().enumerate() {
+        let no = format!("failover-{i}");
+        sandbox.state().put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid, 0);
+        let config = ClientConfig::builder()
+            .base_urls(&primary, sandbox.base_url())
+            .retry(quick_retries())
+            .v3(v3_credentials(V3_MCH, AnswerMode::PublicKey))
+            .build()
+            .unwrap();
+        let before = sandbox.state().requests();
+        let started = Instant::now();
+        let op = CloseOrderV3::direct(&no);
+        let result = if blocking {
+            wxpay_blocking::Client::new(config).unwrap().close_v3(&op)
+        } else {
+            runtime
+                .block_on(async { wxpay_async::Client::new(config).unwrap().close_v3(&op).await })
+        };
+        assert_eq!(result.unwrap(), CloseOutcome::Closed, "blocking={blocking}");
+        assert_eq!(sandbox.state().requests(), before + 1, "one attempt reached the backup");
+        // Fail-over is immediate: no back-off sleep before the backup.
+        assert!(
+            started.elapsed()
+                < Duration::from_millis(quick_retries().base_delay.as_millis() as u64 / 2 + 500)
+        );
+    }
+
+    // With no backup, a refused connection is reported as such after the retries: nothing sent.
+    let config = ClientConfig::builder()
+        .base_url(&primary)
+        .retry(quick_retries())
+        .v3(v3_credentials(V3_MCH, AnswerMode::PublicKey))
+        .build()
+        .unwrap();
+    let err = wxpay_blocking::Client::new(config)
+        .unwrap()
+        .close_v3(&CloseOrderV3::direct("nowhere-1"))
+        .unwrap_err();
+    assert_eq!(error_summary(&err), "exhausted(3):transport:Connect");
+}
+
+#[test]
+fn builder_and_client_errors_are_clear() {
+    let err = ClientConfig::builder()
+        .base_url("http://10.1.2.3:8080")
+        .v2(v2_credentials(V2_MCH, MD5))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("loopback"), "{err}");
+    // A call for an API generation the client has no credentials for.
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let config = config(sandbox.base_url()).v2(v2_credentials(V2_MCH, MD5)).build().unwrap();
+    let client = wxpay_blocking::Client::new(config).unwrap();
+    let err = client.close_v3(&CloseOrderV3::direct("order-123")).unwrap_err();
+    assert!(err.to_string().contains("APIv3 credentials"), "{err}");
+    assert!(!err.was_sent());
+    assert_eq!(sandbox.state().requests(), 0);
+}
