@@ -381,3 +381,24 @@ fn builder_and_client_errors_are_clear() {
     assert!(!err.was_sent());
     assert_eq!(sandbox.state().requests(), 0);
 }
+
+#[test]
+fn the_core_needs_no_transport_crate() {
+    use wxpay_core::{Attempt, BaseUrl, Context, Operation};
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    sandbox.state().put_order(OrderKey::new(V3_MCH, "raw-tcp-1"), OrderState::Unpaid, 0);
+    sandbox.state().put_order(OrderKey::new(V2_MCH, "raw-tcp-2"), OrderState::Paid, 0);
+    let ctx = Context::new()
+        .with_v2(v2_credentials(V2_MCH, MD5))
+        .with_v3(v3_credentials(V3_MCH, AnswerMode::PlatformCertificate));
+    let base = BaseUrl::parse(sandbox.base_url()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let attempt = Attempt { base_url: &base, timestamp: now, nonce: "RAWTCP1" };
+
+    let v3 = CloseOrderV3::direct("raw-tcp-1");
+    let answer = raw_tcp_exchange(v3.build(&ctx, &attempt).unwrap()).unwrap();
+    assert_eq!(v3.parse(&ctx, now, answer).unwrap(), CloseOutcome::Closed);
+    let v2 = CloseOrderV2::new("raw-tcp-2");
+    let answer = raw_tcp_exchange(v2.build(&ctx, &attempt).unwrap()).unwrap();
+    assert_eq!(v2.parse(&ctx, now, answer).unwrap(), CloseOutcome::Paid);
+}

@@ -88,6 +88,9 @@ const TARGETS: &[Target] = &[
     Target { name: "v3.build_sign", at_most: true, target: 1.05 },
     Target { name: "v3.verify", at_most: true, target: 1.10 },
     Target { name: "sandbox.v3_close_rate", at_most: false, target: 0.5 },
+    Target { name: "blocking.v2_close", at_most: true, target: 1.10 },
+    Target { name: "async.v2_close", at_most: true, target: 1.10 },
+    Target { name: "async.v3_close_c32", at_most: false, target: 0.90 },
 ];
 
 /// Allocation budgets: `allocs <name> <n>` lines printed by the `allocs` bench.
@@ -121,6 +124,11 @@ fn bench(quick: bool, with_criterion: bool) -> Result<(), String> {
     args[3] = "wxpay-sandbox";
     args[5] = "close_rate";
     text += &output(cargo().args(&args))?;
+    // The clients against a sandbox process on the other core (see tests/benches/clients.rs).
+    args[3] = "wxpay-integration-tests";
+    args[5] = "clients";
+    let sandbox_bin = root().join("target/release/wxpay-sandbox");
+    text += &output(pinned().env("WXPAY_SANDBOX_BIN", sandbox_bin).args(&args))?;
     for t in TARGETS {
         let fields: Vec<&str> = text
             .lines()
@@ -130,7 +138,7 @@ fn bench(quick: bool, with_criterion: bool) -> Result<(), String> {
             .ok_or_else(|| format!("the ratios bench printed nothing for {}", t.name))?;
         let num = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
         let (ratio, measured, baseline) = (num(1), num(2), num(3));
-        if t.name.ends_with("_rate") || t.name.ends_with("_per_s") {
+        if fields.get(4) == Some(&"/s") {
             println!("median {} {measured:.0}/s (baseline {baseline:.0}/s)", t.name);
         } else {
             println!("median {} {} (baseline {})", t.name, fmt_ns(measured), fmt_ns(baseline));

@@ -11,6 +11,8 @@ use wxpay_core::{Attempt, Operation};
 
 #[path = "fixtures.rs"]
 mod fixtures;
+#[path = "paired.rs"]
+mod paired;
 use fixtures::*;
 
 #[global_allocator]

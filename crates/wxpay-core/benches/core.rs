@@ -10,6 +10,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 #[path = "fixtures.rs"]
 mod fixtures;
+#[path = "paired.rs"]
+mod paired;
 
 fn core(c: &mut Criterion) {
     for mut case in fixtures::cases() {

@@ -9,7 +9,8 @@
 )]
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+
+use crate::paired::{Timed, consuming, simple};
 
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
@@ -132,39 +133,11 @@ pub fn pem_der(pem: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
 }
 
-/// Runs `n` operations and returns the time they took; setup happens before the clock starts.
-pub type Timed = Box<dyn FnMut(u64) -> Duration>;
-
 /// A figure: what is measured, and the baseline it is reported against.
 pub struct Case {
     pub name: &'static str,
     pub measured: Timed,
     pub baseline: Timed,
-}
-
-fn simple<T>(mut f: impl FnMut() -> T + 'static) -> Timed {
-    Box::new(move |n| {
-        let start = Instant::now();
-        for _ in 0..n {
-            black_box(f());
-        }
-        start.elapsed()
-    })
-}
-
-/// Ops whose input is consumed: the inputs are made before the clock starts.
-fn consuming<I, T>(
-    mut make: impl FnMut() -> I + 'static,
-    mut f: impl FnMut(I) -> T + 'static,
-) -> Timed {
-    Box::new(move |n| {
-        let inputs: Vec<I> = (0..n).map(|_| make()).collect();
-        let start = Instant::now();
-        for input in inputs {
-            black_box(f(input));
-        }
-        start.elapsed()
-    })
 }
 
 /// Every benchmarked figure of the core.

@@ -8,57 +8,12 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::time::Duration;
-
 #[path = "fixtures.rs"]
 mod fixtures;
-use fixtures::{Timed, cases};
-
-fn ns_per_op(d: Duration, n: u64) -> f64 {
-    d.as_secs_f64() * 1e9 / n as f64
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn pair(name: &str, quick: bool, measured: &mut Timed, baseline: &mut Timed) {
-    let chunk = Duration::from_millis(if quick { 4 } else { 10 });
-    let rounds = if quick { 21 } else { 81 };
-    // Calibrate: operations per chunk, from the baseline (the cheaper side).
-    let mut n = 1u64;
-    loop {
-        let t = baseline(n);
-        if t >= chunk / 4 || n >= 1 << 24 {
-            n = ((n as f64) * chunk.as_secs_f64() / t.as_secs_f64().max(1e-9)).ceil().max(1.0)
-                as u64;
-            break;
-        }
-        n *= 4;
-    }
-    let _ = (measured(n), baseline(n)); // warm-up
-    let (mut ratios, mut ms, mut bs) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let (m, b) = if round % 2 == 0 {
-            let m = measured(n);
-            (m, baseline(n))
-        } else {
-            let b = baseline(n);
-            (measured(n), b)
-        };
-        let (m, b) = (ns_per_op(m, n), ns_per_op(b, n));
-        ratios.push(m / b);
-        ms.push(m);
-        bs.push(b);
-    }
-    println!(
-        "pair {name} {:.4} {:.1} {:.1}",
-        median(&mut ratios),
-        median(&mut ms),
-        median(&mut bs)
-    );
-}
+#[path = "paired.rs"]
+mod paired;
+use fixtures::cases;
+use paired::pair;
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");

@@ -87,5 +87,5 @@ fn main() {
         t.join().unwrap();
     }
     let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
-    println!("pair sandbox.v3_close_rate {:.4} {rate:.1} {sign_rate:.1}", rate / sign_rate);
+    println!("pair sandbox.v3_close_rate {:.4} {rate:.1} {sign_rate:.1} /s", rate / sign_rate);
 }

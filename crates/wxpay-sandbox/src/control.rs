@@ -96,7 +96,7 @@ pub(crate) fn handle(shared: &Shared, parts: &http::request::Parts, body: &[u8])
 }
 
 fn create_order(shared: &Shared, v: &Value) -> Result<Answer, String> {
-    let key = key_of(v)?;
+    let mut key = key_of(v)?;
     let state = match v.get("state").and_then(Value::as_str) {
         None => OrderState::Unpaid,
         Some(s) => OrderState::parse(s).ok_or_else(|| why("`state` is unpaid, paid or closed"))?,
@@ -109,7 +109,18 @@ fn create_order(shared: &Shared, v: &Value) -> Result<Answer, String> {
         (None, Some(age)) => now().saturating_sub(age),
         (None, None) => now().saturating_sub(DEFAULT_ORDER_AGE_SECS),
     };
-    shared.state.put_order(key, state, created_at);
+    // `count` makes that many orders, numbered `{out_trade_no}{i:06}` from 0.
+    match v.get("count").and_then(Value::as_u64) {
+        None => shared.state.put_order(key, state, created_at),
+        Some(count) if count <= 1_000_000 => {
+            let prefix = std::mem::take(&mut key.out_trade_no);
+            for i in 0..count {
+                key.out_trade_no = format!("{prefix}{i:06}");
+                shared.state.put_order(key.clone(), state, created_at);
+            }
+        }
+        Some(_) => return Err(why("`count` is at most 1000000")),
+    }
     Ok(reply(201, json!({ "state": state.as_str(), "created_at": created_at })))
 }
 

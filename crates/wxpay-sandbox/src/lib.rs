@@ -60,8 +60,8 @@
 //!
 //! JSON in and out, under `/__sandbox/` (never a WeChat Pay path):
 //!
-//! - `POST /__sandbox/orders` `{"mchid", "sub_mchid"?, "out_trade_no", "state"?: "unpaid"|"paid"|"closed", "created_at"?: unix, "age_secs"?: n}`
-//!   (orders are an hour old unless told otherwise);
+//! - `POST /__sandbox/orders` `{"mchid", "sub_mchid"?, "out_trade_no", "state"?: "unpaid"|"paid"|"closed", "created_at"?: unix, "age_secs"?: n, "count"?: n}`
+//!   (orders are an hour old unless told otherwise; `count` makes `{out_trade_no}000000`, `…000001`, …);
 //! - `GET /__sandbox/orders?mchid=…&out_trade_no=…[&sub_mchid=…]`: state, creation time, close calls;
 //! - `POST /__sandbox/orders/pay` `{"mchid", "sub_mchid"?, "out_trade_no"}`;
 //! - `POST /__sandbox/faults` `{"fault", "endpoint"?: "v2"|"v3_direct"|"v3_partner"|"v3_combined", "out_trade_no"?, "times"?: n, "delay_ms"?: n}`

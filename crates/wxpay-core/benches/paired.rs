@@ -1,0 +1,85 @@
+//! Paired measurement: a figure and its baseline in interleaved rounds (measured, baseline,
+//! baseline, measured, …); the ratio is the median of the per-round ratios. On a small shared
+//! machine the clock speed drifts by tens of percent over a run; interleaving makes both
+//! sides of a ratio see the same drift. Shared by every crate's benchmarks.
+
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Runs `n` operations and returns the time they took; setup happens before the clock starts.
+pub type Timed = Box<dyn FnMut(u64) -> Duration>;
+
+pub fn simple<T>(mut f: impl FnMut() -> T + 'static) -> Timed {
+    Box::new(move |n| {
+        let start = Instant::now();
+        for _ in 0..n {
+            black_box(f());
+        }
+        start.elapsed()
+    })
+}
+
+/// Ops whose input is consumed: the inputs are made before the clock starts.
+pub fn consuming<I, T>(
+    mut make: impl FnMut() -> I + 'static,
+    mut f: impl FnMut(I) -> T + 'static,
+) -> Timed {
+    Box::new(move |n| {
+        let inputs: Vec<I> = (0..n).map(|_| make()).collect();
+        let start = Instant::now();
+        for input in inputs {
+            black_box(f(input));
+        }
+        start.elapsed()
+    })
+}
+
+pub fn ns_per_op(d: Duration, n: u64) -> f64 {
+    d.as_secs_f64() * 1e9 / n as f64
+}
+
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Measures `measured` against `baseline` and prints
+/// `pair <name> <ratio> <measured ns/op> <baseline ns/op>`.
+pub fn pair(name: &str, quick: bool, measured: &mut Timed, baseline: &mut Timed) {
+    let chunk = Duration::from_millis(if quick { 4 } else { 10 });
+    let rounds = if quick { 21 } else { 81 };
+    // Calibrate: operations per chunk, from the baseline (the cheaper side).
+    let mut n = 1u64;
+    loop {
+        let t = baseline(n);
+        if t >= chunk / 4 || n >= 1 << 24 {
+            n = ((n as f64) * chunk.as_secs_f64() / t.as_secs_f64().max(1e-9)).ceil().max(1.0)
+                as u64;
+            break;
+        }
+        n *= 4;
+    }
+    let _ = (measured(n), baseline(n)); // warm-up
+    let (mut ratios, mut ms, mut bs) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (m, b) = if round % 2 == 0 {
+            let m = measured(n);
+            (m, baseline(n))
+        } else {
+            let b = baseline(n);
+            (measured(n), b)
+        };
+        let (m, b) = (ns_per_op(m, n), ns_per_op(b, n));
+        ratios.push(m / b);
+        ms.push(m);
+        bs.push(b);
+    }
+    println!(
+        "pair {name} {:.4} {:.1} {:.1}",
+        median(&mut ratios),
+        median(&mut ms),
+        median(&mut bs)
+    );
+}

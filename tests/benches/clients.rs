@@ -1,0 +1,329 @@
+//! The clients against the sandbox over keep-alive, each against a raw HTTP call of the same
+//! library sending a pre-built request:
+//!
+//! - `blocking.v2_close`: a full close through the blocking client vs a raw ureq post;
+//! - `async.v2_close`: the same through the async client vs raw reqwest;
+//! - `async.v3_close_c32`: closes per second at concurrency 32 vs raw reqwest at the same
+//!   concurrency posting requests signed before the clock starts.
+//!
+//! The sandbox runs as a separate process pinned to core 0 and this one to core 1 (when
+//! `taskset` and `WXPAY_SANDBOX_BIN` are there, as `cargo xtask bench` arranges), so the
+//! client's own work, RSA signing above all, does not take the server's CPU: on one
+//! machine, that is what a real deployment looks like from the client's side.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use wxpay_core::v2::{CloseOrderV2, SignType};
+use wxpay_core::v3::CloseOrderV3;
+use wxpay_core::{Attempt, BaseUrl, CloseOutcome, Context, Operation, Request, RetryPolicy};
+use wxpay_integration_tests::{V2_MCH, V3_MCH, config, v2_credentials, v3_credentials};
+use wxpay_sandbox::AnswerMode;
+
+#[path = "../../crates/wxpay-core/benches/paired.rs"]
+mod paired;
+use paired::{Timed, median, pair};
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The sandbox: a pinned process of its own, or (without the binary) a thread in this one.
+enum Server {
+    Process(Child, String),
+    Thread(wxpay_sandbox::SandboxThread),
+}
+
+impl Server {
+    fn start() -> Server {
+        if let Ok(bin) = std::env::var("WXPAY_SANDBOX_BIN") {
+            let taskset =
+                Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
+            let mut cmd = if taskset {
+                let mut c = Command::new("taskset");
+                c.args(["-c", "0"]).arg(&bin);
+                c
+            } else {
+                Command::new(&bin)
+            };
+            let mut child = cmd
+                .arg("--no-delay-rule")
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start the sandbox");
+            let mut first = String::new();
+            BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+            let url = first
+                .split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .expect("the sandbox prints its URL");
+            return Server::Process(child, url.to_owned());
+        }
+        let config = wxpay_sandbox::SandboxConfig { min_close_delay_secs: 0, ..Default::default() };
+        Server::Thread(wxpay_sandbox::SandboxThread::start(config).unwrap())
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Server::Process(_, url) => url,
+            Server::Thread(t) => t.base_url(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Server::Process(child, _) = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn orders(agent: &ureq::Agent, base: &str, mchid: &str, prefix: &str, count: u64, state: &str) {
+    let body =
+        serde_json::json!({"mchid": mchid, "out_trade_no": prefix, "count": count, "state": state});
+    let req = http::Request::post(format!("{base}/__sandbox/orders"))
+        .body(body.to_string().into_bytes())
+        .unwrap();
+    let status = agent.run(req).unwrap().status();
+    assert_eq!(status, 201);
+}
+
+/// A request as parts, to send again and again.
+#[derive(Clone)]
+struct Prebuilt {
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Prebuilt {
+    fn new(r: Request) -> Self {
+        let (parts, body) = r.into_parts();
+        Prebuilt { uri: parts.uri, headers: parts.headers, body }
+    }
+
+    fn request(&self) -> Request {
+        let mut r = http::Request::new(self.body.clone());
+        *r.method_mut() = http::Method::POST;
+        *r.uri_mut() = self.uri.clone();
+        *r.headers_mut() = self.headers.clone();
+        r
+    }
+}
+
+/// A reqwest client with the async client's settings.
+fn raw_reqwest(cfg: &wxpay_core::ClientConfig) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(cfg.connect_timeout())
+        .timeout(cfg.timeout())
+        .tcp_nodelay(true)
+        .use_rustls_tls()
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let server = Server::start();
+    let base = server.url().to_owned();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    orders(&agent, &base, V2_MCH, "bench-v2-", 1, "closed");
+    let v2_op = CloseOrderV2::new("bench-v2-000000");
+    let v2_config = || {
+        config(&base)
+            .v2(v2_credentials(V2_MCH, SignType::Md5))
+            .retry(RetryPolicy::never())
+            .build()
+            .unwrap()
+    };
+    let v2_ctx = Context::new().with_v2(v2_credentials(V2_MCH, SignType::Md5));
+    let base_url = BaseUrl::parse(&base).unwrap();
+    let prebuilt_v2 = Prebuilt::new(
+        v2_op
+            .build(&v2_ctx, &Attempt { base_url: &base_url, timestamp: now(), nonce: "PREBUILT1" })
+            .unwrap(),
+    );
+
+    // blocking.v2_close
+    {
+        let cfg = v2_config();
+        let client = wxpay_blocking::Client::new(cfg.clone()).unwrap();
+        let op = v2_op.clone();
+        let measured: Timed = Box::new(move |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                assert_eq!(client.close_v2(&op).unwrap(), CloseOutcome::AlreadyClosed);
+            }
+            start.elapsed()
+        });
+        // The same agent settings as the client's, so that the ratio is wxpay's own cost.
+        let raw_agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(cfg.connect_timeout()))
+            .timeout_global(Some(cfg.timeout()))
+            .build()
+            .into();
+        let pre = prebuilt_v2.clone();
+        let baseline: Timed = Box::new(move |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                let mut resp = raw_agent.run(pre.request()).unwrap();
+                std::hint::black_box(resp.body_mut().read_to_vec().unwrap());
+            }
+            start.elapsed()
+        });
+        let (mut m, mut b) = (measured, baseline);
+        pair("blocking.v2_close", quick, &mut m, &mut b);
+    }
+
+    // async.v2_close
+    let rt = Arc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
+    {
+        let client = wxpay_async::Client::new(v2_config()).unwrap();
+        let (rt1, op) = (rt.clone(), v2_op.clone());
+        let measured: Timed = Box::new(move |n| {
+            rt1.block_on(async {
+                let start = Instant::now();
+                for _ in 0..n {
+                    assert_eq!(client.close_v2(&op).await.unwrap(), CloseOutcome::AlreadyClosed);
+                }
+                start.elapsed()
+            })
+        });
+        let raw = raw_reqwest(&v2_config());
+        let (rt2, pre) = (rt.clone(), prebuilt_v2.clone());
+        let baseline: Timed = Box::new(move |n| {
+            rt2.block_on(async {
+                let start = Instant::now();
+                for _ in 0..n {
+                    let resp = raw
+                        .execute(reqwest::Request::try_from(pre.request()).unwrap())
+                        .await
+                        .unwrap();
+                    std::hint::black_box(resp.bytes().await.unwrap());
+                }
+                start.elapsed()
+            })
+        });
+        let (mut m, mut b) = (measured, baseline);
+        pair("async.v2_close", quick, &mut m, &mut b);
+    }
+
+    // async.v3_close_c32
+    let per_round: usize = if quick { 400 } else { 1500 };
+    let rounds = if quick { 3 } else { 5 };
+    let client = wxpay_async::Client::new(
+        config(&base)
+            .v3(v3_credentials(V3_MCH, AnswerMode::PublicKey))
+            .retry(RetryPolicy::never())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let raw = raw_reqwest(client.config());
+    let v3_ctx = Context::new().with_v3(v3_credentials(V3_MCH, AnswerMode::PublicKey));
+    let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let ours_prefix = format!("c32-ours-{round}-");
+        let raw_prefix = format!("c32-raw-{round}-");
+        orders(&agent, &base, V3_MCH, &ours_prefix, per_round as u64, "unpaid");
+        orders(&agent, &base, V3_MCH, &raw_prefix, per_round as u64, "unpaid");
+        let presigned: Vec<Prebuilt> = (0..per_round)
+            .map(|i| {
+                let op = CloseOrderV3::direct(format!("{raw_prefix}{i:06}"));
+                let nonce = format!("PRESIGNED{round}{i:06}");
+                Prebuilt::new(
+                    op.build(
+                        &v3_ctx,
+                        &Attempt { base_url: &base_url, timestamp: now(), nonce: &nonce },
+                    )
+                    .unwrap(),
+                )
+            })
+            .collect();
+        let run_ours = || {
+            rt.block_on(async {
+                let next = Arc::new(AtomicUsize::new(0));
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..32)
+                    .map(|_| {
+                        let (client, next, prefix) =
+                            (client.clone(), next.clone(), ours_prefix.clone());
+                        tokio::spawn(async move {
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                if i >= per_round {
+                                    break;
+                                }
+                                let op = CloseOrderV3::direct(format!("{prefix}{i:06}"));
+                                assert_eq!(
+                                    client.close_v3(&op).await.unwrap(),
+                                    CloseOutcome::Closed
+                                );
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+                per_round as f64 / start.elapsed().as_secs_f64()
+            })
+        };
+        let presigned = Arc::new(presigned);
+        let run_raw = || {
+            rt.block_on(async {
+                let next = Arc::new(AtomicUsize::new(0));
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..32)
+                    .map(|_| {
+                        let (raw, next, presigned) = (raw.clone(), next.clone(), presigned.clone());
+                        tokio::spawn(async move {
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                let Some(pre) = presigned.get(i) else { break };
+                                let resp = raw
+                                    .execute(reqwest::Request::try_from(pre.request()).unwrap())
+                                    .await
+                                    .unwrap();
+                                assert_eq!(resp.status(), 204);
+                                std::hint::black_box(resp.bytes().await.unwrap());
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+                per_round as f64 / start.elapsed().as_secs_f64()
+            })
+        };
+        let (o, r) = if round % 2 == 0 {
+            let o = run_ours();
+            (o, run_raw())
+        } else {
+            let r = run_raw();
+            (run_ours(), r)
+        };
+        ours.push(o);
+        theirs.push(r);
+        ratios.push(o / r);
+    }
+    println!(
+        "pair async.v3_close_c32 {:.4} {:.1} {:.1} /s",
+        median(&mut ratios),
+        median(&mut ours),
+        median(&mut theirs)
+    );
+}
