@@ -1,0 +1,246 @@
+//! `wxpay demo`: the embedded sandbox, orders in every state, every close call, both clients.
+
+use std::time::SystemTime;
+
+use wxpay_core::v2::{CloseOrderV2, SignType, V2Credentials};
+use wxpay_core::v3::{
+    CloseCombinedOrder, CloseOrderV3, PlatformCertificateVerifier, SubOrder, V3Credentials,
+    VerifierSet,
+};
+use wxpay_core::{ClientConfig, CloseOutcome, Error};
+use wxpay_sandbox::merchants::{
+    MERCHANT_SERIAL_NO, V2_MERCHANTS, V3_MERCHANTS, WECHATPAY_CERT_PEM,
+};
+use wxpay_sandbox::{AnswerMode, OrderKey, OrderState, SandboxConfig, SandboxThread};
+
+use crate::{Failure, exit, runtime};
+
+/// One close of the demo.
+struct Row {
+    call: String,
+    order: String,
+    expected: CloseOutcome,
+    job: Job,
+}
+
+enum Job {
+    V2(V2Credentials, CloseOrderV2),
+    V3(V3Credentials, CloseOrderV3),
+    Combined(V3Credentials, CloseCombinedOrder),
+}
+
+fn v3_creds(
+    mchid: &str,
+    mode: AnswerMode,
+    creds: &wxpay_sandbox::Credentials,
+) -> Result<V3Credentials, Failure> {
+    let verifier = match mode {
+        AnswerMode::PublicKey => VerifierSet::new().with(creds.public_key_verifier()),
+        AnswerMode::PlatformCertificate => VerifierSet::new().with(
+            PlatformCertificateVerifier::from_pem(WECHATPAY_CERT_PEM)
+                .map_err(|e| Failure::error(e.to_string()))?,
+        ),
+    };
+    V3Credentials::new(mchid, MERCHANT_SERIAL_NO, creds.merchant_signer(), verifier)
+        .map_err(|e| Failure::error(e.to_string()))
+}
+
+const STATES: [(OrderState, CloseOutcome); 3] = [
+    (OrderState::Unpaid, CloseOutcome::Closed),
+    (OrderState::Closed, CloseOutcome::AlreadyClosed),
+    (OrderState::Paid, CloseOutcome::Paid),
+];
+
+/// The demo's rows for one client; orders are created in the sandbox as the rows are made.
+fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
+    let creds = sandbox.credentials();
+    let state = sandbox.state();
+    let mut rows = Vec::new();
+    let mut n = 0;
+    let mut number = || {
+        n += 1;
+        format!("demo-{client}-{n:03}")
+    };
+    let (common, sp) = (&V2_MERCHANTS[0], &V2_MERCHANTS[1]);
+    for sign_type in [SignType::Md5, SignType::HmacSha256] {
+        for institutional in [false, true] {
+            let m = if institutional { sp } else { common };
+            let v2 = V2Credentials::new(m.appid, m.mch_id, creds.api_v2_key())
+                .map_err(|e| Failure::error(e.to_string()))?
+                .with_sign_type(sign_type);
+            let mode = if institutional { "institutional" } else { "common" };
+            let call = format!("v2 {} {mode}", sign_type.as_str());
+            for (st, expected) in STATES {
+                let no = number();
+                let op = match m.subs.first() {
+                    Some((sub, appid)) if institutional => {
+                        state.put_order(OrderKey::sub(m.mch_id, *sub, &no), st, 0);
+                        CloseOrderV2::new(&no).for_sub_merchant(*sub, Some((*appid).to_owned()))
+                    }
+                    _ => {
+                        state.put_order(OrderKey::new(m.mch_id, &no), st, 0);
+                        CloseOrderV2::new(&no)
+                    }
+                };
+                rows.push(Row {
+                    call: call.clone(),
+                    order: no,
+                    expected,
+                    job: Job::V2(v2.clone(), op),
+                });
+            }
+            let no = number();
+            rows.push(Row {
+                call: call.clone(),
+                order: no.clone(),
+                expected: CloseOutcome::NotFound,
+                job: Job::V2(v2.clone(), CloseOrderV2::new(&no)),
+            });
+        }
+    }
+    let (direct, partner) = (&V3_MERCHANTS[0], &V3_MERCHANTS[1]);
+    for (mode, label) in
+        [(AnswerMode::PublicKey, "public key"), (AnswerMode::PlatformCertificate, "certificate")]
+    {
+        let v3 = v3_creds(direct.mchid, mode, &creds)?;
+        for (st, expected) in STATES {
+            let no = number();
+            state.put_order(OrderKey::new(direct.mchid, &no), st, 0);
+            let job = Job::V3(v3.clone(), CloseOrderV3::direct(&no));
+            rows.push(Row { call: format!("v3 direct ({label})"), order: no, expected, job });
+        }
+        let no = number();
+        let job = Job::V3(v3.clone(), CloseOrderV3::direct(&no));
+        rows.push(Row {
+            call: format!("v3 direct ({label})"),
+            order: no,
+            expected: CloseOutcome::NotFound,
+            job,
+        });
+
+        let sp = v3_creds(partner.mchid, mode, &creds)?;
+        let sub = partner.subs[0];
+        for (st, expected) in STATES {
+            let no = number();
+            state.put_order(OrderKey::sub(partner.mchid, sub, &no), st, 0);
+            let job = Job::V3(sp.clone(), CloseOrderV3::partner(&no, sub));
+            rows.push(Row { call: format!("v3 partner ({label})"), order: no, expected, job });
+        }
+
+        for (st, expected) in STATES {
+            let no = number();
+            let (a, b) = (format!("{no}-a"), format!("{no}-b"));
+            state.put_order(OrderKey::new(direct.mchid, &a), st, 0);
+            state.put_order(OrderKey::new(sub, &b), st, 0);
+            let op = CloseCombinedOrder::new(
+                "wxd678efh567hg6787",
+                &no,
+                vec![SubOrder::new(direct.mchid, a), SubOrder::new(sub, b)],
+            );
+            rows.push(Row {
+                call: format!("v3 combined ({label})"),
+                order: no,
+                expected,
+                job: Job::Combined(v3.clone(), op),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+fn config(base: &str, job: &Job) -> Result<ClientConfig, Failure> {
+    let b = ClientConfig::builder().base_url(base);
+    let b = match job {
+        Job::V2(c, _) => b.v2(c.clone()),
+        Job::V3(c, _) | Job::Combined(c, _) => b.v3(c.clone()),
+    };
+    b.build().map_err(|e| Failure::error(e.to_string()))
+}
+
+fn got(result: &Result<CloseOutcome, Error>) -> String {
+    match result {
+        Ok(o) => o.as_str().to_owned(),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+pub(crate) fn run() -> Result<u8, Failure> {
+    let started = SystemTime::now();
+    let sandbox = SandboxThread::start(SandboxConfig::default())
+        .map_err(|e| Failure::error(format!("cannot start the sandbox: {e}")))?;
+    println!("wxpay demo: WeChat Pay sandbox at {} (test keys only)\n", sandbox.base_url());
+    let rt = runtime()?;
+    let mut table: Vec<[String; 5]> = Vec::new();
+    let mut failures = 0;
+    for client in ["blocking", "async"] {
+        for row in rows(&sandbox, client)? {
+            let config = config(sandbox.base_url(), &row.job)?;
+            let result = if client == "blocking" {
+                let c = wxpay_blocking::Client::new(config)
+                    .map_err(|e| Failure::error(e.to_string()))?;
+                match &row.job {
+                    Job::V2(_, op) => c.close_v2(op),
+                    Job::V3(_, op) => c.close_v3(op),
+                    Job::Combined(_, op) => c.close_combined(op),
+                }
+            } else {
+                let c =
+                    wxpay_async::Client::new(config).map_err(|e| Failure::error(e.to_string()))?;
+                rt.block_on(async {
+                    match &row.job {
+                        Job::V2(_, op) => c.close_v2(op).await,
+                        Job::V3(_, op) => c.close_v3(op).await,
+                        Job::Combined(_, op) => c.close_combined(op).await,
+                    }
+                })
+            };
+            let got = got(&result);
+            let ok = result.as_ref().ok() == Some(&row.expected);
+            failures += usize::from(!ok);
+            let mark = if ok { "ok" } else { "MISMATCH" };
+            table.push([
+                row.call,
+                client.to_owned(),
+                row.order,
+                row.expected.as_str().to_owned(),
+                format!("{got}  {mark}"),
+            ]);
+        }
+    }
+    let header = ["call", "client", "order", "expected", "got"].map(str::to_owned);
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            table
+                .iter()
+                .chain(std::iter::once(&header))
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let print = |r: &[String; 5]| {
+        println!(
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
+        );
+    };
+    print(&header);
+    for r in &table {
+        print(r);
+    }
+    let secs = started.elapsed().map_or(0.0, |d| d.as_secs_f64());
+    println!(
+        "\n{} closes, {} as expected, {failures} not, in {secs:.1} s",
+        table.len(),
+        table.len() - failures
+    );
+    Ok(if failures == 0 { exit::CLOSED } else { exit::ERROR })
+}

@@ -1,0 +1,187 @@
+//! Credentials and endpoint: from flags, `WXPAY_*` environment variables or a TOML file, in
+//! that order of precedence. Key material is only ever read from files.
+
+use std::path::{Path, PathBuf};
+
+use wxpay_core::v2::{SignType, V2Credentials};
+use wxpay_core::v3::{
+    PlatformCertificateVerifier, PublicKeyVerifier, RsaSigner, V3Credentials, VerifierSet,
+};
+use wxpay_core::{ApiV2Key, ClientConfig, ClientConfigBuilder, Endpoint};
+
+use crate::Failure;
+
+/// Where to find the merchant's credentials and WeChat Pay.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct Settings {
+    /// A TOML file with any of the settings below, by their long names with `_` for `-`
+    /// (e.g. `mch_id = "10000100"`). Flags and environment variables take precedence.
+    #[arg(long, env = "WXPAY_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Send to this base URL instead of WeChat Pay (`https://…`, or `http://` to loopback).
+    #[arg(long, env = "WXPAY_BASE_URL", value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+    /// `mainland` (primary host with fail-over to the backup; the default) or `hongkong`.
+    #[arg(long, env = "WXPAY_ENDPOINT", value_name = "NAME")]
+    pub(crate) endpoint: Option<String>,
+    /// APIv2: the app id.
+    #[arg(long, env = "WXPAY_APPID")]
+    pub(crate) appid: Option<String>,
+    /// APIv2: the merchant id (`mch_id`).
+    #[arg(long, env = "WXPAY_MCH_ID")]
+    pub(crate) mch_id: Option<String>,
+    /// APIv2: a file holding the API v2 key (32 characters).
+    #[arg(long, env = "WXPAY_API_V2_KEY_FILE", value_name = "FILE")]
+    pub(crate) api_v2_key_file: Option<PathBuf>,
+    /// APIv2: `MD5` (default) or `HMAC-SHA256`.
+    #[arg(long, env = "WXPAY_SIGN_TYPE", value_name = "TYPE")]
+    pub(crate) sign_type: Option<String>,
+    /// APIv3: the merchant id (`mchid`; the service provider's for partner closes).
+    #[arg(long, env = "WXPAY_MCHID")]
+    pub(crate) mchid: Option<String>,
+    /// APIv3: the serial number of the merchant's API certificate.
+    #[arg(long, env = "WXPAY_SERIAL_NO")]
+    pub(crate) serial_no: Option<String>,
+    /// APIv3: the merchant's API private key (`apiclient_key.pem`).
+    #[arg(long, env = "WXPAY_PRIVATE_KEY_FILE", value_name = "FILE")]
+    pub(crate) private_key_file: Option<PathBuf>,
+    /// APIv3 public-key mode: the WeChat Pay public key's id (`PUB_KEY_ID_…`).
+    #[arg(long, env = "WXPAY_PUBLIC_KEY_ID")]
+    pub(crate) public_key_id: Option<String>,
+    /// APIv3 public-key mode: the WeChat Pay public key (PEM).
+    #[arg(long, env = "WXPAY_PUBLIC_KEY_FILE", value_name = "FILE")]
+    pub(crate) public_key_file: Option<PathBuf>,
+    /// APIv3 platform-certificate mode: a WeChat Pay platform certificate (PEM).
+    #[arg(long, env = "WXPAY_PLATFORM_CERT_FILE", value_name = "FILE")]
+    pub(crate) platform_cert_file: Option<PathBuf>,
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path)
+        .map_err(|e| Failure::usage(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+impl Settings {
+    /// Fills what flags and the environment left empty from the TOML file, if any.
+    pub(crate) fn resolve(mut self) -> Result<Settings, Failure> {
+        let Some(path) = self.config.clone() else { return Ok(self) };
+        let text = String::from_utf8(read(&path, "config file")?)
+            .map_err(|_| Failure::usage(format!("{} is not UTF-8", path.display())))?;
+        let table: toml::Table =
+            text.parse().map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+        for (key, value) in &table {
+            let Some(v) = value.as_str() else {
+                return Err(Failure::usage(format!(
+                    "{}: `{key}` must be a string",
+                    path.display()
+                )));
+            };
+            let v = v.to_owned();
+            let slot_s = |slot: &mut Option<String>| {
+                slot.get_or_insert(v.clone());
+            };
+            let slot_p = |slot: &mut Option<PathBuf>| {
+                slot.get_or_insert_with(|| path.parent().unwrap_or(Path::new(".")).join(&v));
+            };
+            match key.as_str() {
+                "base_url" => slot_s(&mut self.base_url),
+                "endpoint" => slot_s(&mut self.endpoint),
+                "appid" => slot_s(&mut self.appid),
+                "mch_id" => slot_s(&mut self.mch_id),
+                "api_v2_key_file" => slot_p(&mut self.api_v2_key_file),
+                "sign_type" => slot_s(&mut self.sign_type),
+                "mchid" => slot_s(&mut self.mchid),
+                "serial_no" => slot_s(&mut self.serial_no),
+                "private_key_file" => slot_p(&mut self.private_key_file),
+                "public_key_id" => slot_s(&mut self.public_key_id),
+                "public_key_file" => slot_p(&mut self.public_key_file),
+                "platform_cert_file" => slot_p(&mut self.platform_cert_file),
+                other => {
+                    return Err(Failure::usage(format!(
+                        "{}: unknown setting `{other}`",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// APIv2 credentials, when the settings name them.
+    pub(crate) fn v2(&self) -> Result<Option<V2Credentials>, Failure> {
+        let (Some(appid), Some(mch_id)) = (&self.appid, &self.mch_id) else { return Ok(None) };
+        let key_file = self.api_v2_key_file.as_ref().ok_or_else(|| {
+            Failure::usage("APIv2 needs --api-v2-key-file (or WXPAY_API_V2_KEY_FILE)")
+        })?;
+        let text = String::from_utf8(read(key_file, "API v2 key file")?)
+            .map_err(|_| Failure::usage("the API v2 key file is not text"))?;
+        let key = ApiV2Key::new(text.trim()).map_err(|e| Failure::usage(e.to_string()))?;
+        let sign_type = match self.sign_type.as_deref() {
+            None => SignType::Md5,
+            Some(s) => SignType::from_wire(&s.to_ascii_uppercase())
+                .ok_or_else(|| Failure::usage("--sign-type is MD5 or HMAC-SHA256"))?,
+        };
+        let creds =
+            V2Credentials::new(appid, mch_id, key).map_err(|e| Failure::usage(e.to_string()))?;
+        Ok(Some(creds.with_sign_type(sign_type)))
+    }
+
+    /// APIv3 credentials, when the settings name them.
+    pub(crate) fn v3(&self) -> Result<Option<V3Credentials>, Failure> {
+        let Some(mchid) = &self.mchid else { return Ok(None) };
+        let need = |v: &Option<String>, what: &str| {
+            v.clone().ok_or_else(|| Failure::usage(format!("APIv3 needs {what}")))
+        };
+        let serial_no = need(&self.serial_no, "--serial-no (or WXPAY_SERIAL_NO)")?;
+        let key_file = self.private_key_file.as_ref().ok_or_else(|| {
+            Failure::usage("APIv3 needs --private-key-file (or WXPAY_PRIVATE_KEY_FILE)")
+        })?;
+        let signer = RsaSigner::from_pem(read(key_file, "private key")?)
+            .map_err(|e| Failure::usage(format!("{}: {e}", key_file.display())))?;
+        let mut verifiers = VerifierSet::new();
+        let mut any = false;
+        if let Some(file) = &self.public_key_file {
+            let id = need(&self.public_key_id, "--public-key-id with --public-key-file")?;
+            let v = PublicKeyVerifier::from_pem(id, read(file, "public key")?)
+                .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+            verifiers = verifiers.with(v);
+            any = true;
+        }
+        if let Some(file) = &self.platform_cert_file {
+            let v = PlatformCertificateVerifier::from_pem(read(file, "platform certificate")?)
+                .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+            verifiers = verifiers.with(v);
+            any = true;
+        }
+        if !any {
+            return Err(Failure::usage(
+                "APIv3 needs --public-key-file with --public-key-id, or --platform-cert-file, to verify answers",
+            ));
+        }
+        let creds = V3Credentials::new(mchid, serial_no, signer, verifiers)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        Ok(Some(creds))
+    }
+
+    /// A client configuration builder with the credentials and endpoint these settings name.
+    pub(crate) fn builder(&self) -> Result<ClientConfigBuilder, Failure> {
+        let mut b = ClientConfig::builder();
+        if let Some(v2) = self.v2()? {
+            b = b.v2(v2);
+        }
+        if let Some(v3) = self.v3()? {
+            b = b.v3(v3);
+        }
+        b = match (&self.base_url, self.endpoint.as_deref()) {
+            (Some(url), _) => b.base_url(url),
+            (None, None | Some("mainland")) => b.endpoint(Endpoint::Mainland),
+            (None, Some("hongkong")) => b.endpoint(Endpoint::HongKong),
+            (None, Some(other)) => {
+                return Err(Failure::usage(format!(
+                    "--endpoint is mainland or hongkong, not {other}"
+                )));
+            }
+        };
+        Ok(b.user_agent_suffix(concat!("wxpay-cli/", env!("CARGO_PKG_VERSION"))))
+    }
+}

@@ -1,0 +1,372 @@
+//! The `wxpay` command driven as a process, against the sandbox on loopback.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wxpay_sandbox::{Fault, FaultRule, OrderKey, OrderState, SandboxConfig, SandboxThread};
+
+fn wxpay() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wxpay"));
+    // Nothing from the developer's own environment leaks into a test.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("WXPAY_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wxpay-cli-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn vectors() -> Value {
+    serde_json::from_str(include_str!("../../../tests/vectors/close_order.json")).unwrap()
+}
+
+const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/keys");
+
+#[test]
+fn demo_passes() {
+    let out = wxpay().arg("demo").output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("72 closes, 72 as expected, 0 not"), "{stdout}");
+    assert!(
+        stdout.contains("v3 combined (certificate)")
+            && stdout.contains("v2 HMAC-SHA256 institutional")
+    );
+}
+
+#[test]
+fn a_single_close_gives_each_outcome_its_exit_code() {
+    for (api, state, code, says) in [
+        ("v3", "unpaid", 0, "closed, the order can no longer be paid"),
+        ("v3", "closed", 0, "already closed"),
+        ("v3", "paid", 3, "PAID"),
+        ("v3", "missing", 4, "no such order"),
+        ("v2", "unpaid", 0, "closed, the order"),
+        ("v2", "paid", 3, "PAID"),
+        ("v2", "missing", 4, "no such order"),
+    ] {
+        let out = wxpay()
+            .args(["close", "--sandbox", "--api", api, "--sandbox-state", state, "order-0001"])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(code), "{api} {state}: {stdout} {stderr}");
+        assert!(stdout.contains(says), "{api} {state}: {stdout}");
+    }
+    // Service provider and combined closes; JSON output.
+    let out = wxpay()
+        .args([
+            "close",
+            "--sandbox",
+            "--api",
+            "v3",
+            "--sub-mch-id",
+            "1900000109",
+            "--json",
+            "order-0002",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((out.status.code(), v["outcome"].as_str()), (Some(0), Some("closed")));
+    let out = wxpay()
+        .args([
+            "close",
+            "--sandbox",
+            "--api",
+            "v2",
+            "--sub-mch-id",
+            "1900000110",
+            "--sub-appid",
+            "wx9999999999999999",
+            "--sandbox-state",
+            "closed",
+            "--json",
+            "order-0003",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "already_closed", "{}", text(&out).1);
+    let out = wxpay()
+        .args([
+            "close",
+            "--sandbox",
+            "--combined",
+            "--combine-appid",
+            "wxd678efh567hg6787",
+            "--sub-order",
+            "1900000001:sub-0001",
+            "--sub-order",
+            "1900000109:sub-0002",
+            "combined-0001",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+
+    // Bad input: refused before anything is sent, exit 2.
+    let out = wxpay().args(["close", "--sandbox", "bad#order"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("'#' at position 3"), "{:?}", text(&out));
+    let out = wxpay().args(["close", "order-0001"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "no credentials: {:?}", text(&out));
+}
+
+/// The sandbox's credentials as environment variables for the command.
+fn env_for(sandbox: &SandboxThread, dir: &Path) -> Vec<(String, String)> {
+    let lines = sandbox.credentials().write_env(dir).unwrap();
+    lines
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn journal_records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn bulk_close_survives_faults_and_a_kill_then_resumes_exactly_once() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = temp_dir("bulk");
+    let env = env_for(&sandbox, &dir);
+    let mut input = String::from("# orders to close\n");
+    for i in 0..1000 {
+        let no = format!("bulk-{i:05}");
+        sandbox.state().put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid, 0);
+        input.push_str(&no);
+        input.push('\n');
+        if i == 10 {
+            input.push_str("bad#line\n");
+        }
+    }
+    let file = dir.join("orders.txt");
+    std::fs::write(&file, input).unwrap();
+    let journal = dir.join("journal.jsonl");
+    // Faults a retry gets past, and a delay so that the run can be killed in the middle.
+    let state = sandbox.state();
+    state.add_fault(FaultRule::next(Fault::SystemError, 25));
+    state.add_fault(FaultRule::next(Fault::FrequencyLimited, 25));
+    state.add_fault(FaultRule::next(Fault::DropAfterRead, 10));
+    state.add_fault(FaultRule::next(Fault::TruncatedBody, 10));
+    state.add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(15))));
+
+    let mut first = wxpay()
+        .args(["close", "--api", "v3", "--concurrency", "8", "--json", "--from"])
+        .arg(&file)
+        .arg("--journal")
+        .arg(&journal)
+        .envs(env.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while journal_records_len(&journal) < 250 {
+        assert!(Instant::now() < deadline, "the first run made no progress");
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the first run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().unwrap();
+    let _ = first.wait();
+    let after_kill = journal_records(&journal).len();
+    assert!(after_kill < 1000, "killed mid-run: {after_kill} records");
+
+    state.clear_faults();
+    state.add_fault(FaultRule::next(Fault::SystemError, 10));
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--concurrency", "16", "--from"])
+        .arg(&file)
+        .arg("--resume")
+        .arg(&journal)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(5), "bad lines make exit 5, all else done: {stderr}");
+    assert!(stderr.contains("orders.txt:13:"), "the bad line is reported by number: {stderr}");
+    assert!(stderr.contains("skipped (already in the journal)"), "{stderr}");
+
+    // Every order has exactly one outcome in the journal, and was closed exactly once.
+    let mut outcomes: HashMap<String, Vec<String>> = HashMap::new();
+    for r in journal_records(&journal) {
+        if let Some(o) = r["outcome"].as_str() {
+            outcomes
+                .entry(r["out_trade_no"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(o.to_owned());
+        }
+    }
+    assert_eq!(outcomes.len(), 1000);
+    for i in 0..1000 {
+        let no = format!("bulk-{i:05}");
+        let got = &outcomes[&no];
+        assert_eq!(got.len(), 1, "{no}: {got:?}");
+        assert!(matches!(got[0].as_str(), "closed" | "already_closed"), "{no}: {got:?}");
+        let order = state.order(&OrderKey::new("1900000001", &no)).unwrap();
+        assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{no}");
+    }
+}
+
+fn journal_records_len(path: &Path) -> usize {
+    std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+#[test]
+fn sign_and_verify_reproduce_the_shared_vectors() {
+    let all = vectors();
+    let dir = temp_dir("sign");
+    // APIv2: every request vector.
+    for v in all["v2"]["requests"].as_array().unwrap() {
+        let key = dir.join("v2key.txt");
+        std::fs::write(&key, v["api_key"].as_str().unwrap()).unwrap();
+        let mut cmd = wxpay();
+        cmd.args(["sign", "v2", "--key-file"]).arg(&key);
+        for (k, val) in v["params"].as_object().unwrap() {
+            cmd.arg("--field").arg(format!("{k}={}", val.as_str().unwrap()));
+        }
+        let out = cmd.output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            stdout.contains(&format!("sign:           {}", v["sign"].as_str().unwrap())),
+            "{}: {stdout}",
+            v["name"]
+        );
+        let sts = v["string_to_sign"].as_str().unwrap();
+        let (payload, _) = sts.rsplit_once("&key=").unwrap();
+        assert!(stdout.contains(&format!("{payload}&key={}", "*".repeat(32))), "{stdout}");
+        assert!(!stdout.contains(v["api_key"].as_str().unwrap()), "the key is never printed");
+    }
+    // APIv3: every request vector.
+    for v in all["v3"]["requests"].as_array().unwrap() {
+        let out = wxpay()
+            .args([
+                "sign",
+                "v3",
+                "--url",
+                v["path"].as_str().unwrap(),
+                "--body",
+                v["body"].as_str().unwrap(),
+            ])
+            .args([
+                "--mchid",
+                v["mchid"].as_str().unwrap(),
+                "--serial-no",
+                v["serial_no"].as_str().unwrap(),
+            ])
+            .args([
+                "--timestamp",
+                &v["timestamp"].to_string(),
+                "--nonce",
+                v["nonce"].as_str().unwrap(),
+            ])
+            .arg("--private-key-file")
+            .arg(format!("{KEYS}/merchant_key.pem"))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            stdout.contains(&format!("Authorization: {}", v["authorization"].as_str().unwrap())),
+            "{stdout}"
+        );
+    }
+    // Verify: every response vector's verdict.
+    for v in all["v3"]["responses"].as_array().unwrap() {
+        let mut cmd = wxpay();
+        cmd.args([
+            "verify",
+            "v3",
+            "--now",
+            "1800000000",
+            "--window",
+            "999999999",
+            "--body",
+            v["body"].as_str().unwrap(),
+        ]);
+        for (k, val) in v["headers"].as_object().unwrap() {
+            cmd.arg("--header").arg(format!("{k}: {}", val.as_str().unwrap()));
+        }
+        cmd.args(["--public-key-id", "PUB_KEY_ID_0114232134912410000000000000"])
+            .arg("--public-key-file")
+            .arg(format!("{KEYS}/wechatpay_pub.pem"))
+            .arg("--platform-cert-file")
+            .arg(format!("{KEYS}/wechatpay_cert.pem"));
+        let out = cmd.output().unwrap();
+        let (stdout, _) = text(&out);
+        let valid = v["valid"].as_bool().unwrap();
+        assert_eq!(out.status.code(), Some(if valid { 0 } else { 1 }), "{}: {stdout}", v["name"]);
+        assert!(
+            stdout.contains(if valid { "verdict: valid" } else { "verdict: INVALID" }),
+            "{stdout}"
+        );
+        if v["name"] == "signtest_probe" {
+            assert!(stdout.contains("SIGNTEST"), "{stdout}");
+        }
+    }
+}
+
+#[test]
+fn settings_come_from_a_config_file() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    sandbox.state().put_order(OrderKey::new("10000100", "cfg-0001"), OrderState::Paid, 0);
+    let dir = temp_dir("config");
+    let env = env_for(&sandbox, &dir);
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let config = dir.join("wxpay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "base_url = \"{}\"\nappid = \"{}\"\nmch_id = \"{}\"\napi_v2_key_file = \"api_v2_key.txt\"\nsign_type = \"HMAC-SHA256\"\n",
+            get("WXPAY_BASE_URL"),
+            get("WXPAY_APPID"),
+            get("WXPAY_MCH_ID")
+        ),
+    )
+    .unwrap();
+    let out = wxpay()
+        .args(["close", "--api", "v2", "--config"])
+        .arg(&config)
+        .arg("cfg-0001")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    // A flag beats the file.
+    let out = wxpay()
+        .args(["close", "--api", "v2", "--mch-id", "99999999", "--config"])
+        .arg(&config)
+        .arg("cfg-0001")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "an unknown merchant: {:?}", text(&out));
+}
