@@ -91,6 +91,7 @@ const TARGETS: &[Target] = &[
     Target { name: "blocking.v2_close", at_most: true, target: 1.10 },
     Target { name: "async.v2_close", at_most: true, target: 1.10 },
     Target { name: "async.v3_close_c32", at_most: false, target: 0.90 },
+    Target { name: "bulk.v3_vs_async_client", at_most: false, target: 0.8 },
 ];
 
 /// Allocation budgets: `allocs <name> <n>` lines printed by the `allocs` bench.
@@ -129,6 +130,14 @@ fn bench(quick: bool, with_criterion: bool) -> Result<(), String> {
     args[5] = "clients";
     let sandbox_bin = root().join("target/release/wxpay-sandbox");
     text += &output(pinned().env("WXPAY_SANDBOX_BIN", sandbox_bin).args(&args))?;
+    // The command's bulk close against its embedded sandbox: both cores, unpinned.
+    args[3] = "wxpay-cli";
+    args[5] = "bulk";
+    text += &output(cargo().args(&args))?;
+    println!();
+    for line in text.lines().filter(|l| l.starts_with("rate ")) {
+        println!("{line}");
+    }
     for t in TARGETS {
         let fields: Vec<&str> = text
             .lines()

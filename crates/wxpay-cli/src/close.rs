@@ -341,10 +341,7 @@ fn print_record(record: &Value, json: bool) {
 type Lines = Vec<(usize, String)>;
 
 /// Order numbers from a file: `(line number, order number)` and `(line number, problem)`.
-fn read_orders(
-    file: &Path,
-    column: Option<&str>,
-) -> Result<(Lines, Lines), Failure> {
+fn read_orders(file: &Path, column: Option<&str>) -> Result<(Lines, Lines), Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
