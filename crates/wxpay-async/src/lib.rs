@@ -28,12 +28,12 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use wxpay_core::v2::CloseOrderV2;
 use wxpay_core::v3::{CloseCombinedOrder, CloseOrderV3};
 use wxpay_core::{
     AttemptRandom, Call, ClientConfig, CloseOutcome, Error, InvalidInput, Operation, Request,
-    Response, SignError, Step, TransportError, TransportErrorKind,
+    Response, Step, TransportError, TransportErrorKind,
 };
 
 /// An async client. Clone it freely: clones share one connection pool.
@@ -85,7 +85,7 @@ impl Client {
         let mut call = Call::new(op, ctx, self.config.endpoint(), self.config.retry());
         let started = Instant::now();
         loop {
-            let random = self.attempt_random()?;
+            let random = AttemptRandom::draw(&self.random)?;
             let request = call.prepare(unix_now(), &random.nonce)?.sign_async(ctx).await?;
             let result = self.send(call.base_url().host(), request).await;
             match call.step(result, unix_now(), started.elapsed(), random.jitter) {
@@ -118,14 +118,6 @@ impl Client {
     /// As [`execute`](Self::execute).
     pub async fn close_combined(&self, op: &CloseCombinedOrder) -> Result<CloseOutcome, Error> {
         self.execute(op).await
-    }
-
-    fn attempt_random(&self) -> Result<AttemptRandom, Error> {
-        let mut bytes = [0u8; 24];
-        self.random
-            .fill(&mut bytes)
-            .map_err(|_| SignError::new("the system random source failed"))?;
-        Ok(AttemptRandom::from_bytes(bytes))
     }
 
     /// One exchange: the request out, the answer in, up to the size cap.

@@ -26,7 +26,7 @@
 use std::io;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use wxpay_core::v2::CloseOrderV2;
 use wxpay_core::v3::{CloseCombinedOrder, CloseOrderV3};
 use wxpay_core::{
@@ -87,7 +87,7 @@ impl Client {
         let mut call = Call::new(op, ctx, self.config.endpoint(), self.config.retry());
         let started = Instant::now();
         loop {
-            let random = self.attempt_random()?;
+            let random = AttemptRandom::draw(&self.random)?;
             let request = call.prepare(unix_now(), &random.nonce)?.sign(ctx)?;
             let result = self.send(call.base_url().host(), request);
             match call.step(result, unix_now(), started.elapsed(), random.jitter) {
@@ -120,14 +120,6 @@ impl Client {
     /// As [`execute`](Self::execute).
     pub fn close_combined(&self, op: &CloseCombinedOrder) -> Result<CloseOutcome, Error> {
         self.execute(op)
-    }
-
-    fn attempt_random(&self) -> Result<AttemptRandom, Error> {
-        let mut bytes = [0u8; 24];
-        self.random
-            .fill(&mut bytes)
-            .map_err(|_| SignError::new("the system random source failed"))?;
-        Ok(AttemptRandom::from_bytes(bytes))
     }
 
     /// One exchange: the request out, the answer in, up to the size cap.

@@ -370,3 +370,47 @@ fn settings_come_from_a_config_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "an unknown merchant: {:?}", text(&out));
 }
+
+#[test]
+fn the_sandbox_command_prints_credentials_serves_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let dir = temp_dir("sandbox-cmd");
+    let mut child = wxpay()
+        .args(["sandbox", "--no-delay-rule", "--key-dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut env = Vec::new();
+    let mut line = String::new();
+    while env.len() < 12 {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the sandbox printed too little");
+        if let Some((k, v)) = line.trim().strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            env.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    assert!(env.iter().any(|(k, v)| k == "WXPAY_BASE_URL" && v.starts_with("http://127.0.0.1:")));
+    assert!(!env.iter().any(|(_, v)| v.contains("BEGIN")), "key material stays in files");
+    // The printed settings work as they are: this order does not exist there.
+    let out = wxpay()
+        .args(["close", "--api", "v2", "missing-1"])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{:?}", text(&out));
+    // Ctrl-C (SIGINT) stops it cleanly.
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(Instant::now() < deadline, "the sandbox did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0));
+}
