@@ -146,10 +146,16 @@ impl Sandbox {
         let addr = listener.local_addr()?;
         let signer = wxpay_core::v3::RsaSigner::from_pem(merchants::WECHATPAY_KEY_PEM)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let merchant_verifier = wxpay_core::v3::PublicKeyVerifier::from_pem(
+            merchants::MERCHANT_SERIAL_NO,
+            merchants::MERCHANT_PUB_PEM,
+        )
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
         let shared = Arc::new(server::Shared {
             state: Arc::new(State::default()),
             config,
             signer,
+            merchant_verifier,
             base_url: format!("http://{addr}"),
         });
         let (stop, stopped) = watch::channel(false);

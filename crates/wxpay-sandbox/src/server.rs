@@ -1,6 +1,5 @@
 //! The HTTP server: accepts on loopback, routes, applies connection-level faults.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) state: Arc<State>,
     pub(crate) config: SandboxConfig,
     pub(crate) signer: wxpay_core::v3::RsaSigner,
+    /// Verifies the merchants' APIv3 request signatures (their API key, by serial).
+    pub(crate) merchant_verifier: wxpay_core::v3::PublicKeyVerifier,
     pub(crate) base_url: String,
 }
 
@@ -142,8 +143,7 @@ async fn handle(
     let (parts, body) = req.into_parts();
     if parts.uri.path().starts_with(CONTROL_PREFIX) {
         let body = read_body(body).await.unwrap_or_default();
-        let answer: Result<Answer, Infallible> = Ok(control::handle(&shared, &parts, &body));
-        return answer.map_err(|_| DropConnection);
+        return Ok(control::handle(&shared, &parts, &body));
     }
     let Some((endpoint, path_order)) = route(parts.uri.path()) else {
         return Ok(not_found());

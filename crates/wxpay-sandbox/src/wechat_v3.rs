@@ -4,14 +4,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
-use wxpay_core::v3::{
-    Authorization, PublicKeyVerifier, Signer, Verifier, header, response_message,
-};
+use wxpay_core::v3::{Authorization, Signer, Verifier, header, response_message};
 
 use crate::body::AnswerBody;
 use crate::merchants::{
-    MERCHANT_PUB_PEM, MERCHANT_SERIAL_NO, WECHATPAY_CERT_SERIAL, WECHATPAY_PUBLIC_KEY_ID,
-    v3_merchant,
+    MERCHANT_SERIAL_NO, WECHATPAY_CERT_SERIAL, WECHATPAY_PUBLIC_KEY_ID, v3_merchant,
 };
 use crate::server::{Answer, DropConnection, Shared, nonce, now, truncate};
 use crate::state::{Closing, Endpoint, Fault, OrderKey};
@@ -216,15 +213,11 @@ fn check_signature(
     let signature =
         STANDARD.decode(&auth.signature).map_err(|_| sign_error("signature is not base64"))?;
     // The merchant's key, chosen by the serial the request names: the core's verifier.
-    let verifier = merchant_verifier().map_err(|_| sign_error("sandbox key failed to load"))?;
-    verifier
-        .verify("MERCHANT", &message, &signature, now())
+    shared
+        .merchant_verifier
+        .verify(MERCHANT_SERIAL_NO, &message, &signature, now())
         .map_err(|_| sign_error("signature does not verify"))?;
     Ok(auth)
-}
-
-fn merchant_verifier() -> Result<PublicKeyVerifier, wxpay_core::KeyError> {
-    PublicKeyVerifier::from_pem("MERCHANT", MERCHANT_PUB_PEM)
 }
 
 /// Signs an answer with the sandbox's WeChat Pay key, in the mode the request asked for
