@@ -154,17 +154,12 @@ impl CloseArgs {
             (Api::V3, true) => {
                 let mut subs = Vec::new();
                 for spec in &self.sub_orders {
-                    let parts: Vec<&str> = spec.split(':').collect();
-                    let sub = match parts.as_slice() {
-                        [mchid, no] => SubOrder::new(*mchid, *no),
-                        [mchid, no, sub] => SubOrder::new(*mchid, *no).sub_mchid(*sub),
-                        _ => {
-                            return Err(Failure::usage(format!(
-                                "--sub-order {spec}: use MCHID:OUT_TRADE_NO[:SUB_MCHID]"
-                            )));
-                        }
-                    };
-                    subs.push(sub);
+                    let (mchid, no, sub) = sub_order(spec)?;
+                    let order = SubOrder::new(mchid, no);
+                    subs.push(match sub {
+                        Some(sub) => order.sub_mchid(sub),
+                        None => order,
+                    });
                 }
                 let appid = self.combine_appid.clone().unwrap_or_default();
                 Job::Combined(CloseCombinedOrder::new(appid, no, subs))
@@ -254,20 +249,28 @@ fn embedded_sandbox(args: &mut CloseArgs) -> Result<SandboxThread, Failure> {
     if let (Some(state), Some(no)) = (state, &args.out_trade_no) {
         if args.combined {
             for spec in &args.sub_orders {
-                let parts: Vec<&str> = spec.split(':').collect();
-                if let [mchid, no, rest @ ..] = parts.as_slice() {
-                    let key = match rest.first() {
-                        Some(sub) => OrderKey::sub(*mchid, *sub, *no),
-                        None => OrderKey::new(*mchid, *no),
-                    };
-                    sandbox.state().put_order(key, state, 0);
-                }
+                let (mchid, no, sub) = sub_order(spec)?;
+                let key = match sub {
+                    Some(sub) => OrderKey::sub(mchid, sub, no),
+                    None => OrderKey::new(mchid, no),
+                };
+                sandbox.state().put_order(key, state, 0);
             }
         } else {
             sandbox.state().put_order(key(no), state, 0);
         }
     }
     Ok(sandbox)
+}
+
+/// A `--sub-order` spec: `MCHID:OUT_TRADE_NO[:SUB_MCHID]`.
+fn sub_order(spec: &str) -> Result<(&str, &str, Option<&str>), Failure> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts.as_slice() {
+        [mchid, no] => Ok((mchid, no, None)),
+        [mchid, no, sub] => Ok((mchid, no, Some(sub))),
+        _ => Err(Failure::usage(format!("--sub-order {spec}: use MCHID:OUT_TRADE_NO[:SUB_MCHID]"))),
+    }
 }
 
 fn exit_code(result: &Result<CloseOutcome, Error>) -> u8 {
