@@ -126,6 +126,8 @@ fn sandbox(
         config.answer_mode = AnswerMode::PlatformCertificate;
     }
     runtime()?.block_on(async {
+        let stop = wxpay_sandbox::shutdown_signal()
+            .map_err(|e| Failure::error(format!("cannot install the Ctrl-C handler: {e}")))?;
         let sandbox = Sandbox::start(config)
             .await
             .map_err(|e| Failure::error(format!("cannot start: {e}")))?;
@@ -142,7 +144,7 @@ fn sandbox(
         print!("{lines}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let _ = tokio::signal::ctrl_c().await;
+        stop.await;
         eprintln!("wxpay: sandbox shutting down");
         sandbox.shutdown().await;
         Ok(exit::CLOSED)

@@ -201,6 +201,33 @@ impl Sandbox {
     }
 }
 
+/// Resolves on Ctrl-C (SIGINT), or SIGTERM on Unix. The handlers are installed by this call,
+/// not when the future is first polled, so a signal sent right after it is not missed. Call
+/// it inside a tokio runtime.
+///
+/// # Errors
+/// When the signal handlers cannot be installed.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
 /// A sandbox on a runtime of its own, for blocking code and tests: stops when dropped.
 #[derive(Debug)]
 pub struct SandboxThread {

@@ -21,6 +21,13 @@ async fn main() -> ExitCode {
             other => return usage(&format!("unknown argument {other}")),
         }
     }
+    let stop = match wxpay_sandbox::shutdown_signal() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("wxpay-sandbox: cannot install the Ctrl-C handler: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let sandbox = match Sandbox::start(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -37,7 +44,7 @@ async fn main() -> ExitCode {
         Ok(lines) => print!("{lines}"),
         Err(e) => eprintln!("wxpay-sandbox: could not write key files to {}: {e}", dir.display()),
     }
-    let _ = tokio::signal::ctrl_c().await;
+    stop.await;
     eprintln!("wxpay-sandbox: shutting down");
     sandbox.shutdown().await;
     ExitCode::SUCCESS
