@@ -67,7 +67,7 @@ pub(crate) struct CloseArgs {
     /// APIv3 combined close: the combining app id.
     #[arg(long, value_name = "APPID")]
     combine_appid: Option<String>,
-    /// APIv3 combined close: a sub-order as MCHID:OUT_TRADE_NO[:SUB_MCHID] (repeat for each).
+    /// APIv3 combined close: a sub-order as `MCHID:OUT_TRADE_NO[:SUB_MCHID]` (repeat for each).
     #[arg(long = "sub-order", value_name = "SPEC")]
     sub_orders: Vec<String>,
     /// When the order was created (Unix seconds): a close within 5 minutes is refused here.

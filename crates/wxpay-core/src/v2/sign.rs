@@ -185,7 +185,7 @@ pub(crate) fn write_sorted_payload(sorted: &[(&str, &str)], out: &mut Vec<u8>) {
     }
 }
 
-/// The payload of [`with_payload`] as a `String` (for display and debugging).
+/// The payload of [`write_payload`] as a `String` (for display and debugging).
 #[must_use]
 pub fn payload<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = Vec::with_capacity(256);
