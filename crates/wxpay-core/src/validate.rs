@@ -2,32 +2,31 @@
 
 use crate::error::InvalidInput;
 
-/// A required field: non-empty, at most `max` characters, no control characters.
-pub(crate) fn required(field: &'static str, value: &str, max: usize) -> Result<(), InvalidInput> {
+/// An id (app id, merchant id, …): 1 to `max` printable ASCII characters, none of them one
+/// that XML or a quoted header value would have to escape (`<`, `>`, `&`, `"`, `'`). No real
+/// WeChat Pay id has any; refusing them means ids are always sent exactly as given.
+pub(crate) fn id(field: &'static str, value: &str, max: usize) -> Result<(), InvalidInput> {
     if value.is_empty() {
         return Err(InvalidInput::Empty { field });
     }
-    bounded(field, value, max)
+    let ok = |c: char| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '&' | '"' | '\'');
+    if let Some((position, character)) = value.chars().enumerate().find(|(_, c)| !ok(*c)) {
+        return Err(InvalidInput::BadCharacter { field, character, position });
+    }
+    // All ASCII from here: bytes are characters.
+    if value.len() > max {
+        return Err(InvalidInput::TooLong { field, max, len: value.len() });
+    }
+    Ok(())
 }
 
-/// An optional field's value when given: like [`required`].
-pub(crate) fn optional(
+/// An optional id, when given: like [`id`].
+pub(crate) fn optional_id(
     field: &'static str,
     value: Option<&str>,
     max: usize,
 ) -> Result<(), InvalidInput> {
-    value.map_or(Ok(()), |v| required(field, v, max))
-}
-
-fn bounded(field: &'static str, value: &str, max: usize) -> Result<(), InvalidInput> {
-    let len = value.chars().count();
-    if len > max {
-        return Err(InvalidInput::TooLong { field, max, len });
-    }
-    if let Some((position, character)) = value.chars().enumerate().find(|(_, c)| c.is_control()) {
-        return Err(InvalidInput::BadCharacter { field, character, position });
-    }
-    Ok(())
+    value.map_or(Ok(()), |v| id(field, v, max))
 }
 
 /// A field limited to `min..=max` characters from ASCII letters, digits and `extra`.
@@ -110,13 +109,28 @@ mod tests {
     }
 
     #[test]
-    fn required_counts_characters_not_bytes() {
-        assert_eq!(required("f", &"订".repeat(32), 32), Ok(()));
-        assert!(required("f", &"订".repeat(33), 32).is_err());
+    fn ids_are_printable_ascii_without_xml_or_quote_specials() {
+        assert_eq!(id("f", "wx2421b1c4370ec43b", 32), Ok(()));
+        assert_eq!(id("f", "a-b_c.d", 32), Ok(()));
+        for (bad, c, at) in [
+            ("a\nb", '\n', 1),
+            ("a b", ' ', 1),
+            ("a<b", '<', 1),
+            ("&", '&', 0),
+            ("x\"", '"', 1),
+            ("订", '订', 0),
+        ] {
+            assert_eq!(
+                id("f", bad, 32),
+                Err(InvalidInput::BadCharacter { field: "f", character: c, position: at }),
+                "{bad:?}"
+            );
+        }
         assert_eq!(
-            required("f", "a\nb", 32),
-            Err(InvalidInput::BadCharacter { field: "f", character: '\n', position: 1 })
+            id("f", &"a".repeat(33), 32),
+            Err(InvalidInput::TooLong { field: "f", max: 32, len: 33 })
         );
+        assert_eq!(id("f", "", 32), Err(InvalidInput::Empty { field: "f" }));
     }
 
     #[test]

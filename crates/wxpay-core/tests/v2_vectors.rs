@@ -350,6 +350,16 @@ fn bad_input_is_refused_before_anything_is_built() {
             .unwrap_err(),
         InvalidInput::Empty { field: "appid" }
     );
+    // Ids are sent exactly as given: XML specials are refused, not escaped.
+    let key = || ApiV2Key::new("192006250b4c09247ec02edce69f6a2d").unwrap();
+    assert_eq!(
+        V2Credentials::new("wx<1", "1", key()).unwrap_err(),
+        InvalidInput::BadCharacter { field: "appid", character: '<', position: 2 }
+    );
+    assert_eq!(
+        err(CloseOrderV2::new("1").for_sub_merchant("19&00", None), nonce),
+        InvalidInput::BadCharacter { field: "sub_mch_id", character: '&', position: 2 }
+    );
 }
 
 #[test]

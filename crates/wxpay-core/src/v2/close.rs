@@ -5,7 +5,7 @@ use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, StatusCode};
 
 use super::sign::write_sorted_payload;
-use super::xml::{V2Fields, write_document};
+use super::xml::{V2Fields, write_validated_document};
 use super::{V2Credentials, verify_fields};
 use crate::error::{ApiCode, ApiError, ApiVersion, DecodeError, Error, InvalidInput, VerifyError};
 use crate::operation::{Attempt, Context, Operation, Prepared};
@@ -91,8 +91,8 @@ impl CloseOrderV2 {
     /// The first [`InvalidInput`] found.
     pub fn validate(&self, now: u64) -> Result<(), InvalidInput> {
         validate::charset("out_trade_no", &self.out_trade_no, 1, 32, b"_-|*@")?;
-        validate::optional("sub_mch_id", self.sub_mch_id.as_deref(), 32)?;
-        validate::optional("sub_appid", self.sub_appid.as_deref(), 32)?;
+        validate::optional_id("sub_mch_id", self.sub_mch_id.as_deref(), 32)?;
+        validate::optional_id("sub_appid", self.sub_appid.as_deref(), 32)?;
         if self.sub_appid.is_some() && self.sub_mch_id.is_none() {
             return Err(InvalidInput::MissingSubMchId);
         }
@@ -141,7 +141,7 @@ impl Operation for CloseOrderV2 {
         write_sorted_payload(fields, &mut body);
         let sign = creds.signer.sign(creds.sign_type, &body)?;
         body.clear();
-        write_document(fields, sign.as_str(), &mut body);
+        write_validated_document(fields, sign.as_str(), &mut body);
 
         let uri = attempt.base_url.join(PathAndQuery::from_static(PATH))?;
         let mut request = http::Request::new(body);

@@ -33,16 +33,16 @@ impl V2Credentials {
     /// MD5, WeChat Pay's default.
     ///
     /// # Errors
-    /// [`InvalidInput`] when `appid` or `mch_id` is empty, over 32 characters or holds control
-    /// characters.
+    /// [`InvalidInput`] when `appid` or `mch_id` is empty, over 32 characters, or holds
+    /// anything but printable ASCII without `<>&"'`.
     pub fn new(
         appid: impl Into<String>,
         mch_id: impl Into<String>,
         signer: impl V2Signer + 'static,
     ) -> Result<Self, InvalidInput> {
         let (appid, mch_id) = (appid.into(), mch_id.into());
-        validate::required("appid", &appid, 32)?;
-        validate::required("mch_id", &mch_id, 32)?;
+        validate::id("appid", &appid, 32)?;
+        validate::id("mch_id", &mch_id, 32)?;
         Ok(V2Credentials {
             appid,
             mch_id,
