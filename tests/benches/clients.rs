@@ -234,6 +234,7 @@ fn main() {
     let raw = raw_reqwest(client.config());
     let v3_ctx = Context::new().with_v3(v3_credentials(V3_MCH, AnswerMode::PublicKey));
     let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut signing_ratios = Vec::new();
     for round in 0..rounds {
         let ours_prefix = format!("c32-ours-{round}-");
         let raw_prefix = format!("c32-raw-{round}-");
@@ -309,6 +310,49 @@ fn main() {
                 per_round as f64 / start.elapsed().as_secs_f64()
             })
         };
+        // For reference (no target): raw reqwest that signs each request as it goes, with
+        // the core's builder, and reads the answer without verifying it. Against it, our
+        // client's own overhead shows apart from the cost of RSA signing itself.
+        let signing_prefix = format!("c32-signing-{round}-");
+        orders(&agent, &base, V3_MCH, &signing_prefix, per_round as u64, "unpaid");
+        let run_raw_signing = || {
+            rt.block_on(async {
+                let next = Arc::new(AtomicUsize::new(0));
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..32)
+                    .map(|_| {
+                        let (raw, next, ctx) = (raw.clone(), next.clone(), v3_ctx.clone());
+                        let (prefix, base_url) = (signing_prefix.clone(), base_url.clone());
+                        tokio::spawn(async move {
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                if i >= per_round {
+                                    break;
+                                }
+                                let op = CloseOrderV3::direct(format!("{prefix}{i:06}"));
+                                let nonce = format!("SIGNING{i:06}");
+                                let attempt = Attempt {
+                                    base_url: &base_url,
+                                    timestamp: now(),
+                                    nonce: &nonce,
+                                };
+                                let req = op.build(&ctx, &attempt).unwrap();
+                                let resp = raw
+                                    .execute(reqwest::Request::try_from(req).unwrap())
+                                    .await
+                                    .unwrap();
+                                assert_eq!(resp.status(), 204);
+                                std::hint::black_box(resp.bytes().await.unwrap());
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+                per_round as f64 / start.elapsed().as_secs_f64()
+            })
+        };
         let (o, r) = if round % 2 == 0 {
             let o = run_ours();
             (o, run_raw())
@@ -319,7 +363,9 @@ fn main() {
         ours.push(o);
         theirs.push(r);
         ratios.push(o / r);
+        signing_ratios.push(o / run_raw_signing());
     }
+    println!("rate async.v3_close_c32_vs_raw_signing_reqwest {:.4}", median(&mut signing_ratios));
     println!(
         "pair async.v3_close_c32 {:.4} {:.1} {:.1} /s",
         median(&mut ratios),
