@@ -118,6 +118,43 @@ impl Prebuilt {
     }
 }
 
+/// Runs `close(i)` for every `i` below `n` from 32 concurrent tasks; closes per second.
+fn closes_per_sec<F, Fut>(rt: &tokio::runtime::Runtime, n: usize, close: F) -> f64
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    rt.block_on(async {
+        let next = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (next, close) = (next.clone(), close.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            break;
+                        }
+                        close(i).await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+/// Sends a request with raw reqwest and reads the (204) answer, unverified.
+async fn send_raw(raw: &reqwest::Client, request: Request) {
+    let resp = raw.execute(reqwest::Request::try_from(request).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), 204);
+    std::hint::black_box(resp.bytes().await.unwrap());
+}
+
 /// A reqwest client with the async client's settings.
 fn raw_reqwest(cfg: &wxpay_core::ClientConfig) -> reqwest::Client {
     reqwest::Client::builder()
@@ -254,60 +291,19 @@ fn main() {
             })
             .collect();
         let run_ours = || {
-            rt.block_on(async {
-                let next = Arc::new(AtomicUsize::new(0));
-                let start = Instant::now();
-                let tasks: Vec<_> = (0..32)
-                    .map(|_| {
-                        let (client, next, prefix) =
-                            (client.clone(), next.clone(), ours_prefix.clone());
-                        tokio::spawn(async move {
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                if i >= per_round {
-                                    break;
-                                }
-                                let op = CloseOrderV3::direct(format!("{prefix}{i:06}"));
-                                assert_eq!(
-                                    client.close_v3(&op).await.unwrap(),
-                                    CloseOutcome::Closed
-                                );
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.unwrap();
-                }
-                per_round as f64 / start.elapsed().as_secs_f64()
+            let (client, prefix) = (client.clone(), ours_prefix.clone());
+            closes_per_sec(&rt, per_round, move |i| {
+                let (client, op) =
+                    (client.clone(), CloseOrderV3::direct(format!("{prefix}{i:06}")));
+                async move { assert_eq!(client.close_v3(&op).await.unwrap(), CloseOutcome::Closed) }
             })
         };
         let presigned = Arc::new(presigned);
         let run_raw = || {
-            rt.block_on(async {
-                let next = Arc::new(AtomicUsize::new(0));
-                let start = Instant::now();
-                let tasks: Vec<_> = (0..32)
-                    .map(|_| {
-                        let (raw, next, presigned) = (raw.clone(), next.clone(), presigned.clone());
-                        tokio::spawn(async move {
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(pre) = presigned.get(i) else { break };
-                                let resp = raw
-                                    .execute(reqwest::Request::try_from(pre.request()).unwrap())
-                                    .await
-                                    .unwrap();
-                                assert_eq!(resp.status(), 204);
-                                std::hint::black_box(resp.bytes().await.unwrap());
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.unwrap();
-                }
-                per_round as f64 / start.elapsed().as_secs_f64()
+            let (raw, presigned) = (raw.clone(), presigned.clone());
+            closes_per_sec(&rt, per_round, move |i| {
+                let (raw, request) = (raw.clone(), presigned[i].request());
+                async move { send_raw(&raw, request).await }
             })
         };
         // For reference (no target): raw reqwest that signs each request as it goes, with
@@ -316,41 +312,14 @@ fn main() {
         let signing_prefix = format!("c32-signing-{round}-");
         orders(&agent, &base, V3_MCH, &signing_prefix, per_round as u64, "unpaid");
         let run_raw_signing = || {
-            rt.block_on(async {
-                let next = Arc::new(AtomicUsize::new(0));
-                let start = Instant::now();
-                let tasks: Vec<_> = (0..32)
-                    .map(|_| {
-                        let (raw, next, ctx) = (raw.clone(), next.clone(), v3_ctx.clone());
-                        let (prefix, base_url) = (signing_prefix.clone(), base_url.clone());
-                        tokio::spawn(async move {
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                if i >= per_round {
-                                    break;
-                                }
-                                let op = CloseOrderV3::direct(format!("{prefix}{i:06}"));
-                                let nonce = format!("SIGNING{i:06}");
-                                let attempt = Attempt {
-                                    base_url: &base_url,
-                                    timestamp: now(),
-                                    nonce: &nonce,
-                                };
-                                let req = op.build(&ctx, &attempt).unwrap();
-                                let resp = raw
-                                    .execute(reqwest::Request::try_from(req).unwrap())
-                                    .await
-                                    .unwrap();
-                                assert_eq!(resp.status(), 204);
-                                std::hint::black_box(resp.bytes().await.unwrap());
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.unwrap();
-                }
-                per_round as f64 / start.elapsed().as_secs_f64()
+            let (raw, ctx, prefix, base_url) =
+                (raw.clone(), v3_ctx.clone(), signing_prefix.clone(), base_url.clone());
+            closes_per_sec(&rt, per_round, move |i| {
+                let op = CloseOrderV3::direct(format!("{prefix}{i:06}"));
+                let nonce = format!("SIGNING{i:06}");
+                let attempt = Attempt { base_url: &base_url, timestamp: now(), nonce: &nonce };
+                let (raw, request) = (raw.clone(), op.build(&ctx, &attempt).unwrap());
+                async move { send_raw(&raw, request).await }
             })
         };
         let (o, r) = if round % 2 == 0 {
