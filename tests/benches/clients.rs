@@ -10,6 +10,13 @@
 //! `taskset` and `WXPAY_SANDBOX_BIN` are there, as `cargo xtask bench` arranges), so the
 //! client's own work, RSA signing above all, does not take the server's CPU: on one
 //! machine, that is what a real deployment looks like from the client's side.
+//!
+//! At c32 both our client and the sandbox are bound by RSA (each signs once per close), so
+//! the figure compares one core against the other, and on a shared host one core's speed
+//! drifts against the other's by up to ±15 % from second to second. The c32 rounds therefore
+//! swap the cores between sandbox and client every other round and take the median of many
+//! rounds, and they print each side's CPU time per close (`cpu …` lines), which does not
+//! depend on how the two sides' speeds happen to line up.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -68,6 +75,14 @@ impl Server {
         Server::Thread(wxpay_sandbox::SandboxThread::start(config).unwrap())
     }
 
+    /// The sandbox's process id, when it runs as a process of its own.
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Server::Process(child, _) => Some(child.id()),
+            Server::Thread(_) => None,
+        }
+    }
+
     fn url(&self) -> &str {
         match self {
             Server::Process(_, url) => url,
@@ -115,6 +130,74 @@ impl Prebuilt {
         *r.uri_mut() = self.uri.clone();
         *r.headers_mut() = self.headers.clone();
         r
+    }
+}
+
+/// Pins every thread of process `pid` to `core` with `taskset`; false if that failed.
+fn pin(pid: u32, core: usize) -> bool {
+    Command::new("taskset")
+        .args(["-a", "-p", "-c", &core.to_string(), &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// CPU time in nanoseconds spent so far by all live threads of process `pid` (Linux's
+/// `/proc/<pid>/task/*/schedstat`); `None` where that cannot be read.
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in dir {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// Closes per second of one c32 run, with the CPU microseconds per close that the client
+/// (this process) and the sandbox process spent on it, when they can be read.
+struct Run {
+    rate: f64,
+    client_us: Option<f64>,
+    sandbox_us: Option<f64>,
+}
+
+impl Run {
+    fn measure(server: Option<u32>, n: usize, f: impl FnOnce() -> f64) -> Run {
+        let me = std::process::id();
+        let before = (cpu_ns(me), server.and_then(cpu_ns));
+        let rate = f();
+        let per_close =
+            |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?) as f64 / 1e3 / n as f64);
+        Run {
+            rate,
+            client_us: per_close(before.0, cpu_ns(me)),
+            sandbox_us: per_close(before.1, server.and_then(cpu_ns)),
+        }
+    }
+}
+
+impl std::fmt::Display for Run {
+    /// `1000/s (cpu µs/close: client 950, sandbox 940)`, the CPU part where known.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.0}/s", self.rate)?;
+        if let (Some(c), Some(s)) = (self.client_us, self.sandbox_us) {
+            write!(f, " (cpu µs/close: client {c:.0}, sandbox {s:.0})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Prints the median CPU per close of a series of runs: `cpu <name> client <µs> sandbox <µs>`.
+fn print_cpu(name: &str, runs: &[Run]) {
+    let mut client: Vec<f64> = runs.iter().filter_map(|r| r.client_us).collect();
+    let mut sandbox: Vec<f64> = runs.iter().filter_map(|r| r.sandbox_us).collect();
+    if !client.is_empty() && !sandbox.is_empty() {
+        println!(
+            "cpu {name} client {:.0} us/close sandbox {:.0} us/close",
+            median(&mut client),
+            median(&mut sandbox)
+        );
     }
 }
 
@@ -258,8 +341,11 @@ fn main() {
     }
 
     // async.v3_close_c32
-    let per_round: usize = if quick { 400 } else { 1500 };
-    let rounds = if quick { 3 } else { 5 };
+    let per_round: usize = if quick { 800 } else { 1500 };
+    // A multiple of four: each (core arrangement, order) pair equally often.
+    let rounds = if quick { 8 } else { 16 };
+    // Swap cores between rounds only when both sides were pinned to begin with.
+    let swap = server.pid().filter(|_| pin(std::process::id(), 1));
     let client = wxpay_async::Client::new(
         config(&base)
             .v3(v3_credentials(V3_MCH, AnswerMode::PublicKey))
@@ -273,6 +359,10 @@ fn main() {
     let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let mut signing_ratios = Vec::new();
     for round in 0..rounds {
+        if let Some(sandbox) = swap {
+            let sandbox_core = (round / 2) % 2;
+            assert!(pin(sandbox, sandbox_core) && pin(std::process::id(), 1 - sandbox_core));
+        }
         let ours_prefix = format!("c32-ours-{round}-");
         let raw_prefix = format!("c32-raw-{round}-");
         orders(&agent, &base, V3_MCH, &ours_prefix, per_round as u64, "unpaid");
@@ -322,23 +412,29 @@ fn main() {
                 async move { send_raw(&raw, request).await }
             })
         };
+        let pid = server.pid();
         let (o, r) = if round % 2 == 0 {
-            let o = run_ours();
-            (o, run_raw())
+            let o = Run::measure(pid, per_round, run_ours);
+            (o, Run::measure(pid, per_round, run_raw))
         } else {
-            let r = run_raw();
-            (run_ours(), r)
+            let r = Run::measure(pid, per_round, run_raw);
+            (Run::measure(pid, per_round, run_ours), r)
         };
+        ratios.push(o.rate / r.rate);
+        let rs = Run::measure(pid, per_round, run_raw_signing);
+        eprintln!("c32 round {round:2}: ours {o}  raw {r}  raw+signing {rs}");
+        signing_ratios.push(o.rate / rs.rate);
         ours.push(o);
         theirs.push(r);
-        ratios.push(o / r);
-        signing_ratios.push(o / run_raw_signing());
     }
+    let rates = |runs: &[Run]| median(&mut runs.iter().map(|r| r.rate).collect::<Vec<_>>());
+    print_cpu("async.v3_close_c32", &ours);
+    print_cpu("async.v3_close_c32.raw_presigned", &theirs);
     println!("rate async.v3_close_c32_vs_raw_signing_reqwest {:.4}", median(&mut signing_ratios));
     println!(
         "pair async.v3_close_c32 {:.4} {:.1} {:.1} /s",
         median(&mut ratios),
-        median(&mut ours),
-        median(&mut theirs)
+        rates(&ours),
+        rates(&theirs)
     );
 }

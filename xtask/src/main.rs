@@ -135,7 +135,7 @@ fn bench(quick: bool, with_criterion: bool) -> Result<(), String> {
     args[5] = "bulk";
     text += &output(cargo().args(&args))?;
     println!();
-    for line in text.lines().filter(|l| l.starts_with("rate ")) {
+    for line in text.lines().filter(|l| l.starts_with("rate ") || l.starts_with("cpu ")) {
         println!("{line}");
     }
     for t in TARGETS {
