@@ -11,6 +11,7 @@ use wxpay_core::v2::{CloseOrderV2, SignType};
 use wxpay_core::v3::{CloseCombinedOrder, CloseOrderV3, SubOrder};
 use wxpay_core::{ClientConfig, CloseOutcome, Error, RetryPolicy, VerifyError};
 use wxpay_integration_tests::*;
+use wxpay_sandbox::merchants::{MERCHANT_CERT_PEM, TLS_CA_PEM};
 use wxpay_sandbox::{
     AnswerMode, Fault, FaultRule, OrderKey, OrderState, SandboxConfig, SandboxThread,
 };
@@ -266,24 +267,42 @@ fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
     (op, config.build().unwrap())
 }
 
-fn run_blocking(sandbox: &SandboxThread, case: &Case, no: &str) -> String {
-    let (op, config) = setup(sandbox, case, no);
-    let client = wxpay_blocking::Client::new(config).unwrap();
-    summary(&match &op {
+fn close_blocking(config: ClientConfig, op: &Op) -> Result<CloseOutcome, Error> {
+    let client = wxpay_blocking::Client::new(config)?;
+    match op {
         Op::V2(op) => client.close_v2(op),
         Op::V3(op) => client.close_v3(op),
         Op::Combined(op) => client.close_combined(op),
-    })
+    }
+}
+
+async fn close_async(config: ClientConfig, op: &Op) -> Result<CloseOutcome, Error> {
+    let client = wxpay_async::Client::new(config)?;
+    match op {
+        Op::V2(op) => client.close_v2(op).await,
+        Op::V3(op) => client.close_v3(op).await,
+        Op::Combined(op) => client.close_combined(op).await,
+    }
+}
+
+/// Through the blocking client, or the async one on a runtime of its own.
+fn close_with(blocking: bool, config: ClientConfig, op: &Op) -> Result<CloseOutcome, Error> {
+    if blocking {
+        close_blocking(config, op)
+    } else {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(close_async(config, op))
+    }
+}
+
+fn run_blocking(sandbox: &SandboxThread, case: &Case, no: &str) -> String {
+    let (op, config) = setup(sandbox, case, no);
+    summary(&close_blocking(config, &op))
 }
 
 async fn run_async(sandbox: &SandboxThread, case: &Case, no: &str) -> String {
     let (op, config) = setup(sandbox, case, no);
-    let client = wxpay_async::Client::new(config).unwrap();
-    summary(&match &op {
-        Op::V2(op) => client.close_v2(op).await,
-        Op::V3(op) => client.close_v3(op).await,
-        Op::Combined(op) => client.close_combined(op).await,
-    })
+    summary(&close_async(config, &op).await)
 }
 
 #[test]
@@ -362,6 +381,90 @@ fn a_refused_primary_fails_over_to_the_backup() {
         .close_v3(&CloseOrderV3::direct("nowhere-1"))
         .unwrap_err();
     assert_eq!(error_summary(&err), "exhausted(3):transport:Connect");
+}
+
+fn tls_sandbox() -> SandboxThread {
+    let sandbox = SandboxThread::start(SandboxConfig { tls: true, ..SandboxConfig::default() });
+    let sandbox = sandbox.unwrap();
+    assert!(sandbox.base_url().starts_with("https://127.0.0.1:"), "{}", sandbox.base_url());
+    sandbox
+}
+
+/// An unpaid APIv3 order `no` in `sandbox` and the operation closing it.
+fn v3_order(sandbox: &SandboxThread, no: &str) -> Op {
+    sandbox.state().put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid, 0);
+    Op::V3(CloseOrderV3::direct(no))
+}
+
+#[test]
+fn both_clients_close_over_tls_trusting_the_given_roots() {
+    let sandbox = tls_sandbox();
+    for blocking in [true, false] {
+        let tls = |b: wxpay_core::ClientConfigBuilder| b.tls_roots_pem(TLS_CA_PEM).build().unwrap();
+        let v3 = config(sandbox.base_url()).v3(v3_credentials(V3_MCH, AnswerMode::PublicKey));
+        let op = v3_order(&sandbox, &format!("tls-v3-{blocking}"));
+        assert_eq!(close_with(blocking, tls(v3), &op).unwrap(), CloseOutcome::Closed);
+
+        let no = format!("tls-v2-{blocking}");
+        sandbox.state().put_order(OrderKey::new(V2_MCH, &no), OrderState::Unpaid, 0);
+        let v2 = config(sandbox.base_url()).v2(v2_credentials(V2_MCH, HMAC));
+        let op = Op::V2(CloseOrderV2::new(no));
+        assert_eq!(close_with(blocking, tls(v2), &op).unwrap(), CloseOutcome::Closed);
+    }
+    assert_eq!(sandbox.state().requests(), 4);
+}
+
+#[test]
+fn an_untrusted_certificate_fails_at_once_sends_nothing_and_says_why() {
+    let sandbox = tls_sandbox();
+    // A plain sandbox as the backup: a certificate problem must not send the order there.
+    let backup = SandboxThread::start(SandboxConfig::default()).unwrap();
+    // The built-in Mozilla roots, then roots that did not issue the sandbox's certificate.
+    let roots: [Option<&str>; 2] = [None, Some(MERCHANT_CERT_PEM)];
+    for (i, root) in roots.into_iter().enumerate() {
+        for blocking in [true, false] {
+            let no = format!("untrusted-{i}-{blocking}");
+            let op = v3_order(&sandbox, &no);
+            backup.state().put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid, 0);
+            let mut builder = config(sandbox.base_url())
+                .base_urls(sandbox.base_url(), backup.base_url())
+                .v3(v3_credentials(V3_MCH, AnswerMode::PublicKey));
+            if let Some(pem) = root {
+                builder = builder.tls_roots_pem(pem);
+            }
+            let err = close_with(blocking, builder.build().unwrap(), &op).unwrap_err();
+            let what = format!("blocking={blocking} roots={i}: {err}");
+            // One attempt, no fail-over, no back-off: a plain transport error, not "exhausted".
+            assert_eq!(error_summary(&err), "transport:Tls", "{what}");
+            assert!(!err.was_sent(), "{what}");
+            assert!(err.to_string().contains("UnknownIssuer"), "{what}");
+        }
+    }
+    assert_eq!(sandbox.state().requests(), 0);
+    assert_eq!(backup.state().requests(), 0);
+}
+
+#[test]
+fn both_clients_go_through_connect_and_socks5_proxies() {
+    let sandbox = tls_sandbox();
+    let authority = sandbox.base_url().trim_start_matches("https://").to_owned();
+    for kind in [ProxyKind::Connect, ProxyKind::Socks5] {
+        let proxy = TestProxy::start(kind);
+        for blocking in [true, false] {
+            let config = config(sandbox.base_url())
+                .v3(v3_credentials(V3_MCH, AnswerMode::PublicKey))
+                .tls_roots_pem(TLS_CA_PEM)
+                .proxy(proxy.url())
+                .build()
+                .unwrap();
+            let op = v3_order(&sandbox, &format!("proxied-{kind:?}-{blocking}"));
+            let outcome = close_with(blocking, config, &op);
+            assert_eq!(outcome.unwrap(), CloseOutcome::Closed, "{kind:?} blocking={blocking}");
+        }
+        // One tunnel per client, each to the sandbox: the proxy carried both closes.
+        assert_eq!(proxy.targets(), [authority.clone(), authority.clone()], "{kind:?}");
+    }
+    assert_eq!(sandbox.state().requests(), 4);
 }
 
 #[test]

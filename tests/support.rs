@@ -116,3 +116,120 @@ pub fn raw_tcp_exchange(request: wxpay_core::Request) -> std::io::Result<wxpay_c
     }
     builder.body(body).map_err(|_| bad("response"))
 }
+
+/// What a [`TestProxy`] speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// HTTP `CONNECT` tunnels (what clients use for `https://` through an `http://` proxy).
+    Connect,
+    /// SOCKS5, no authentication, `CONNECT` command.
+    Socks5,
+}
+
+/// A forward proxy on loopback for tests: tunnels each connection to the target the client
+/// names, and records those targets. Threads and `std::net` only; it runs until the test
+/// process ends.
+#[derive(Debug)]
+pub struct TestProxy {
+    url: String,
+    targets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TestProxy {
+    pub fn start(kind: ProxyKind) -> TestProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let scheme = if kind == ProxyKind::Connect { "http" } else { "socks5" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
+        let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = targets.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let _ = tunnel(kind, client, &seen);
+                });
+            }
+        });
+        TestProxy { url, targets }
+    }
+
+    /// `http://127.0.0.1:<port>` or `socks5://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The `host:port` of every tunnel opened so far.
+    pub fn targets(&self) -> Vec<String> {
+        self.targets.lock().unwrap().clone()
+    }
+}
+
+/// Reads the client's request for a tunnel, opens it, then copies bytes both ways.
+fn tunnel(
+    kind: ProxyKind,
+    mut client: std::net::TcpStream,
+    seen: &std::sync::Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let target = match kind {
+        ProxyKind::Connect => {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                client.read_exact(&mut byte)?;
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let mut words = head.split_whitespace();
+            if words.next() != Some("CONNECT") {
+                client
+                    .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")?;
+                return Ok(());
+            }
+            words.next().unwrap_or_default().to_owned()
+        }
+        ProxyKind::Socks5 => {
+            let mut greeting = [0u8; 2];
+            client.read_exact(&mut greeting)?;
+            let mut methods = vec![0u8; usize::from(greeting[1])];
+            client.read_exact(&mut methods)?;
+            client.write_all(&[5, 0])?;
+            let mut request = [0u8; 4];
+            client.read_exact(&mut request)?;
+            let host = match request[3] {
+                1 => {
+                    let mut ip = [0u8; 4];
+                    client.read_exact(&mut ip)?;
+                    std::net::Ipv4Addr::from(ip).to_string()
+                }
+                3 => {
+                    let mut len = [0u8; 1];
+                    client.read_exact(&mut len)?;
+                    let mut name = vec![0u8; usize::from(len[0])];
+                    client.read_exact(&mut name)?;
+                    String::from_utf8_lossy(&name).into_owned()
+                }
+                _ => return Ok(()),
+            };
+            let mut port = [0u8; 2];
+            client.read_exact(&mut port)?;
+            format!("{host}:{}", u16::from_be_bytes(port))
+        }
+    };
+    seen.lock().unwrap().push(target.clone());
+    let upstream = std::net::TcpStream::connect(&target)?;
+    match kind {
+        ProxyKind::Connect => client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")?,
+        ProxyKind::Socks5 => client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])?,
+    }
+    let (mut up_read, mut client_write) = (upstream.try_clone()?, client.try_clone()?);
+    let back = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut up_read, &mut client_write);
+        let _ = client_write.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut client_read, mut up_write) = (client, upstream);
+    let _ = std::io::copy(&mut client_read, &mut up_write);
+    let _ = up_write.shutdown(std::net::Shutdown::Write);
+    let _ = back.join();
+    Ok(())
+}

@@ -64,6 +64,17 @@ impl Client {
             })?;
             builder = builder.proxy(proxy);
         }
+        if let Some(roots) = config.tls_roots() {
+            builder = builder.tls_built_in_root_certs(false);
+            for der in roots {
+                let cert = reqwest::Certificate::from_der(der).map_err(|_| {
+                    InvalidInput::TlsRoots(wxpay_core::KeyError::Malformed(
+                        "reqwest refused a root certificate".into(),
+                    ))
+                })?;
+                builder = builder.add_root_certificate(cert);
+            }
+        }
         let http = builder.build().map_err(|e| {
             TransportError::new(TransportErrorKind::Other, "(client)", Some(Box::new(e)))
         })?;
@@ -155,7 +166,9 @@ fn unix_now() -> u64 {
 
 /// What a reqwest error means for the order: could the request have been sent?
 fn kind(e: &reqwest::Error) -> TransportErrorKind {
-    if e.is_connect() {
+    if TransportError::is_tls_handshake_failure(e) {
+        TransportErrorKind::Tls
+    } else if e.is_connect() {
         TransportErrorKind::Connect
     } else if e.is_timeout() {
         TransportErrorKind::Timeout

@@ -67,6 +67,7 @@ impl Client {
             .timeout_connect(Some(config.connect_timeout()))
             .timeout_global(Some(config.timeout()))
             .proxy(proxy)
+            .tls_config(tls_config(config.tls_roots()))
             .build()
             .into();
         Ok(Client { config, agent, random: SystemRandom::new() })
@@ -142,6 +143,14 @@ fn unix_now() -> u64 {
 /// What a ureq error means for the order: could the request have been sent?
 fn kind(e: &ureq::Error) -> TransportErrorKind {
     use ureq::Error as E;
+    // ureq's error names no source: look inside the io::Error it may wrap.
+    let inner: &(dyn std::error::Error + 'static) = match e {
+        E::Io(io) => io,
+        other => other,
+    };
+    if TransportError::is_tls_handshake_failure(inner) {
+        return TransportErrorKind::Tls;
+    }
     match e {
         E::ConnectionFailed | E::HostNotFound | E::ConnectProxyFailed(_) => {
             TransportErrorKind::Connect
@@ -154,4 +163,16 @@ fn kind(e: &ureq::Error) -> TransportErrorKind {
         E::Io(_) | E::Protocol(_) | E::BodyStalled => TransportErrorKind::Io,
         _ => TransportErrorKind::Other,
     }
+}
+
+/// rustls with the built-in Mozilla roots, or only the configured ones.
+fn tls_config(roots: Option<&[Vec<u8>]>) -> ureq::tls::TlsConfig {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let roots = match roots {
+        Some(roots) => RootCerts::Specific(std::sync::Arc::new(
+            roots.iter().map(|der| Certificate::from_der(der).to_owned()).collect(),
+        )),
+        None => RootCerts::WebPki,
+    };
+    TlsConfig::builder().root_certs(roots).build()
 }

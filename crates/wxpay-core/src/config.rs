@@ -1,9 +1,10 @@
 //! A client's configuration, checked once, shared by both transports.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::endpoint::{BaseUrl, Endpoint};
-use crate::error::InvalidInput;
+use crate::error::{InvalidInput, KeyError};
 use crate::operation::Context;
 use crate::retry::RetryPolicy;
 use crate::v2::V2Credentials;
@@ -20,6 +21,7 @@ pub struct ClientConfig {
     retry: RetryPolicy,
     max_response_bytes: u64,
     proxy: Option<String>,
+    tls_roots: Option<Arc<[Vec<u8>]>>,
 }
 
 impl ClientConfig {
@@ -37,6 +39,7 @@ impl ClientConfig {
             max_response_bytes: crate::MAX_RESPONSE_BODY as u64,
             user_agent_suffix: None,
             proxy: None,
+            tls_roots: None,
         }
     }
 
@@ -81,6 +84,13 @@ impl ClientConfig {
     pub fn proxy(&self) -> Option<&str> {
         self.proxy.as_deref()
     }
+
+    /// The only certificate authorities trusted for TLS, as DER, when set with
+    /// [`ClientConfigBuilder::tls_roots_pem`]; `None` means the built-in Mozilla roots.
+    #[must_use]
+    pub fn tls_roots(&self) -> Option<&[Vec<u8>]> {
+        self.tls_roots.as_deref()
+    }
 }
 
 /// Builds a [`ClientConfig`].
@@ -95,6 +105,7 @@ pub struct ClientConfigBuilder {
     max_response_bytes: u64,
     user_agent_suffix: Option<String>,
     proxy: Option<String>,
+    tls_roots: Option<Vec<u8>>,
 }
 
 impl ClientConfigBuilder {
@@ -178,12 +189,23 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Trusts only the certificate authorities in this PEM bundle (one or more
+    /// `CERTIFICATE` blocks) instead of the built-in Mozilla roots: to pin WeChat Pay's
+    /// issuers, or to reach it through a gateway with a CA of your own. Checked at
+    /// [`build`](Self::build).
+    #[must_use]
+    pub fn tls_roots_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.tls_roots = Some(pem.as_ref().to_vec());
+        self
+    }
+
     /// Checks everything and builds the configuration.
     ///
     /// # Errors
     /// [`InvalidInput::MissingCredentials`] when neither APIv2 nor APIv3 credentials were
     /// given, [`InvalidInput::BadBaseUrl`] for a refused base or proxy URL, and
-    /// [`InvalidInput::BadCharacter`] for a `User-Agent` suffix a header cannot carry.
+    /// [`InvalidInput::BadCharacter`] for a `User-Agent` suffix a header cannot carry, and
+    /// [`InvalidInput::TlsRoots`] for TLS roots that are not PEM certificates.
     pub fn build(self) -> Result<ClientConfig, InvalidInput> {
         if self.v2.is_none() && self.v3.is_none() {
             return Err(InvalidInput::MissingCredentials { api: "v2 or v3" });
@@ -200,6 +222,10 @@ impl ClientConfigBuilder {
                 });
             }
         }
+        let tls_roots = match &self.tls_roots {
+            Some(pem) => Some(parse_roots(pem).map_err(InvalidInput::TlsRoots)?),
+            None => None,
+        };
         let mut context = Context::new();
         if let Some(v2) = self.v2 {
             context = context.with_v2(v2);
@@ -218,8 +244,36 @@ impl ClientConfigBuilder {
             retry: self.retry,
             max_response_bytes: self.max_response_bytes,
             proxy: self.proxy,
+            tls_roots,
         })
     }
+}
+
+/// The DER of every certificate in a PEM bundle; at least one, and nothing but certificates.
+fn parse_roots(pem: &[u8]) -> Result<Arc<[Vec<u8>]>, KeyError> {
+    use x509_cert::der::{Decode, Encode};
+    let mut roots = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = memchr::memmem::find(rest, b"-----BEGIN ") {
+        let block = &rest[start..];
+        let end = memchr::memmem::find(block, b"-----END ").ok_or(KeyError::NotPem)?;
+        let close = memchr::memmem::find(&block[end + 9..], b"-----").ok_or(KeyError::NotPem)?;
+        let len = end + 9 + close + 5;
+        let (label, der) = pem_rfc7468::decode_vec(&block[..len]).map_err(|_| KeyError::NotPem)?;
+        if label != "CERTIFICATE" {
+            let found = label.to_owned();
+            return Err(KeyError::WrongPemLabel { expected: "a certificate", found });
+        }
+        // Parsed here so that a damaged certificate fails the builder, not the first call.
+        let cert = x509_cert::Certificate::from_der(&der)
+            .map_err(|e| KeyError::Malformed(e.to_string()))?;
+        roots.push(cert.to_der().map_err(|e| KeyError::Malformed(e.to_string()))?);
+        rest = &block[len..];
+    }
+    if roots.is_empty() {
+        return Err(KeyError::NotPem);
+    }
+    Ok(roots.into())
 }
 
 #[cfg(test)]
@@ -230,6 +284,31 @@ mod tests {
     fn v2() -> V2Credentials {
         V2Credentials::new("wx1", "1", ApiV2Key::new("192006250b4c09247ec02edce69f6a2d").unwrap())
             .unwrap()
+    }
+
+    #[test]
+    fn tls_roots_are_every_certificate_of_a_pem_bundle_and_nothing_else() {
+        let a = include_str!("../tests/keys/ec_cert.pem");
+        let b = include_str!("../../../tests/vectors/keys/wechatpay_cert.pem");
+        let roots = |pem: &str| ClientConfig::builder().v2(v2()).tls_roots_pem(pem).build();
+        let bundle = format!("# two roots\n{a}\n{b}");
+        let config = roots(&bundle).unwrap();
+        let ders = config.tls_roots().unwrap();
+        assert_eq!(ders.len(), 2);
+        assert_eq!(ders[0], pem_rfc7468::decode_vec(a.trim().as_bytes()).unwrap().1);
+        assert_eq!(ders[1], pem_rfc7468::decode_vec(b.trim().as_bytes()).unwrap().1);
+
+        assert_eq!(roots("no PEM here").unwrap_err(), InvalidInput::TlsRoots(KeyError::NotPem));
+        let key = include_str!("../tests/keys/ec_pkcs8.pem");
+        let err = roots(&format!("{a}{key}")).unwrap_err();
+        assert!(
+            matches!(&err, InvalidInput::TlsRoots(KeyError::WrongPemLabel { found, .. }) if found == "PRIVATE KEY"),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("TLS root certificates: "), "{err}");
+        // A CERTIFICATE block whose content is not a certificate.
+        let junk = "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n";
+        assert!(matches!(roots(junk).unwrap_err(), InvalidInput::TlsRoots(KeyError::Malformed(_))));
     }
 
     #[test]
@@ -254,6 +333,7 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(ok.endpoint().backup().unwrap().as_str(), "http://127.0.0.1:2");
+        assert!(ok.tls_roots().is_none(), "the built-in roots unless told otherwise");
         assert_eq!(
             ok.context().user_agent.to_str().unwrap(),
             format!("{} shop/1.2", crate::USER_AGENT)

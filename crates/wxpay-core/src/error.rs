@@ -47,7 +47,9 @@ impl Error {
     pub fn was_sent(&self) -> bool {
         match self {
             Error::InvalidInput(_) | Error::Sign(_) => false,
-            Error::Transport(t) => t.kind != TransportErrorKind::Connect,
+            Error::Transport(t) => {
+                !matches!(t.kind, TransportErrorKind::Connect | TransportErrorKind::Tls)
+            }
             // An earlier attempt may have been sent even when the last one was not.
             Error::RetriesExhausted { .. } => true,
             Error::Communication { .. } | Error::Api(_) | Error::Verify(_) | Error::Decode(_) => {
@@ -170,6 +172,8 @@ pub enum InvalidInput {
         /// Why.
         reason: &'static str,
     },
+    /// The TLS root certificates given to the client builder are not usable.
+    TlsRoots(KeyError),
     /// A combined close needs between 1 and 50 sub-orders.
     SubOrderCount {
         /// How many were given.
@@ -207,6 +211,7 @@ impl fmt::Display for InvalidInput {
                 write!(f, "this call needs API{api} credentials, which the client was not given")
             }
             InvalidInput::BadBaseUrl { reason } => write!(f, "bad base URL: {reason}"),
+            InvalidInput::TlsRoots(e) => write!(f, "TLS root certificates: {e}"),
             InvalidInput::SubOrderCount { count } => {
                 write!(f, "a combined close takes 1 to 50 sub-orders, got {count}")
             }
@@ -312,6 +317,10 @@ pub enum TransportErrorKind {
     Timeout,
     /// The connection broke mid-exchange: the request may have been sent.
     Io,
+    /// The TLS handshake failed (a certificate not trusted or not for this host, no
+    /// protocol in common): the request was not sent. Not retried: trying again or another
+    /// host would not change the certificate, and it may be someone in the middle.
+    Tls,
     /// The response body exceeded the size cap.
     BodyTooLarge,
     /// Anything else the HTTP client reported.
@@ -345,14 +354,64 @@ impl fmt::Display for TransportError {
             TransportErrorKind::Connect => "could not connect (not sent)",
             TransportErrorKind::Timeout => "timed out (may have been sent)",
             TransportErrorKind::Io => "connection broke (may have been sent)",
+            TransportErrorKind::Tls => "TLS handshake failed (not sent)",
             TransportErrorKind::BodyTooLarge => "response body too large",
             TransportErrorKind::Other => "transport failed",
         };
         write!(f, "{} {what}", self.host)?;
-        if let Some(s) = &self.source {
-            write!(f, ": {s}")?;
+        // The whole chain: HTTP clients' own messages often leave the root cause (the
+        // certificate rustls refused, say) to their sources.
+        let mut next = self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static));
+        let mut last = String::new();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !last.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            last = text;
+            next = cause.source();
         }
         Ok(())
+    }
+}
+
+impl TransportError {
+    /// The first `T` among `error` and its causes, looking inside [`std::io::Error`]s too
+    /// (whose `source` skips the error they wrap). For transports classifying failures.
+    #[must_use]
+    pub fn find_cause<'a, T: std::error::Error + 'static>(
+        error: &'a (dyn std::error::Error + 'static),
+    ) -> Option<&'a T> {
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if let Some(found) = e.downcast_ref::<T>() {
+                return Some(found);
+            }
+            let inner = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+            if let Some(found) = inner.and_then(|i| i.downcast_ref::<T>()) {
+                return Some(found);
+            }
+            next = inner.map(|i| i as &(dyn std::error::Error + 'static)).or_else(|| e.source());
+        }
+        None
+    }
+
+    /// Whether `error` holds a failed TLS handshake: a rustls error that only the handshake
+    /// raises (a certificate not trusted or not for the host, no protocol in common), so
+    /// that no byte of the request was sent.
+    #[cfg(feature = "rustls")]
+    #[must_use]
+    pub fn is_tls_handshake_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+        use rustls::Error as R;
+        matches!(
+            Self::find_cause::<R>(error),
+            Some(
+                R::InvalidCertificate(_)
+                    | R::NoCertificatesPresented
+                    | R::PeerIncompatible(_)
+                    | R::UnsupportedNameType
+            )
+        )
     }
 }
 
@@ -593,3 +652,31 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapper(Box<dyn std::error::Error + Send + Sync>);
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("wrapper")
+        }
+    }
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+
+    #[test]
+    fn find_cause_looks_through_sources_and_inside_io_errors() {
+        // An io::Error whose `source()` would skip the KeyError it wraps.
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, KeyError::TooSmall);
+        let chain = Wrapper(Box::new(Wrapper(Box::new(io))));
+        let found = TransportError::find_cause::<KeyError>(&chain);
+        assert_eq!(found, Some(&KeyError::TooSmall));
+        assert!(TransportError::find_cause::<SignError>(&chain).is_none());
+    }
+}

@@ -49,7 +49,9 @@ impl RetryPolicy {
     #[must_use]
     pub fn is_retryable(error: &Error) -> bool {
         match error {
-            Error::Transport(t) => t.kind != TransportErrorKind::BodyTooLarge,
+            Error::Transport(t) => {
+                !matches!(t.kind, TransportErrorKind::BodyTooLarge | TransportErrorKind::Tls)
+            }
             Error::Api(api) => api.is_retryable(),
             _ => false,
         }
@@ -272,6 +274,7 @@ mod tests {
         assert!(RetryPolicy::is_retryable(&t(TransportErrorKind::Timeout)));
         assert!(RetryPolicy::is_retryable(&t(TransportErrorKind::Io)));
         assert!(!RetryPolicy::is_retryable(&t(TransportErrorKind::BodyTooLarge)));
+        assert!(!RetryPolicy::is_retryable(&t(TransportErrorKind::Tls)));
         let a = |status, code| {
             Error::Api(ApiError {
                 version: ApiVersion::V3,
@@ -322,6 +325,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn tls_failure_ends_the_call_at_once_without_fail_over() {
+        let (ctx, op, policy) = (ctx(), CloseOrderV2::new("1"), RetryPolicy::default());
+        let mut call = Call::new(&op, &ctx, &Endpoint::Mainland, &policy);
+        call.prepare(0, "n").unwrap();
+        match call.step(transport(TransportErrorKind::Tls), 0, Duration::ZERO, 0.5) {
+            Step::Fail(Error::Transport(t)) => assert_eq!(t.kind, TransportErrorKind::Tls),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(call.base_url().as_str(), BaseUrl::PRIMARY, "no fail-over");
+        assert_eq!(call.attempts(), 1);
     }
 
     #[test]

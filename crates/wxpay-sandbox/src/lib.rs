@@ -114,6 +114,9 @@ pub struct SandboxConfig {
     pub request_window_secs: Option<u64>,
     /// The key APIv3 answers are signed under by default.
     pub answer_mode: AnswerMode,
+    /// Serve HTTPS (`https://127.0.0.1:<port>`) with the built-in test certificate, issued
+    /// by [`merchants::TLS_CA_PEM`], instead of plain HTTP.
+    pub tls: bool,
 }
 
 impl Default for SandboxConfig {
@@ -123,6 +126,7 @@ impl Default for SandboxConfig {
             min_close_delay_secs: wxpay_core::MIN_CLOSE_DELAY_SECS,
             request_window_secs: Some(300),
             answer_mode: AnswerMode::PublicKey,
+            tls: false,
         }
     }
 }
@@ -151,12 +155,15 @@ impl Sandbox {
             merchants::MERCHANT_PUB_PEM,
         )
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let tls = if config.tls { Some(server::tls_config()?) } else { None };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let shared = Arc::new(server::Shared {
             state: Arc::new(State::default()),
             config,
             signer,
             merchant_verifier,
-            base_url: format!("http://{addr}"),
+            base_url: format!("{scheme}://{addr}"),
+            tls,
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, shared.clone(), stopped));
@@ -169,7 +176,7 @@ impl Sandbox {
         self.addr
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` when serving TLS).
     #[must_use]
     pub fn base_url(&self) -> &str {
         &self.shared.base_url

@@ -1,4 +1,4 @@
-//! `cargo run -p wxpay-sandbox -- [--port N] [--no-delay-rule] [--certificate-mode]`:
+//! `cargo run -p wxpay-sandbox -- [--port N] [--no-delay-rule] [--certificate-mode] [--tls]`:
 //! runs the sandbox in the foreground until Ctrl-C, printing its address and credentials.
 
 use std::process::ExitCode;
@@ -17,6 +17,7 @@ async fn main() -> ExitCode {
             },
             "--no-delay-rule" => config.min_close_delay_secs = 0,
             "--certificate-mode" => config.answer_mode = AnswerMode::PlatformCertificate,
+            "--tls" => config.tls = true,
             "--help" | "-h" => return usage(""),
             other => return usage(&format!("unknown argument {other}")),
         }
@@ -54,6 +55,6 @@ fn usage(problem: &str) -> ExitCode {
     if !problem.is_empty() {
         eprintln!("wxpay-sandbox: {problem}");
     }
-    eprintln!("usage: wxpay-sandbox [--port N] [--no-delay-rule] [--certificate-mode]");
+    eprintln!("usage: wxpay-sandbox [--port N] [--no-delay-rule] [--certificate-mode] [--tls]");
     if problem.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) }
 }

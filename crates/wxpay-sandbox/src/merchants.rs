@@ -19,6 +19,15 @@ pub const WECHATPAY_PUB_PEM: &str = include_str!("../keys/wechatpay_pub.pem");
 /// The sandbox's WeChat Pay platform certificate, for platform-certificate mode (test certificate).
 pub const WECHATPAY_CERT_PEM: &str = include_str!("../keys/wechatpay_cert.pem");
 
+/// The test certificate authority that issued the sandbox's HTTPS certificate: give it to
+/// a client (`ClientConfigBuilder::tls_roots_pem`) to reach a sandbox started with
+/// `tls: true`. A test CA whose key was thrown away: never trust it outside tests.
+pub const TLS_CA_PEM: &str = include_str!("../keys/tls_ca.pem");
+/// The sandbox's HTTPS certificate, for `127.0.0.1` and `localhost` (test certificate).
+pub const TLS_CERT_PEM: &str = include_str!("../keys/tls_cert.pem");
+/// The private key of the sandbox's HTTPS certificate (test key, ECDSA P-256).
+pub const TLS_KEY_PEM: &str = include_str!("../keys/tls_key.pem");
+
 /// The id of the sandbox's WeChat Pay public key.
 pub const WECHATPAY_PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
 /// The serial number of the sandbox's platform certificate.
@@ -143,6 +152,11 @@ impl Credentials {
         line("WXPAY_PLATFORM_CERT_FILE", &cert.display().to_string());
         line("WXPAY_SP_MCHID", V3_MERCHANTS[1].mchid);
         line("WXPAY_SUB_MCHID", V3_MERCHANTS[1].subs[0]);
+        if self.base_url.starts_with("https://") {
+            let roots = dir.join("tls_ca.pem");
+            std::fs::write(&roots, TLS_CA_PEM)?;
+            line("WXPAY_TLS_ROOTS_FILE", &roots.display().to_string());
+        }
         Ok(out)
     }
 }

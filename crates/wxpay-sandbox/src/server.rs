@@ -33,6 +33,29 @@ pub(crate) struct Shared {
     /// Verifies the merchants' APIv3 request signatures (their API key, by serial).
     pub(crate) merchant_verifier: wxpay_core::v3::PublicKeyVerifier,
     pub(crate) base_url: String,
+    /// Set when serving HTTPS.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// The TLS setup for the built-in test certificate: HTTP/1.1 only, as WeChat Pay's API.
+pub(crate) fn tls_config() -> std::io::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |e: &dyn std::fmt::Display| std::io::Error::other(format!("TLS identity: {e}"));
+    let certs = CertificateDer::pem_slice_iter(crate::merchants::TLS_CERT_PEM.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&e))?;
+    let key = PrivateKeyDer::from_pem_slice(crate::merchants::TLS_KEY_PEM.as_bytes())
+        .map_err(|e| bad(&e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(&e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad(&e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// Unix seconds now.
@@ -66,22 +89,43 @@ pub(crate) async fn serve(
             continue;
         }
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let mut stop = stop.clone();
+        let (shared, stop) = (shared.clone(), stop.clone());
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(shared.clone(), req));
-            let conn = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            match shared.tls.clone() {
+                None => serve_connection(stream, shared, stop).await,
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                    // A client that fails the handshake (an untrusted certificate) just leaves.
+                    let handshake =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
+                        serve_connection(stream, shared, stop).await;
+                    }
                 }
             }
         });
+    }
+}
+
+/// How long a TLS client has to finish its handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// HTTP/1.1 with keep-alive on one connection, until it closes or the sandbox stops.
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| handle(shared.clone(), req));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }
 
