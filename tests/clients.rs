@@ -178,8 +178,11 @@ fn summary(result: &Result<CloseOutcome, Error>) -> String {
 
 fn error_summary(e: &Error) -> String {
     match e {
-        Error::RetriesExhausted { attempts, last } => {
+        Error::RetriesExhausted { attempts, sent: true, last } => {
             format!("exhausted({attempts}):{}", error_summary(last))
+        }
+        Error::RetriesExhausted { attempts, sent: false, last } => {
+            format!("exhausted-unsent({attempts}):{}", error_summary(last))
         }
         Error::Api(a) => format!("api:{}", a.code.as_str()),
         Error::Communication { return_msg } => format!("communication:{return_msg}"),
@@ -380,7 +383,8 @@ fn a_refused_primary_fails_over_to_the_backup() {
         .unwrap()
         .close_v3(&CloseOrderV3::direct("nowhere-1"))
         .unwrap_err();
-    assert_eq!(error_summary(&err), "exhausted(3):transport:Connect");
+    assert_eq!(error_summary(&err), "exhausted-unsent(3):transport:Connect");
+    assert!(!err.was_sent(), "{err}");
 }
 
 fn tls_sandbox() -> SandboxThread {

@@ -75,6 +75,10 @@ enum Command {
         /// Where to write the test key files (a temporary directory by default).
         #[arg(long, value_name = "DIR")]
         key_dir: Option<PathBuf>,
+        /// Serve HTTPS with a test certificate; the printed settings include its CA
+        /// (`WXPAY_TLS_ROOTS_FILE`).
+        #[arg(long)]
+        tls: bool,
     },
     /// Show how a request is signed: string-to-sign, signature, and what is sent.
     #[command(subcommand)]
@@ -89,8 +93,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo => demo::run(),
         Command::Close(args) => close::run(*args),
-        Command::Sandbox { port, no_delay_rule, certificate_mode, key_dir } => {
-            sandbox(port, no_delay_rule, certificate_mode, key_dir)
+        Command::Sandbox { port, no_delay_rule, certificate_mode, key_dir, tls } => {
+            sandbox(SandboxArgs { port, no_delay_rule, certificate_mode, key_dir, tls })
         }
         Command::Sign(cmd) => sign::sign(cmd),
         Command::Verify(cmd) => sign::verify(cmd),
@@ -111,14 +115,19 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::error(format!("cannot start the runtime: {e}")))
 }
 
-fn sandbox(
+/// The options of `wxpay sandbox`.
+struct SandboxArgs {
     port: u16,
     no_delay_rule: bool,
     certificate_mode: bool,
     key_dir: Option<PathBuf>,
-) -> Result<u8, Failure> {
+    tls: bool,
+}
+
+fn sandbox(args: SandboxArgs) -> Result<u8, Failure> {
     use wxpay_sandbox::{AnswerMode, Sandbox, SandboxConfig};
-    let mut config = SandboxConfig { port, ..SandboxConfig::default() };
+    let SandboxArgs { port, no_delay_rule, certificate_mode, key_dir, tls } = args;
+    let mut config = SandboxConfig { port, tls, ..SandboxConfig::default() };
     if no_delay_rule {
         config.min_close_delay_secs = 0;
     }

@@ -54,6 +54,13 @@ pub(crate) struct Settings {
     /// APIv3 platform-certificate mode: a WeChat Pay platform certificate (PEM).
     #[arg(long, env = "WXPAY_PLATFORM_CERT_FILE", value_name = "FILE")]
     pub(crate) platform_cert_file: Option<PathBuf>,
+    /// Send through this proxy (`http://`, `https://` or `socks5://` URL).
+    #[arg(long, env = "WXPAY_PROXY", value_name = "URL")]
+    pub(crate) proxy: Option<String>,
+    /// Trust only the certificate authorities in this PEM file for TLS, instead of the
+    /// built-in Mozilla roots (a gateway with its own CA; the sandbox's `--tls`).
+    #[arg(long, env = "WXPAY_TLS_ROOTS_FILE", value_name = "FILE")]
+    pub(crate) tls_roots_file: Option<PathBuf>,
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
@@ -96,6 +103,8 @@ impl Settings {
                 "public_key_id" => slot_s(&mut self.public_key_id),
                 "public_key_file" => slot_p(&mut self.public_key_file),
                 "platform_cert_file" => slot_p(&mut self.platform_cert_file),
+                "proxy" => slot_s(&mut self.proxy),
+                "tls_roots_file" => slot_p(&mut self.tls_roots_file),
                 other => {
                     return Err(Failure::usage(format!(
                         "{}: unknown setting `{other}`",
@@ -182,6 +191,12 @@ impl Settings {
                 )));
             }
         };
+        if let Some(proxy) = &self.proxy {
+            b = b.proxy(proxy);
+        }
+        if let Some(file) = &self.tls_roots_file {
+            b = b.tls_roots_pem(read(file, "TLS roots file")?);
+        }
         Ok(b.user_agent_suffix(concat!("wxpay-cli/", env!("CARGO_PKG_VERSION"))))
     }
 }

@@ -414,3 +414,46 @@ fn the_sandbox_command_prints_credentials_serves_and_stops_on_ctrl_c() {
     };
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn close_over_tls_trusts_the_roots_file_and_goes_through_the_proxy_setting() {
+    let sandbox =
+        SandboxThread::start(SandboxConfig { tls: true, ..SandboxConfig::default() }).unwrap();
+    let dir = temp_dir("tls");
+    let env = env_for(&sandbox, &dir);
+    assert!(env.iter().any(|(k, v)| k == "WXPAY_BASE_URL" && v.starts_with("https://")));
+    let put = |no: &str| {
+        let key = wxpay_sandbox::OrderKey::new("1900000001", no);
+        sandbox.state().put_order(key, wxpay_sandbox::OrderState::Unpaid, 0);
+    };
+    for no in ["tls-cli-1", "tls-cli-2", "tls-cli-3"] {
+        put(no);
+    }
+    // With the sandbox's CA (WXPAY_TLS_ROOTS_FILE, as `wxpay sandbox --tls` prints it).
+    let out =
+        wxpay().args(["close", "--api", "v3", "tls-cli-1"]).envs(env.iter().cloned()).output();
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // Without it, the built-in roots refuse the test certificate: an error, nothing sent.
+    let out = wxpay()
+        .args(["close", "--api", "v3", "tls-cli-2"])
+        .envs(env.iter().filter(|(k, _)| k != "WXPAY_TLS_ROOTS_FILE").cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    // The result line, on standard output like every close's.
+    assert!(text(&out).0.contains("TLS handshake failed (not sent)"), "{:?}", text(&out));
+    assert!(text(&out).0.contains("UnknownIssuer"), "{:?}", text(&out));
+    // A proxy that refuses connections: the close must fail to connect, so it used the proxy.
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", refusing.local_addr().unwrap());
+    drop(refusing);
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--proxy", &proxy, "tls-cli-3"])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(text(&out).0.contains("could not connect"), "{:?}", text(&out));
+    assert_eq!(sandbox.state().requests(), 1, "only the first close reached the sandbox");
+}

@@ -32,10 +32,13 @@ pub enum Error {
     Verify(VerifyError),
     /// The response could not be decoded.
     Decode(DecodeError),
-    /// Every attempt the retry policy allowed failed; the order's state is unknown.
+    /// Every attempt the retry policy allowed failed. Unless `sent` is false (no attempt
+    /// got past connecting), the order's state is unknown.
     RetriesExhausted {
         /// How many attempts were made.
         attempts: u32,
+        /// Whether any attempt may have reached WeChat Pay.
+        sent: bool,
         /// The error of the last attempt.
         last: Box<Error>,
     },
@@ -50,8 +53,8 @@ impl Error {
             Error::Transport(t) => {
                 !matches!(t.kind, TransportErrorKind::Connect | TransportErrorKind::Tls)
             }
-            // An earlier attempt may have been sent even when the last one was not.
-            Error::RetriesExhausted { .. } => true,
+            // Over all attempts: an earlier one may have been sent when the last was not.
+            Error::RetriesExhausted { sent, .. } => *sent,
             Error::Communication { .. } | Error::Api(_) | Error::Verify(_) | Error::Decode(_) => {
                 true
             }
@@ -81,9 +84,14 @@ impl fmt::Display for Error {
             Error::Api(e) => write!(f, "{e}"),
             Error::Verify(e) => write!(f, "response failed verification: {e}"),
             Error::Decode(e) => write!(f, "{e}"),
-            Error::RetriesExhausted { attempts, last } => write!(
+            Error::RetriesExhausted { attempts, sent: true, last } => write!(
                 f,
                 "order state unknown: gave up after {attempts} attempts; last error: {last}"
+            ),
+            Error::RetriesExhausted { attempts, sent: false, last } => write!(
+                f,
+                "gave up after {attempts} attempts, none sent (the order is unchanged); \
+                 last error: {last}"
             ),
         }
     }

@@ -137,12 +137,15 @@ pub struct Call<'a, O: Operation> {
     base: BaseUrl,
     backup: Option<BaseUrl>,
     attempts: u32,
+    /// Whether an attempt before the current one may have reached WeChat Pay.
+    sent: bool,
 }
 
 impl<'a, O: Operation> Call<'a, O> {
     /// Starts a call of `op` against `endpoint`.
     pub fn new(op: &'a O, ctx: &'a Context, endpoint: &Endpoint, policy: &'a RetryPolicy) -> Self {
-        Call { op, ctx, policy, base: endpoint.primary(), backup: endpoint.backup(), attempts: 0 }
+        let (base, backup) = (endpoint.primary(), endpoint.backup());
+        Call { op, ctx, policy, base, backup, attempts: 0, sent: false }
     }
 
     /// The base URL the next attempt goes to.
@@ -214,13 +217,16 @@ impl<'a, O: Operation> Call<'a, O> {
             return Step::Fail(self.wrap(error));
         }
         tracing::info!(host, attempt = self.attempts, reason = %error, request_id, delay_ms = delay.as_millis() as u64, "retrying");
+        self.sent |= error.was_sent();
         Step::Retry(delay)
     }
 
-    /// After more than one attempt, the error says so: the order's state is unknown.
+    /// After more than one attempt, the error says so, and whether any attempt may have
+    /// been sent (then the order's state is unknown).
     fn wrap(&self, error: Error) -> Error {
         if self.attempts > 1 {
-            Error::RetriesExhausted { attempts: self.attempts, last: Box::new(error) }
+            let sent = self.sent || error.was_sent();
+            Error::RetriesExhausted { attempts: self.attempts, sent, last: Box::new(error) }
         } else {
             error
         }
@@ -320,10 +326,38 @@ mod tests {
         ));
         call.prepare(0, "n").unwrap();
         match call.step(transport(TransportErrorKind::Timeout), 0, Duration::ZERO, 0.0) {
-            Step::Fail(Error::RetriesExhausted { attempts: 4, last }) => {
+            Step::Fail(Error::RetriesExhausted { attempts: 4, sent: true, last }) => {
                 assert!(matches!(*last, Error::Transport(_)));
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn exhausted_says_whether_any_attempt_may_have_been_sent() {
+        let (ctx, op, policy) = (ctx(), CloseOrderV2::new("1"), RetryPolicy::default());
+        let run = |kinds: &[TransportErrorKind]| {
+            let mut call = Call::new(&op, &ctx, &Endpoint::HongKong, &policy);
+            let mut last = None;
+            for kind in kinds {
+                call.prepare(0, "n").unwrap();
+                last = Some(call.step(transport(*kind), 0, Duration::ZERO, 0.0));
+            }
+            match last {
+                Some(Step::Fail(e @ Error::RetriesExhausted { .. })) => e,
+                other => panic!("{other:?}"),
+            }
+        };
+        use TransportErrorKind::{Connect, Timeout};
+        let unsent = run(&[Connect, Connect, Connect, Connect]);
+        assert!(matches!(unsent, Error::RetriesExhausted { attempts: 4, sent: false, .. }));
+        assert!(!unsent.was_sent());
+        assert!(unsent.to_string().contains("none sent (the order is unchanged)"), "{unsent}");
+        // A timeout in the middle may have reached WeChat Pay: unknown from then on.
+        for kinds in [[Connect, Timeout, Connect, Connect], [Connect, Connect, Connect, Timeout]] {
+            let e = run(&kinds);
+            assert!(matches!(e, Error::RetriesExhausted { sent: true, .. }), "{kinds:?}");
+            assert!(e.was_sent() && e.to_string().starts_with("order state unknown"), "{e}");
         }
     }
 
