@@ -344,10 +344,8 @@ fn refusing_port() -> u16 {
 fn a_refused_primary_fails_over_to_the_backup() {
     let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
     let primary = format!("http://127.0.0.1:{}", refusing_port());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for (i, blocking) in [true, false].into_iter().enumerate() {
-        let no = format!("failover-{i}");
-        sandbox.state().put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid, 0);
+        let op = v3_order(&sandbox, &format!("failover-{i}"));
         let config = ClientConfig::builder()
             .base_urls(&primary, sandbox.base_url())
             .retry(quick_retries())
@@ -356,13 +354,7 @@ fn a_refused_primary_fails_over_to_the_backup() {
             .unwrap();
         let before = sandbox.state().requests();
         let started = Instant::now();
-        let op = CloseOrderV3::direct(&no);
-        let result = if blocking {
-            wxpay_blocking::Client::new(config).unwrap().close_v3(&op)
-        } else {
-            runtime
-                .block_on(async { wxpay_async::Client::new(config).unwrap().close_v3(&op).await })
-        };
+        let result = close_with(blocking, config, &op);
         assert_eq!(result.unwrap(), CloseOutcome::Closed, "blocking={blocking}");
         assert_eq!(sandbox.state().requests(), before + 1, "one attempt reached the backup");
         // Fail-over is immediate: no back-off sleep before the backup.

@@ -251,24 +251,21 @@ impl ClientConfigBuilder {
 
 /// The DER of every certificate in a PEM bundle; at least one, and nothing but certificates.
 fn parse_roots(pem: &[u8]) -> Result<Arc<[Vec<u8>]>, KeyError> {
-    use x509_cert::der::{Decode, Encode};
+    use x509_cert::der::Decode;
     let mut roots = Vec::new();
     let mut rest = pem;
-    while let Some(start) = memchr::memmem::find(rest, b"-----BEGIN ") {
-        let block = &rest[start..];
-        let end = memchr::memmem::find(block, b"-----END ").ok_or(KeyError::NotPem)?;
-        let close = memchr::memmem::find(&block[end + 9..], b"-----").ok_or(KeyError::NotPem)?;
-        let len = end + 9 + close + 5;
-        let (label, der) = pem_rfc7468::decode_vec(&block[..len]).map_err(|_| KeyError::NotPem)?;
+    while memchr::memmem::find(rest, b"-----BEGIN ").is_some() {
+        // A BEGIN without its END is a damaged bundle, not the end of it.
+        let (block, after) = crate::v3::keys::split_pem_block(rest).ok_or(KeyError::NotPem)?;
+        let (label, der) = pem_rfc7468::decode_vec(block).map_err(|_| KeyError::NotPem)?;
         if label != "CERTIFICATE" {
             let found = label.to_owned();
             return Err(KeyError::WrongPemLabel { expected: "a certificate", found });
         }
         // Parsed here so that a damaged certificate fails the builder, not the first call.
-        let cert = x509_cert::Certificate::from_der(&der)
-            .map_err(|e| KeyError::Malformed(e.to_string()))?;
-        roots.push(cert.to_der().map_err(|e| KeyError::Malformed(e.to_string()))?);
-        rest = &block[len..];
+        x509_cert::Certificate::from_der(&der).map_err(|e| KeyError::Malformed(e.to_string()))?;
+        roots.push(der);
+        rest = after;
     }
     if roots.is_empty() {
         return Err(KeyError::NotPem);

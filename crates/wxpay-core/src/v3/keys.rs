@@ -24,11 +24,17 @@ pub(crate) fn decode_pem(pem: &[u8]) -> Result<(String, Zeroizing<Vec<u8>>), Key
 
 /// The PEM block in `input`, skipping any text before it (as `openssl` output often has).
 fn trim_to_pem(input: &[u8]) -> Option<&[u8]> {
+    split_pem_block(input).map(|(block, _)| block)
+}
+
+/// The first PEM block in `input` (skipping any text before it) and what follows it; `None`
+/// when there is no `-----BEGIN ` or it has no complete `-----END …-----` line.
+pub(crate) fn split_pem_block(input: &[u8]) -> Option<(&[u8], &[u8])> {
     let start = memchr::memmem::find(input, b"-----BEGIN ")?;
     let rest = &input[start..];
     let end_marker = memchr::memmem::find(rest, b"-----END ")?;
     let close = memchr::memmem::find(&rest[end_marker + 9..], b"-----")? + end_marker + 9 + 5;
-    Some(&rest[..close])
+    Some(rest.split_at(close))
 }
 
 /// An RSA private key that signs APIv3 requests with SHA256-with-RSA (RSASSA-PKCS1-v1_5),

@@ -2,7 +2,7 @@
 //! with WeChat Pay's public key or platform certificate.
 
 mod close;
-mod keys;
+pub(crate) mod keys;
 mod verify;
 
 use std::fmt;
