@@ -492,7 +492,7 @@ fn the_core_needs_no_transport_crate() {
         .with_v3(v3_credentials(V3_MCH, AnswerMode::PlatformCertificate));
     let base = BaseUrl::parse(sandbox.base_url()).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let attempt = Attempt { base_url: &base, timestamp: now, nonce: "RAWTCP1" };
+    let attempt = Attempt::new(&base, now, "RAWTCP1");
 
     let v3 = CloseOrderV3::direct("raw-tcp-1");
     let answer = raw_tcp_exchange(v3.build(&ctx, &attempt).unwrap()).unwrap();

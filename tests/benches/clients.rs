@@ -270,7 +270,7 @@ fn main() {
     let base_url = BaseUrl::parse(&base).unwrap();
     let prebuilt_v2 = Prebuilt::new(
         v2_op
-            .build(&v2_ctx, &Attempt { base_url: &base_url, timestamp: now(), nonce: "PREBUILT1" })
+            .build(&v2_ctx, &Attempt::new(&base_url, now(), "PREBUILT1"))
             .unwrap(),
     );
 
@@ -374,7 +374,7 @@ fn main() {
                 Prebuilt::new(
                     op.build(
                         &v3_ctx,
-                        &Attempt { base_url: &base_url, timestamp: now(), nonce: &nonce },
+                        &Attempt::new(&base_url, now(), &nonce),
                     )
                     .unwrap(),
                 )
@@ -407,7 +407,7 @@ fn main() {
             closes_per_sec(&rt, per_round, move |i| {
                 let op = CloseOrderV3::direct(format!("{prefix}{i:06}"));
                 let nonce = format!("SIGNING{i:06}");
-                let attempt = Attempt { base_url: &base_url, timestamp: now(), nonce: &nonce };
+                let attempt = Attempt::new(&base_url, now(), &nonce);
                 let (raw, request) = (raw.clone(), op.build(&ctx, &attempt).unwrap());
                 async move { send_raw(&raw, request).await }
             })

@@ -24,13 +24,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let v2 = CloseOrderV2::new("raw-v2-1");
     let request =
-        v2.build(&ctx, &Attempt { base_url: &base, timestamp: now(), nonce: "RAWTCPNONCE1" })?;
+        v2.build(&ctx, &Attempt::new(&base, now(), "RAWTCPNONCE1"))?;
     let outcome = v2.parse(&ctx, now(), raw_tcp_exchange(request)?)?;
     println!("APIv2 close of raw-v2-1 over a bare TcpStream: {outcome}");
 
     let v3 = CloseOrderV3::direct("raw-v3-1");
     let request =
-        v3.build(&ctx, &Attempt { base_url: &base, timestamp: now(), nonce: "RAWTCPNONCE2" })?;
+        v3.build(&ctx, &Attempt::new(&base, now(), "RAWTCPNONCE2"))?;
     let outcome = v3.parse(&ctx, now(), raw_tcp_exchange(request)?)?;
     println!("APIv3 close of raw-v3-1 over a bare TcpStream: {outcome}");
     Ok(())

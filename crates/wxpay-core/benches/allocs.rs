@@ -30,7 +30,7 @@ fn count<T>(mut f: impl FnMut() -> T) -> usize {
 
 fn main() {
     let base = base();
-    let attempt = Attempt { base_url: &base, timestamp: TIMESTAMP, nonce: NONCE };
+    let attempt = Attempt::new(&base, TIMESTAMP, NONCE);
     let close = close();
     for (name, st) in [("v2.build", SignType::Md5), ("v2.build_hmac", SignType::HmacSha256)] {
         let ctx = v2_ctx(st);
@@ -38,7 +38,7 @@ fn main() {
     }
     let ctx = v3_ctx();
     let v3 = v3_close();
-    let attempt = Attempt { base_url: &base, timestamp: 1_554_208_460, nonce: V3_NONCE };
+    let attempt = Attempt::new(&base, 1_554_208_460, V3_NONCE);
     println!("allocs v3.build {}", count(|| v3.build(&ctx, &attempt).unwrap()));
     // For reference: what ring's own signing allocates (part of the figure above).
     let key = ring::signature::RsaKeyPair::from_pkcs8(&pem_der(MERCHANT_KEY)).unwrap();

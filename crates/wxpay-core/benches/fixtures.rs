@@ -148,7 +148,7 @@ pub fn cases() -> Vec<Case> {
         let close = close();
         simple(move || {
             close
-                .build(&ctx, &Attempt { base_url: &base, timestamp: TIMESTAMP, nonce: NONCE })
+                .build(&ctx, &Attempt::new(&base, TIMESTAMP, NONCE))
                 .unwrap()
         })
     };
@@ -166,7 +166,7 @@ pub fn cases() -> Vec<Case> {
         let base = base();
         let close = v3_close();
         simple(move || {
-            let attempt = Attempt { base_url: &base, timestamp: 1_554_208_460, nonce: V3_NONCE };
+            let attempt = Attempt::new(&base, 1_554_208_460, V3_NONCE);
             close.build(&ctx, &attempt).unwrap()
         })
     };

@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let base = BaseUrl::parse(BaseUrl::PRIMARY)?;
     let attempt =
-        Attempt { base_url: &base, timestamp: now, nonce: "4ca93f17ddf3443ceabf72f26d64fe0e" };
+        Attempt::new(&base, now, "4ca93f17ddf3443ceabf72f26d64fe0e");
     let request = CloseOrderV2::new("1415983244").build(&ctx, &attempt)?;
 
     println!("{} {}", request.method(), request.uri());

@@ -1,5 +1,6 @@
 //! A client's configuration, checked once, shared by both transports.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,24 @@ use crate::v3::V3Credentials;
 
 /// Everything a transport client needs: credentials, endpoint, timeouts, retries, limits.
 /// Built with [`ClientConfig::builder`]; the transports take it as it is.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows no secret: credentials are redacted, a proxy's user name and password are
+/// replaced, and TLS roots are counted, not printed.
+///
+/// ```
+/// use wxpay_core::{ApiV2Key, ClientConfig, v2::V2Credentials};
+///
+/// let key = ApiV2Key::new("192006250b4c09247ec02edce69f6a2d")?;
+/// let config = ClientConfig::builder()
+///     .v2(V2Credentials::new("wx2421b1c4370ec43b", "10000100", key)?)
+///     .proxy("http://alice:secret@proxy.internal:3128")
+///     .build()?;
+/// let shown = format!("{config:?}");
+/// assert!(!shown.contains("secret") && !shown.contains("alice") && !shown.contains("192006250b4c"));
+/// assert!(shown.contains("proxy.internal:3128"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
 pub struct ClientConfig {
     context: Context,
     endpoint: Endpoint,
@@ -93,8 +111,34 @@ impl ClientConfig {
     }
 }
 
-/// Builds a [`ClientConfig`].
-#[derive(Debug)]
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("context", &self.context)
+            .field("endpoint", &self.endpoint)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("proxy", &self.proxy.as_deref().map(redact_proxy))
+            .field("tls_roots", &self.tls_roots.as_ref().map(|r| format!("{} certificates", r.len())))
+            .finish()
+    }
+}
+
+/// A proxy URL with any user name and password replaced by `[redacted]`.
+pub(crate) fn redact_proxy(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "[redacted]".to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Builds a [`ClientConfig`]. `Debug` shows no secret, as `ClientConfig`'s.
 pub struct ClientConfigBuilder {
     v2: Option<V2Credentials>,
     v3: Option<V3Credentials>,
@@ -106,6 +150,19 @@ pub struct ClientConfigBuilder {
     user_agent_suffix: Option<String>,
     proxy: Option<String>,
     tls_roots: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for ClientConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfigBuilder")
+            .field("v2", &self.v2)
+            .field("v3", &self.v3)
+            .field("endpoint", &self.endpoint)
+            .field("retry", &self.retry)
+            .field("proxy", &self.proxy.as_deref().map(redact_proxy))
+            .field("tls_roots", &self.tls_roots.as_ref().map(|pem| format!("{} PEM bytes", pem.len())))
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientConfigBuilder {
@@ -168,7 +225,8 @@ impl ClientConfigBuilder {
         self
     }
 
-    /// The largest answer body read (64 KiB by default; close answers are a few hundred bytes).
+    /// The largest answer body read (64 KiB by default and at most; close answers are a few
+    /// hundred bytes). A larger value is refused at [`build`](Self::build).
     #[must_use]
     pub fn max_response_bytes(mut self, bytes: u64) -> Self {
         self.max_response_bytes = bytes;
@@ -205,10 +263,16 @@ impl ClientConfigBuilder {
     /// [`InvalidInput::MissingCredentials`] when neither APIv2 nor APIv3 credentials were
     /// given, [`InvalidInput::BadBaseUrl`] for a refused base or proxy URL, and
     /// [`InvalidInput::BadCharacter`] for a `User-Agent` suffix a header cannot carry, and
-    /// [`InvalidInput::TlsRoots`] for TLS roots that are not PEM certificates.
+    /// [`InvalidInput::TlsRoots`] for TLS roots that are not PEM certificates, and
+    /// [`InvalidInput::OutOfRange`] for a response cap above 64 KiB (the core reads no more).
     pub fn build(self) -> Result<ClientConfig, InvalidInput> {
         if self.v2.is_none() && self.v3.is_none() {
             return Err(InvalidInput::MissingCredentials { api: "v2 or v3" });
+        }
+        let max = crate::MAX_RESPONSE_BODY as u64;
+        if self.max_response_bytes > max {
+            let given = self.max_response_bytes;
+            return Err(InvalidInput::OutOfRange { setting: "max_response_bytes", given, max });
         }
         let endpoint = self.endpoint?;
         if let Some(proxy) = &self.proxy {
@@ -309,6 +373,27 @@ mod tests {
     }
 
     #[test]
+    fn proxy_credentials_and_roots_never_show_in_debug() {
+        assert_eq!(redact_proxy("http://alice:secret@proxy:3128"), "http://[redacted]@proxy:3128");
+        assert_eq!(redact_proxy("socks5://bob@p:1080/x@y"), "socks5://[redacted]@p:1080/x@y");
+        assert_eq!(redact_proxy("http://proxy:3128"), "http://proxy:3128");
+        assert_eq!(redact_proxy("no scheme alice:secret"), "[redacted]");
+        let ca = include_str!("../../../tests/vectors/keys/wechatpay_cert.pem");
+        let builder = ClientConfig::builder()
+            .v2(v2())
+            .proxy("http://alice:s3cr3t@proxy.internal:3128")
+            .tls_roots_pem(ca);
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("s3cr3t") && !shown.contains("alice"), "{shown}");
+        let config = builder.build().unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cr3t") && !shown.contains("alice"), "{shown}");
+        assert!(shown.contains("1 certificates") && shown.contains("proxy.internal"), "{shown}");
+        assert!(!shown.contains("192006250b4c09247ec02edce69f6a2d"), "{shown}");
+        assert!(shown.len() < 2000, "no DER bytes: {shown}");
+    }
+
+    #[test]
     fn builder_errors_are_clear() {
         assert_eq!(
             ClientConfig::builder().build().unwrap_err(),
@@ -331,6 +416,8 @@ mod tests {
             .unwrap();
         assert_eq!(ok.endpoint().backup().unwrap().as_str(), "http://127.0.0.1:2");
         assert!(ok.tls_roots().is_none(), "the built-in roots unless told otherwise");
+        let err = ClientConfig::builder().v2(v2()).max_response_bytes(1 << 20).build().unwrap_err();
+        assert!(matches!(err, InvalidInput::OutOfRange { setting: "max_response_bytes", .. }));
         assert_eq!(
             ok.context().user_agent.to_str().unwrap(),
             format!("{} shop/1.2", crate::USER_AGENT)

@@ -18,7 +18,7 @@
 //!
 //! // One attempt: where it goes, when, and with which nonce.
 //! let base = BaseUrl::parse(BaseUrl::PRIMARY)?;
-//! let attempt = Attempt { base_url: &base, timestamp: 1_700_000_000, nonce: "4ca93f17ddf3443ceabf72f26d64fe0e" };
+//! let attempt = Attempt::new(&base, 1_700_000_000, "4ca93f17ddf3443ceabf72f26d64fe0e");
 //! let close = CloseOrderV2::new("1415983244");
 //! let request = close.build(&ctx, &attempt)?;
 //! assert_eq!(request.uri(), "https://api.mch.weixin.qq.com/pay/closeorder");
@@ -28,7 +28,8 @@
 //!     b"<xml><return_code><![CDATA[FAIL]]></return_code><return_msg>SIGNERROR</return_msg></xml>".to_vec(),
 //! )?;
 //! let err = close.parse(&ctx, 1_700_000_001, answer).unwrap_err();
-//! assert!(matches!(err, wxpay_core::Error::Communication { .. }));
+//! assert!(matches!(err.kind(), wxpay_core::ErrorKind::Communication { .. }));
+//! assert_eq!(err.order_effect(), wxpay_core::OrderEffect::Refused); // the order is unchanged
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -45,11 +46,11 @@
 //!     include_str!("../../../tests/vectors/keys/wechatpay_pub.pem"),
 //! )?;
 //! let creds = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, verifier)?
-//!     .with_timestamp_window(u64::MAX); // only to replay the recorded answer below
+//!     .dangerous_timestamp_window(u64::MAX); // only to replay the recorded answer below
 //! let ctx = Context::new().with_v3(creds);
 //!
 //! let base = BaseUrl::parse(BaseUrl::PRIMARY)?;
-//! let attempt = Attempt { base_url: &base, timestamp: 1554208460, nonce: "593BEC0C930BF1AFEB40B4A08C8FB242" };
+//! let attempt = Attempt::new(&base, 1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242");
 //! let close = CloseOrderV3::direct("1217752501201407033233368018");
 //! let request = close.build(&ctx, &attempt)?;
 //! assert_eq!(request.body(), br#"{"mchid":"1900000001"}"#);
@@ -71,9 +72,11 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod close;
 mod config;
 mod endpoint;
 mod error;
+mod hex;
 mod operation;
 mod outcome;
 mod retry;
@@ -84,14 +87,15 @@ mod validate;
 
 pub use config::{ClientConfig, ClientConfigBuilder};
 pub use endpoint::{BaseUrl, Endpoint};
+pub use close::CloseOrder;
 pub use error::{
-    ApiCode, ApiError, ApiVersion, DecodeError, Error, InvalidInput, KeyError, SignError,
-    TransportError, TransportErrorKind, VerifyError,
+    ApiCode, ApiError, ApiVersion, DecodeError, Error, ErrorKind, InvalidInput, KeyError,
+    OrderEffect, SignError, TransportError, TransportErrorKind, VerifyError,
 };
 pub use http;
 pub use operation::{Attempt, Context, Operation, Prepared, USER_AGENT};
 pub use outcome::CloseOutcome;
-pub use retry::{AttemptRandom, Call, RetryPolicy, Step};
+pub use retry::{AttemptRandom, Call, RetryPolicy, Step, Transport};
 pub use secret::ApiV2Key;
 pub use validate::MIN_CLOSE_DELAY_SECS;
 
@@ -102,3 +106,12 @@ pub type Response = http::Response<Vec<u8>>;
 
 /// The largest response body wxpay reads (close answers are a few hundred bytes).
 pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// The system's Unix time in seconds, for transports and tools: the core's own functions
+/// never read the clock, they take the time as an argument.
+#[must_use]
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -105,6 +105,7 @@ impl fmt::Debug for Context {
 ///
 /// Every attempt, retries included, is signed afresh with a new timestamp and nonce.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Attempt<'a> {
     /// The base URL this attempt goes to.
     pub base_url: &'a BaseUrl,
@@ -112,6 +113,14 @@ pub struct Attempt<'a> {
     pub timestamp: u64,
     /// A random string of 1 to 32 ASCII letters and digits (32 recommended).
     pub nonce: &'a str,
+}
+
+impl<'a> Attempt<'a> {
+    /// An attempt to `base_url` at `timestamp` (Unix seconds) with `nonce`.
+    #[must_use]
+    pub fn new(base_url: &'a BaseUrl, timestamp: u64, nonce: &'a str) -> Self {
+        Attempt { base_url, timestamp, nonce }
+    }
 }
 
 /// A request ready to send, or one that still needs its APIv3 signature.
@@ -167,7 +176,7 @@ impl Prepared {
     /// request to send.
     ///
     /// # Errors
-    /// [`Error::Sign`] when the signer fails or is asynchronous only.
+    /// [`ErrorKind::Sign`](crate::ErrorKind::Sign) when the signer fails or is asynchronous only.
     pub fn sign(self, ctx: &Context) -> Result<Request, Error> {
         let Some(pending) = self.pending else { return Ok(self.request) };
         let creds = ctx.v3()?;
@@ -187,7 +196,7 @@ impl Prepared {
     /// and returns the request to send.
     ///
     /// # Errors
-    /// [`Error::Sign`] when the signer fails.
+    /// [`ErrorKind::Sign`](crate::ErrorKind::Sign) when the signer fails.
     pub async fn sign_async(self, ctx: &Context) -> Result<Request, Error> {
         let Some(pending) = self.pending else { return Ok(self.request) };
         let creds = ctx.v3()?;
@@ -200,9 +209,14 @@ impl Prepared {
 
     /// Completes the request with a signature made elsewhere over [`message`](Self::message).
     ///
+    /// Dangerous: nothing checks the signature. One made over other bytes, or with another
+    /// key, is only found out when WeChat Pay refuses the request. Prefer an
+    /// [`AsyncSigner`](crate::v3::AsyncSigner), which [`sign_async`](Self::sign_async) calls.
+    ///
     /// # Errors
-    /// [`Error::InvalidInput`] without APIv3 credentials in `ctx`.
-    pub fn with_signature(self, ctx: &Context, signature: &[u8]) -> Result<Request, Error> {
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) without APIv3 credentials
+    /// in `ctx`.
+    pub fn dangerous_with_signature(self, ctx: &Context, signature: &[u8]) -> Result<Request, Error> {
         let Some(pending) = self.pending else { return Ok(self.request) };
         Self::finish(self.request, ctx.v3()?, pending, signature)
     }
@@ -236,7 +250,7 @@ pub trait Operation {
     /// Builds the request for one attempt.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for bad input (nothing is built), [`Error::Sign`] when an
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for bad input (nothing is built), [`ErrorKind::Sign`](crate::ErrorKind::Sign) when an
     /// APIv2 signer fails.
     fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error>;
 
@@ -249,7 +263,7 @@ pub trait Operation {
     /// [`prepare`](Operation::prepare) and sign with the context's synchronous signers.
     ///
     /// # Errors
-    /// As `prepare`, and [`Error::Sign`].
+    /// As `prepare`, and [`ErrorKind::Sign`](crate::ErrorKind::Sign).
     fn build(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Request, Error> {
         self.prepare(ctx, attempt)?.sign(ctx)
     }

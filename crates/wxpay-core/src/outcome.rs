@@ -30,19 +30,28 @@ impl CloseOutcome {
         }
     }
 
-    /// Maps an order-state error code of either API generation to its outcome
-    /// (`ORDERCLOSED`/`ORDER_CLOSED`, `ORDERNOTEXIST`/`ORDER_NOT_EXIST`/`ORDER_NOT_EXISTS`/
-    /// `RESOURCE_NOT_EXISTS`, `ORDERPAID`/`ORDER_PAID`); `None` for any other code.
+    /// The outcome an APIv2 `err_code` stands for, exactly as the API documents for close:
+    /// `ORDERCLOSED`, `ORDERNOTEXIST`, `ORDERPAID`; `None` for any other code.
     #[must_use]
-    pub fn from_code(code: &str) -> Option<CloseOutcome> {
-        match code {
-            "ORDERCLOSED" | "ORDER_CLOSED" => Some(CloseOutcome::AlreadyClosed),
-            "ORDERNOTEXIST"
-            | "ORDER_NOT_EXIST"
-            | "ORDER_NOT_EXISTS"
-            | "ORDERNOTEXISTS"
-            | "RESOURCE_NOT_EXISTS" => Some(CloseOutcome::NotFound),
-            "ORDERPAID" | "ORDER_PAID" => Some(CloseOutcome::Paid),
+    pub fn from_v2_code(err_code: &str) -> Option<CloseOutcome> {
+        match err_code {
+            "ORDERCLOSED" => Some(CloseOutcome::AlreadyClosed),
+            "ORDERNOTEXIST" => Some(CloseOutcome::NotFound),
+            "ORDERPAID" => Some(CloseOutcome::Paid),
+            _ => None,
+        }
+    }
+
+    /// The outcome a (verified) APIv3 error answer stands for, exactly as the API documents
+    /// for close: `400 ORDER_CLOSED`, `404 ORDER_NOT_EXIST`, `400 ORDERPAID` / `400
+    /// ORDER_PAID`; `None` for any other status and code (a 404 with another code may mean a
+    /// wrong path or an unbound sub-merchant, not a missing order).
+    #[must_use]
+    pub fn from_v3_answer(status: u16, code: &str) -> Option<CloseOutcome> {
+        match (status, code) {
+            (400, "ORDER_CLOSED") => Some(CloseOutcome::AlreadyClosed),
+            (404, "ORDER_NOT_EXIST") => Some(CloseOutcome::NotFound),
+            (400, "ORDERPAID" | "ORDER_PAID") => Some(CloseOutcome::Paid),
             _ => None,
         }
     }
@@ -51,5 +60,36 @@ impl CloseOutcome {
 impl fmt::Display for CloseOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CloseOutcome::{self, *};
+
+    #[test]
+    fn only_the_documented_codes_are_outcomes() {
+        assert_eq!(CloseOutcome::from_v2_code("ORDERCLOSED"), Some(AlreadyClosed));
+        assert_eq!(CloseOutcome::from_v2_code("ORDERNOTEXIST"), Some(NotFound));
+        assert_eq!(CloseOutcome::from_v2_code("ORDERPAID"), Some(Paid));
+        for code in ["ORDER_CLOSED", "ORDER_NOT_EXIST", "ORDER_PAID", "ORDERNOTEXISTS", "RESOURCE_NOT_EXISTS", "SYSTEMERROR", ""] {
+            assert_eq!(CloseOutcome::from_v2_code(code), None, "v2 {code}");
+        }
+        assert_eq!(CloseOutcome::from_v3_answer(400, "ORDER_CLOSED"), Some(AlreadyClosed));
+        assert_eq!(CloseOutcome::from_v3_answer(404, "ORDER_NOT_EXIST"), Some(NotFound));
+        assert_eq!(CloseOutcome::from_v3_answer(400, "ORDERPAID"), Some(Paid));
+        assert_eq!(CloseOutcome::from_v3_answer(400, "ORDER_PAID"), Some(Paid));
+        for (status, code) in [
+            (404, "RESOURCE_NOT_EXISTS"),
+            (404, "ORDER_NOT_EXISTS"),
+            (404, "ORDERNOTEXISTS"),
+            (404, "ORDERNOTEXIST"),
+            (400, "ORDER_NOT_EXIST"),
+            (403, "ORDER_CLOSED"),
+            (500, "ORDER_PAID"),
+            (400, "ORDERCLOSED"),
+        ] {
+            assert_eq!(CloseOutcome::from_v3_answer(status, code), None, "v3 {status} {code}");
+        }
     }
 }

@@ -68,7 +68,7 @@ fn retries_are_logged_with_host_attempt_reason_and_request_id_and_no_secret() {
     let ctx = ctx().with_v3(v3);
     let (op, policy) = (
         CloseOrderV3::direct("order-123"),
-        RetryPolicy { max_attempts: 2, ..RetryPolicy::default() },
+        RetryPolicy::default().with_max_attempts(2),
     );
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     tracing::subscriber::with_default(Recorder(lines.clone()), || {

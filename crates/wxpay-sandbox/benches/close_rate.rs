@@ -48,7 +48,7 @@ fn main() {
             let nonce = format!("NONCE{i:06}");
             let op = CloseOrderV3::direct(no);
             let req = op
-                .build(&ctx, &Attempt { base_url: &base, timestamp: now, nonce: &nonce })
+                .build(&ctx, &Attempt::new(&base, now, &nonce))
                 .unwrap();
             (op, req)
         })

@@ -7,7 +7,9 @@ use http::{HeaderValue, Method, StatusCode};
 use super::sign::write_sorted_payload;
 use super::xml::{V2Fields, write_validated_document};
 use super::{V2Credentials, verify_fields};
-use crate::error::{ApiCode, ApiError, ApiVersion, DecodeError, Error, InvalidInput, VerifyError};
+use crate::error::{
+    ApiCode, ApiError, ApiVersion, DecodeError, Error, ErrorKind, InvalidInput, VerifyError,
+};
 use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::outcome::CloseOutcome;
 use crate::{MAX_RESPONSE_BODY, Response, validate};
@@ -26,7 +28,7 @@ pub const CONTENT_TYPE_XML: &str = "text/xml; charset=utf-8";
 /// let key = ApiV2Key::new("192006250b4c09247ec02edce69f6a2d")?;
 /// let ctx = Context::new().with_v2(V2Credentials::new("wx2421b1c4370ec43b", "10000100", key)?);
 /// let base = BaseUrl::parse(BaseUrl::PRIMARY)?;
-/// let attempt = Attempt { base_url: &base, timestamp: 1_700_000_000, nonce: "4ca93f17ddf3443ceabf72f26d64fe0e" };
+/// let attempt = Attempt::new(&base, 1_700_000_000, "4ca93f17ddf3443ceabf72f26d64fe0e");
 /// let request = CloseOrderV2::new("1415983244").build(&ctx, &attempt)?;
 /// assert!(std::str::from_utf8(request.body())?.ends_with("<sign>8D2363E7A0948301A065F369DEB9011B</sign></xml>"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -160,7 +162,7 @@ impl Operation for CloseOrderV2 {
 }
 
 fn decode_error(reason: impl Into<String>, status: StatusCode, body: Vec<u8>) -> Error {
-    Error::Decode(DecodeError { reason: reason.into(), status: status.as_u16(), body })
+    DecodeError::new(reason, status.as_u16(), body).into()
 }
 
 fn parse_close(
@@ -175,15 +177,8 @@ fn parse_close(
     }
     if !status.is_success() {
         let message = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-        return Err(Error::Api(ApiError {
-            version: ApiVersion::V2,
-            status: status.as_u16(),
-            code: ApiCode::HttpStatus,
-            message,
-            detail: None,
-            request_id: None,
-            verified: false,
-        }));
+        let error = ApiError::new(ApiVersion::V2, status.as_u16(), ApiCode::HttpStatus, message, false);
+        return Err(error.into());
     }
     let fields = match V2Fields::parse(&body) {
         Ok(f) => f,
@@ -192,9 +187,8 @@ fn parse_close(
     match fields.get("return_code") {
         Some("SUCCESS") => {}
         Some("FAIL") => {
-            return Err(Error::Communication {
-                return_msg: fields.get("return_msg").unwrap_or_default().to_owned(),
-            });
+            let return_msg = fields.get("return_msg").unwrap_or_default().to_owned();
+            return Err(ErrorKind::Communication { return_msg }.into());
         }
         Some(other) => {
             let reason = format!("unknown return_code {other:?}");
@@ -227,22 +221,14 @@ fn parse_close(
         Some("SUCCESS") => Ok(CloseOutcome::Closed),
         Some("FAIL") => {
             let code = fields.get("err_code").unwrap_or_default();
-            if let Some(outcome) = CloseOutcome::from_code(code) {
+            if let Some(outcome) = CloseOutcome::from_v2_code(code) {
                 return Ok(outcome);
             }
-            Err(Error::Api(ApiError {
-                version: ApiVersion::V2,
-                status: status.as_u16(),
-                code: ApiCode::from_wire(code),
-                message: fields
-                    .non_empty("err_code_des")
-                    .or_else(|| fields.get("result_msg"))
-                    .unwrap_or_default()
-                    .to_owned(),
-                detail: None,
-                request_id: None,
-                verified: true,
-            }))
+            let message =
+                fields.non_empty("err_code_des").or_else(|| fields.get("result_msg"));
+            let code = ApiCode::from_wire(code);
+            let error = ApiError::new(ApiVersion::V2, status.as_u16(), code, message.unwrap_or_default(), true);
+            Err(error.into())
         }
         Some(other) => {
             let reason = format!("unknown result_code {other:?}");

@@ -54,13 +54,9 @@ impl V2Signature {
     /// Makes a signature from a raw digest (16 or 32 bytes; longer input is cut at 32).
     #[must_use]
     pub fn from_digest(digest: &[u8]) -> Self {
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
         let mut hex = [0u8; 64];
         let n = digest.len().min(32);
-        for (i, b) in digest[..n].iter().enumerate() {
-            hex[2 * i] = HEX[usize::from(b >> 4)];
-            hex[2 * i + 1] = HEX[usize::from(b & 0x0f)];
-        }
+        crate::hex::encode_upper_into(&digest[..n], &mut hex);
         // n <= 32, so 2n <= 64 fits in a u8.
         V2Signature { hex, len: (2 * n) as u8 }
     }

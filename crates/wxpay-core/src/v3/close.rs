@@ -87,9 +87,17 @@ impl CloseOrderV3 {
         validate::close_delay(self.created_at, now)
     }
 
-    /// The request path, `out_trade_no` percent-encoded.
-    #[must_use]
-    pub fn path(&self) -> String {
+    /// The request path, `out_trade_no` percent-encoded, once the input is valid.
+    ///
+    /// # Errors
+    /// The first [`InvalidInput`] found, as [`validate`](Self::validate) (the 5-minute rule
+    /// aside).
+    pub fn path(&self) -> Result<String, InvalidInput> {
+        self.validate(u64::MAX)?;
+        Ok(self.path_unchecked())
+    }
+
+    fn path_unchecked(&self) -> String {
         let prefix = match self.closer {
             Closer::Direct => "/v3/pay/transactions/out-trade-no/",
             Closer::Partner { .. } => "/v3/pay/partner/transactions/out-trade-no/",
@@ -118,7 +126,7 @@ impl Operation for CloseOrderV3 {
             }
         }
         body.push(b'}');
-        prepare_post(ctx, creds, attempt, self.path(), body)
+        prepare_post(ctx, creds, attempt, self.path_unchecked(), body)
     }
 
     fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
@@ -223,9 +231,17 @@ impl CloseCombinedOrder {
         validate::close_delay(self.created_at, now)
     }
 
-    /// The request path, the order number percent-encoded.
-    #[must_use]
-    pub fn path(&self) -> String {
+    /// The request path, the order number percent-encoded, once the input is valid.
+    ///
+    /// # Errors
+    /// The first [`InvalidInput`] found, as [`validate`](Self::validate) (the 5-minute rule
+    /// aside).
+    pub fn path(&self) -> Result<String, InvalidInput> {
+        self.validate(u64::MAX)?;
+        Ok(self.path_unchecked())
+    }
+
+    fn path_unchecked(&self) -> String {
         segment_path("/v3/combine-transactions/out-trade-no/", &self.combine_out_trade_no)
     }
 
@@ -265,7 +281,7 @@ impl Operation for CloseCombinedOrder {
     fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
         let creds = ctx.v3()?;
         self.validate(attempt.timestamp)?;
-        prepare_post(ctx, creds, attempt, self.path(), self.body())
+        prepare_post(ctx, creds, attempt, self.path_unchecked(), self.body())
     }
 
     fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
@@ -383,7 +399,8 @@ pub(crate) fn authorize(
 /// verified answer can say an order is paid, closed or unknown.
 ///
 /// # Errors
-/// [`Error::Verify`], [`Error::Api`] or [`Error::Decode`].
+/// [`ErrorKind::Verify`](crate::ErrorKind::Verify), [`ErrorKind::Api`](crate::ErrorKind::Api)
+/// or [`ErrorKind::Decode`](crate::ErrorKind::Decode).
 pub fn read_close_answer(
     creds: &V3Credentials,
     now: u64,
@@ -392,7 +409,7 @@ pub fn read_close_answer(
     let (parts, body) = response.into_parts();
     let status = parts.status;
     let decode = |reason: &str, body: Vec<u8>| {
-        Error::Decode(DecodeError { reason: reason.to_owned(), status: status.as_u16(), body })
+        Error::from(DecodeError::new(reason, status.as_u16(), body))
     };
     if body.len() > MAX_RESPONSE_BODY {
         return Err(decode("body exceeds the response size cap", body));
@@ -411,30 +428,27 @@ pub fn read_close_answer(
     };
     let request_id =
         parts.headers.get(header::REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let api_error = |code: ApiCode, message: String, detail| ApiError {
-        version: ApiVersion::V3,
-        status: status.as_u16(),
-        code,
-        message,
-        detail,
-        request_id: request_id.clone(),
-        verified,
+    let api_error = |code: ApiCode, message: String, detail| {
+        let mut error = ApiError::new(ApiVersion::V3, status.as_u16(), code, message, verified);
+        error.detail = detail;
+        error.request_id.clone_from(&request_id);
+        error
     };
     let json: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v @ serde_json::Value::Object(_)) => v,
         _ if status.is_server_error() || body.is_empty() || !body.starts_with(b"{") => {
             let text = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-            return Err(Error::Api(api_error(ApiCode::HttpStatus, text, None)));
+            return Err(api_error(ApiCode::HttpStatus, text, None).into());
         }
         _ => return Err(decode("an error answer that is not a JSON object", body)),
     };
     let code = json.get("code").and_then(|c| c.as_str()).unwrap_or_default();
     if verified {
-        if let Some(outcome) = CloseOutcome::from_code(code) {
+        if let Some(outcome) = CloseOutcome::from_v3_answer(status.as_u16(), code) {
             return Ok(outcome);
         }
     }
     let message = json.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_owned();
     let code = if code.is_empty() { ApiCode::HttpStatus } else { ApiCode::from_wire(code) };
-    Err(Error::Api(api_error(code, message, json.get("detail").cloned())))
+    Err(api_error(code, message, json.get("detail").cloned()).into())
 }

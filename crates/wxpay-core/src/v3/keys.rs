@@ -236,5 +236,5 @@ pub(crate) fn parse_certificate(pem: &[u8]) -> Result<ParsedCertificate, KeyErro
 /// Upper-case hex of a serial number, without DER's leading zero padding.
 fn serial_hex(bytes: &[u8]) -> String {
     let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
-    bytes[start..].iter().map(|b| format!("{b:02X}")).collect()
+    crate::hex::upper(&bytes[start..])
 }

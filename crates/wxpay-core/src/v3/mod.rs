@@ -165,7 +165,7 @@ impl V3Credentials {
     /// How far (seconds) an answer's `Wechatpay-Timestamp` may be from local time; 300 by
     /// default. Widen it only to replay recorded answers in tests.
     #[must_use]
-    pub fn with_timestamp_window(mut self, secs: u64) -> Self {
+    pub fn dangerous_timestamp_window(mut self, secs: u64) -> Self {
         self.window_secs = secs;
         self
     }
