@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use wxpay_core::v2::{CloseOrderV2, SignType};
 use wxpay_core::v3::{CloseCombinedOrder, CloseOrderV3, SubOrder};
-use wxpay_core::{ClientConfig, CloseOutcome, Error, RetryPolicy, VerifyError};
+use wxpay_core::{
+    ClientConfig, CloseOrder, CloseOutcome, Error, ErrorKind, OrderEffect, RetryPolicy, VerifyError,
+};
 use wxpay_integration_tests::*;
 use wxpay_sandbox::merchants::{MERCHANT_CERT_PEM, TLS_CA_PEM};
 use wxpay_sandbox::{
@@ -76,7 +78,7 @@ fn cases() -> Vec<Case> {
         case("v2 md5 closed", v2, CLOSED, "already_closed"),
         case("v2 md5 paid", v2, PAID, "paid"),
         case("v2 md5 missing", v2, Order::Missing, "not_found"),
-        case("v2 md5 young", v2, Order::Young, "api:RULE_LIMIT"),
+        case("v2 md5 young", v2, Order::Young, "refused:api:RULE_LIMIT"),
         case("v2 hmac unpaid", v2h, UNPAID, "closed"),
         case("v2 hmac paid", v2h, PAID, "paid"),
         case("v2 hmac missing", v2h, Order::Missing, "not_found"),
@@ -88,7 +90,7 @@ fn cases() -> Vec<Case> {
         case("v3 direct pk closed", v3, CLOSED, "already_closed"),
         case("v3 direct pk paid", v3, PAID, "paid"),
         case("v3 direct pk missing", v3, Order::Missing, "not_found"),
-        case("v3 direct pk young", v3, Order::Young, "api:RULE_LIMIT"),
+        case("v3 direct pk young", v3, Order::Young, "refused:api:RULE_LIMIT"),
         case("v3 direct cert unpaid", Api::V3Direct(PC), UNPAID, "closed"),
         case("v3 direct cert paid", Api::V3Direct(PC), PAID, "paid"),
         case("v3 partner pk unpaid", Api::V3Partner(PK), UNPAID, "closed"),
@@ -103,30 +105,48 @@ fn cases() -> Vec<Case> {
             v3,
             Fault::SystemError,
             None,
-            "exhausted(3):api:SYSTEM_ERROR",
+            "unknown:api:SYSTEM_ERROR@3",
         ),
         faulty("v3 frequency limited once", v3, Fault::FrequencyLimited, Some(1), "closed"),
         faulty("v3 dropped before read", v3, Fault::DropBeforeRead, Some(1), "closed"),
         faulty("v3 dropped after read", v3, Fault::DropAfterRead, Some(1), "already_closed"),
         faulty("v3 truncated body", v3, Fault::TruncatedBody, Some(1), "already_closed"),
-        faulty("v3 bad signature", v3, Fault::BadSignature, Some(1), "verify:BadSignature"),
+        faulty("v3 bad signature", v3, Fault::BadSignature, Some(1), "unknown:verify:BadSignature"),
         faulty(
             "v3 missing signature",
             v3,
             Fault::MissingSignature,
             Some(1),
-            "verify:MissingHeader",
+            "unknown:verify:MissingHeader",
         ),
-        faulty("v3 signtest probe", v3, Fault::SignTestProbe, Some(1), "verify:SignTestProbe"),
-        faulty("v3 stale timestamp", v3, Fault::StaleTimestamp, Some(1), "verify:StaleTimestamp"),
-        faulty("v3 malformed body", v3, Fault::MalformedBody, Some(1), "decode"),
-        faulty("v3 oversized body", v3, Fault::OversizedBody, Some(1), "transport:BodyTooLarge"),
+        faulty(
+            "v3 signtest probe",
+            v3,
+            Fault::SignTestProbe,
+            Some(1),
+            "unknown:verify:SignTestProbe",
+        ),
+        faulty(
+            "v3 stale timestamp",
+            v3,
+            Fault::StaleTimestamp,
+            Some(1),
+            "unknown:verify:StaleTimestamp",
+        ),
+        faulty("v3 malformed body", v3, Fault::MalformedBody, Some(1), "unknown:decode"),
+        faulty(
+            "v3 oversized body",
+            v3,
+            Fault::OversizedBody,
+            Some(1),
+            "unknown:transport:BodyTooLarge",
+        ),
         faulty(
             "v3 probe on partner",
             Api::V3Partner(PC),
             Fault::SignTestProbe,
             None,
-            "verify:SignTestProbe",
+            "unknown:verify:SignTestProbe",
         ),
         Case {
             timeout: Some(Duration::from_millis(400)),
@@ -146,7 +166,7 @@ fn cases() -> Vec<Case> {
                 v3,
                 Fault::Delay(Duration::from_millis(900)),
                 Some(1),
-                "transport:Timeout",
+                "unknown:transport:Timeout",
             )
         },
         // Faults, APIv2.
@@ -156,16 +176,92 @@ fn cases() -> Vec<Case> {
             v2,
             Fault::SystemError,
             None,
-            "exhausted(3):api:SYSTEM_ERROR",
+            "unknown:api:SYSTEM_ERROR@3",
         ),
         faulty("v2 frequency limited once", v2, Fault::FrequencyLimited, Some(1), "closed"),
         faulty("v2 dropped after read", v2, Fault::DropAfterRead, Some(1), "already_closed"),
         faulty("v2 truncated body", v2sp, Fault::TruncatedBody, Some(1), "already_closed"),
-        faulty("v2 bad signature", v2, Fault::BadSignature, Some(1), "verify:BadSignature"),
-        faulty("v2 missing signature", v2h, Fault::MissingSignature, Some(1), "verify:MissingSign"),
-        faulty("v2 malformed body", v2, Fault::MalformedBody, Some(1), "decode"),
-        faulty("v2 oversized body", v2, Fault::OversizedBody, Some(1), "transport:BodyTooLarge"),
+        faulty("v2 bad signature", v2, Fault::BadSignature, Some(1), "unknown:verify:BadSignature"),
+        faulty(
+            "v2 missing signature",
+            v2h,
+            Fault::MissingSignature,
+            Some(1),
+            "unknown:verify:MissingSign",
+        ),
+        faulty("v2 malformed body", v2, Fault::MalformedBody, Some(1), "unknown:decode"),
+        faulty(
+            "v2 oversized body",
+            v2,
+            Fault::OversizedBody,
+            Some(1),
+            "unknown:transport:BodyTooLarge",
+        ),
+        // What each error says about the order, for every fault, both generations, one
+        // attempt: refused (verified refusals), or unknown (it may have been processed).
+        // Not sent (refused connections, TLS failures, bad input) has tests of its own below.
+        once("v3 once system error", v3, Fault::SystemError, "unknown:api:SYSTEM_ERROR"),
+        once(
+            "v3 once frequency limited",
+            v3,
+            Fault::FrequencyLimited,
+            "refused:api:FREQUENCY_LIMITED",
+        ),
+        once("v3 once dropped before read", v3, Fault::DropBeforeRead, "unknown:transport:Io"),
+        once("v3 once dropped after read", v3, Fault::DropAfterRead, "unknown:transport:Io"),
+        once("v3 once truncated", v3, Fault::TruncatedBody, "unknown:transport:Io"),
+        once("v3 once bad signature", v3, Fault::BadSignature, "unknown:verify:BadSignature"),
+        once("v3 once stale", v3, Fault::StaleTimestamp, "unknown:verify:StaleTimestamp"),
+        once("v3 once malformed", v3, Fault::MalformedBody, "unknown:decode"),
+        once("v2 once system error", v2, Fault::SystemError, "unknown:api:SYSTEM_ERROR"),
+        once(
+            "v2 once frequency limited",
+            v2,
+            Fault::FrequencyLimited,
+            "refused:api:FREQUENCY_LIMITED",
+        ),
+        once("v2 once dropped after read", v2, Fault::DropAfterRead, "unknown:transport:Io"),
+        once("v2 once truncated", v2h, Fault::TruncatedBody, "unknown:transport:Io"),
+        once("v2 once bad signature", v2, Fault::BadSignature, "unknown:verify:BadSignature"),
+        once("v2 once probe", v2, Fault::SignTestProbe, "unknown:verify:BadSignature"),
+        once(
+            "v2 once missing signature",
+            v2,
+            Fault::MissingSignature,
+            "unknown:verify:MissingSign",
+        ),
+        once("v2 once malformed", v2sph, Fault::MalformedBody, "unknown:decode"),
+        once("v2 once stale (no timestamp in APIv2)", v2, Fault::StaleTimestamp, "closed"),
+        Case {
+            timeout: Some(Duration::from_millis(300)),
+            ..once(
+                "v2 once delay past timeout",
+                v2,
+                Fault::Delay(Duration::from_millis(900)),
+                "unknown:transport:Timeout",
+            )
+        },
+        // Retried to the end: a refusal stays a refusal, with the attempts alongside.
+        faulty(
+            "v3 always frequency limited",
+            v3,
+            Fault::FrequencyLimited,
+            None,
+            "refused:api:FREQUENCY_LIMITED@3",
+        ),
+        faulty(
+            "v2 always frequency limited",
+            v2h,
+            Fault::FrequencyLimited,
+            None,
+            "refused:api:FREQUENCY_LIMITED@3",
+        ),
     ]
+}
+
+/// A fault on every attempt, and no retries.
+fn once(name: &'static str, api: Api, fault: Fault, expect: &'static str) -> Case {
+    Case { retries: false, ..faulty(name, api, fault, None, expect) }
 }
 
 /// A result as a short, comparable string.
@@ -176,17 +272,12 @@ fn summary(result: &Result<CloseOutcome, Error>) -> String {
     }
 }
 
+/// `effect:kind[:detail][@attempts]`, e.g. `unknown:api:SYSTEM_ERROR@3`.
 fn error_summary(e: &Error) -> String {
-    match e {
-        Error::RetriesExhausted { attempts, sent: true, last } => {
-            format!("exhausted({attempts}):{}", error_summary(last))
-        }
-        Error::RetriesExhausted { attempts, sent: false, last } => {
-            format!("exhausted-unsent({attempts}):{}", error_summary(last))
-        }
-        Error::Api(a) => format!("api:{}", a.code.as_str()),
-        Error::Communication { return_msg } => format!("communication:{return_msg}"),
-        Error::Verify(v) => format!(
+    let kind = match e.kind() {
+        ErrorKind::Api(a) => format!("api:{}", a.code.as_str()),
+        ErrorKind::Communication { return_msg } => format!("communication:{return_msg}"),
+        ErrorKind::Verify(v) => format!(
             "verify:{}",
             match v {
                 VerifyError::MissingSign => "MissingSign",
@@ -197,22 +288,23 @@ fn error_summary(e: &Error) -> String {
                 other => return format!("verify:{other:?}"),
             }
         ),
-        Error::Decode(_) => "decode".into(),
-        Error::Transport(t) => format!("transport:{:?}", t.kind),
+        ErrorKind::Decode(_) => "decode".into(),
+        ErrorKind::Transport(t) => format!("transport:{:?}", t.kind),
         other => format!("other:{other}"),
+    };
+    let effect = e.order_effect().as_str();
+    match e.attempts() {
+        0 | 1 => format!("{effect}:{kind}"),
+        n => format!("{effect}:{kind}@{n}"),
     }
 }
 
-/// Puts the case's order(s) into the sandbox and returns the operation to run.
-enum Op {
-    V2(CloseOrderV2),
-    V3(CloseOrderV3),
-    Combined(CloseCombinedOrder),
-}
+/// The close a case runs.
+type Op = CloseOrder;
 
 fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
     let state = sandbox.state();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = wxpay_core::unix_now();
     let put = |key: OrderKey| match case.order {
         Order::Missing => {}
         Order::Is(s) => state.put_order(key, s, now - 3600),
@@ -271,21 +363,11 @@ fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
 }
 
 fn close_blocking(config: ClientConfig, op: &Op) -> Result<CloseOutcome, Error> {
-    let client = wxpay_blocking::Client::new(config)?;
-    match op {
-        Op::V2(op) => client.close_v2(op),
-        Op::V3(op) => client.close_v3(op),
-        Op::Combined(op) => client.close_combined(op),
-    }
+    wxpay_blocking::Client::new(config)?.close(op.clone())
 }
 
 async fn close_async(config: ClientConfig, op: &Op) -> Result<CloseOutcome, Error> {
-    let client = wxpay_async::Client::new(config)?;
-    match op {
-        Op::V2(op) => client.close_v2(op).await,
-        Op::V3(op) => client.close_v3(op).await,
-        Op::Combined(op) => client.close_combined(op).await,
-    }
+    wxpay_async::Client::new(config)?.close(op.clone()).await
 }
 
 /// Through the blocking client, or the async one on a runtime of its own.
@@ -373,9 +455,9 @@ fn a_refused_primary_fails_over_to_the_backup() {
         .unwrap();
     let err = wxpay_blocking::Client::new(config)
         .unwrap()
-        .close_v3(&CloseOrderV3::direct("nowhere-1"))
+        .close(CloseOrderV3::direct("nowhere-1"))
         .unwrap_err();
-    assert_eq!(error_summary(&err), "exhausted-unsent(3):transport:Connect");
+    assert_eq!(error_summary(&err), "not_sent:transport:Connect@3");
     assert!(!err.was_sent(), "{err}");
 }
 
@@ -430,10 +512,12 @@ fn an_untrusted_certificate_fails_at_once_sends_nothing_and_says_why() {
             }
             let err = close_with(blocking, builder.build().unwrap(), &op).unwrap_err();
             let what = format!("blocking={blocking} roots={i}: {err}");
-            // One attempt, no fail-over, no back-off: a plain transport error, not "exhausted".
-            assert_eq!(error_summary(&err), "transport:Tls", "{what}");
+            // One attempt, no fail-over, no back-off.
+            assert_eq!(error_summary(&err), "not_sent:transport:Tls", "{what}");
             assert!(!err.was_sent(), "{what}");
-            assert!(err.to_string().contains("UnknownIssuer"), "{what}");
+            // Display says what happened; the cause below it says why.
+            assert!(!err.to_string().contains("UnknownIssuer"), "{what}");
+            assert!(error_chain(&err).contains("UnknownIssuer"), "{what}");
         }
     }
     assert_eq!(sandbox.state().requests(), 0);
@@ -475,7 +559,7 @@ fn builder_and_client_errors_are_clear() {
     let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
     let config = config(sandbox.base_url()).v2(v2_credentials(V2_MCH, MD5)).build().unwrap();
     let client = wxpay_blocking::Client::new(config).unwrap();
-    let err = client.close_v3(&CloseOrderV3::direct("order-123")).unwrap_err();
+    let err = client.close(CloseOrderV3::direct("order-123")).unwrap_err();
     assert!(err.to_string().contains("APIv3 credentials"), "{err}");
     assert!(!err.was_sent());
     assert_eq!(sandbox.state().requests(), 0);
@@ -491,7 +575,7 @@ fn the_core_needs_no_transport_crate() {
         .with_v2(v2_credentials(V2_MCH, MD5))
         .with_v3(v3_credentials(V3_MCH, AnswerMode::PlatformCertificate));
     let base = BaseUrl::parse(sandbox.base_url()).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = wxpay_core::unix_now();
     let attempt = Attempt::new(&base, now, "RAWTCP1");
 
     let v3 = CloseOrderV3::direct("raw-tcp-1");
@@ -500,4 +584,99 @@ fn the_core_needs_no_transport_crate() {
     let v2 = CloseOrderV2::new("raw-tcp-2");
     let answer = raw_tcp_exchange(v2.build(&ctx, &attempt).unwrap()).unwrap();
     assert_eq!(v2.parse(&ctx, now, answer).unwrap(), CloseOutcome::Paid);
+}
+
+/// A signer that works once and then fails, as a KMS that goes down mid-call would.
+struct FlakyKms {
+    inner: wxpay_core::v3::RsaSigner,
+    calls: std::sync::atomic::AtomicU32,
+}
+
+impl wxpay_core::v3::Signer for FlakyKms {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, wxpay_core::SignError> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            self.inner.sign(message)
+        } else {
+            Err(wxpay_core::SignError::from_source("kms: service unavailable"))
+        }
+    }
+}
+
+#[test]
+fn a_signer_failing_on_the_retry_does_not_hide_that_the_first_attempt_may_have_closed() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    for blocking in [true, false] {
+        let no = format!("kms-down-{blocking}");
+        let op = v3_order(&sandbox, &no);
+        // Attempt 1 closes the order, but the connection drops before the answer.
+        sandbox.state().add_fault(FaultRule {
+            fault: Fault::DropAfterRead,
+            endpoint: None,
+            out_trade_no: Some(no.clone()),
+            times: Some(1),
+        });
+        let c = wxpay_sandbox::Credentials { base_url: String::new() };
+        let signer = FlakyKms { inner: c.merchant_signer(), calls: Default::default() };
+        let verifier = wxpay_core::v3::VerifierSet::new().with(c.public_key_verifier());
+        let creds = wxpay_core::v3::V3Credentials::new(
+            V3_MCH,
+            wxpay_sandbox::merchants::MERCHANT_SERIAL_NO,
+            signer,
+            verifier,
+        )
+        .unwrap();
+        let config = config(sandbox.base_url()).v3(creds).build().unwrap();
+        let err = close_with(blocking, config, &op).unwrap_err();
+        let what = format!("blocking={blocking}: {err}");
+        // The last attempt's kind stays matchable: the signer failed.
+        assert!(matches!(err.kind(), ErrorKind::Sign(_)), "{what}");
+        assert_eq!(err.attempts(), 2, "{what}");
+        // But the first attempt may have closed the order (it did): unknown, not "unchanged".
+        assert_eq!(err.order_effect(), OrderEffect::Unknown, "{what}");
+        assert!(err.was_sent(), "{what}");
+        assert!(err.to_string().starts_with("order state unknown: signing failed"), "{what}");
+        assert!(error_chain(&err).ends_with("kms: service unavailable"), "{what}");
+        let closed = sandbox.state().order(&OrderKey::new(V3_MCH, &no)).map(|o| o.state);
+        assert_eq!(closed, Some(OrderState::Closed), "{what}");
+    }
+}
+
+#[test]
+fn no_public_type_holding_a_secret_shows_it_in_debug() {
+    use wxpay_sandbox::merchants::MERCHANT_KEY_PEM;
+    let key_text = wxpay_sandbox::merchants::API_V2_KEY;
+    // A run of the private key's base64, well inside the PEM.
+    let key_body: String = MERCHANT_KEY_PEM.lines().nth(5).unwrap().chars().take(40).collect();
+    let password = "pr0xy-s3cret";
+    let builder = config("http://127.0.0.1:9")
+        .v2(v2_credentials(V2_MCH, SignType::HmacSha256))
+        .v3(v3_credentials(V3_MCH, AnswerMode::PublicKey))
+        .proxy(format!("http://alice:{password}@proxy.internal:3128"))
+        .tls_roots_pem(TLS_CA_PEM);
+    let mut shown = vec![format!("{builder:?}")];
+    let config = builder.build().unwrap();
+    shown.push(format!("{config:?}"));
+    shown.push(format!("{:?}", config.context()));
+    shown.push(format!("{:?}", wxpay_core::ApiV2Key::new(key_text).unwrap()));
+    shown.push(format!("{:?}", wxpay_core::v3::RsaSigner::from_pem(MERCHANT_KEY_PEM).unwrap()));
+    shown.push(format!("{:?}", wxpay_blocking::Client::new(config.clone()).unwrap()));
+    shown.push(format!("{:?}", wxpay_async::Client::new(config.clone()).unwrap()));
+    // A signed request: the Authorization header is sensitive.
+    let base = wxpay_core::BaseUrl::parse("http://127.0.0.1:9").unwrap();
+    let attempt = wxpay_core::Attempt::new(&base, 1_700_000_000, "N0NCE");
+    let request = wxpay_core::Operation::build(
+        &CloseOrderV3::direct("debug-0001"),
+        config.context(),
+        &attempt,
+    )
+    .unwrap();
+    let signature = request.headers()["authorization"].to_str().unwrap().to_owned();
+    let signature = signature.split("signature=\"").nth(1).unwrap()[..40].to_owned();
+    shown.push(format!("{request:?}"));
+    for text in &shown {
+        for secret in [key_text, key_body.as_str(), password, "alice", signature.as_str()] {
+            assert!(!text.contains(secret), "{secret:?} shows in {text}");
+        }
+    }
+    assert!(shown[1].contains("1 certificates"), "{}", shown[1]);
 }

@@ -39,14 +39,23 @@ pub fn v3_credentials(mchid: &str, mode: AnswerMode) -> V3Credentials {
     V3Credentials::new(mchid, MERCHANT_SERIAL_NO, c.merchant_signer(), verifiers).unwrap()
 }
 
+/// An error's message followed by each cause's, as `anyhow`'s `{:#}` shows them.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text = format!("{text}: {cause}");
+        next = cause.source();
+    }
+    text
+}
+
 /// A retry policy quick enough for tests.
 pub fn quick_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(100),
-        deadline: Duration::from_secs(10),
-    }
+    RetryPolicy::default()
+        .with_max_attempts(3)
+        .with_delays(Duration::from_millis(20), Duration::from_millis(100))
+        .with_deadline(Duration::from_secs(10))
 }
 
 /// A configuration builder pointed at `base_url` with quick retries.

@@ -24,7 +24,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use wxpay_core::v2::{CloseOrderV2, SignType};
 use wxpay_core::v3::CloseOrderV3;
@@ -37,7 +37,7 @@ mod paired;
 use paired::{Timed, median, pair};
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    wxpay_core::unix_now()
 }
 
 /// The sandbox: a pinned process of its own, or (without the binary) a thread in this one.
@@ -268,11 +268,8 @@ fn main() {
     };
     let v2_ctx = Context::new().with_v2(v2_credentials(V2_MCH, SignType::Md5));
     let base_url = BaseUrl::parse(&base).unwrap();
-    let prebuilt_v2 = Prebuilt::new(
-        v2_op
-            .build(&v2_ctx, &Attempt::new(&base_url, now(), "PREBUILT1"))
-            .unwrap(),
-    );
+    let prebuilt_v2 =
+        Prebuilt::new(v2_op.build(&v2_ctx, &Attempt::new(&base_url, now(), "PREBUILT1")).unwrap());
 
     // blocking.v2_close
     {
@@ -282,7 +279,7 @@ fn main() {
         let measured: Timed = Box::new(move |n| {
             let start = Instant::now();
             for _ in 0..n {
-                assert_eq!(client.close_v2(&op).unwrap(), CloseOutcome::AlreadyClosed);
+                assert_eq!(client.execute(&op).unwrap(), CloseOutcome::AlreadyClosed);
             }
             start.elapsed()
         });
@@ -316,7 +313,7 @@ fn main() {
             rt1.block_on(async {
                 let start = Instant::now();
                 for _ in 0..n {
-                    assert_eq!(client.close_v2(&op).await.unwrap(), CloseOutcome::AlreadyClosed);
+                    assert_eq!(client.execute(&op).await.unwrap(), CloseOutcome::AlreadyClosed);
                 }
                 start.elapsed()
             })
@@ -371,13 +368,7 @@ fn main() {
             .map(|i| {
                 let op = CloseOrderV3::direct(format!("{raw_prefix}{i:06}"));
                 let nonce = format!("PRESIGNED{round}{i:06}");
-                Prebuilt::new(
-                    op.build(
-                        &v3_ctx,
-                        &Attempt::new(&base_url, now(), &nonce),
-                    )
-                    .unwrap(),
-                )
+                Prebuilt::new(op.build(&v3_ctx, &Attempt::new(&base_url, now(), &nonce)).unwrap())
             })
             .collect();
         let run_ours = || {
@@ -385,7 +376,7 @@ fn main() {
             closes_per_sec(&rt, per_round, move |i| {
                 let (client, op) =
                     (client.clone(), CloseOrderV3::direct(format!("{prefix}{i:06}")));
-                async move { assert_eq!(client.close_v3(&op).await.unwrap(), CloseOutcome::Closed) }
+                async move { assert_eq!(client.execute(&op).await.unwrap(), CloseOutcome::Closed) }
             })
         };
         let presigned = Arc::new(presigned);

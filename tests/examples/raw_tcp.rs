@@ -3,8 +3,6 @@
 //!
 //! `cargo run -p wxpay-integration-tests --example raw_tcp`
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use wxpay_core::v2::{CloseOrderV2, SignType};
 use wxpay_core::v3::CloseOrderV3;
 use wxpay_core::{Attempt, BaseUrl, Context, Operation};
@@ -20,17 +18,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_v2(v2_credentials(V2_MCH, SignType::HmacSha256))
         .with_v3(v3_credentials(V3_MCH, AnswerMode::PublicKey));
     let base = BaseUrl::parse(sandbox.base_url())?;
-    let now = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = wxpay_core::unix_now;
 
     let v2 = CloseOrderV2::new("raw-v2-1");
-    let request =
-        v2.build(&ctx, &Attempt::new(&base, now(), "RAWTCPNONCE1"))?;
+    let request = v2.build(&ctx, &Attempt::new(&base, now(), "RAWTCPNONCE1"))?;
     let outcome = v2.parse(&ctx, now(), raw_tcp_exchange(request)?)?;
     println!("APIv2 close of raw-v2-1 over a bare TcpStream: {outcome}");
 
     let v3 = CloseOrderV3::direct("raw-v3-1");
-    let request =
-        v3.build(&ctx, &Attempt::new(&base, now(), "RAWTCPNONCE2"))?;
+    let request = v3.build(&ctx, &Attempt::new(&base, now(), "RAWTCPNONCE2"))?;
     let outcome = v3.parse(&ctx, now(), raw_tcp_exchange(request)?)?;
     println!("APIv3 close of raw-v3-1 over a bare TcpStream: {outcome}");
     Ok(())

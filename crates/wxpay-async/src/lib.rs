@@ -1,22 +1,22 @@
 //! An async WeChat Pay close-order client: [`wxpay_core`] over
 //! [reqwest](https://docs.rs/reqwest) on tokio.
 //!
-//! This crate only moves bytes: it signs with the core (a KMS or HSM can sign through an
-//! [`AsyncSigner`](wxpay_core::v3::AsyncSigner)), sends with one pooled reqwest client
-//! (rustls, keep-alive, no redirects), reads the answer up to the configured cap, and asks
-//! the core's retry policy what to do next. The protocol lives in the core.
+//! This crate only moves bytes: it sends with one pooled reqwest client (rustls,
+//! keep-alive, no redirects) and reads the answer up to the configured cap. Signing (a KMS
+//! or HSM can sign through an [`AsyncSigner`](wxpay_core::v3::AsyncSigner)), verification,
+//! retries and fail-over are the core's one call loop ([`Call::run`](wxpay_core::Call)).
+//! Everything a caller needs is re-exported here: one dependency is enough.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use wxpay_async::Client;
-//! use wxpay_core::{ClientConfig, CloseOutcome};
-//! use wxpay_core::v3::{CloseOrderV3, PublicKeyVerifier, RsaSigner, V3Credentials};
+//! use wxpay_async::{Client, ClientConfig, CloseOutcome};
+//! use wxpay_async::v3::{CloseOrderV3, PublicKeyVerifier, RsaSigner, V3Credentials};
 //!
 //! let signer = RsaSigner::from_pem(std::fs::read("apiclient_key.pem")?)?;
 //! let verifier = PublicKeyVerifier::from_pem("PUB_KEY_ID_0114232134912410000000000000", std::fs::read("pub_key.pem")?)?;
 //! let creds = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, verifier)?;
 //! let client = Client::new(ClientConfig::builder().v3(creds).build()?)?;
-//! match client.execute(&CloseOrderV3::direct("1217752501201407033233368018")).await? {
+//! match client.close(CloseOrderV3::direct("1217752501201407033233368018")).await? {
 //!     CloseOutcome::Closed | CloseOutcome::AlreadyClosed => println!("can no longer be paid"),
 //!     CloseOutcome::NotFound => println!("never submitted"),
 //!     CloseOutcome::Paid => println!("paid: deliver or refund"),
@@ -26,30 +26,33 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
-use ring::rand::SystemRandom;
-use wxpay_core::v2::CloseOrderV2;
-use wxpay_core::v3::{CloseCombinedOrder, CloseOrderV3};
-use wxpay_core::{
-    AttemptRandom, Call, ClientConfig, CloseOutcome, Error, InvalidInput, Operation, Request,
-    Response, Step, TransportError, TransportErrorKind,
-};
+pub use wxpay_core::*;
 
 /// An async client. Clone it freely: clones share one connection pool.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the configuration only, with its secrets redacted.
+#[derive(Clone)]
 pub struct Client {
-    config: std::sync::Arc<ClientConfig>,
+    config: Arc<ClientConfig>,
     http: reqwest::Client,
-    random: SystemRandom,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 impl Client {
     /// A client for `config`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a proxy reqwest refuses; [`Error::Transport`] when the
-    /// HTTP client cannot be built (no TLS roots, say).
+    /// [`ErrorKind::InvalidInput`] for a proxy reqwest refuses; [`ErrorKind::Transport`]
+    /// when the HTTP client cannot be built (no TLS roots, say).
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -68,7 +71,7 @@ impl Client {
             builder = builder.tls_built_in_root_certs(false);
             for der in roots {
                 let cert = reqwest::Certificate::from_der(der).map_err(|_| {
-                    InvalidInput::TlsRoots(wxpay_core::KeyError::Malformed(
+                    InvalidInput::TlsRoots(KeyError::Malformed(
                         "reqwest refused a root certificate".into(),
                     ))
                 })?;
@@ -78,7 +81,7 @@ impl Client {
         let http = builder.build().map_err(|e| {
             TransportError::new(TransportErrorKind::Other, "(client)", Some(Box::new(e)))
         })?;
-        Ok(Client { config: std::sync::Arc::new(config), http, random: SystemRandom::new() })
+        Ok(Client { config: Arc::new(config), http })
     }
 
     /// The configuration.
@@ -87,52 +90,26 @@ impl Client {
         &self.config
     }
 
-    /// Runs any core operation, with retries and fail-over as the policy says.
+    /// Closes an order: any [`CloseOrder`], or a call type that converts into one.
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute).
+    pub async fn close(&self, order: impl Into<CloseOrder>) -> Result<CloseOutcome, Error> {
+        self.execute(&order.into()).await
+    }
+
+    /// Runs any core operation through the core's call loop, with retries and fail-over as
+    /// the policy says.
     ///
     /// # Errors
     /// The core's [`Error`]: an outcome is never an error.
     pub async fn execute<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
-        let ctx = self.config.context();
-        let mut call = Call::new(op, ctx, self.config.endpoint(), self.config.retry());
-        let started = Instant::now();
-        loop {
-            let random = AttemptRandom::draw(&self.random)?;
-            let request = call.prepare(unix_now(), &random.nonce)?.sign_async(ctx).await?;
-            let result = self.send(call.base_url().host(), request).await;
-            match call.step(result, unix_now(), started.elapsed(), random.jitter) {
-                Step::Done(output) => return Ok(output),
-                Step::Fail(error) => return Err(error),
-                Step::Retry(delay) => tokio::time::sleep(delay).await,
-            }
-        }
-    }
-
-    /// Closes an order through APIv2.
-    ///
-    /// # Errors
-    /// As [`execute`](Self::execute).
-    pub async fn close_v2(&self, op: &CloseOrderV2) -> Result<CloseOutcome, Error> {
-        self.execute(op).await
-    }
-
-    /// Closes an order through APIv3 (direct or service provider).
-    ///
-    /// # Errors
-    /// As [`execute`](Self::execute).
-    pub async fn close_v3(&self, op: &CloseOrderV3) -> Result<CloseOutcome, Error> {
-        self.execute(op).await
-    }
-
-    /// Closes a combined order through APIv3.
-    ///
-    /// # Errors
-    /// As [`execute`](Self::execute).
-    pub async fn close_combined(&self, op: &CloseCombinedOrder) -> Result<CloseOutcome, Error> {
-        self.execute(op).await
+        let config = &self.config;
+        Call::new(op, config.context(), config.endpoint(), config.retry()).run(self).await
     }
 
     /// One exchange: the request out, the answer in, up to the size cap.
-    async fn send(&self, host: &str, request: Request) -> Result<Response, TransportError> {
+    async fn exchange(&self, host: &str, request: Request) -> Result<Response, TransportError> {
         let fail = |e: reqwest::Error| TransportError::new(kind(&e), host, Some(Box::new(e)));
         let request = reqwest::Request::try_from(request).map_err(fail)?;
         let mut response = self.http.execute(request).await.map_err(fail)?;
@@ -160,8 +137,27 @@ fn too_large(host: &str, cap: u64) -> TransportError {
     TransportError::new(TransportErrorKind::BodyTooLarge, host, Some(why.into()))
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs()
+/// The IO of an async call.
+impl Transport for Client {
+    fn send(
+        &self,
+        host: &str,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> {
+        self.exchange(host, request)
+    }
+
+    fn sleep(&self, delay: Duration) -> impl Future<Output = ()> {
+        tokio::time::sleep(delay)
+    }
+
+    fn sign(
+        &self,
+        ctx: &Context,
+        prepared: Prepared,
+    ) -> impl Future<Output = Result<Request, Error>> {
+        prepared.sign_async(ctx)
+    }
 }
 
 /// What a reqwest error means for the order: could the request have been sent?

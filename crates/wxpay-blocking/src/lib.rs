@@ -1,19 +1,19 @@
 //! A blocking WeChat Pay close-order client: [`wxpay_core`] over [ureq](https://docs.rs/ureq).
 //!
-//! This crate only moves bytes: it signs with the core, sends with a pooled ureq agent
-//! (rustls, keep-alive, no redirects), reads the answer up to the configured cap, and asks
-//! the core's retry policy what to do next. The protocol lives in the core.
+//! This crate only moves bytes: it sends with a pooled ureq agent (rustls, keep-alive, no
+//! redirects) and reads the answer up to the configured cap. Signing, verification, retries
+//! and fail-over are the core's one call loop ([`Call::run_blocking`](wxpay_core::Call)).
+//! Everything a caller needs is re-exported here: one dependency is enough.
 //!
 //! ```no_run
-//! use wxpay_blocking::Client;
-//! use wxpay_core::{ApiV2Key, ClientConfig, CloseOutcome};
-//! use wxpay_core::v2::{CloseOrderV2, V2Credentials};
+//! use wxpay_blocking::{ApiV2Key, Client, ClientConfig, CloseOutcome};
+//! use wxpay_blocking::v2::{CloseOrderV2, V2Credentials};
 //!
 //! let key = ApiV2Key::new(std::fs::read_to_string("api_v2_key.txt")?.trim())?;
 //! let client = Client::new(
 //!     ClientConfig::builder().v2(V2Credentials::new("wx2421b1c4370ec43b", "10000100", key)?).build()?,
 //! )?;
-//! match client.execute(&CloseOrderV2::new("1415983244"))? {
+//! match client.close(CloseOrderV2::new("1415983244"))? {
 //!     CloseOutcome::Closed | CloseOutcome::AlreadyClosed => println!("can no longer be paid"),
 //!     CloseOutcome::NotFound => println!("never submitted"),
 //!     CloseOutcome::Paid => println!("paid: deliver or refund"),
@@ -23,31 +23,34 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use std::future::{Future, ready};
 use std::io;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
-use ring::rand::SystemRandom;
-use wxpay_core::v2::CloseOrderV2;
-use wxpay_core::v3::{CloseCombinedOrder, CloseOrderV3};
-use wxpay_core::{
-    AttemptRandom, Call, ClientConfig, CloseOutcome, Error, InvalidInput, Operation, Request,
-    Response, SignError, Step, TransportError, TransportErrorKind,
-};
+pub use wxpay_core::*;
 
-/// A blocking client. Cheap to share by reference across threads; one connection pool.
-#[derive(Debug)]
+/// A blocking client. Clone it freely: clones share one connection pool.
+///
+/// `Debug` shows the configuration only, with its secrets redacted.
+#[derive(Clone)]
 pub struct Client {
-    config: ClientConfig,
+    config: Arc<ClientConfig>,
     agent: ureq::Agent,
-    random: SystemRandom,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 impl Client {
     /// A client for `config`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a proxy ureq refuses, and [`Error::Sign`] when the APIv3
-    /// signer is asynchronous only (use `wxpay-async` for a KMS or HSM).
+    /// [`ErrorKind::InvalidInput`] for a proxy ureq refuses, and [`ErrorKind::Sign`] when the
+    /// APIv3 signer is asynchronous only (use `wxpay-async` for a KMS or HSM).
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
         if config.context().v3_credentials().is_some_and(|v3| !v3.has_sync_signer()) {
             return Err(
@@ -70,7 +73,7 @@ impl Client {
             .tls_config(tls_config(config.tls_roots()))
             .build()
             .into();
-        Ok(Client { config, agent, random: SystemRandom::new() })
+        Ok(Client { config: Arc::new(config), agent })
     }
 
     /// The configuration.
@@ -79,52 +82,26 @@ impl Client {
         &self.config
     }
 
-    /// Runs any core operation, with retries and fail-over as the policy says.
+    /// Closes an order: any [`CloseOrder`], or a call type that converts into one.
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute).
+    pub fn close(&self, order: impl Into<CloseOrder>) -> Result<CloseOutcome, Error> {
+        self.execute(&order.into())
+    }
+
+    /// Runs any core operation through the core's call loop, with retries and fail-over as
+    /// the policy says.
     ///
     /// # Errors
     /// The core's [`Error`]: an outcome is never an error.
     pub fn execute<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
-        let ctx = self.config.context();
-        let mut call = Call::new(op, ctx, self.config.endpoint(), self.config.retry());
-        let started = Instant::now();
-        loop {
-            let random = AttemptRandom::draw(&self.random)?;
-            let request = call.prepare(unix_now(), &random.nonce)?.sign(ctx)?;
-            let result = self.send(call.base_url().host(), request);
-            match call.step(result, unix_now(), started.elapsed(), random.jitter) {
-                Step::Done(output) => return Ok(output),
-                Step::Fail(error) => return Err(error),
-                Step::Retry(delay) => std::thread::sleep(delay),
-            }
-        }
-    }
-
-    /// Closes an order through APIv2.
-    ///
-    /// # Errors
-    /// As [`execute`](Self::execute).
-    pub fn close_v2(&self, op: &CloseOrderV2) -> Result<CloseOutcome, Error> {
-        self.execute(op)
-    }
-
-    /// Closes an order through APIv3 (direct or service provider).
-    ///
-    /// # Errors
-    /// As [`execute`](Self::execute).
-    pub fn close_v3(&self, op: &CloseOrderV3) -> Result<CloseOutcome, Error> {
-        self.execute(op)
-    }
-
-    /// Closes a combined order through APIv3.
-    ///
-    /// # Errors
-    /// As [`execute`](Self::execute).
-    pub fn close_combined(&self, op: &CloseCombinedOrder) -> Result<CloseOutcome, Error> {
-        self.execute(op)
+        let config = &self.config;
+        Call::new(op, config.context(), config.endpoint(), config.retry()).run_blocking(self)
     }
 
     /// One exchange: the request out, the answer in, up to the size cap.
-    fn send(&self, host: &str, request: Request) -> Result<Response, TransportError> {
+    fn exchange(&self, host: &str, request: Request) -> Result<Response, TransportError> {
         let fail = |e: ureq::Error| TransportError::new(kind(&e), host, Some(Box::new(e)));
         let (parts, mut body) = self.agent.run(request).map_err(fail)?.into_parts();
         let bytes = body
@@ -136,8 +113,28 @@ impl Client {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs()
+/// The IO of a blocking call: every future is complete when returned.
+impl Transport for Client {
+    fn send(
+        &self,
+        host: &str,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> {
+        ready(self.exchange(host, request))
+    }
+
+    fn sleep(&self, delay: Duration) -> impl Future<Output = ()> {
+        std::thread::sleep(delay);
+        ready(())
+    }
+
+    fn sign(
+        &self,
+        ctx: &Context,
+        prepared: Prepared,
+    ) -> impl Future<Output = Result<Request, Error>> {
+        ready(prepared.sign(ctx))
+    }
 }
 
 /// What a ureq error means for the order: could the request have been sent?

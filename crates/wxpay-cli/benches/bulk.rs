@@ -90,7 +90,7 @@ fn client_rate(orders: usize) -> f64 {
                             break;
                         }
                         let op = CloseOrderV3::direct(format!("bulk-{i:06}"));
-                        assert_eq!(client.close_v3(&op).await.unwrap(), CloseOutcome::Closed);
+                        assert_eq!(client.execute(&op).await.unwrap(), CloseOutcome::Closed);
                     }
                 })
             })

@@ -5,12 +5,12 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wxpay_core::v2::CloseOrderV2;
 use wxpay_core::v3::{CloseCombinedOrder, CloseOrderV3, SubOrder};
-use wxpay_core::{CloseOutcome, Error};
+use wxpay_core::{CloseOrder, CloseOutcome, Error, ErrorKind, unix_now};
 use wxpay_sandbox::merchants::{V2_MERCHANTS, V3_MERCHANTS};
 use wxpay_sandbox::{OrderKey, OrderState, SandboxConfig, SandboxThread};
 
@@ -20,11 +20,12 @@ use crate::{Failure, exit, runtime};
 pub(crate) const AFTER_HELP: &str = "\
 Exit codes:
   0  closed, or already closed: the order can no longer be paid
-  1  error: the order's state is unknown (the request may have been sent)
-  2  bad usage or settings: nothing was sent
+  1  error: the order's state is unknown (the request may have been sent; closing again is safe)
+  2  bad usage, settings or input: nothing was sent
   3  the order was paid: deliver or refund
   4  no such order
   5  (bulk) some input lines were not order numbers; every other line was processed
+  6  error, and the order is unchanged: not sent, or refused by WeChat Pay (the message says why)
 
 Settings come from flags, then WXPAY_* environment variables, then the --config TOML file:
   WXPAY_BASE_URL  WXPAY_ENDPOINT  WXPAY_CONFIG
@@ -104,39 +105,9 @@ pub(crate) struct CloseArgs {
     settings: Settings,
 }
 
-/// One close to run.
-#[derive(Debug, Clone)]
-enum Job {
-    V2(CloseOrderV2),
-    V3(CloseOrderV3),
-    Combined(CloseCombinedOrder),
-}
-
-impl Job {
-    fn validate(&self, now: u64) -> Result<(), wxpay_core::InvalidInput> {
-        match self {
-            Job::V2(op) => op.validate(now),
-            Job::V3(op) => op.validate(now),
-            Job::Combined(op) => op.validate(now),
-        }
-    }
-
-    async fn run(&self, client: &wxpay_async::Client) -> Result<CloseOutcome, Error> {
-        match self {
-            Job::V2(op) => client.close_v2(op).await,
-            Job::V3(op) => client.close_v3(op).await,
-            Job::Combined(op) => client.close_combined(op).await,
-        }
-    }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 impl CloseArgs {
-    fn job(&self, no: &str) -> Result<Job, Failure> {
-        let mut job = match (self.api, self.combined) {
+    fn job(&self, no: &str) -> Result<CloseOrder, Failure> {
+        let mut job: CloseOrder = match (self.api, self.combined) {
             (Api::V2, true) => {
                 return Err(Failure::usage("--combined is an APIv3 call: add --api v3"));
             }
@@ -145,12 +116,12 @@ impl CloseArgs {
                 if let Some(sub) = &self.sub_mch_id {
                     op = op.for_sub_merchant(sub, self.sub_appid.clone());
                 }
-                Job::V2(op)
+                op.into()
             }
-            (Api::V3, false) => Job::V3(match &self.sub_mch_id {
-                Some(sub) => CloseOrderV3::partner(no, sub),
-                None => CloseOrderV3::direct(no),
-            }),
+            (Api::V3, false) => match &self.sub_mch_id {
+                Some(sub) => CloseOrderV3::partner(no, sub).into(),
+                None => CloseOrderV3::direct(no).into(),
+            },
             (Api::V3, true) => {
                 let mut subs = Vec::new();
                 for spec in &self.sub_orders {
@@ -162,15 +133,11 @@ impl CloseArgs {
                     });
                 }
                 let appid = self.combine_appid.clone().unwrap_or_default();
-                Job::Combined(CloseCombinedOrder::new(appid, no, subs))
+                CloseCombinedOrder::new(appid, no, subs).into()
             }
         };
         if let Some(t) = self.created_at {
-            job = match job {
-                Job::V2(op) => Job::V2(op.created_at(t)),
-                Job::V3(op) => Job::V3(op.created_at(t)),
-                Job::Combined(op) => Job::Combined(op.created_at(t)),
-            };
+            job = job.created_at(t);
         }
         Ok(job)
     }
@@ -187,7 +154,7 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
             let no = args.out_trade_no.clone().unwrap_or_default();
             let job = args.job(&no)?;
             job.validate(unix_now()).map_err(|e| Failure::usage(e.to_string()))?;
-            let result = rt.block_on(job.run(&client));
+            let result = rt.block_on(client.close(job));
             let record = record(&no, None, &result);
             print_record(&record, args.json);
             Ok(exit_code(&result))
@@ -278,23 +245,26 @@ fn exit_code(result: &Result<CloseOutcome, Error>) -> u8 {
         Ok(CloseOutcome::Closed | CloseOutcome::AlreadyClosed) => exit::CLOSED,
         Ok(CloseOutcome::Paid) => exit::PAID,
         Ok(CloseOutcome::NotFound) => exit::NOT_FOUND,
-        Err(Error::InvalidInput(_)) => exit::USAGE,
+        Err(e) if matches!(e.kind(), ErrorKind::InvalidInput(_)) => exit::USAGE,
+        Err(e) if e.order_effect().is_unchanged() => exit::UNCHANGED,
         Err(_) => exit::ERROR,
     }
 }
 
-fn error_kind(e: &Error) -> &'static str {
-    match e {
-        Error::InvalidInput(_) => "invalid_input",
-        Error::Sign(_) => "sign",
-        Error::Transport(_) => "transport",
-        Error::Communication { .. } => "communication",
-        Error::Api(_) => "api",
-        Error::Verify(_) => "verify",
-        Error::Decode(_) => "decode",
-        Error::RetriesExhausted { .. } => "retries_exhausted",
-        _ => "other",
+/// An error and its causes, each once: `Display` shows the error, `source()` what lies
+/// below (an HTTP client's or a signer's own error).
+pub(crate) fn report(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        next = cause.source();
     }
+    text
 }
 
 /// A result as a journal / `--json` record.
@@ -306,11 +276,15 @@ fn record(no: &str, line: Option<usize>, result: &Result<CloseOutcome, Error>) -
     match result {
         Ok(outcome) => v["outcome"] = json!(outcome.as_str()),
         Err(e) => {
-            v["error"] = json!(e.to_string());
-            v["kind"] = json!(error_kind(e));
-            v["sent"] = json!(e.was_sent());
+            v["error"] = json!(report(e));
+            v["effect"] = json!(e.order_effect().as_str());
+            v["kind"] = json!(e.kind().name());
+            v["attempts"] = json!(e.attempts());
             if let Some(api) = e.api() {
                 v["code"] = json!(api.code.as_str());
+            }
+            if let Some(id) = e.request_id() {
+                v["request_id"] = json!(id);
             }
         }
     }
@@ -325,9 +299,11 @@ fn human(record: &Value) -> String {
         Some("not_found") => format!("{no}: no such order, nothing to close"),
         Some("paid") => format!("{no}: PAID, it cannot be closed: deliver or refund"),
         _ => {
-            let sent =
-                if record["sent"].as_bool() == Some(false) { "not sent" } else { "state unknown" };
-            format!("{no}: error ({sent}): {}", record["error"].as_str().unwrap_or_default())
+            let hint = match record["effect"].as_str() {
+                Some("unknown") => "; closing again is safe and tells the state",
+                _ => "",
+            };
+            format!("{no}: {}{hint}", record["error"].as_str().unwrap_or_default())
         }
     }
 }
@@ -479,7 +455,7 @@ async fn bulk(args: &CloseArgs, file: &Path, client: wxpay_async::Client) -> Res
                 if let Some(rate) = &rate {
                     rate.lock().await.tick().await;
                 }
-                let result = job.run(&client).await;
+                let result = client.close(job.clone()).await;
                 if tx.send(record(no, Some(*line), &result)).is_err() {
                     break;
                 }

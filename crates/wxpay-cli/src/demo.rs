@@ -7,7 +7,7 @@ use wxpay_core::v3::{
     CloseCombinedOrder, CloseOrderV3, PlatformCertificateVerifier, SubOrder, V3Credentials,
     VerifierSet,
 };
-use wxpay_core::{ClientConfig, CloseOutcome, Error};
+use wxpay_core::{ClientConfig, CloseOrder, CloseOutcome, Error};
 use wxpay_sandbox::merchants::{
     MERCHANT_SERIAL_NO, V2_MERCHANTS, V3_MERCHANTS, WECHATPAY_CERT_PEM,
 };
@@ -23,10 +23,18 @@ struct Row {
     job: Job,
 }
 
+/// The credentials a row's close needs, and the close.
 enum Job {
-    V2(V2Credentials, CloseOrderV2),
-    V3(V3Credentials, CloseOrderV3),
-    Combined(V3Credentials, CloseCombinedOrder),
+    V2(V2Credentials, CloseOrder),
+    V3(V3Credentials, CloseOrder),
+}
+
+impl Job {
+    fn close(&self) -> CloseOrder {
+        match self {
+            Job::V2(_, close) | Job::V3(_, close) => close.clone(),
+        }
+    }
 }
 
 fn v3_creds(
@@ -86,7 +94,7 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
                     call: call.clone(),
                     order: no,
                     expected,
-                    job: Job::V2(v2.clone(), op),
+                    job: Job::V2(v2.clone(), op.into()),
                 });
             }
             let no = number();
@@ -94,7 +102,7 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
                 call: call.clone(),
                 order: no.clone(),
                 expected: CloseOutcome::NotFound,
-                job: Job::V2(v2.clone(), CloseOrderV2::new(&no)),
+                job: Job::V2(v2.clone(), CloseOrderV2::new(&no).into()),
             });
         }
     }
@@ -106,11 +114,11 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
         for (st, expected) in STATES {
             let no = number();
             state.put_order(OrderKey::new(direct.mchid, &no), st, 0);
-            let job = Job::V3(v3.clone(), CloseOrderV3::direct(&no));
+            let job = Job::V3(v3.clone(), CloseOrderV3::direct(&no).into());
             rows.push(Row { call: format!("v3 direct ({label})"), order: no, expected, job });
         }
         let no = number();
-        let job = Job::V3(v3.clone(), CloseOrderV3::direct(&no));
+        let job = Job::V3(v3.clone(), CloseOrderV3::direct(&no).into());
         rows.push(Row {
             call: format!("v3 direct ({label})"),
             order: no,
@@ -123,7 +131,7 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
         for (st, expected) in STATES {
             let no = number();
             state.put_order(OrderKey::sub(partner.mchid, sub, &no), st, 0);
-            let job = Job::V3(sp.clone(), CloseOrderV3::partner(&no, sub));
+            let job = Job::V3(sp.clone(), CloseOrderV3::partner(&no, sub).into());
             rows.push(Row { call: format!("v3 partner ({label})"), order: no, expected, job });
         }
 
@@ -141,7 +149,7 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
                 call: format!("v3 combined ({label})"),
                 order: no,
                 expected,
-                job: Job::Combined(v3.clone(), op),
+                job: Job::V3(v3.clone(), op.into()),
             });
         }
     }
@@ -152,7 +160,7 @@ fn config(base: &str, job: &Job) -> Result<ClientConfig, Failure> {
     let b = ClientConfig::builder().base_url(base);
     let b = match job {
         Job::V2(c, _) => b.v2(c.clone()),
-        Job::V3(c, _) | Job::Combined(c, _) => b.v3(c.clone()),
+        Job::V3(c, _) => b.v3(c.clone()),
     };
     b.build().map_err(|e| Failure::error(e.to_string()))
 }
@@ -178,21 +186,11 @@ pub(crate) fn run() -> Result<u8, Failure> {
             let result = if client == "blocking" {
                 let c = wxpay_blocking::Client::new(config)
                     .map_err(|e| Failure::error(e.to_string()))?;
-                match &row.job {
-                    Job::V2(_, op) => c.close_v2(op),
-                    Job::V3(_, op) => c.close_v3(op),
-                    Job::Combined(_, op) => c.close_combined(op),
-                }
+                c.close(row.job.close())
             } else {
                 let c =
                     wxpay_async::Client::new(config).map_err(|e| Failure::error(e.to_string()))?;
-                rt.block_on(async {
-                    match &row.job {
-                        Job::V2(_, op) => c.close_v2(op).await,
-                        Job::V3(_, op) => c.close_v3(op).await,
-                        Job::Combined(_, op) => c.close_combined(op).await,
-                    }
-                })
+                rt.block_on(c.close(row.job.close()))
             };
             let got = got(&result);
             let ok = result.as_ref().ok() == Some(&row.expected);

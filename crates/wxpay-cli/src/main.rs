@@ -26,6 +26,8 @@ pub(crate) mod exit {
     pub(crate) const NOT_FOUND: u8 = 4;
     /// Bulk: some input lines were not order numbers (the others were processed).
     pub(crate) const BAD_LINES: u8 = 5;
+    /// An error that left the order unchanged: not sent, or refused by WeChat Pay.
+    pub(crate) const UNCHANGED: u8 = 6;
 }
 
 /// A failure that ends the command, with its exit code.

@@ -94,9 +94,7 @@ fn read(path: &PathBuf) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+use wxpay_core::unix_now as now;
 
 pub(crate) fn sign(cmd: SignCommand) -> Result<u8, Failure> {
     match cmd {

@@ -368,7 +368,13 @@ fn settings_come_from_a_config_file() {
         .arg("cfg-0001")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "an unknown merchant: {:?}", text(&out));
+    // WeChat Pay refused the request (return_code=FAIL): the order is unchanged, exit 6.
+    assert_eq!(out.status.code(), Some(6), "an unknown merchant: {:?}", text(&out));
+    assert!(
+        text(&out).0.contains("refused by WeChat Pay, the order is unchanged"),
+        "{:?}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -440,9 +446,10 @@ fn close_over_tls_trusts_the_roots_file_and_goes_through_the_proxy_setting() {
         .envs(env.iter().filter(|(k, _)| k != "WXPAY_TLS_ROOTS_FILE").cloned())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert_eq!(out.status.code(), Some(6), "not sent: the order is unchanged {:?}", text(&out));
     // The result line, on standard output like every close's.
-    assert!(text(&out).0.contains("TLS handshake failed (not sent)"), "{:?}", text(&out));
+    assert!(text(&out).0.contains("not sent, the order is unchanged"), "{:?}", text(&out));
+    assert!(text(&out).0.contains("TLS handshake failed"), "{:?}", text(&out));
     assert!(text(&out).0.contains("UnknownIssuer"), "{:?}", text(&out));
     // A proxy that refuses connections: the close must fail to connect, so it used the proxy.
     let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -453,7 +460,8 @@ fn close_over_tls_trusts_the_roots_file_and_goes_through_the_proxy_setting() {
         .envs(env.iter().cloned())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert_eq!(out.status.code(), Some(6), "{:?}", text(&out));
+    assert!(text(&out).0.contains("not sent, the order is unchanged"), "{:?}", text(&out));
     assert!(text(&out).0.contains("could not connect"), "{:?}", text(&out));
     assert_eq!(sandbox.state().requests(), 1, "only the first close reached the sandbox");
 }

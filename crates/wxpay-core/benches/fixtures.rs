@@ -146,11 +146,7 @@ pub fn cases() -> Vec<Case> {
         let ctx = v2_ctx(sign_type);
         let base = base();
         let close = close();
-        simple(move || {
-            close
-                .build(&ctx, &Attempt::new(&base, TIMESTAMP, NONCE))
-                .unwrap()
-        })
+        simple(move || close.build(&ctx, &Attempt::new(&base, TIMESTAMP, NONCE)).unwrap())
     };
     let md5_request = v2_request_string_to_sign(SignType::Md5);
     let hmac_request = v2_request_string_to_sign(SignType::HmacSha256);

@@ -2,8 +2,6 @@
 //!
 //! `cargo run -p wxpay-core --example v2_close_request`
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use wxpay_core::v2::{CloseOrderV2, SignType, V2Credentials};
 use wxpay_core::{ApiV2Key, Attempt, BaseUrl, Context, Operation};
 
@@ -14,10 +12,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_sign_type(SignType::HmacSha256);
     let ctx = Context::new().with_v2(creds);
 
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let now = wxpay_core::unix_now();
     let base = BaseUrl::parse(BaseUrl::PRIMARY)?;
-    let attempt =
-        Attempt::new(&base, now, "4ca93f17ddf3443ceabf72f26d64fe0e");
+    let attempt = Attempt::new(&base, now, "4ca93f17ddf3443ceabf72f26d64fe0e");
     let request = CloseOrderV2::new("1415983244").build(&ctx, &attempt)?;
 
     println!("{} {}", request.method(), request.uri());

@@ -1,11 +1,11 @@
 //! [`CloseOrder`]: every close call wxpay makes, as one type.
 
+use crate::Response;
 use crate::error::{ApiVersion, Error, InvalidInput};
 use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::outcome::CloseOutcome;
 use crate::v2::CloseOrderV2;
 use crate::v3::{CloseCombinedOrder, CloseOrderV3};
-use crate::Response;
 
 /// Any close call: APIv2, APIv3 (direct merchant or service provider), or an APIv3
 /// combined order. Clients, the command and the tests dispatch on this type and nowhere
@@ -84,7 +84,8 @@ impl CloseOrder {
 trait CloseCall {
     fn validate_at(&self, now: u64) -> Result<(), InvalidInput>;
     fn prepare_dyn(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error>;
-    fn parse_dyn(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error>;
+    fn parse_dyn(&self, ctx: &Context, now: u64, response: Response)
+    -> Result<CloseOutcome, Error>;
 }
 
 macro_rules! close_call {

@@ -121,7 +121,10 @@ impl fmt::Debug for ClientConfig {
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("proxy", &self.proxy.as_deref().map(redact_proxy))
-            .field("tls_roots", &self.tls_roots.as_ref().map(|r| format!("{} certificates", r.len())))
+            .field(
+                "tls_roots",
+                &self.tls_roots.as_ref().map(|r| format!("{} certificates", r.len())),
+            )
             .finish()
     }
 }
@@ -160,7 +163,10 @@ impl fmt::Debug for ClientConfigBuilder {
             .field("endpoint", &self.endpoint)
             .field("retry", &self.retry)
             .field("proxy", &self.proxy.as_deref().map(redact_proxy))
-            .field("tls_roots", &self.tls_roots.as_ref().map(|pem| format!("{} PEM bytes", pem.len())))
+            .field(
+                "tls_roots",
+                &self.tls_roots.as_ref().map(|pem| format!("{} PEM bytes", pem.len())),
+            )
             .finish_non_exhaustive()
     }
 }

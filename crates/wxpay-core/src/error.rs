@@ -162,7 +162,9 @@ impl<T: Into<ErrorKind>> From<T> for Error {
             ErrorKind::Api(a) => a.request_id.clone(),
             _ => None,
         };
-        Error { inner: Box::new(Inner { kind, attempts: 0, earlier: OrderEffect::NotSent, request_id }) }
+        Error {
+            inner: Box::new(Inner { kind, attempts: 0, earlier: OrderEffect::NotSent, request_id }),
+        }
     }
 }
 
@@ -248,9 +250,7 @@ impl ErrorKind {
             },
             ErrorKind::Communication { .. } => OrderEffect::Refused,
             ErrorKind::Api(a) if a.verified && !a.is_server_fault() => OrderEffect::Refused,
-            ErrorKind::Api(_) | ErrorKind::Verify(_) | ErrorKind::Decode(_) => {
-                OrderEffect::Unknown
-            }
+            ErrorKind::Api(_) | ErrorKind::Verify(_) | ErrorKind::Decode(_) => OrderEffect::Unknown,
         }
     }
 
@@ -829,15 +829,14 @@ mod tests {
 
     #[test]
     fn the_worst_attempt_decides_and_the_kind_stays_matchable() {
-        let e = Error::from(SignError::new("kms down")).with_history(
-            2,
-            OrderEffect::Unknown,
-            None,
-        );
+        let e = Error::from(SignError::new("kms down")).with_history(2, OrderEffect::Unknown, None);
         assert!(matches!(e.kind(), ErrorKind::Sign(_)));
         assert_eq!(e.order_effect(), OrderEffect::Unknown);
         assert!(e.was_sent());
-        assert_eq!(e.to_string(), "order state unknown: signing failed: kms down (after 2 attempts)");
+        assert_eq!(
+            e.to_string(),
+            "order state unknown: signing failed: kms down (after 2 attempts)"
+        );
         let e = Error::from(TransportError::new(TransportErrorKind::Connect, "h", None))
             .with_history(3, OrderEffect::Refused, None);
         assert_eq!(e.order_effect(), OrderEffect::Refused);
@@ -851,7 +850,11 @@ mod tests {
             Error::from(TransportError::new(TransportErrorKind::Io, "h", Some(Box::new(cause)))),
             Error::from(SignError::from_source("kms: access denied")),
             Error::from(VerifyError::BadSignature),
-            api(403, "RULE_LIMIT", true).with_history(1, OrderEffect::NotSent, Some("RID-1".into())),
+            api(403, "RULE_LIMIT", true).with_history(
+                1,
+                OrderEffect::NotSent,
+                Some("RID-1".into()),
+            ),
         ];
         for e in &errors {
             let shown = e.to_string();

@@ -85,9 +85,9 @@ pub mod v2;
 pub mod v3;
 mod validate;
 
+pub use close::CloseOrder;
 pub use config::{ClientConfig, ClientConfigBuilder};
 pub use endpoint::{BaseUrl, Endpoint};
-pub use close::CloseOrder;
 pub use error::{
     ApiCode, ApiError, ApiVersion, DecodeError, Error, ErrorKind, InvalidInput, KeyError,
     OrderEffect, SignError, TransportError, TransportErrorKind, VerifyError,
@@ -111,7 +111,5 @@ pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
 /// never read the clock, they take the time as an argument.
 #[must_use]
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

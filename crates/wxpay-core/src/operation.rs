@@ -216,7 +216,11 @@ impl Prepared {
     /// # Errors
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) without APIv3 credentials
     /// in `ctx`.
-    pub fn dangerous_with_signature(self, ctx: &Context, signature: &[u8]) -> Result<Request, Error> {
+    pub fn dangerous_with_signature(
+        self,
+        ctx: &Context,
+        signature: &[u8],
+    ) -> Result<Request, Error> {
         let Some(pending) = self.pending else { return Ok(self.request) };
         Self::finish(self.request, ctx.v3()?, pending, signature)
     }

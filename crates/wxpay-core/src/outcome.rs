@@ -72,7 +72,15 @@ mod tests {
         assert_eq!(CloseOutcome::from_v2_code("ORDERCLOSED"), Some(AlreadyClosed));
         assert_eq!(CloseOutcome::from_v2_code("ORDERNOTEXIST"), Some(NotFound));
         assert_eq!(CloseOutcome::from_v2_code("ORDERPAID"), Some(Paid));
-        for code in ["ORDER_CLOSED", "ORDER_NOT_EXIST", "ORDER_PAID", "ORDERNOTEXISTS", "RESOURCE_NOT_EXISTS", "SYSTEMERROR", ""] {
+        for code in [
+            "ORDER_CLOSED",
+            "ORDER_NOT_EXIST",
+            "ORDER_PAID",
+            "ORDERNOTEXISTS",
+            "RESOURCE_NOT_EXISTS",
+            "SYSTEMERROR",
+            "",
+        ] {
             assert_eq!(CloseOutcome::from_v2_code(code), None, "v2 {code}");
         }
         assert_eq!(CloseOutcome::from_v3_answer(400, "ORDER_CLOSED"), Some(AlreadyClosed));

@@ -137,7 +137,11 @@ pub trait Transport {
 
     /// Signs a prepared request: [`Prepared::sign`] for a blocking transport,
     /// [`Prepared::sign_async`] for an async one.
-    fn sign(&self, ctx: &Context, prepared: Prepared) -> impl Future<Output = Result<Request, Error>>;
+    fn sign(
+        &self,
+        ctx: &Context,
+        prepared: Prepared,
+    ) -> impl Future<Output = Result<Request, Error>>;
 
     /// Fills `bytes` from a cryptographically secure random source.
     ///
@@ -428,7 +432,8 @@ mod tests {
         assert!(RetryPolicy::is_retryable(&t(TransportErrorKind::Io)));
         assert!(!RetryPolicy::is_retryable(&t(TransportErrorKind::BodyTooLarge)));
         assert!(!RetryPolicy::is_retryable(&t(TransportErrorKind::Tls)));
-        let a = |status, code| ErrorKind::Api(ApiError::new(ApiVersion::V3, status, code, "", true));
+        let a =
+            |status, code| ErrorKind::Api(ApiError::new(ApiVersion::V3, status, code, "", true));
         assert!(RetryPolicy::is_retryable(&a(500, ApiCode::SystemError)));
         assert!(RetryPolicy::is_retryable(&a(200, ApiCode::SystemError)));
         assert!(RetryPolicy::is_retryable(&a(429, ApiCode::FrequencyLimited)));
@@ -465,7 +470,9 @@ mod tests {
         call.prepare(0, "n").unwrap();
         match call.step(transport(TransportErrorKind::Timeout), 0, Duration::ZERO, 0.0) {
             Step::Fail(e) => {
-                assert!(matches!(e.kind(), ErrorKind::Transport(t) if t.kind == TransportErrorKind::Timeout));
+                assert!(
+                    matches!(e.kind(), ErrorKind::Transport(t) if t.kind == TransportErrorKind::Timeout)
+                );
                 assert_eq!((e.attempts(), e.order_effect()), (4, OrderEffect::Unknown));
             }
             other => panic!("{other:?}"),
@@ -537,7 +544,9 @@ mod tests {
         call.prepare(0, "n").unwrap();
         match call.step(transport(TransportErrorKind::Tls), 0, Duration::ZERO, 0.5) {
             Step::Fail(e) => {
-                assert!(matches!(e.kind(), ErrorKind::Transport(t) if t.kind == TransportErrorKind::Tls));
+                assert!(
+                    matches!(e.kind(), ErrorKind::Transport(t) if t.kind == TransportErrorKind::Tls)
+                );
                 assert_eq!(e.order_effect(), OrderEffect::NotSent);
             }
             other => panic!("{other:?}"),
@@ -664,7 +673,12 @@ mod tests {
         let key = ApiV2Key::new("192006250b4c09247ec02edce69f6a2d").unwrap();
         let signer = key.clone();
         let ctx = Context::new().with_v2(V2Credentials::new("wx1", "1", key).unwrap());
-        let fields = [("appid", "wx1"), ("mch_id", "1"), ("result_code", "SUCCESS"), ("return_code", "SUCCESS")];
+        let fields = [
+            ("appid", "wx1"),
+            ("mch_id", "1"),
+            ("result_code", "SUCCESS"),
+            ("return_code", "SUCCESS"),
+        ];
         let sign = crate::v2::sign_fields(&signer, crate::v2::SignType::Md5, fields).unwrap();
         let mut body = String::from("<xml>");
         for (k, v) in fields.iter().chain(&[("sign", sign.as_str())]) {

@@ -66,10 +66,8 @@ fn retries_are_logged_with_host_attempt_reason_and_request_id_and_no_secret() {
     )
     .unwrap();
     let ctx = ctx().with_v3(v3);
-    let (op, policy) = (
-        CloseOrderV3::direct("order-123"),
-        RetryPolicy::default().with_max_attempts(2),
-    );
+    let (op, policy) =
+        (CloseOrderV3::direct("order-123"), RetryPolicy::default().with_max_attempts(2));
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     tracing::subscriber::with_default(Recorder(lines.clone()), || {
         let mut call = Call::new(&op, &ctx, &Endpoint::Mainland, &policy);

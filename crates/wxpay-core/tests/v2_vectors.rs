@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 use wxpay_core::v2::{self, CloseOrderV2, SignType, V2Credentials, V2Fields, V2Signer};
-use wxpay_core::{ErrorKind, 
-    ApiCode, ApiV2Key, Attempt, BaseUrl, CloseOutcome, Context, Error, InvalidInput, Operation,
-    VerifyError,
+use wxpay_core::{
+    ApiCode, ApiV2Key, Attempt, BaseUrl, CloseOutcome, Context, Error, ErrorKind, InvalidInput,
+    Operation, VerifyError,
 };
 
 fn vectors() -> Value {
@@ -143,7 +143,10 @@ fn response_vectors_verdicts() {
             "orderpaid_hmac" => assert_eq!(result.unwrap(), CloseOutcome::Paid),
             "tampered_md5" => {
                 assert!(
-                    matches!(result.as_ref().map_err(Error::kind), Err(ErrorKind::Verify(VerifyError::BadSignature))),
+                    matches!(
+                        result.as_ref().map_err(Error::kind),
+                        Err(ErrorKind::Verify(VerifyError::BadSignature))
+                    ),
                     "{result:?}"
                 )
             }
@@ -266,7 +269,10 @@ fn a_correctly_signed_answer_for_another_merchant_is_rejected() {
         Context::new().with_v2(V2Credentials::new("wx2421b1c4370ec43b", "99999999", key).unwrap());
     let ok = signed_answer(SignType::Md5, &[("result_code", "SUCCESS")], false);
     let err = CloseOrderV2::new("1415983244").parse(&ctx, 0, answer(&ok)).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Verify(VerifyError::Mismatch { field: "mch_id" })), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Verify(VerifyError::Mismatch { field: "mch_id" })),
+        "{err:?}"
+    );
 
     // Institutional: the answer's sub_mch_id must be the one we named.
     let ctx = ctx_for(SignType::Md5);
@@ -277,7 +283,10 @@ fn a_correctly_signed_answer_for_another_merchant_is_rejected() {
     );
     let close = CloseOrderV2::new("1415983244").for_sub_merchant("1900000999", None);
     let err = close.parse(&ctx, 0, answer(&ok)).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Verify(VerifyError::Mismatch { field: "sub_mch_id" })), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Verify(VerifyError::Mismatch { field: "sub_mch_id" })),
+        "{err:?}"
+    );
     let close = CloseOrderV2::new("1415983244").for_sub_merchant("1900000110", None);
     assert_eq!(close.parse(&ctx, 0, answer(&ok)).unwrap(), CloseOutcome::Closed);
 }
@@ -293,7 +302,10 @@ fn undecodable_answers_keep_their_bytes() {
         }
     }
     let big = format!("<xml>{}</xml>", " ".repeat(wxpay_core::MAX_RESPONSE_BODY));
-    assert!(matches!(close.parse(&ctx, 0, answer(&big)).map_err(Error::into_kind), Err(ErrorKind::Decode(_))));
+    assert!(matches!(
+        close.parse(&ctx, 0, answer(&big)).map_err(Error::into_kind),
+        Err(ErrorKind::Decode(_))
+    ));
 
     let gateway = http::Response::builder().status(502).body(b"bad gateway".to_vec()).unwrap();
     let err = close.parse(&ctx, 0, gateway).unwrap_err();

@@ -15,9 +15,9 @@ use wxpay_core::v3::{
     PublicKeyVerifier, RsaSigner, SignFuture, Signer, SubOrder, V3Credentials, Verifier,
     VerifierSet, response_message,
 };
-use wxpay_core::{ErrorKind, OrderEffect, 
-    ApiCode, Attempt, BaseUrl, CloseOutcome, Context, Error, InvalidInput, KeyError, Operation,
-    SignError, VerifyError,
+use wxpay_core::{
+    ApiCode, Attempt, BaseUrl, CloseOutcome, Context, Error, ErrorKind, InvalidInput, KeyError,
+    Operation, OrderEffect, SignError, VerifyError,
 };
 
 const VECTORS: &str = include_str!("../../../tests/vectors/close_order.json");
@@ -82,8 +82,7 @@ fn request_vectors_message_signature_and_authorization() {
         assert_eq!(op.path().unwrap(), path, "{name}");
         let base = BaseUrl::parse(BaseUrl::PRIMARY).unwrap();
         let nonce = v["nonce"].as_str().unwrap();
-        let attempt =
-            Attempt::new(&base, v["timestamp"].as_u64().unwrap(), nonce);
+        let attempt = Attempt::new(&base, v["timestamp"].as_u64().unwrap(), nonce);
         for key in [MERCHANT_KEY, MERCHANT_KEY_PKCS1] {
             let ctx = ctx(v["mchid"].as_str().unwrap());
             let prepared = op.prepare(&ctx, &attempt).unwrap();
@@ -166,13 +165,19 @@ fn response_vectors_verdicts() {
             "error_400_signed" => assert_eq!(result.unwrap(), CloseOutcome::AlreadyClosed),
             "tampered_timestamp" => {
                 assert!(
-                    matches!(result.as_ref().map_err(Error::kind), Err(ErrorKind::Verify(VerifyError::BadSignature))),
+                    matches!(
+                        result.as_ref().map_err(Error::kind),
+                        Err(ErrorKind::Verify(VerifyError::BadSignature))
+                    ),
                     "{result:?}"
                 )
             }
             "signtest_probe" => {
                 assert!(
-                    matches!(result.as_ref().map_err(Error::kind), Err(ErrorKind::Verify(VerifyError::SignTestProbe))),
+                    matches!(
+                        result.as_ref().map_err(Error::kind),
+                        Err(ErrorKind::Verify(VerifyError::SignTestProbe))
+                    ),
                     "{result:?}"
                 )
             }
@@ -389,7 +394,10 @@ fn every_verification_failure() {
     // The platform certificate is used only inside its validity window.
     let before = 1_700_000_000;
     let err = op.parse(&ctx, before, signed(204, "", before, CERT_SERIAL, None)).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Verify(VerifyError::CertificateNotValidNow { .. })), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Verify(VerifyError::CertificateNotValidNow { .. })),
+        "{err:?}"
+    );
     // The same signature by serial in lower case is the same certificate.
     assert_eq!(
         op.parse(&ctx, now, signed(204, "", now, &CERT_SERIAL.to_lowercase(), None)).unwrap(),
@@ -440,7 +448,9 @@ fn bad_input_is_refused_before_anything_is_built() {
     let ctx = ctx("1900000001");
     let base = BaseUrl::parse(BaseUrl::PRIMARY).unwrap();
     let attempt = Attempt::new(&base, 1_700_000_000, "0123456789ABCDEF0123456789ABCDEF");
-    let err = |op: &dyn Fn() -> Result<http::Request<Vec<u8>>, Error>| match op().map_err(Error::into_kind) {
+    let err = |op: &dyn Fn() -> Result<http::Request<Vec<u8>>, Error>| match op()
+        .map_err(Error::into_kind)
+    {
         Err(ErrorKind::InvalidInput(e)) => e,
         other => panic!("{other:?}"),
     };
@@ -581,8 +591,7 @@ fn custom_signers_and_verifiers_plug_in() {
     let all = vectors();
     let v = &all["v3"]["requests"][0];
     let base = BaseUrl::parse(BaseUrl::PRIMARY).unwrap();
-    let attempt =
-        Attempt::new(&base, 1554208460, v["nonce"].as_str().unwrap());
+    let attempt = Attempt::new(&base, 1554208460, v["nonce"].as_str().unwrap());
     let op = CloseOrderV3::direct("1217752501201407033233368018");
 
     let counting =
@@ -623,6 +632,9 @@ fn custom_signers_and_verifiers_plug_in() {
     let req3 = block_on(op.prepare(&kms_ctx, &attempt).unwrap().sign_async(&kms_ctx)).unwrap();
     assert_eq!(req3.headers()["authorization"], v["authorization"].as_str().unwrap());
     let err = op.build(&kms_ctx, &attempt).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Sign(_)) && err.to_string().contains("sign_async"), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Sign(_)) && err.to_string().contains("sign_async"),
+        "{err}"
+    );
     assert!(!err.was_sent());
 }

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use wxpay_core::v3::{CloseOrderV3, Signer, V3Credentials};
 use wxpay_core::{Attempt, BaseUrl, CloseOutcome, Context, Operation};
@@ -40,16 +40,14 @@ fn main() {
         ),
     );
     let base = BaseUrl::parse(sandbox.base_url()).unwrap();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = wxpay_core::unix_now();
     let requests: Vec<_> = (0..orders)
         .map(|i| {
             let no = format!("rate-{i:06}");
             sandbox.state().put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid, 0);
             let nonce = format!("NONCE{i:06}");
             let op = CloseOrderV3::direct(no);
-            let req = op
-                .build(&ctx, &Attempt::new(&base, now, &nonce))
-                .unwrap();
+            let req = op.build(&ctx, &Attempt::new(&base, now, &nonce)).unwrap();
             (op, req)
         })
         .collect();
@@ -91,7 +89,7 @@ fn main() {
                     let Some((op, req)) = queue.lock().unwrap().pop() else { break };
                     let (parts, mut body) = agent.run(req).unwrap().into_parts();
                     let resp = http::Response::from_parts(parts, body.read_to_vec().unwrap());
-                    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+                    let now = wxpay_core::unix_now();
                     assert_eq!(op.parse(&ctx, now, resp).unwrap(), CloseOutcome::Closed);
                     done.fetch_add(1, Ordering::Relaxed);
                 }

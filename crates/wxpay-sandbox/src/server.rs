@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -58,10 +57,7 @@ pub(crate) fn tls_config() -> std::io::Result<Arc<rustls::ServerConfig>> {
     Ok(Arc::new(config))
 }
 
-/// Unix seconds now.
-pub(crate) fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+pub(crate) use wxpay_core::unix_now as now;
 
 /// 32 random upper-case hex characters.
 pub(crate) fn nonce() -> String {
@@ -141,44 +137,23 @@ impl std::fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
-/// Which WeChat Pay endpoint a path is, with the order number from the path (APIv3).
+/// Which WeChat Pay endpoint a path is, with the order number from the path (APIv3): the
+/// core reads the path.
 pub(crate) fn route(path: &str) -> Option<(Endpoint, Option<String>)> {
+    use wxpay_core::v3::CloseCall;
     if path == wxpay_core::v2::CLOSE_PATH {
         return Some((Endpoint::V2Close, None));
     }
-    for (prefix, endpoint) in [
-        ("/v3/pay/transactions/out-trade-no/", Endpoint::V3Direct),
-        ("/v3/pay/partner/transactions/out-trade-no/", Endpoint::V3Partner),
-        ("/v3/combine-transactions/out-trade-no/", Endpoint::V3Combined),
-    ] {
-        if let Some(no) = path.strip_prefix(prefix).and_then(|r| r.strip_suffix("/close")) {
-            if !no.is_empty() && !no.contains('/') {
-                return Some((endpoint, Some(percent_decode(no))));
-            }
-        }
-    }
-    None
+    let (call, no) = CloseCall::from_path(path)?;
+    let endpoint = match call {
+        CloseCall::Direct => Endpoint::V3Direct,
+        CloseCall::Partner => Endpoint::V3Partner,
+        CloseCall::Combined => Endpoint::V3Combined,
+    };
+    Some((endpoint, Some(no)))
 }
 
-pub(crate) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub(crate) use wxpay_core::v3::percent_decode;
 
 async fn handle(
     shared: Arc<Shared>,

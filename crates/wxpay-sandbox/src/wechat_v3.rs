@@ -108,10 +108,7 @@ fn process(
             Some(detail),
         )
     };
-    if out_trade_no.len() < 6
-        || out_trade_no.len() > 32
-        || !out_trade_no.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b))
-    {
+    if wxpay_core::v3::check_out_trade_no(out_trade_no).is_err() {
         let detail =
             json!({ "field": "out_trade_no", "location": "uri_template", "value": out_trade_no });
         return Reply::error(400, "PARAM_ERROR", "out_trade_no 格式错误", Some(detail));

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wxpay_core::v2::{CloseOrderV2, SignType, V2Credentials};
@@ -12,15 +12,15 @@ use wxpay_core::v3::{
     CloseCombinedOrder, CloseOrderV3, PlatformCertificateVerifier, SubOrder, V3Credentials,
     VerifierSet,
 };
-use wxpay_core::{ApiCode, Attempt, BaseUrl, CloseOutcome, Context, Error, Operation, VerifyError};
+use wxpay_core::{
+    ApiCode, Attempt, BaseUrl, CloseOutcome, Context, Error, ErrorKind, Operation, VerifyError,
+};
 use wxpay_sandbox::merchants::WECHATPAY_CERT_PEM;
 use wxpay_sandbox::{
     AnswerMode, Endpoint, Fault, FaultRule, OrderKey, OrderState, SandboxConfig, SandboxThread,
 };
 
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
+use wxpay_core::unix_now as now;
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -57,10 +57,10 @@ impl Fixture {
 
     fn call<O: Operation>(&self, ctx: &Context, op: &O) -> Result<O::Output, Error> {
         let nonce = format!("N{}", now());
-        let attempt = Attempt { base_url: &self.base, timestamp: now(), nonce: &nonce };
+        let attempt = Attempt::new(&self.base, now(), &nonce);
         let req = op.build(ctx, &attempt)?;
         let resp = send(&self.agent, req).map_err(|e| {
-            Error::Transport(wxpay_core::TransportError::new(
+            Error::from(wxpay_core::TransportError::new(
                 wxpay_core::TransportErrorKind::Io,
                 self.base.host(),
                 Some(Box::new(e)),
@@ -348,8 +348,8 @@ fn bad_requests_get_the_documented_answers() {
         )
         .unwrap(),
     );
-    match f.call(&wrong, &CloseOrderV2::new("x1")) {
-        Err(Error::Communication { return_msg }) => assert_eq!(return_msg, "SIGNERROR"),
+    match f.call(&wrong, &CloseOrderV2::new("x1")).map_err(Error::into_kind) {
+        Err(ErrorKind::Communication { return_msg }) => assert_eq!(return_msg, "SIGNERROR"),
         other => panic!("{other:?}"),
     }
 
@@ -432,7 +432,7 @@ fn every_fault_on_both_generations() {
         state.put_order(OrderKey::new(mch, &no), OrderState::Unpaid, 0);
         no
     };
-    let is_transport = |e: &Error| matches!(e, Error::Transport(_));
+    let is_transport = |e: &Error| matches!(e.kind(), ErrorKind::Transport(_));
 
     for fault in [
         Fault::SystemError,
@@ -463,16 +463,31 @@ fn every_fault_on_both_generations() {
             }
             Fault::BadSignature | Fault::SignTestProbe => {
                 assert!(
-                    matches!(got, Err(Error::Verify(VerifyError::BadSignature))),
+                    matches!(
+                        got.as_ref().map_err(Error::kind),
+                        Err(ErrorKind::Verify(VerifyError::BadSignature))
+                    ),
                     "{fault:?}: {got:?}"
                 )
             }
             Fault::MissingSignature => {
-                assert!(matches!(got, Err(Error::Verify(VerifyError::MissingSign))), "{got:?}")
+                assert!(
+                    matches!(
+                        got.as_ref().map_err(Error::kind),
+                        Err(ErrorKind::Verify(VerifyError::MissingSign))
+                    ),
+                    "{got:?}"
+                )
             }
             Fault::StaleTimestamp => assert_eq!(got.unwrap(), CloseOutcome::Closed),
-            Fault::MalformedBody => assert!(matches!(got, Err(Error::Decode(_))), "{got:?}"),
-            Fault::OversizedBody => assert!(matches!(got, Err(Error::Decode(_))), "{got:?}"),
+            Fault::MalformedBody => assert!(
+                matches!(got.as_ref().map_err(Error::kind), Err(ErrorKind::Decode(_))),
+                "{got:?}"
+            ),
+            Fault::OversizedBody => assert!(
+                matches!(got.as_ref().map_err(Error::kind), Err(ErrorKind::Decode(_))),
+                "{got:?}"
+            ),
             Fault::Delay(_) => unreachable!(),
         }
         // Whether the order was closed says whether the request was processed.
@@ -505,22 +520,49 @@ fn every_fault_on_both_generations() {
                 assert!(is_transport(got.as_ref().unwrap_err()), "{fault:?}: {got:?}")
             }
             Fault::BadSignature => {
-                assert!(matches!(got, Err(Error::Verify(VerifyError::BadSignature))), "{got:?}")
-            }
-            Fault::MissingSignature => {
-                assert!(matches!(got, Err(Error::Verify(VerifyError::MissingHeader(_)))), "{got:?}")
-            }
-            Fault::SignTestProbe => {
-                assert!(matches!(got, Err(Error::Verify(VerifyError::SignTestProbe))), "{got:?}")
-            }
-            Fault::StaleTimestamp => {
                 assert!(
-                    matches!(got, Err(Error::Verify(VerifyError::StaleTimestamp { .. }))),
+                    matches!(
+                        got.as_ref().map_err(Error::kind),
+                        Err(ErrorKind::Verify(VerifyError::BadSignature))
+                    ),
                     "{got:?}"
                 )
             }
-            Fault::MalformedBody => assert!(matches!(got, Err(Error::Decode(_))), "{got:?}"),
-            Fault::OversizedBody => assert!(matches!(got, Err(Error::Decode(_))), "{got:?}"),
+            Fault::MissingSignature => {
+                assert!(
+                    matches!(
+                        got.as_ref().map_err(Error::kind),
+                        Err(ErrorKind::Verify(VerifyError::MissingHeader(_)))
+                    ),
+                    "{got:?}"
+                )
+            }
+            Fault::SignTestProbe => {
+                assert!(
+                    matches!(
+                        got.as_ref().map_err(Error::kind),
+                        Err(ErrorKind::Verify(VerifyError::SignTestProbe))
+                    ),
+                    "{got:?}"
+                )
+            }
+            Fault::StaleTimestamp => {
+                assert!(
+                    matches!(
+                        got.as_ref().map_err(Error::kind),
+                        Err(ErrorKind::Verify(VerifyError::StaleTimestamp { .. }))
+                    ),
+                    "{got:?}"
+                )
+            }
+            Fault::MalformedBody => assert!(
+                matches!(got.as_ref().map_err(Error::kind), Err(ErrorKind::Decode(_))),
+                "{got:?}"
+            ),
+            Fault::OversizedBody => assert!(
+                matches!(got.as_ref().map_err(Error::kind), Err(ErrorKind::Decode(_))),
+                "{got:?}"
+            ),
             Fault::Delay(_) => unreachable!(),
         }
         let closed = state.order(&OrderKey::new(V3_MCH, &no)).unwrap().state == OrderState::Closed;
@@ -539,9 +581,7 @@ fn every_fault_on_both_generations() {
     state.add_fault(FaultRule::next(Fault::DropBeforeRead, 1));
     let before = state.requests();
     let nonce = format!("N{}", now());
-    let req = CloseOrderV3::direct(&no)
-        .build(&v3, &Attempt { base_url: &f.base, timestamp: now(), nonce: &nonce })
-        .unwrap();
+    let req = CloseOrderV3::direct(&no).build(&v3, &Attempt::new(&f.base, now(), &nonce)).unwrap();
     let got = send(&agent(), req);
     assert!(got.is_err(), "{got:?}");
     assert_eq!(state.requests(), before + 1);

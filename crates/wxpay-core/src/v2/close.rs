@@ -177,7 +177,8 @@ fn parse_close(
     }
     if !status.is_success() {
         let message = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-        let error = ApiError::new(ApiVersion::V2, status.as_u16(), ApiCode::HttpStatus, message, false);
+        let error =
+            ApiError::new(ApiVersion::V2, status.as_u16(), ApiCode::HttpStatus, message, false);
         return Err(error.into());
     }
     let fields = match V2Fields::parse(&body) {
@@ -224,10 +225,15 @@ fn parse_close(
             if let Some(outcome) = CloseOutcome::from_v2_code(code) {
                 return Ok(outcome);
             }
-            let message =
-                fields.non_empty("err_code_des").or_else(|| fields.get("result_msg"));
+            let message = fields.non_empty("err_code_des").or_else(|| fields.get("result_msg"));
             let code = ApiCode::from_wire(code);
-            let error = ApiError::new(ApiVersion::V2, status.as_u16(), code, message.unwrap_or_default(), true);
+            let error = ApiError::new(
+                ApiVersion::V2,
+                status.as_u16(),
+                code,
+                message.unwrap_or_default(),
+                true,
+            );
             Err(error.into())
         }
         Some(other) => {

@@ -53,9 +53,7 @@ impl<'a> V2Fields<'a> {
     /// The fast path's reading (when it takes the document) beside the general parser's,
     /// for the fuzz target that holds them equal. Not part of the API.
     #[doc(hidden)]
-    pub fn parse_both_ways(
-        body: &'a [u8],
-    ) -> (Option<V2Fields<'a>>, Result<V2Fields<'a>, String>) {
+    pub fn parse_both_ways(body: &'a [u8]) -> (Option<V2Fields<'a>>, Result<V2Fields<'a>, String>) {
         (parse_flat(body), Self::parse_xml(body))
     }
 

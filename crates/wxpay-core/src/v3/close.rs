@@ -21,6 +21,75 @@ fn out_trade_no(field: &'static str, value: &str) -> Result<(), InvalidInput> {
     validate::charset(field, value, 6, 32, OUT_TRADE_NO_EXTRA)
 }
 
+/// Checks an APIv3 `out_trade_no` (6 to 32 of ASCII letters, digits and `_ - | *`), as the
+/// close calls do before sending and as a server receiving one should.
+///
+/// # Errors
+/// The [`InvalidInput`] that says what is wrong.
+pub fn check_out_trade_no(value: &str) -> Result<(), InvalidInput> {
+    out_trade_no("out_trade_no", value)
+}
+
+/// Which APIv3 close call a request path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseCall {
+    /// A direct merchant's close.
+    Direct,
+    /// A service provider's close for a sub-merchant.
+    Partner,
+    /// A combined order's close.
+    Combined,
+}
+
+impl CloseCall {
+    /// Every APIv3 close call.
+    pub const ALL: [CloseCall; 3] = [CloseCall::Direct, CloseCall::Partner, CloseCall::Combined];
+
+    /// The path up to the order number.
+    #[must_use]
+    pub fn path_prefix(self) -> &'static str {
+        match self {
+            CloseCall::Direct => "/v3/pay/transactions/out-trade-no/",
+            CloseCall::Partner => "/v3/pay/partner/transactions/out-trade-no/",
+            CloseCall::Combined => "/v3/combine-transactions/out-trade-no/",
+        }
+    }
+
+    /// Reads a request path: the close call it names and its order number, percent-decoded
+    /// (not yet checked: see [`check_out_trade_no`]). `None` for any other path.
+    #[must_use]
+    pub fn from_path(path: &str) -> Option<(CloseCall, String)> {
+        CloseCall::ALL.into_iter().find_map(|call| {
+            let segment = path.strip_prefix(call.path_prefix())?.strip_suffix("/close")?;
+            (!segment.is_empty() && !segment.contains('/')).then(|| (call, percent_decode(segment)))
+        })
+    }
+}
+
+/// Decodes `%XX` escapes (a `%` not followed by two hex digits stays as it is); bytes that
+/// do not form UTF-8 become U+FFFD.
+#[must_use]
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| char::from(c).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                // Two hex digits: at most 255.
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn id(field: &'static str, value: &str) -> Result<(), InvalidInput> {
     validate::charset(field, value, 1, 32, b"_")
 }
@@ -98,11 +167,11 @@ impl CloseOrderV3 {
     }
 
     fn path_unchecked(&self) -> String {
-        let prefix = match self.closer {
-            Closer::Direct => "/v3/pay/transactions/out-trade-no/",
-            Closer::Partner { .. } => "/v3/pay/partner/transactions/out-trade-no/",
+        let call = match self.closer {
+            Closer::Direct => CloseCall::Direct,
+            Closer::Partner { .. } => CloseCall::Partner,
         };
-        segment_path(prefix, &self.out_trade_no)
+        segment_path(call.path_prefix(), &self.out_trade_no)
     }
 }
 
@@ -242,7 +311,7 @@ impl CloseCombinedOrder {
     }
 
     fn path_unchecked(&self) -> String {
-        segment_path("/v3/combine-transactions/out-trade-no/", &self.combine_out_trade_no)
+        segment_path(CloseCall::Combined.path_prefix(), &self.combine_out_trade_no)
     }
 
     /// The JSON body, exactly as sent.
@@ -408,9 +477,8 @@ pub fn read_close_answer(
 ) -> Result<CloseOutcome, Error> {
     let (parts, body) = response.into_parts();
     let status = parts.status;
-    let decode = |reason: &str, body: Vec<u8>| {
-        Error::from(DecodeError::new(reason, status.as_u16(), body))
-    };
+    let decode =
+        |reason: &str, body: Vec<u8>| Error::from(DecodeError::new(reason, status.as_u16(), body));
     if body.len() > MAX_RESPONSE_BODY {
         return Err(decode("body exceeds the response size cap", body));
     }
@@ -451,4 +519,44 @@ pub fn read_close_answer(
     let message = json.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_owned();
     let code = if code.is_empty() { ApiCode::HttpStatus } else { ApiCode::from_wire(code) };
     Err(api_error(code, message, json.get("detail").cloned()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_read_back_as_they_are_written() {
+        for (op, call) in [
+            (CloseOrderV3::direct("a|b*c_d-e12"), CloseCall::Direct),
+            (CloseOrderV3::partner("a|b*c_d-e12", "1900000109"), CloseCall::Partner),
+        ] {
+            let path = op.path().unwrap();
+            assert!(path.contains("%7C"), "{path}");
+            assert_eq!(CloseCall::from_path(&path), Some((call, "a|b*c_d-e12".to_owned())));
+        }
+        let combined =
+            CloseCombinedOrder::new("wx1", "combined-1", vec![SubOrder::new("1", "sub-0001")]);
+        let path = combined.path().unwrap();
+        assert_eq!(CloseCall::from_path(&path), Some((CloseCall::Combined, "combined-1".into())));
+        for other in [
+            "/v3/pay/transactions/out-trade-no//close",
+            "/v3/pay/transactions/out-trade-no/a/b/close",
+            "/pay/closeorder",
+            "/v3/pay/transactions/out-trade-no/abc",
+        ] {
+            assert_eq!(CloseCall::from_path(other), None, "{other}");
+        }
+        assert_eq!(percent_decode("%7c%7C%zz%4"), "||%zz%4");
+    }
+
+    #[test]
+    fn path_refuses_what_prepare_would() {
+        assert!(matches!(
+            CloseOrderV3::direct("../../x/close").path(),
+            Err(InvalidInput::BadCharacter { character: '.', .. })
+        ));
+        assert!(check_out_trade_no("12345").is_err());
+        assert!(check_out_trade_no("a|b*c_d-e12").is_ok());
+    }
 }

@@ -5,15 +5,16 @@ use std::fmt;
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use x509_cert::Certificate;
-use x509_cert::der::{Decode, DecodePem};
-use x509_cert::spki::SubjectPublicKeyInfoRef;
+use x509_cert::der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef, UintRef};
+use x509_cert::der::{Decode, DecodePem, Reader};
+use x509_cert::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
 use zeroize::Zeroizing;
 
 use super::Signer;
 use crate::error::{KeyError, SignError};
 
 /// The OID of `rsaEncryption`.
-const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
 /// Decodes a PEM document: its label and its DER bytes (zeroized on drop).
 pub(crate) fn decode_pem(pem: &[u8]) -> Result<(String, Zeroizing<Vec<u8>>), KeyError> {
@@ -71,6 +72,7 @@ impl RsaSigner {
     /// # Errors
     /// As [`from_pem`](Self::from_pem).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
+        check_size(private_modulus_bits(pkcs8_rsa_key(der)?)?)?;
         let key = RsaKeyPair::from_pkcs8(der).map_err(rejected)?;
         Ok(RsaSigner { key, rng: SystemRandom::new() })
     }
@@ -80,6 +82,7 @@ impl RsaSigner {
     /// # Errors
     /// As [`from_pem`](Self::from_pem).
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
+        check_size(private_modulus_bits(der)?)?;
         let key = RsaKeyPair::from_der(der).map_err(rejected)?;
         Ok(RsaSigner { key, rng: SystemRandom::new() })
     }
@@ -91,12 +94,75 @@ impl RsaSigner {
     }
 }
 
+/// What ring still refuses once the structure, the algorithm and the size were checked.
 fn rejected(e: ring::error::KeyRejected) -> KeyError {
-    match e.to_string().as_str() {
-        "WrongAlgorithm" => KeyError::NotRsa,
-        "TooSmall" => KeyError::TooSmall,
-        other => KeyError::Malformed(format!("the private key was rejected ({other})")),
+    KeyError::Malformed(format!("the private key was rejected ({e})"))
+}
+
+fn malformed(e: x509_cert::der::Error) -> KeyError {
+    KeyError::Malformed(e.to_string())
+}
+
+/// RSA keys under 2048 bits are refused.
+fn check_size(bits: usize) -> Result<(), KeyError> {
+    if bits < 2048 { Err(KeyError::TooSmall) } else { Ok(()) }
+}
+
+/// The bit length of an unsigned big-endian integer.
+fn bit_len(n: UintRef<'_>) -> usize {
+    let bytes = n.as_bytes();
+    bytes.first().map_or(0, |first| bytes.len() * 8 - first.leading_zeros() as usize)
+}
+
+/// The RSA key inside a PKCS#8 `PrivateKeyInfo ::= SEQUENCE { version, algorithm,
+/// privateKey OCTET STRING, [attributes], [publicKey] }`; `NotRsa` for another algorithm.
+fn pkcs8_rsa_key(der: &[u8]) -> Result<&[u8], KeyError> {
+    let (algorithm, key) = AnyRef::from_der(der)
+        .and_then(|info| {
+            info.sequence(|r| {
+                let _version = UintRef::decode(r)?;
+                let algorithm = AlgorithmIdentifierRef::decode(r)?;
+                let key = OctetStringRef::decode(r)?;
+                while !r.is_finished() {
+                    AnyRef::decode(r)?;
+                }
+                Ok((algorithm.oid, key.as_bytes()))
+            })
+        })
+        .map_err(malformed)?;
+    if algorithm != RSA_ENCRYPTION {
+        return Err(KeyError::NotRsa);
     }
+    Ok(key)
+}
+
+/// The modulus size of a PKCS#1 `RSAPrivateKey ::= SEQUENCE { version, modulus, … }`.
+fn private_modulus_bits(der: &[u8]) -> Result<usize, KeyError> {
+    AnyRef::from_der(der)
+        .and_then(|key| {
+            key.sequence(|r| {
+                let _version = UintRef::decode(r)?;
+                let modulus = UintRef::decode(r)?;
+                while !r.is_finished() {
+                    AnyRef::decode(r)?;
+                }
+                Ok(bit_len(modulus))
+            })
+        })
+        .map_err(malformed)
+}
+
+/// The modulus size of a PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus, publicExponent }`.
+fn public_modulus_bits(der: &[u8]) -> Result<usize, KeyError> {
+    AnyRef::from_der(der)
+        .and_then(|key| {
+            key.sequence(|r| {
+                let modulus = UintRef::decode(r)?;
+                let _exponent = UintRef::decode(r)?;
+                Ok(bit_len(modulus))
+            })
+        })
+        .map_err(malformed)
 }
 
 impl Signer for RsaSigner {
@@ -142,7 +208,7 @@ impl RsaPublicKey {
     pub(crate) fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
         let spki = SubjectPublicKeyInfoRef::from_der(der)
             .map_err(|e| KeyError::Malformed(e.to_string()))?;
-        if spki.algorithm.oid.to_string() != RSA_ENCRYPTION {
+        if spki.algorithm.oid != RSA_ENCRYPTION {
             return Err(KeyError::NotRsa);
         }
         Self::checked(spki.subject_public_key.raw_bytes().to_vec())
@@ -150,11 +216,7 @@ impl RsaPublicKey {
 
     /// Checks the key is a DER `RSAPublicKey` of at least 2048 bits.
     fn checked(der: Vec<u8>) -> Result<Self, KeyError> {
-        let bits =
-            modulus_bits(&der).ok_or_else(|| KeyError::Malformed("bad RSAPublicKey".into()))?;
-        if bits < 2048 {
-            return Err(KeyError::TooSmall);
-        }
+        check_size(public_modulus_bits(&der)?)?;
         Ok(RsaPublicKey { der })
     }
 
@@ -166,42 +228,6 @@ impl RsaPublicKey {
         .verify(message, signature)
         .is_ok()
     }
-}
-
-/// The bit length of the modulus of a DER `RSAPublicKey ::= SEQUENCE { n INTEGER, e INTEGER }`.
-fn modulus_bits(der: &[u8]) -> Option<usize> {
-    let (tag, body, rest) = tlv(der)?;
-    if tag != 0x30 || !rest.is_empty() {
-        return None;
-    }
-    let (tag, n, rest) = tlv(body)?;
-    let (e_tag, _, end) = tlv(rest)?;
-    if tag != 0x02 || e_tag != 0x02 || !end.is_empty() {
-        return None;
-    }
-    let start = n.iter().position(|b| *b != 0)?;
-    Some((n.len() - start) * 8 - n[start].leading_zeros() as usize)
-}
-
-/// One DER tag-length-value: the tag, the value and what follows.
-fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let tag = *b.first()?;
-    let first = *b.get(1)?;
-    let (len, header) = if first < 0x80 {
-        (usize::from(first), 2)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | usize::from(*b.get(2 + i)?);
-        }
-        (len, 2 + n)
-    };
-    let value = b.get(header..header.checked_add(len)?)?;
-    Some((tag, value, &b[header + len..]))
 }
 
 /// A parsed X.509 certificate's serial, validity and RSA public key.
@@ -221,7 +247,7 @@ pub(crate) fn parse_certificate(pem: &[u8]) -> Result<ParsedCertificate, KeyErro
     let cert = Certificate::from_pem(pem).map_err(|e| KeyError::Malformed(e.to_string()))?;
     let tbs = &cert.tbs_certificate;
     let spki = &tbs.subject_public_key_info;
-    if spki.algorithm.oid.to_string() != RSA_ENCRYPTION {
+    if spki.algorithm.oid != RSA_ENCRYPTION {
         return Err(KeyError::NotRsa);
     }
     let key = RsaPublicKey::checked(spki.subject_public_key.raw_bytes().to_vec())?;

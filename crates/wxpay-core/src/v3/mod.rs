@@ -13,7 +13,10 @@ use std::sync::Arc;
 use http::HeaderValue;
 
 pub(crate) use close::authorize as authorize_request;
-pub use close::{CloseCombinedOrder, CloseOrderV3, SubOrder, read_close_answer};
+pub use close::{
+    CloseCall, CloseCombinedOrder, CloseOrderV3, SubOrder, check_out_trade_no, percent_decode,
+    read_close_answer,
+};
 pub use keys::RsaSigner;
 pub use verify::{
     DEFAULT_WINDOW_SECS, PlatformCertificateVerifier, PublicKeyVerifier, SIGNATURE_TYPE,
