@@ -13,8 +13,15 @@
 
 use std::fmt;
 
-/// What a failed call means for the order. Ordered from the most to the least certain, so
-/// that the worst of several attempts is their maximum.
+/// What a failed call means for the order, as [`Error::order_effect`] reports it over every
+/// attempt of the call. Ordered from the most to the least certain, so that the worst of
+/// several attempts is their maximum.
+///
+/// | effect | meaning | what to do |
+/// | --- | --- | --- |
+/// | `NotSent` | nothing left this machine; the order is unchanged | fix the cause and close again |
+/// | `Refused` | WeChat Pay answered (verified) and refused; the order is unchanged | rate limits pass on a later try; other refusals repeat until the request changes |
+/// | `Unknown` | the request may have been processed | close again: it is safe, and it is how to learn the state |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum OrderEffect {
     /// Nothing was sent (bad input, signing or the random source failed, connection refused,

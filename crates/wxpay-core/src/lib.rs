@@ -68,6 +68,16 @@
 //! assert_eq!(close.parse(&ctx, 1700000301, answer)?, CloseOutcome::Closed);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Outcomes and errors
+//!
+//! What WeChat Pay said about the order is a [`CloseOutcome`] (closed, already closed, not
+//! found, paid), never an error. An [`Error`] means the call established no outcome; its
+//! [`order_effect`](Error::order_effect) says, over every attempt, whether the order is
+//! certainly unchanged ([`OrderEffect::NotSent`], [`OrderEffect::Refused`]) or may have been
+//! closed ([`OrderEffect::Unknown`]: close again, which is safe, to learn the state). Its
+//! [`kind`](Error::kind) is the last attempt's failure, matchable whatever retries came
+//! before.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
