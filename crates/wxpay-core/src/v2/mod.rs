@@ -130,7 +130,7 @@ pub fn sign_fields<'a>(
 /// # Errors
 /// [`VerifyError::MissingSign`](crate::VerifyError::MissingSign) when there is no (non-empty)
 /// `sign`, [`VerifyError::BadSignature`](crate::VerifyError::BadSignature) when it does not
-/// match, and [`Error::Sign`](crate::Error::Sign) when the signer fails.
+/// match, and [`ErrorKind::Sign`](crate::ErrorKind::Sign) when the signer fails.
 pub fn verify_fields(
     signer: &dyn V2Signer,
     sign_type: SignType,
