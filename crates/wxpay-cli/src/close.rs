@@ -1,11 +1,7 @@
 //! `wxpay close`: one order, or many from a file with a journal that survives interruption.
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::io::Write;
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use wxpay_core::v2::CloseOrderV2;
@@ -14,6 +10,8 @@ use wxpay_core::{CloseOrder, CloseOutcome, Error, ErrorKind, unix_now};
 use wxpay_sandbox::merchants::{V2_MERCHANTS, V3_MERCHANTS};
 use wxpay_sandbox::{OrderKey, OrderState, SandboxConfig, SandboxThread};
 
+use crate::bulk::journal::RunIdentity;
+use crate::bulk::{Line, OrderReader, Plan};
 use crate::settings::Settings;
 use crate::{Failure, exit, runtime};
 
@@ -27,6 +25,12 @@ Exit codes:
   5  (bulk) some input lines were not order numbers; every other line was processed
   6  error, and the order is unchanged: not sent, or refused by WeChat Pay (the message says why)
 
+A bulk run (--from) exits with the worst that happened, in this order: 1 if any order's state
+is unknown, any error occurred, the journal could not be written or the run stopped before
+the end (a signal, a closed output); else 3 if any order was paid; else 4 if any was not
+found; else 5 if input lines were rejected; else 0. Duplicate lines are reported and counted
+apart, and do not change the exit code.
+
 Settings come from flags, then WXPAY_* environment variables, then the --config TOML file:
   WXPAY_BASE_URL  WXPAY_ENDPOINT  WXPAY_CONFIG
   APIv2: WXPAY_APPID  WXPAY_MCH_ID  WXPAY_API_V2_KEY_FILE  WXPAY_SIGN_TYPE
@@ -35,9 +39,14 @@ Settings come from flags, then WXPAY_* environment variables, then the --config 
 Keys are read from files only, never from the command line.
 
 Bulk: --from FILE takes one order number per line (blank lines and # comments skipped), or
-CSV with --column NAME. Each result is appended to the journal (FILE.journal.jsonl unless
---journal says otherwise) as soon as it is known; --resume JOURNAL skips the orders that
-already have an outcome there and appends to it.";
+CSV with --column NAME (quoted fields, a byte-order mark, CRLF/LF/CR line ends all read).
+The file is streamed: memory does not grow with it. Each result is appended to the journal
+(FILE.journal.jsonl unless --journal says otherwise) as soon as it is known; a new run
+refuses a journal that already holds records. --resume JOURNAL continues that run: it
+checks that the call, merchant, column and input file are the same, skips the lines that
+already have an outcome, and closes the rest (errors included) again. Ctrl-C or SIGTERM
+stops starting closes, waits for those in flight, and prints the command that resumes;
+a second signal exits at once.";
 
 /// Which close call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -48,7 +57,7 @@ pub(crate) enum Api {
     V3,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub(crate) struct CloseArgs {
     /// The order number (`out_trade_no`; for --combined, the `combine_out_trade_no`).
     #[arg(required_unless_present = "from", conflicts_with = "from")]
@@ -159,8 +168,84 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
             print_record(&record, args.json);
             Ok(exit_code(&result))
         }
-        Some(file) => rt.block_on(bulk(&args, &file, client)),
+        Some(file) => {
+            let plan = args.plan(file)?;
+            rt.block_on(crate::bulk::run(plan, client))
+        }
     }
+}
+
+impl CloseArgs {
+    /// The bulk run these arguments describe.
+    fn plan(&self, file: PathBuf) -> Result<Plan, Failure> {
+        let rate = self.rate.as_deref().map(crate::bulk::parse_rate).transpose()?;
+        let journal = match (&self.resume, &self.journal) {
+            (Some(p), _) | (None, Some(p)) => p.clone(),
+            (None, None) => PathBuf::from(format!("{}.journal.jsonl", file.display())),
+        };
+        let s = &self.settings;
+        let (call, merchant) = match (self.api, self.sub_mch_id.is_some()) {
+            (Api::V2, false) => ("v2", s.v2_merchant()),
+            (Api::V2, true) => ("v2_institutional", s.v2_merchant()),
+            (Api::V3, false) => ("v3_direct", s.mchid.clone().unwrap_or_default()),
+            (Api::V3, true) => ("v3_partner", s.mchid.clone().unwrap_or_default()),
+        };
+        let run = RunIdentity {
+            call: call.to_owned(),
+            merchant,
+            sub_merchant: self.sub_mch_id.clone(),
+            column: self.column.clone(),
+        };
+        // Each line's close, checked by the core now (bad lines are reported by number).
+        self.job("probe-0001")?;
+        let args = self.clone();
+        let close_for = move |no: &str| {
+            let close = args.job(no).map_err(|f| f.message)?;
+            close.validate(unix_now()).map(|()| close).map_err(|e| e.to_string())
+        };
+        Ok(Plan {
+            file,
+            column: self.column.clone(),
+            concurrency: self.concurrency,
+            rate,
+            journal: journal.clone(),
+            resume: self.resume.is_some(),
+            json: self.json,
+            run,
+            close_for: std::sync::Arc::new(close_for),
+            resume_command: resume_command(&journal),
+        })
+    }
+}
+
+/// This command line with `--resume JOURNAL` in place of any `--journal` or `--resume`.
+fn resume_command(journal: &std::path::Path) -> String {
+    let mut args: Vec<String> = Vec::new();
+    let mut skip_next = false;
+    for arg in std::env::args().skip(1) {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if arg == "--journal" || arg == "--resume" {
+            skip_next = true;
+            continue;
+        }
+        if arg.starts_with("--journal=") || arg.starts_with("--resume=") {
+            continue;
+        }
+        args.push(arg);
+    }
+    args.push("--resume".into());
+    args.push(journal.display().to_string());
+    let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+    format!("wxpay {}", quoted.join(" "))
+}
+
+/// `text` as one shell word: as it is when that is safe, else in single quotes.
+pub(crate) fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b));
+    if plain { text.to_owned() } else { format!("'{}'", text.replace('\'', "'\\''")) }
 }
 
 /// Starts the embedded sandbox, points the settings at it with its test credentials, and
@@ -208,9 +293,11 @@ fn embedded_sandbox(args: &mut CloseArgs) -> Result<SandboxThread, Failure> {
         None => OrderKey::new(mch, no),
     };
     if let (Some(state), Some(file)) = (state, &args.from) {
-        let (orders, _) = read_orders(file, args.column.as_deref())?;
-        for (_, no) in orders {
-            sandbox.state().put_order(key(&no), state, 0);
+        let mut reader = OrderReader::open(file, args.column.as_deref())?;
+        while let Some(line) = reader.next_line() {
+            if let Ok(Line { order: Ok(no), .. }) = line {
+                sandbox.state().put_order(key(&no), state, 0);
+            }
         }
     }
     if let (Some(state), Some(no)) = (state, &args.out_trade_no) {
@@ -268,7 +355,7 @@ pub(crate) fn report(e: &dyn std::error::Error) -> String {
 }
 
 /// A result as a journal / `--json` record.
-fn record(no: &str, line: Option<usize>, result: &Result<CloseOutcome, Error>) -> Value {
+pub(crate) fn record(no: &str, line: Option<u64>, result: &Result<CloseOutcome, Error>) -> Value {
     let mut v = json!({ "out_trade_no": no, "at": unix_now() });
     if let Some(line) = line {
         v["line"] = json!(line);
@@ -291,7 +378,7 @@ fn record(no: &str, line: Option<usize>, result: &Result<CloseOutcome, Error>) -
     v
 }
 
-fn human(record: &Value) -> String {
+pub(crate) fn human(record: &Value) -> String {
     let no = record["out_trade_no"].as_str().unwrap_or_default();
     match record["outcome"].as_str() {
         Some("closed") => format!("{no}: closed, the order can no longer be paid"),
@@ -309,201 +396,7 @@ fn human(record: &Value) -> String {
 }
 
 fn print_record(record: &Value, json: bool) {
-    if json {
-        println!("{record}");
-    } else {
-        println!("{}", human(record));
-    }
-}
-
-/// `(line number, order number or problem)` pairs.
-type Lines = Vec<(usize, String)>;
-
-/// Order numbers from a file: `(line number, order number)` and `(line number, problem)`.
-fn read_orders(file: &Path, column: Option<&str>) -> Result<(Lines, Lines), Failure> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
-    let index = match column {
-        None => None,
-        Some(name) => {
-            let (_, header) =
-                lines.next().ok_or_else(|| Failure::usage("the CSV file is empty"))?;
-            let i = header
-                .split(',')
-                .position(|h| h.trim().trim_matches('"') == name)
-                .ok_or_else(|| Failure::usage(format!("the CSV header has no column {name:?}")))?;
-            Some(i)
-        }
-    };
-    let (mut good, mut bad) = (Vec::new(), Vec::new());
-    for (n, line) in lines {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let value = match index {
-            None => Some(line),
-            Some(i) => line.split(',').nth(i).map(|v| v.trim().trim_matches('"')),
-        };
-        match value {
-            Some(v) if !v.is_empty() => good.push((n, v.to_owned())),
-            _ => bad.push((n, "no order number in this line".to_owned())),
-        }
-    }
-    Ok((good, bad))
-}
-
-/// Orders that already have an outcome in a journal; a torn last line is skipped.
-fn finished_in(journal: &Path) -> Result<HashSet<String>, Failure> {
-    let text = match std::fs::read_to_string(journal) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
-        Err(e) => return Err(Failure::usage(format!("cannot read {}: {e}", journal.display()))),
-    };
-    let mut done = HashSet::new();
-    for (i, line) in text.lines().enumerate() {
-        match serde_json::from_str::<Value>(line) {
-            Ok(v) if v.get("outcome").is_some() => {
-                if let Some(no) = v["out_trade_no"].as_str() {
-                    done.insert(no.to_owned());
-                }
-            }
-            Ok(_) => {}
-            Err(_) => {
-                eprintln!("wxpay: {}:{}: not a journal record, skipped", journal.display(), i + 1)
-            }
-        }
-    }
-    Ok(done)
-}
-
-fn parse_rate(rate: &str) -> Result<f64, Failure> {
-    let n = rate.strip_suffix("/s").unwrap_or(rate);
-    match n.trim().parse::<f64>() {
-        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
-        _ => Err(Failure::usage(format!(
-            "--rate {rate}: give a positive number per second, like 50/s"
-        ))),
-    }
-}
-
-async fn bulk(args: &CloseArgs, file: &Path, client: wxpay_async::Client) -> Result<u8, Failure> {
-    let (orders, bad) = read_orders(file, args.column.as_deref())?;
-    let now = unix_now();
-    let mut invalid = bad;
-    let mut jobs = Vec::new();
-    let journal_path = match (&args.resume, &args.journal) {
-        (Some(p), _) | (None, Some(p)) => p.clone(),
-        (None, None) => PathBuf::from(format!("{}.journal.jsonl", file.display())),
-    };
-    let done = if args.resume.is_some() { finished_in(&journal_path)? } else { HashSet::new() };
-    let mut skipped = 0usize;
-    let mut seen = HashSet::new();
-    for (n, no) in orders {
-        if done.contains(&no) {
-            skipped += 1;
-            continue;
-        }
-        if !seen.insert(no.clone()) {
-            invalid.push((n, format!("{no} is listed twice; closed once")));
-            continue;
-        }
-        let job = args.job(&no)?;
-        match job.validate(now) {
-            Ok(()) => jobs.push((n, no, job)),
-            Err(e) => invalid.push((n, e.to_string())),
-        }
-    }
-    for (n, why) in &invalid {
-        eprintln!("wxpay: {}:{n}: {why}", file.display());
-    }
-    let mut journal =
-        std::fs::OpenOptions::new().create(true).append(true).open(&journal_path).map_err(|e| {
-            Failure::usage(format!("cannot open the journal {}: {e}", journal_path.display()))
-        })?;
-
-    let total = jobs.len();
-    let bar = if std::io::stderr().is_terminal() && !args.json {
-        let bar = indicatif::ProgressBar::new(total as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} {per_sec} eta {eta} {msg}",
-        ) {
-            bar.set_style(style);
-        }
-        Some(bar)
-    } else {
-        None
-    };
-    let rate = match &args.rate {
-        Some(r) => {
-            let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / parse_rate(r)?));
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            Some(Arc::new(tokio::sync::Mutex::new(interval)))
-        }
-        None => None,
-    };
-    let jobs = Arc::new(jobs);
-    let next = Arc::new(AtomicUsize::new(0));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    for _ in 0..args.concurrency.clamp(1, 1024) {
-        let (jobs, next, tx, client, rate) =
-            (jobs.clone(), next.clone(), tx.clone(), client.clone(), rate.clone());
-        tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((line, no, job)) = jobs.get(i) else { break };
-                if let Some(rate) = &rate {
-                    rate.lock().await.tick().await;
-                }
-                let result = client.close(job.clone()).await;
-                if tx.send(record(no, Some(*line), &result)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(tx);
-
-    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
-    while let Some(rec) = rx.recv().await {
-        let mut line = rec.to_string();
-        line.push('\n');
-        // One write per record, straight to the kernel: an interrupted run loses nothing
-        // that was answered.
-        journal.write_all(line.as_bytes()).and_then(|()| journal.flush()).map_err(|e| {
-            Failure::error(format!("cannot write the journal {}: {e}", journal_path.display()))
-        })?;
-        let key = rec["outcome"].as_str().map_or_else(|| "error".to_owned(), str::to_owned);
-        *tally.entry(key).or_default() += 1;
-        match &bar {
-            Some(bar) => {
-                bar.inc(1);
-                if rec.get("error").is_some() {
-                    bar.println(human(&rec));
-                }
-            }
-            None => print_record(&rec, args.json),
-        }
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let errors = tally.get("error").copied().unwrap_or(0);
-    let mut summary: Vec<String> = tally.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    summary.push(format!("invalid lines {}", invalid.len()));
-    summary.push(format!("skipped (already in the journal) {skipped}"));
-    eprintln!("wxpay: {total} closes: {}; journal {}", summary.join(", "), journal_path.display());
-    if args.json {
-        println!(
-            "{}",
-            json!({ "summary": tally, "invalid_lines": invalid.len(), "skipped": skipped, "journal": journal_path.display().to_string() })
-        );
-    }
-    Ok(if errors > 0 {
-        exit::ERROR
-    } else if !invalid.is_empty() {
-        exit::BAD_LINES
-    } else {
-        exit::CLOSED
-    })
+    let text = if json { record.to_string() } else { human(record) };
+    // A closed standard output (`| head -0`) is no reason to panic: the exit code still says it.
+    let _ = writeln!(std::io::stdout(), "{text}");
 }

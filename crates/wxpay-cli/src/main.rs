@@ -2,6 +2,7 @@
 //! a demo against it, and debug signatures.
 #![forbid(unsafe_code)]
 
+mod bulk;
 mod close;
 mod demo;
 mod settings;
@@ -104,7 +105,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("wxpay: {}", f.message);
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "wxpay: {}", f.message);
             ExitCode::from(f.code)
         }
     }

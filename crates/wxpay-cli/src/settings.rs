@@ -21,6 +21,9 @@ pub(crate) struct Settings {
     /// Send to this base URL instead of WeChat Pay (`https://…`, or `http://` to loopback).
     #[arg(long, env = "WXPAY_BASE_URL", value_name = "URL")]
     pub(crate) base_url: Option<String>,
+    /// With --base-url: the base URL to fail over to when it cannot be reached.
+    #[arg(long, env = "WXPAY_BACKUP_URL", value_name = "URL")]
+    pub(crate) backup_url: Option<String>,
     /// `mainland` (primary host with fail-over to the backup; the default) or `hongkong`.
     #[arg(long, env = "WXPAY_ENDPOINT", value_name = "NAME")]
     pub(crate) endpoint: Option<String>,
@@ -92,6 +95,7 @@ impl Settings {
             };
             match key.as_str() {
                 "base_url" => slot_s(&mut self.base_url),
+                "backup_url" => slot_s(&mut self.backup_url),
                 "endpoint" => slot_s(&mut self.endpoint),
                 "appid" => slot_s(&mut self.appid),
                 "mch_id" => slot_s(&mut self.mch_id),
@@ -172,6 +176,15 @@ impl Settings {
         Ok(Some(creds))
     }
 
+    /// The APIv2 merchant as the journal names it: `appid/mch_id`.
+    pub(crate) fn v2_merchant(&self) -> String {
+        format!(
+            "{}/{}",
+            self.appid.as_deref().unwrap_or_default(),
+            self.mch_id.as_deref().unwrap_or_default()
+        )
+    }
+
     /// A client configuration builder with the credentials and endpoint these settings name.
     pub(crate) fn builder(&self) -> Result<ClientConfigBuilder, Failure> {
         let mut b = ClientConfig::builder();
@@ -181,8 +194,16 @@ impl Settings {
         if let Some(v3) = self.v3()? {
             b = b.v3(v3);
         }
+        if self.backup_url.is_some() && self.base_url.is_none() {
+            return Err(Failure::usage(
+                "--backup-url (WXPAY_BACKUP_URL) goes with --base-url: WeChat Pay's own hosts fail over by themselves",
+            ));
+        }
         b = match (&self.base_url, self.endpoint.as_deref()) {
-            (Some(url), _) => b.base_url(url),
+            (Some(url), _) => match &self.backup_url {
+                Some(backup) => b.base_urls(url, backup),
+                None => b.base_url(url),
+            },
             (None, None | Some("mainland")) => b.endpoint(Endpoint::Mainland),
             (None, Some("hongkong")) => b.endpoint(Endpoint::HongKong),
             (None, Some(other)) => {

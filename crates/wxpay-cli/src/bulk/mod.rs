@@ -1,0 +1,414 @@
+//! `wxpay close --from FILE`: many closes, streamed from a file, journaled, resumable.
+//!
+//! A reader thread streams the file (bounded queues: memory does not grow with it), checks
+//! each order number with the core and skips duplicates and lines a resumed journal already
+//! finished; workers close; the main task journals each result before anything else,
+//! prints it, and stops the run cleanly on a signal, a closed output or a journal that
+//! cannot be written.
+
+mod input;
+pub(crate) mod journal;
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::BuildHasher;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc};
+use wxpay_core::{CloseOrder, CloseOutcome, Error, OrderEffect};
+
+pub(crate) use input::{Line, OrderReader};
+use journal::{Finished, InputIdentity, Journal, RunIdentity};
+
+use crate::{Failure, exit};
+
+/// The most closes per second `--rate` takes, and the fewest.
+pub(crate) const RATE_RANGE: (f64, f64) = (0.01, 100_000.0);
+
+/// The close for an order number, checked by the core (`Err`: why the line is refused).
+pub(crate) type CloseFor = Arc<dyn Fn(&str) -> Result<CloseOrder, String> + Send + Sync>;
+
+/// Everything a bulk run needs, settled by the command line.
+pub(crate) struct Plan {
+    pub(crate) file: PathBuf,
+    pub(crate) column: Option<String>,
+    pub(crate) concurrency: usize,
+    pub(crate) rate: Option<f64>,
+    pub(crate) journal: PathBuf,
+    pub(crate) resume: bool,
+    pub(crate) json: bool,
+    pub(crate) run: RunIdentity,
+    pub(crate) close_for: CloseFor,
+    /// The command line that continues this run (`--resume JOURNAL`), for the summary.
+    pub(crate) resume_command: String,
+}
+
+/// Parses `--rate`: `50` or `50/s`, within [`RATE_RANGE`].
+pub(crate) fn parse_rate(rate: &str) -> Result<f64, Failure> {
+    let n = rate.trim().strip_suffix("/s").unwrap_or(rate.trim());
+    let (min, max) = RATE_RANGE;
+    match n.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && (min..=max).contains(&r) => Ok(r),
+        _ => Err(Failure::usage(format!(
+            "--rate {rate}: give closes per second from {min} to {max}, like 50/s"
+        ))),
+    }
+}
+
+/// What the reader and the workers tell the main task.
+enum Event {
+    /// A line that is not an order number (or could not be read).
+    Invalid { line: u64, why: String },
+    /// A line whose order number an earlier line already has.
+    Duplicate { line: u64, no: String },
+    /// A close's result.
+    Done { line: u64, no: String, result: Result<CloseOutcome, Error> },
+    /// The whole file was read: its SHA-256 and how many records it had.
+    ReadAll { sha256: String, lines: u64 },
+    /// Reading the file failed part way.
+    ReadFailed(String),
+}
+
+/// One close to make.
+struct Job {
+    line: u64,
+    no: String,
+    close: CloseOrder,
+}
+
+/// Output that may go away (`| head`): the first failed write says so, and nothing panics.
+struct Out {
+    json: bool,
+    closed: bool,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Out {
+    /// Prints a result line on standard output (or above the progress bar, errors only).
+    fn result(&mut self, record: &Value) {
+        if self.closed {
+            return;
+        }
+        let text = if self.json { record.to_string() } else { crate::close::human(record) };
+        match &self.bar {
+            Some(bar) => {
+                if record.get("error").is_some() {
+                    bar.println(text);
+                }
+            }
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                if writeln!(stdout, "{text}").and_then(|()| stdout.flush()).is_err() {
+                    self.closed = true;
+                }
+            }
+        }
+    }
+}
+
+/// Writes to standard error; a closed standard error is not worth a panic.
+fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "wxpay: {text}");
+}
+
+/// Runs the plan. Returns the exit code, by the documented precedence.
+pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, Failure> {
+    let input = InputIdentity::of(&plan.file)?;
+    let mut warnings = Vec::new();
+    let (mut journal, finished) = if plan.resume {
+        Journal::resume(&plan.journal, &plan.run, &input, &mut |w| warnings.push(w))?
+    } else {
+        (Journal::create(&plan.journal, &plan.run, &input)?, Finished::default())
+    };
+    for w in warnings {
+        note(&w);
+    }
+    let already = finished.len();
+    let reader = OrderReader::open(&plan.file, plan.column.as_deref())?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let concurrency = plan.concurrency.clamp(1, 1024);
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(2 * concurrency);
+    let (events_tx, mut events) = mpsc::channel::<Event>(4 * concurrency + 64);
+
+    let bar = (std::io::stderr().is_terminal() && !plan.json).then(|| {
+        let bar = indicatif::ProgressBar::new(input.size);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {percent}% of the file, {msg} eta {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let consumed = reader.consumed();
+    let reading = spawn_reader(
+        reader,
+        plan.close_for.clone(),
+        finished,
+        jobs_tx,
+        events_tx.clone(),
+        stop.clone(),
+    );
+    let rate = plan.rate.map(|r| {
+        let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / r));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Arc::new(Mutex::new(interval))
+    });
+    let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+    for _ in 0..concurrency {
+        let (jobs, events, client, rate, stop) =
+            (jobs_rx.clone(), events_tx.clone(), client.clone(), rate.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let next = jobs.lock().await.recv().await;
+                let Some(job) = next else { break };
+                if let Some(rate) = &rate {
+                    rate.lock().await.tick().await;
+                }
+                // Nothing new starts once the run is stopping.
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let result = client.close(job.close).await;
+                if events.send(Event::Done { line: job.line, no: job.no, result }).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(events_tx);
+    drop(jobs_rx);
+
+    let mut signals = Signals::new()?;
+    let mut out = Out { json: plan.json, closed: false, bar };
+    let mut tally: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let (mut invalid, mut duplicates, mut worst) = (0u64, 0u64, None::<OrderEffect>);
+    let mut stopped_because: Option<String> = None;
+    let mut journal_failed = false;
+    let mut read_all = false;
+    let shown = plan.file.display().to_string();
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = signals.next() => {
+                if stopped_because.is_some() {
+                    note("second signal: exiting now; the journal holds every result written so far");
+                    let _ = journal.sync();
+                    std::process::exit(130);
+                }
+                stop.store(true, Ordering::SeqCst);
+                note("stopping: no new closes start; waiting for those in flight (a second signal exits at once)");
+                stopped_because = Some("interrupted".into());
+                continue;
+            }
+        };
+        let Some(event) = event else { break };
+        match event {
+            Event::Invalid { line, why } => {
+                invalid += 1;
+                note(&format!("{shown}:{line}: {why}"));
+            }
+            Event::Duplicate { line, no } => {
+                duplicates += 1;
+                note(&format!("{shown}:{line}: {no} is listed earlier in the file; closed once"));
+            }
+            Event::ReadFailed(why) => {
+                note(&format!("{shown}: {why}; no further lines read"));
+                stopped_because.get_or_insert_with(|| format!("reading {shown} failed"));
+            }
+            Event::ReadAll { sha256, lines } => {
+                read_all = true;
+                if !journal_failed {
+                    if let Err(e) = journal.append(&journal::trailer(&sha256, lines)) {
+                        journal_failed = true;
+                        stop.store(true, Ordering::SeqCst);
+                        note(&journal.write_failure(&e).message);
+                    }
+                }
+            }
+            Event::Done { line, no, result } => {
+                let record = crate::close::record(&no, Some(line), &result);
+                // The journal first: a result is not known until it is written down.
+                if !journal_failed {
+                    if let Err(e) = journal.append(&record) {
+                        journal_failed = true;
+                        stop.store(true, Ordering::SeqCst);
+                        note(&format!(
+                            "{}; stopped: no new closes start, and results from now on are printed only",
+                            journal.write_failure(&e).message
+                        ));
+                        stopped_because
+                            .get_or_insert_with(|| "the journal cannot be written".into());
+                    }
+                }
+                match &result {
+                    Ok(outcome) => *tally.entry(outcome.as_str()).or_default() += 1,
+                    Err(e) => {
+                        *tally.entry("error").or_default() += 1;
+                        worst = worst.max(Some(e.order_effect()));
+                    }
+                }
+                if journal_failed {
+                    // Still shown, even where a progress bar hides successes.
+                    let text =
+                        if plan.json { record.to_string() } else { crate::close::human(&record) };
+                    note(&format!("not journaled: {text}"));
+                }
+                out.result(&record);
+                if out.closed && stopped_because.is_none() {
+                    stop.store(true, Ordering::SeqCst);
+                    stopped_because = Some("standard output was closed".into());
+                }
+                if let Some(bar) = &out.bar {
+                    bar.set_position(consumed.load(Ordering::Relaxed));
+                    bar.set_message(format!("{} closes", tally.values().sum::<u64>()));
+                }
+            }
+        }
+    }
+    let _ = reading.join();
+    if let Some(bar) = out.bar.take() {
+        bar.finish_and_clear();
+    }
+    let synced = journal.sync();
+    if let Err(e) = &synced {
+        if !journal_failed {
+            note(&journal.write_failure(e).message);
+            journal_failed = true;
+        }
+    }
+
+    let closes: u64 = tally.values().sum();
+    let mut summary: Vec<String> =
+        tally.iter().map(|(k, v)| format!("{} {v}", k.replace('_', " "))).collect();
+    summary.push(format!("invalid lines {invalid}"));
+    summary.push(format!("duplicates {duplicates}"));
+    summary.push(format!("skipped (already in the journal) {already}"));
+    note(&format!("{closes} closes: {}; journal {}", summary.join(", "), journal.path().display()));
+    let unfinished = !read_all || stopped_because.is_some();
+    if unfinished {
+        let why = stopped_because.as_deref().unwrap_or("stopped");
+        note(&format!(
+            "{why}: not every line was processed; to finish the run: {}",
+            plan.resume_command
+        ));
+    }
+    if plan.json && !out.closed {
+        let summary = json!({
+            "summary": tally,
+            "invalid_lines": invalid,
+            "duplicates": duplicates,
+            "skipped": already,
+            "journal": journal.path().display().to_string(),
+            "complete": !unfinished,
+        });
+        let _ = writeln!(std::io::stdout(), "{summary}");
+    }
+    let count = |k: &str| tally.get(k).copied().unwrap_or(0);
+    Ok(if worst.is_some() || journal_failed || unfinished {
+        exit::ERROR
+    } else if count("paid") > 0 {
+        exit::PAID
+    } else if count("not_found") > 0 {
+        exit::NOT_FOUND
+    } else if invalid > 0 {
+        exit::BAD_LINES
+    } else {
+        exit::CLOSED
+    })
+}
+
+/// Reads the file on a thread of its own, sending each line on as it is read.
+fn spawn_reader(
+    mut reader: OrderReader,
+    close_for: CloseFor,
+    finished: Finished,
+    jobs: mpsc::Sender<Job>,
+    events: mpsc::Sender<Event>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        // Order numbers seen, as keyed 64-bit hashes: 8 bytes an order rather than the text.
+        // Two different numbers share a hash with odds of about n²/2⁶⁵ (3 in 100 million for
+        // a million lines); the later one would then be reported as a duplicate, by line.
+        let hasher = std::collections::hash_map::RandomState::new();
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut lines = 0u64;
+        let send = |event| events.blocking_send(event).is_ok();
+        while !stop.load(Ordering::SeqCst) {
+            let line = match reader.next_line() {
+                None => {
+                    let sha256 = reader.sha256_hex();
+                    let _ = send(Event::ReadAll { sha256, lines });
+                    return;
+                }
+                Some(Err(e)) => {
+                    let _ = send(Event::ReadFailed(e.to_string()));
+                    return;
+                }
+                Some(Ok(line)) => line,
+            };
+            lines += 1;
+            let Line { number, order } = line;
+            let no = match order {
+                Ok(no) => no,
+                Err(why) => {
+                    if !send(Event::Invalid { line: number, why }) {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if !seen.insert(hasher.hash_one(&no)) {
+                if !send(Event::Duplicate { line: number, no }) {
+                    return;
+                }
+                continue;
+            }
+            if finished.contains(number) {
+                continue;
+            }
+            match close_for(&no) {
+                Ok(close) => {
+                    if jobs.blocking_send(Job { line: number, no, close }).is_err() {
+                        return;
+                    }
+                }
+                Err(why) => {
+                    if !send(Event::Invalid { line: number, why }) {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// SIGINT and SIGTERM, as one stream.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, Failure> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let fail =
+            |e: std::io::Error| Failure::error(format!("cannot install signal handlers: {e}"));
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).map_err(fail)?,
+            terminate: signal(SignalKind::terminate()).map_err(fail)?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
