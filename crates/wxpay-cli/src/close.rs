@@ -1,6 +1,5 @@
 //! `wxpay close`: one order, or many from a file with a journal that survives interruption.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
@@ -397,6 +396,5 @@ pub(crate) fn human(record: &Value) -> String {
 
 fn print_record(record: &Value, json: bool) {
     let text = if json { record.to_string() } else { human(record) };
-    // A closed standard output (`| head -0`) is no reason to panic: the exit code still says it.
-    let _ = writeln!(std::io::stdout(), "{text}");
+    say!("{text}");
 }

@@ -176,7 +176,7 @@ pub(crate) fn run() -> Result<u8, Failure> {
     let started = SystemTime::now();
     let sandbox = SandboxThread::start(SandboxConfig::default())
         .map_err(|e| Failure::error(format!("cannot start the sandbox: {e}")))?;
-    println!("wxpay demo: WeChat Pay sandbox at {} (test keys only)\n", sandbox.base_url());
+    say!("wxpay demo: WeChat Pay sandbox at {} (test keys only)\n", sandbox.base_url());
     let rt = runtime()?;
     let mut table: Vec<[String; 5]> = Vec::new();
     let mut failures = 0;
@@ -217,7 +217,7 @@ pub(crate) fn run() -> Result<u8, Failure> {
         })
         .collect();
     let print = |r: &[String; 5]| {
-        println!(
+        say!(
             "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
             r[0],
             r[1],
@@ -235,7 +235,7 @@ pub(crate) fn run() -> Result<u8, Failure> {
         print(r);
     }
     let secs = started.elapsed().map_or(0.0, |d| d.as_secs_f64());
-    println!(
+    say!(
         "\n{} closes, {} as expected, {failures} not, in {secs:.1} s",
         table.len(),
         table.len() - failures

@@ -2,6 +2,23 @@
 //! a demo against it, and debug signatures.
 #![forbid(unsafe_code)]
 
+/// `println!` that does not panic when standard output is closed (`wxpay demo | head -2`):
+/// what cannot be written is dropped, and exit codes still say how the command went.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that does not panic when standard error is closed.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod bulk;
 mod close;
 mod demo;
@@ -105,8 +122,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "wxpay: {}", f.message);
+            note!("wxpay: {}", f.message);
             ExitCode::from(f.code)
         }
     }
@@ -150,15 +166,18 @@ fn sandbox(args: SandboxArgs) -> Result<u8, Failure> {
         let lines = sandbox.credentials().write_env(&dir).map_err(|e| {
             Failure::error(format!("cannot write key files to {}: {e}", dir.display()))
         })?;
-        println!(
+        say!(
             "# WeChat Pay sandbox at {} (test keys only). Source these lines:",
             sandbox.base_url()
         );
-        print!("{lines}");
+        {
+            use std::io::Write as _;
+            let _ = write!(std::io::stdout(), "{lines}");
+        }
         use std::io::Write;
         let _ = std::io::stdout().flush();
         stop.await;
-        eprintln!("wxpay: sandbox shutting down");
+        note!("wxpay: sandbox shutting down");
         sandbox.shutdown().await;
         Ok(exit::CLOSED)
     })

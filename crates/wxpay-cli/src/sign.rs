@@ -125,10 +125,10 @@ pub(crate) fn sign(cmd: SignCommand) -> Result<u8, Failure> {
             sorted.sort();
             sorted.push(("sign", sign.as_str()));
             let xml = String::from_utf8_lossy(&v2::xml_document(sorted)).into_owned();
-            println!("sign_type:      {}", sign_type.as_str());
-            println!("string_to_sign: {payload}&key={}", "*".repeat(32));
-            println!("sign:           {}", sign.as_str());
-            println!("body:           {xml}");
+            say!("sign_type:      {}", sign_type.as_str());
+            say!("string_to_sign: {payload}&key={}", "*".repeat(32));
+            say!("sign:           {}", sign.as_str());
+            say!("body:           {xml}");
             Ok(exit::CLOSED)
         }
         SignCommand::V3 {
@@ -181,12 +181,12 @@ pub(crate) fn sign(cmd: SignCommand) -> Result<u8, Failure> {
                 timestamp: timestamp.to_string(),
                 serial_no,
             };
-            println!("message (each line ends with \\n):");
+            say!("message (each line ends with \\n):");
             for line in String::from_utf8_lossy(&message).split_inclusive('\n') {
-                println!("  {}", line.trim_end_matches('\n'));
+                say!("  {}", line.trim_end_matches('\n'));
             }
-            println!("signature:     {signature}");
-            println!("Authorization: {auth}");
+            say!("signature:     {signature}");
+            say!("Authorization: {auth}");
             Ok(exit::CLOSED)
         }
     }
@@ -249,18 +249,18 @@ pub(crate) fn verify(cmd: VerifyCommand) -> Result<u8, Failure> {
             nonce.to_str().unwrap_or_default(),
             &body,
         );
-        println!("message (each line ends with \\n):");
+        say!("message (each line ends with \\n):");
         for line in String::from_utf8_lossy(&message).split_inclusive('\n') {
-            println!("  {}", line.trim_end_matches('\n'));
+            say!("  {}", line.trim_end_matches('\n'));
         }
     }
     match v3::verify_response(&set, &map, &body, at, window) {
         Ok(()) => {
-            println!("verdict: valid");
+            say!("verdict: valid");
             Ok(exit::CLOSED)
         }
         Err(e) => {
-            println!("verdict: INVALID: {e}");
+            say!("verdict: INVALID: {e}");
             Ok(exit::ERROR)
         }
     }

@@ -10,30 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wxpay_sandbox::{Fault, FaultRule, OrderKey, OrderState, SandboxConfig, SandboxThread};
 
-fn wxpay() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wxpay"));
-    // Nothing from the developer's own environment leaks into a test.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("WXPAY_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wxpay-cli-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::*;
 
 fn vectors() -> Value {
     serde_json::from_str(include_str!("../../../tests/vectors/close_order.json")).unwrap()
@@ -133,24 +111,6 @@ fn a_single_close_gives_each_outcome_its_exit_code() {
 }
 
 /// The sandbox's credentials as environment variables for the command.
-fn env_for(sandbox: &SandboxThread, dir: &Path) -> Vec<(String, String)> {
-    let lines = sandbox.credentials().write_env(dir).unwrap();
-    lines
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-fn journal_records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 #[test]
 fn bulk_close_survives_faults_and_a_kill_then_resumes_exactly_once() {
     let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
@@ -235,10 +195,6 @@ fn bulk_close_survives_faults_and_a_kill_then_resumes_exactly_once() {
         let order = state.order(&OrderKey::new("1900000001", &no)).unwrap();
         assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{no}");
     }
-}
-
-fn journal_records_len(path: &Path) -> usize {
-    std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
 }
 
 #[test]

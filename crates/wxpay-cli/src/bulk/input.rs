@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Failure;
 
+/// The longest record read: an order number is 32 characters, and a spreadsheet row with
+/// notes a few hundred. Anything longer is not such a file (an unclosed quote, `/dev/zero`).
+pub(crate) const MAX_RECORD_BYTES: u64 = 1024 * 1024;
+
 /// One record of the input: its line number, and its order number or why it has none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Line {
@@ -43,6 +47,7 @@ impl OrderReader {
             at_start: true,
             after_cr: false,
             emitted: 0,
+            record_start: 0,
             ends_with_newline: true,
             consumed: consumed.clone(),
             digest: ring::digest::Context::new(&ring::digest::SHA256),
@@ -109,7 +114,8 @@ impl OrderReader {
             // The csv crate numbers a record from where the previous one ended; the line it
             // starts on is the line after it ends, less its terminator, less the line
             // breaks inside its quoted fields.
-            let position = self.csv.position();
+            let position = self.csv.position().clone();
+            self.csv.get_mut().record_start = position.byte();
             let inside: u64 = record.iter().map(|f| bytecount(f, b'\n')).sum();
             let source = self.csv.get_ref();
             let unterminated = position.byte() == source.emitted && !source.ends_with_newline;
@@ -165,6 +171,8 @@ struct Normalizing<R> {
     after_cr: bool,
     /// Bytes handed to the CSV reader so far.
     emitted: u64,
+    /// Where the record being read starts (bytes handed over), to cap its length.
+    record_start: u64,
     /// Whether the last byte handed over was a line end (true before the first).
     ends_with_newline: bool,
     consumed: Arc<AtomicU64>,
@@ -186,6 +194,15 @@ impl<R: io::BufRead> Read for Normalizing<R> {
                     skip = 3;
                 }
                 self.at_start = false;
+            }
+            if self.emitted.saturating_sub(self.record_start) > MAX_RECORD_BYTES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "a record longer than {} KiB (an unclosed quote, or not a list of order numbers)",
+                        MAX_RECORD_BYTES / 1024
+                    ),
+                ));
             }
             let take = (input.len() - skip).min(out.len());
             let mut n = 0;
@@ -286,6 +303,20 @@ mod tests {
         );
         let got = read_all(b"a,b\n", None).unwrap();
         assert!(got[0].1.as_ref().unwrap_err().contains("--column"), "{got:?}");
+    }
+
+    #[test]
+    fn an_endless_record_is_an_error_not_a_memory_leak() {
+        let mut reader = OrderReader::open(Path::new("/dev/zero"), None).unwrap();
+        let err = reader.next_line().unwrap().unwrap_err();
+        assert!(err.to_string().contains("longer than 1024 KiB"), "{err}");
+        let mut text = b"ok000001\n\"unclosed,".to_vec();
+        text.extend(std::iter::repeat_n(b"more lines\n".as_slice(), 200_000).flatten());
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, &text).unwrap();
+        let mut reader = OrderReader::open(file.path(), None).unwrap();
+        assert_eq!(reader.next_line().unwrap().unwrap().order.unwrap(), "ok000001");
+        assert!(reader.next_line().unwrap().is_err());
     }
 
     #[test]

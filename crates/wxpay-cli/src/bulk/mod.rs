@@ -110,9 +110,9 @@ impl Out {
     }
 }
 
-/// Writes to standard error; a closed standard error is not worth a panic.
+/// A line on standard error, `wxpay: ` first.
 fn note(text: &str) {
-    let _ = writeln!(std::io::stderr(), "wxpay: {text}");
+    note!("wxpay: {text}");
 }
 
 /// Runs the plan. Returns the exit code, by the documented precedence.

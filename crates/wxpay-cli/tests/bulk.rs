@@ -1,0 +1,461 @@
+//! `wxpay close --from FILE` driven as a process against the sandbox: what merchants feed it
+//! and what the world does to it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wxpay_sandbox::{Fault, FaultRule, OrderKey, OrderState, SandboxConfig, SandboxThread};
+
+mod common;
+use common::*;
+
+const V3_MCH: &str = "1900000001";
+
+/// A sandbox with the command's settings pointed at it, and a directory for files.
+struct Bench {
+    sandbox: SandboxThread,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Bench {
+    fn new(name: &str) -> Bench {
+        let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+        let dir = temp_dir(name);
+        let env = env_for(&sandbox, &dir);
+        Bench { sandbox, dir, env }
+    }
+
+    fn put(&self, no: &str, state: OrderState) {
+        self.sandbox.state().put_order(OrderKey::new(V3_MCH, no), state, 0);
+    }
+
+    fn state(&self, no: &str) -> Option<(OrderState, u32)> {
+        self.sandbox.state().order(&OrderKey::new(V3_MCH, no)).map(|o| (o.state, o.closes))
+    }
+
+    fn file(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// `wxpay close --api v3 --from FILE ARGS…`.
+    fn command(&self, file: &Path, args: &[&str]) -> Command {
+        let mut c = wxpay();
+        c.args(["close", "--api", "v3", "--from"]).arg(file).args(args);
+        c.envs(self.env.iter().cloned());
+        c
+    }
+
+    fn run(&self, file: &Path, args: &[&str]) -> Output {
+        self.command(file, args).stdin(Stdio::null()).output().unwrap()
+    }
+}
+
+fn no_panic(out: &Output) {
+    let (stdout, stderr) = text(out);
+    assert!(!stderr.contains("panicked"), "{stdout}\n{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stdout}\n{stderr}");
+}
+
+/// The outcome records of a journal, by order number.
+fn outcomes(journal: &Path) -> Vec<(String, String)> {
+    journal_records(journal)
+        .into_iter()
+        .filter_map(|r| {
+            Some((r["out_trade_no"].as_str()?.to_owned(), r["outcome"].as_str()?.to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn csv_with_quoted_commas_quotes_a_bom_and_crlf_closes_exactly_the_intended_orders() {
+    let b = Bench::new("csv");
+    for no in ["OTHER000001", "MINE000001", "MINE000002", "MINE000003", "MINE000004"] {
+        b.put(no, OrderState::Unpaid);
+    }
+    let csv = "\u{FEFF}id,note,out_trade_no\r\n\
+               1,\"see also, OTHER000001\",MINE000001\r\n\
+               2,\"she said \"\"OTHER000001\"\"\",MINE000002\r\n\
+               3,\"two\r\nlines, OTHER000001\",MINE000003\r\n\
+               4,plain,\"MINE000004\"\r\n";
+    let file = b.file("export.csv", csv);
+    let out = b.run(&file, &["--column", "out_trade_no"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for no in ["MINE000001", "MINE000002", "MINE000003", "MINE000004"] {
+        assert_eq!(b.state(no), Some((OrderState::Closed, 1)), "{no}");
+    }
+    assert_eq!(b.state("OTHER000001"), Some((OrderState::Unpaid, 0)), "never attempted");
+    // A BOM before a plain list does not spoil its first order number; CR-only lines count.
+    b.put("PLAIN00001", OrderState::Unpaid);
+    b.put("PLAIN00002", OrderState::Unpaid);
+    let file = b.file("plain.txt", "\u{FEFF}PLAIN00001\rPLAIN00002\r");
+    let out = b.run(&file, &[]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(b.state("PLAIN00001"), Some((OrderState::Closed, 1)));
+    assert_eq!(b.state("PLAIN00002"), Some((OrderState::Closed, 1)));
+}
+
+#[test]
+fn bulk_exit_codes_follow_the_documented_precedence() {
+    let b = Bench::new("exits");
+    let mut n = 0;
+    let mut case = |lines: &[(&str, Option<OrderState>)], fault: Option<Fault>| {
+        n += 1;
+        let mut input = String::new();
+        for (kind, state) in lines {
+            let no = format!("x{n:03}{kind}{:04}", input.len());
+            match state {
+                Some(s) => b.put(&no, *s),
+                None if *kind == "bad" => {}
+                None => {}
+            }
+            if *kind == "bad" {
+                input.push_str("not an order!\n");
+            } else {
+                input.push_str(&no);
+                input.push('\n');
+            }
+            if *kind == "dup" {
+                input.push_str(&no);
+                input.push('\n');
+            }
+            if let (Some(fault), "err") = (&fault, *kind) {
+                b.sandbox.state().add_fault(FaultRule {
+                    fault: *fault,
+                    endpoint: None,
+                    out_trade_no: Some(no.clone()),
+                    times: None,
+                });
+            }
+        }
+        let file = b.file(&format!("case{n}.txt"), input);
+        let out = b.run(&file, &["--concurrency", "2"]);
+        no_panic(&out);
+        (out.status.code(), text(&out).1)
+    };
+    use OrderState::{Closed, Paid, Unpaid};
+    let (u, p, c) = (Some(Unpaid), Some(Paid), Some(Closed));
+    assert_eq!(case(&[("ok", u), ("ok", c)], None).0, Some(0));
+    assert_eq!(case(&[("ok", u), ("paid", p)], None).0, Some(3), "a paid order is never exit 0");
+    assert_eq!(case(&[("ok", u), ("paid", p), ("paid", p)], None).0, Some(3));
+    assert_eq!(case(&[("ok", u), ("missing", None)], None).0, Some(4));
+    assert_eq!(case(&[("missing", None), ("paid", p)], None).0, Some(3), "paid before not found");
+    assert_eq!(case(&[("missing", None), ("bad", None)], None).0, Some(4), "not found before bad lines");
+    assert_eq!(case(&[("ok", u), ("bad", None)], None).0, Some(5));
+    let (code, stderr) = case(&[("ok", u), ("dup", u)], None);
+    assert_eq!(code, Some(0), "duplicates do not set 5: {stderr}");
+    assert!(stderr.contains("duplicates 1") && stderr.contains("invalid lines 0"), "{stderr}");
+    assert!(stderr.contains("is listed earlier in the file"), "{stderr}");
+    // Any error, refused or unknown, outranks everything.
+    let limited = Some(Fault::FrequencyLimited);
+    assert_eq!(case(&[("err", u), ("paid", p), ("bad", None)], limited).0, Some(1));
+    let broken = Some(Fault::MalformedBody);
+    assert_eq!(case(&[("err", u), ("missing", None)], broken).0, Some(1));
+}
+
+/// Orders `prefix-00000…` in the sandbox, unpaid, listed one per line in a file.
+fn many(b: &Bench, prefix: &str, count: usize) -> PathBuf {
+    let mut text = String::new();
+    for i in 0..count {
+        let no = format!("{prefix}-{i:05}");
+        b.put(&no, OrderState::Unpaid);
+        text.push_str(&no);
+        text.push('\n');
+    }
+    b.file(&format!("{prefix}.txt"), text)
+}
+
+/// Every order the sandbox closed has an outcome in the journal, and no order was closed
+/// twice.
+fn every_close_is_journaled(b: &Bench, prefix: &str, count: usize, journal: &Path) -> usize {
+    let recorded: std::collections::HashMap<String, String> = outcomes(journal).into_iter().collect();
+    let mut closed = 0;
+    for i in 0..count {
+        let no = format!("{prefix}-{i:05}");
+        let (state, closes) = b.state(&no).unwrap();
+        assert!(closes <= 1, "{no} closed {closes} times");
+        if state == OrderState::Closed {
+            closed += 1;
+            assert!(recorded.contains_key(&no), "{no} was closed but is not in the journal");
+        }
+    }
+    closed
+}
+
+#[test]
+fn a_closed_output_pipe_stops_the_run_without_a_panic_and_journals_every_close() {
+    let b = Bench::new("pipe");
+    let file = many(&b, "pipe", 400);
+    b.sandbox.state().add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(10))));
+    let journal = b.dir.join("pipe.journal");
+    let mut child = b
+        .command(&file, &["--concurrency", "4", "--journal"])
+        .arg(&journal)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -1`: read one line, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.contains("closed"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    no_panic(&out);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "stopped before the end: {stderr}");
+    assert!(stderr.contains("standard output was closed"), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    let closed = every_close_is_journaled(&b, "pipe", 400, &journal);
+    assert!(closed < 400, "the run stopped early, {closed} closed");
+
+    // `wxpay demo | head -2` too.
+    let mut demo = wxpay().arg("demo").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut reader = BufReader::new(demo.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    drop(reader);
+    let out = demo.wait_with_output().unwrap();
+    no_panic(&out);
+}
+
+#[test]
+fn non_utf8_lines_are_skipped_by_number_and_the_rest_closed() {
+    let b = Bench::new("bytes");
+    b.put("GOOD000001", OrderState::Unpaid);
+    b.put("GOOD000002", OrderState::Unpaid);
+    let file = b.file("mixed.txt", b"GOOD000001\nBAD\xFF\xFE0001\nGOOD000002\n");
+    let out = b.run(&file, &[]);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("mixed.txt:2: not UTF-8 text"), "{stderr}");
+    assert_eq!(b.state("GOOD000002"), Some((OrderState::Closed, 1)));
+    // An endless line (/dev/zero) ends the run with an error, not with all memory.
+    let out = b.run(Path::new("/dev/zero"), &["--journal", b.dir.join("zero.journal").to_str().unwrap()]);
+    no_panic(&out);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("longer than 1024 KiB"), "{stderr}");
+}
+
+#[test]
+fn a_torn_journal_tail_is_dropped_once_and_the_next_record_is_whole() {
+    let b = Bench::new("torn");
+    let file = many(&b, "torn", 6);
+    let journal = b.dir.join("torn.journal");
+    let out = b.run(&file, &["--journal", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // Simulate a kill mid-write, and two more orders to close.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&journal).unwrap();
+    f.write_all(br#"{"out_trade_no":"torn-0000"#).unwrap();
+    drop(f);
+    b.put("torn-00006", OrderState::Unpaid);
+    let mut text_in = std::fs::read_to_string(&file).unwrap();
+    text_in.push_str("torn-00006\n");
+    // The input changed: a resume must refuse it…
+    let changed = b.file("torn-changed.txt", &text_in);
+    let out = b.run(&changed, &["--resume", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(text(&out).1.contains("not the one that run read"), "{:?}", text(&out));
+    // …and the same input resumes: the torn line is dropped, said once, and nothing is redone.
+    let out = b.run(&file, &["--resume", journal.to_str().unwrap()]);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("cut off mid-write"), "{stderr}");
+    assert!(stderr.contains("skipped (already in the journal) 6"), "{stderr}");
+    let bytes = std::fs::read(&journal).unwrap();
+    assert!(bytes.ends_with(b"\n"), "the journal ends in a whole line");
+    assert!(bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).all(|l| serde_json::from_slice::<Value>(l).is_ok()));
+    let out = b.run(&file, &["--resume", journal.to_str().unwrap()]);
+    assert!(!text(&out).1.contains("cut off"), "the warning does not repeat: {:?}", text(&out));
+    for i in 0..6 {
+        assert_eq!(b.state(&format!("torn-{i:05}")), Some((OrderState::Closed, 1)));
+    }
+}
+
+#[test]
+fn a_journal_that_cannot_be_written_stops_before_any_close() {
+    let b = Bench::new("full");
+    let file = many(&b, "full", 20);
+    let before = b.sandbox.state().requests();
+    let out = b.run(&file, &["--journal", "/dev/full"]);
+    no_panic(&out);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write the journal /dev/full"), "{stderr}");
+    assert_eq!(b.sandbox.state().requests(), before, "nothing was closed unrecorded");
+}
+
+#[test]
+fn resume_refuses_another_run_s_journal_and_the_input_itself() {
+    let b = Bench::new("mismatch");
+    let file = many(&b, "mm", 5);
+    let journal = b.dir.join("mm.journal");
+    let out = b.run(&file, &["--journal", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let input_before = std::fs::read(&file).unwrap();
+    let before = b.sandbox.state().requests();
+    for (args, says) in [
+        (vec!["--sub-mch-id", "1900000109"], "call"),
+        (vec!["--column", "no"], "--column"),
+    ] {
+        let mut args = args;
+        args.extend(["--resume", journal.to_str().unwrap()]);
+        let out = b.run(&file, &args);
+        let stderr = text(&out).1;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says) && stderr.contains("nothing was sent"), "{stderr}");
+    }
+    // Another API generation.
+    let out = wxpay()
+        .args(["close", "--api", "v2", "--from"])
+        .arg(&file)
+        .arg("--resume")
+        .arg(&journal)
+        .envs(b.env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    // The input file given as the journal.
+    let out = b.run(&file, &["--resume", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(text(&out).1.contains("is the input file"), "{:?}", text(&out));
+    let out = b.run(&file, &["--journal", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    // A new run onto a journal that holds records.
+    let out = b.run(&file, &["--journal", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(text(&out).1.contains("--resume"), "{:?}", text(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), input_before, "the input is untouched");
+    assert_eq!(b.sandbox.state().requests(), before, "nothing was sent");
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill").args(["-s", name, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+fn wait_for_records(journal: &Path, at_least: usize, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while journal_records_len(journal) < at_least {
+        assert!(Instant::now() < deadline, "no progress");
+        if child.try_wait().unwrap().is_some() {
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+            }
+            panic!("ended too soon: {stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_c_lets_closes_in_flight_finish_and_says_how_to_resume() {
+    let b = Bench::new("sigint");
+    let file = many(&b, "sig", 300);
+    b.sandbox.state().add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(150))));
+    let journal = b.dir.join("sig.journal");
+    let mut child = b
+        .command(&file, &["--concurrency", "8", "--journal"])
+        .arg(&journal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_records(&journal, 20, &mut child);
+    signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    no_panic(&out);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("waiting for those in flight"), "{stderr}");
+    assert!(stderr.contains("closes:"), "a summary: {stderr}");
+    let command = stderr
+        .lines()
+        .find_map(|l| l.split("to finish the run: ").nth(1))
+        .unwrap_or_else(|| panic!("no resume command: {stderr}"))
+        .to_owned();
+    assert!(command.contains(&format!("--resume {}", journal.display())), "{command}");
+    // Closes in flight finished and were journaled; nothing was abandoned mid-way.
+    let closed = every_close_is_journaled(&b, "sig", 300, &journal);
+    assert!(closed < 300, "stopped early: {closed}");
+    // The printed command finishes the run.
+    b.sandbox.state().clear_faults();
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    let out = wxpay().args(&args).envs(b.env.iter().cloned()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(every_close_is_journaled(&b, "sig", 300, &journal), 300);
+
+    // SIGTERM stops the same way; a second signal ends the run at once.
+    let file = many(&b, "term", 300);
+    b.sandbox.state().add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(2000))));
+    let journal = b.dir.join("term.journal");
+    let mut child = b
+        .command(&file, &["--concurrency", "4", "--journal"])
+        .arg(&journal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_records(&journal, 1, &mut child);
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&child, "TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_millis(1500), "the second signal exits at once");
+    assert_eq!(out.status.code(), Some(130), "{:?}", text(&out));
+}
+
+#[test]
+fn rate_extremes_are_refused_clearly() {
+    let b = Bench::new("rate");
+    let file = many(&b, "rate", 2);
+    let before = b.sandbox.state().requests();
+    for rate in ["1e-20/s", "3e9/s", "0", "-5", "NaN", "inf/s", "fast"] {
+        let out = b.run(&file, &[&format!("--rate={rate}")]);
+        no_panic(&out);
+        let stderr = text(&out).1;
+        assert_eq!(out.status.code(), Some(2), "{rate}: {stderr}");
+        assert!(stderr.contains("--rate") && stderr.contains("per second"), "{rate}: {stderr}");
+    }
+    assert_eq!(b.sandbox.state().requests(), before);
+    let out = b.run(&file, &["--rate", "200/s"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
+
+#[test]
+fn backup_url_takes_over_when_the_base_url_refuses() {
+    let b = Bench::new("backup");
+    let file = many(&b, "bk", 3);
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", refusing.local_addr().unwrap());
+    drop(refusing);
+    let sandbox_url = b.sandbox.base_url().to_owned();
+    let out = b
+        .command(&file, &["--base-url", &dead])
+        .env("WXPAY_BACKUP_URL", &sandbox_url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    for i in 0..3 {
+        assert_eq!(b.state(&format!("bk-{i:05}")), Some((OrderState::Closed, 1)));
+    }
+    // Without a base URL, a backup has nothing to back up.
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--backup-url", &sandbox_url, "x-000001"])
+        .envs(b.env.iter().filter(|(k, _)| k != "WXPAY_BASE_URL").cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(text(&out).1.contains("--backup-url"), "{:?}", text(&out));
+}

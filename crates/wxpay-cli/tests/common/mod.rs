@@ -1,0 +1,63 @@
+//! Shared by the command's process-driven tests.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use wxpay_sandbox::SandboxThread;
+
+/// The `wxpay` binary, with nothing from the developer's own environment.
+pub(crate) fn wxpay() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wxpay"));
+    // Nothing from the developer's own environment leaks into a test.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("WXPAY_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// Standard output and standard error as text.
+pub(crate) fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A fresh directory of its own for a test.
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wxpay-cli-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The `WXPAY_*` settings for the sandbox's test merchants, keys written to `dir`.
+pub(crate) fn env_for(sandbox: &SandboxThread, dir: &Path) -> Vec<(String, String)> {
+    let lines = sandbox.credentials().write_env(dir).unwrap();
+    lines
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Every JSON record of a journal (the header included).
+pub(crate) fn journal_records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Lines in a journal, whole or not.
+pub(crate) fn journal_records_len(path: &Path) -> usize {
+    std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+}
+
