@@ -94,6 +94,9 @@ const TARGETS: &[Target] = &[
     Target { name: "bulk.v3_vs_async_client", at_most: false, target: 0.8 },
 ];
 
+/// Absolute limits: `rate <name> <value>` lines that must stay at most the limit.
+const LIMITS: &[(&str, f64)] = &[("bulk.peak_rss_mb", 64.0), ("bulk.first_close_ms", 100.0)];
+
 /// Allocation budgets: `allocs <name> <n>` lines printed by the `allocs` bench.
 const ALLOC_BUDGETS: &[(&str, u64)] = &[("v2.build", 12), ("v2.build_hmac", 12), ("v3.build", 16)];
 
@@ -155,6 +158,21 @@ fn bench(quick: bool, with_criterion: bool) -> Result<(), String> {
         let ok = if t.at_most { ratio <= t.target } else { ratio >= t.target };
         let op = if t.at_most { "<=" } else { ">=" };
         let line = format!("ratio {} {ratio:.3} {op} {}", t.name, t.target);
+        println!("{line}{}", if ok { "" } else { "   FAIL" });
+        if !ok {
+            failures.push(line);
+        }
+    }
+
+    for (name, limit) in LIMITS {
+        let value = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("rate "))
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .ok_or_else(|| format!("the benches printed no figure for {name}"))?;
+        let line = format!("limit {name} {value:.1} <= {limit}");
+        let ok = value <= *limit;
         println!("{line}{}", if ok { "" } else { "   FAIL" });
         if !ok {
             failures.push(line);

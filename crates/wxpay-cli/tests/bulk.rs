@@ -148,7 +148,11 @@ fn bulk_exit_codes_follow_the_documented_precedence() {
     assert_eq!(case(&[("ok", u), ("paid", p), ("paid", p)], None).0, Some(3));
     assert_eq!(case(&[("ok", u), ("missing", None)], None).0, Some(4));
     assert_eq!(case(&[("missing", None), ("paid", p)], None).0, Some(3), "paid before not found");
-    assert_eq!(case(&[("missing", None), ("bad", None)], None).0, Some(4), "not found before bad lines");
+    assert_eq!(
+        case(&[("missing", None), ("bad", None)], None).0,
+        Some(4),
+        "not found before bad lines"
+    );
     assert_eq!(case(&[("ok", u), ("bad", None)], None).0, Some(5));
     let (code, stderr) = case(&[("ok", u), ("dup", u)], None);
     assert_eq!(code, Some(0), "duplicates do not set 5: {stderr}");
@@ -176,7 +180,8 @@ fn many(b: &Bench, prefix: &str, count: usize) -> PathBuf {
 /// Every order the sandbox closed has an outcome in the journal, and no order was closed
 /// twice.
 fn every_close_is_journaled(b: &Bench, prefix: &str, count: usize, journal: &Path) -> usize {
-    let recorded: std::collections::HashMap<String, String> = outcomes(journal).into_iter().collect();
+    let recorded: std::collections::HashMap<String, String> =
+        outcomes(journal).into_iter().collect();
     let mut closed = 0;
     for i in 0..count {
         let no = format!("{prefix}-{i:05}");
@@ -216,8 +221,23 @@ fn a_closed_output_pipe_stops_the_run_without_a_panic_and_journals_every_close()
     let closed = every_close_is_journaled(&b, "pipe", 400, &journal);
     assert!(closed < 400, "the run stopped early, {closed} closed");
 
+    // A closed standard error from the start: the run goes on and says so by its exit code.
+    let file = many(&b, "quiet", 20);
+    let mut child = b
+        .command(&file, &["--journal"])
+        .arg(b.dir.join("quiet.journal"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(every_close_is_journaled(&b, "quiet", 20, &b.dir.join("quiet.journal")), 20);
+
     // `wxpay demo | head -2` too.
-    let mut demo = wxpay().arg("demo").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut demo =
+        wxpay().arg("demo").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut reader = BufReader::new(demo.stdout.take().unwrap());
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
@@ -238,7 +258,8 @@ fn non_utf8_lines_are_skipped_by_number_and_the_rest_closed() {
     assert!(stderr.contains("mixed.txt:2: not UTF-8 text"), "{stderr}");
     assert_eq!(b.state("GOOD000002"), Some((OrderState::Closed, 1)));
     // An endless line (/dev/zero) ends the run with an error, not with all memory.
-    let out = b.run(Path::new("/dev/zero"), &["--journal", b.dir.join("zero.journal").to_str().unwrap()]);
+    let out =
+        b.run(Path::new("/dev/zero"), &["--journal", b.dir.join("zero.journal").to_str().unwrap()]);
     no_panic(&out);
     let stderr = text(&out).1;
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -254,6 +275,8 @@ fn a_torn_journal_tail_is_dropped_once_and_the_next_record_is_whole() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     // Simulate a kill mid-write, and two more orders to close.
     let mut f = std::fs::OpenOptions::new().append(true).open(&journal).unwrap();
+    // A line of bytes that are not UTF-8 (skipped with its number), then a torn record.
+    f.write_all(b"\xFF\xFEgarbage\n").unwrap();
     f.write_all(br#"{"out_trade_no":"torn-0000"#).unwrap();
     drop(f);
     b.put("torn-00006", OrderState::Unpaid);
@@ -269,11 +292,15 @@ fn a_torn_journal_tail_is_dropped_once_and_the_next_record_is_whole() {
     let stderr = text(&out).1;
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("cut off mid-write"), "{stderr}");
+    assert!(stderr.contains("torn.journal:9: not a journal record, skipped"), "{stderr}");
     assert!(stderr.contains("skipped (already in the journal) 6"), "{stderr}");
     let bytes = std::fs::read(&journal).unwrap();
     assert!(bytes.ends_with(b"\n"), "the journal ends in a whole line");
-    assert!(bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).all(|l| serde_json::from_slice::<Value>(l).is_ok()));
+    let whole: Vec<&[u8]> = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let unreadable = whole.iter().filter(|l| serde_json::from_slice::<Value>(l).is_err()).count();
+    assert_eq!(unreadable, 1, "only the line of bad bytes, left as it was");
     let out = b.run(&file, &["--resume", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert!(!text(&out).1.contains("cut off"), "the warning does not repeat: {:?}", text(&out));
     for i in 0..6 {
         assert_eq!(b.state(&format!("torn-{i:05}")), Some((OrderState::Closed, 1)));
@@ -302,10 +329,9 @@ fn resume_refuses_another_run_s_journal_and_the_input_itself() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     let input_before = std::fs::read(&file).unwrap();
     let before = b.sandbox.state().requests();
-    for (args, says) in [
-        (vec!["--sub-mch-id", "1900000109"], "call"),
-        (vec!["--column", "no"], "--column"),
-    ] {
+    for (args, says) in
+        [(vec!["--sub-mch-id", "1900000109"], "call"), (vec!["--column", "no"], "--column")]
+    {
         let mut args = args;
         args.extend(["--resume", journal.to_str().unwrap()]);
         let out = b.run(&file, &args);

@@ -60,4 +60,3 @@ pub(crate) fn journal_records(path: &Path) -> Vec<Value> {
 pub(crate) fn journal_records_len(path: &Path) -> usize {
     std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
 }
-
