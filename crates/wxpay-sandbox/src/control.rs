@@ -126,7 +126,12 @@ fn create_order(shared: &Shared, v: &Value) -> Result<Answer, String> {
 
 fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, String> {
     let name = v.get("fault").and_then(Value::as_str).ok_or_else(|| why("`fault` is required"))?;
-    let delay_ms = v.get("delay_ms").and_then(Value::as_u64).unwrap_or(0);
+    let delay_ms = match v.get("delay_ms") {
+        None | Some(Value::Null) => 0,
+        Some(d) => d
+            .as_u64()
+            .ok_or_else(|| why("`delay_ms` is a whole number of milliseconds, 0 or more"))?,
+    };
     let fault = Fault::parse(name, delay_ms).ok_or_else(|| why("unknown `fault`"))?;
     let endpoint = match v.get("endpoint").and_then(Value::as_str) {
         None => None,
@@ -140,7 +145,8 @@ fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, String> {
         Some(t) => Some(
             t.as_u64()
                 .and_then(|t| u32::try_from(t).ok())
-                .ok_or_else(|| why("`times` is a count"))?,
+                .filter(|t| *t > 0)
+                .ok_or_else(|| why("`times` is a count from 1 (leave it out for every time)"))?,
         ),
     };
     let out_trade_no = v.get("out_trade_no").and_then(Value::as_str).map(str::to_owned);

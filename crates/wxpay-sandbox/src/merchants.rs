@@ -55,6 +55,8 @@ pub struct V3Merchant {
     pub mchid: &'static str,
     /// Sub-merchants it may act for.
     pub subs: &'static [&'static str],
+    /// Merchants whose orders it may close in a combined order besides its own.
+    pub combined_with: &'static [&'static str],
 }
 
 /// The APIv2 merchants: a common-mode merchant and a service provider (institutional mode)
@@ -70,8 +72,8 @@ pub const V2_MERCHANTS: &[V2Merchant] = &[
 
 /// The APIv3 merchants: a direct merchant and a service provider with one sub-merchant.
 pub const V3_MERCHANTS: &[V3Merchant] = &[
-    V3Merchant { mchid: "1900000001", subs: &[] },
-    V3Merchant { mchid: "1230000109", subs: &["1900000109"] },
+    V3Merchant { mchid: "1900000001", subs: &[], combined_with: &["1900000109"] },
+    V3Merchant { mchid: "1230000109", subs: &["1900000109"], combined_with: &[] },
 ];
 
 pub(crate) fn v2_merchant(mch_id: &str) -> Option<&'static V2Merchant> {

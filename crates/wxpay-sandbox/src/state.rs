@@ -326,7 +326,10 @@ impl State {
 
     /// Scripts a fault.
     pub fn add_fault(&self, rule: FaultRule) {
-        lock(&self.faults).push(rule);
+        // A rule for zero times never fires.
+        if rule.times != Some(0) {
+            lock(&self.faults).push(rule);
+        }
     }
 
     /// Removes every scripted fault.

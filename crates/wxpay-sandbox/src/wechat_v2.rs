@@ -49,7 +49,7 @@ pub(crate) async fn close(
     }
 
     let answer = match check(&fields) {
-        Err(msg) => communication_failure(msg),
+        Err(msg) => communication_failure(&msg),
         Ok(request) => {
             let business = match fault {
                 Some(Fault::SystemError) => Business::Fail {
@@ -83,7 +83,15 @@ struct Request<'a> {
 
 /// Checks the request as WeChat Pay does: known merchant, matching app, valid signature.
 /// The error is the `return_msg` of a communication failure.
-fn check<'a>(fields: &'a V2Fields<'a>) -> Result<Request<'a>, &'static str> {
+fn check<'a>(fields: &'a V2Fields<'a>) -> Result<Request<'a>, String> {
+    let request = check_merchant(fields).map_err(str::to_owned)?;
+    // Lengths and charsets: the core's rules, which its own requests follow.
+    wxpay_core::v2::check_close_request(fields).map_err(|e| e.to_string())?;
+    Ok(request)
+}
+
+/// Known merchant, matching app and sub-merchant, valid signature.
+fn check_merchant<'a>(fields: &'a V2Fields<'a>) -> Result<Request<'a>, &'static str> {
     let mch_id = fields.non_empty("mch_id").ok_or("mch_id is required")?;
     let merchant = v2_merchant(mch_id).ok_or("MCH_NOT_EXISTS")?;
     let appid = fields.non_empty("appid").ok_or("appid is required")?;

@@ -84,6 +84,9 @@ fn process(
     if parts.method != http::Method::POST {
         return Reply::error(405, "INVALID_REQUEST", "close order takes POST", None);
     }
+    if let Err(refusal) = wxpay_core::v3::check_request_headers(&parts.headers, !body.is_empty()) {
+        return Reply::error(refusal.status, refusal.code, &refusal.message, None);
+    }
     let auth = match check_signature(shared, parts, body) {
         Ok(auth) => auth,
         Err(reply) => return reply,
@@ -148,13 +151,28 @@ fn process(
                 return missing("sub_orders");
             };
             let mut keys = Vec::with_capacity(subs.len());
-            for sub in subs {
+            for (i, sub) in subs.iter().enumerate() {
                 let (Some(mchid), Some(no)) = (
                     sub.get("mchid").and_then(Value::as_str),
                     sub.get("out_trade_no").and_then(Value::as_str),
                 ) else {
                     return missing("sub_orders.mchid");
                 };
+                // Every sub-order is the signing merchant's, or a merchant's it combines for.
+                if mchid != auth.mchid && !merchant.combined_with.contains(&mchid) {
+                    let detail = json!({
+                        "field": format!("sub_orders[{i}].mchid"),
+                        "value": mchid,
+                        "location": "body",
+                        "issue": "not the signing merchant's, nor one it combines orders for",
+                    });
+                    return Reply::error(
+                        400,
+                        "INVALID_REQUEST",
+                        "子单商户号与合单发起方不匹配",
+                        Some(detail),
+                    );
+                }
                 keys.push(match sub.get("sub_mchid").and_then(Value::as_str) {
                     Some(s) => OrderKey::sub(mchid, s, no),
                     None => OrderKey::new(mchid, no),
@@ -193,20 +211,16 @@ fn check_signature(
     if !auth.serial_no.eq_ignore_ascii_case(MERCHANT_SERIAL_NO) {
         return Err(sign_error("serial_no names no certificate of this merchant"));
     }
-    let timestamp: u64 = auth.timestamp.parse().map_err(|_| sign_error("bad timestamp"))?;
+    let timestamp = auth.timestamp_secs().map_err(|why| sign_error(&why))?;
     if let Some(window) = shared.config.request_window_secs {
         if timestamp.abs_diff(now()) > window {
             return Err(sign_error("timestamp too far from now"));
         }
     }
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let message = wxpay_core::v3::request_message(
-        parts.method.as_str(),
-        target,
-        timestamp,
-        &auth.nonce_str,
-        body,
-    );
+    // From the header's own text, as WeChat Pay rebuilds it.
+    let message =
+        auth.signed_message(parts.method.as_str(), target, body).map_err(|why| sign_error(&why))?;
     let signature =
         STANDARD.decode(&auth.signature).map_err(|_| sign_error("signature is not base64"))?;
     // The merchant's key, chosen by the serial the request names: the core's verifier.

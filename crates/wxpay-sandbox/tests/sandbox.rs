@@ -23,7 +23,10 @@ use wxpay_sandbox::{
 use wxpay_core::unix_now as now;
 
 fn agent() -> ureq::Agent {
+    // No headers of ureq's own: the requests are exactly what the test built.
     ureq::Agent::config_builder()
+        .user_agent(ureq::config::AutoHeaderValue::None)
+        .accept(ureq::config::AutoHeaderValue::None)
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(Duration::from_secs(5)))
@@ -310,8 +313,14 @@ fn answers_name_the_key_the_request_asked_for() {
 fn bad_requests_get_the_documented_answers() {
     let f = Fixture::new(no_delay());
     let url = |p: &str| format!("{}{p}", f.sandbox.base_url());
+    // The headers a correct client sends; the header checks have a test of their own.
     let raw = |method: &str, path: &str, body: &str, auth: Option<&str>| {
-        let mut b = http::Request::builder().method(method).uri(url(path));
+        let mut b = http::Request::builder()
+            .method(method)
+            .uri(url(path))
+            .header("User-Agent", "test/1")
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json");
         if let Some(a) = auth {
             b = b.header("Authorization", a);
         }
@@ -410,6 +419,9 @@ fn bad_requests_get_the_documented_answers() {
         .method("POST")
         .uri(format!("{}{}", strict.sandbox.base_url(), v["path"].as_str().unwrap()))
         .header("Authorization", v["authorization"].as_str().unwrap())
+        .header("User-Agent", "test/1")
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/json")
         .body(v["body"].as_str().unwrap().as_bytes().to_vec())
         .unwrap();
     let (status, code, _) = v3_err(send(&strict.agent, req).unwrap());
@@ -714,4 +726,176 @@ fn concurrent_closes_of_one_order_close_it_exactly_once() {
     }
     let o = f.sandbox.state().order(&OrderKey::new(V3_MCH, "hammered-1")).unwrap();
     assert_eq!((o.closes, o.close_calls), (1, 64));
+}
+
+/// A request that a lenient server would accept, refused as WeChat Pay refuses it: each of
+/// the sandbox's strict checks, with the answer signed and the order untouched.
+#[test]
+fn requests_a_lenient_server_would_accept_are_refused() {
+    use base64::Engine;
+    use wxpay_core::v3::{Signer, verify_response};
+    let f = Fixture::new(no_delay());
+    let state = f.sandbox.state();
+    let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    let creds = ctx.v3_credentials().unwrap();
+    // The answer verifies as WeChat Pay's would; its status, code and detail.
+    let refused = |resp: http::Response<Vec<u8>>| {
+        let (parts, body) = resp.into_parts();
+        assert_ne!(parts.status, 204, "accepted: {parts:?}");
+        verify_response(creds.verifier(), &parts.headers, &body, now(), 300)
+            .expect("refusals are signed like every answer");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        (parts.status.as_u16(), v["code"].as_str().unwrap().to_owned(), v)
+    };
+    let order = |no: &str| {
+        state.put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid, 0);
+        let attempt = Attempt::new(&f.base, now(), "HEADERCHECKNONCE");
+        CloseOrderV3::direct(no).build(&ctx, &attempt).unwrap()
+    };
+    let untouched = |no: &str| {
+        let o = state.order(&OrderKey::new(V3_MCH, no)).unwrap();
+        assert_eq!((o.state, o.closes), (OrderState::Unpaid, 0), "{no}");
+    };
+
+    // Headers: each one missing or wrong, the signature still good.
+    for (i, (name, value)) in [
+        ("user-agent", None),
+        ("user-agent", Some(" ")),
+        ("accept", None),
+        ("accept", Some("text/html")),
+        ("content-type", None),
+        ("content-type", Some("text/plain")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let no = format!("headers-{i:03}");
+        let mut req = order(&no);
+        match value {
+            None => drop(req.headers_mut().remove(name)),
+            Some(v) => drop(req.headers_mut().insert(name, v.parse().unwrap())),
+        }
+        let (status, code, body) = refused(send(&f.agent, req).unwrap());
+        assert_eq!((status, code.as_str()), (400, "INVALID_REQUEST"), "{name}={value:?}");
+        let message = body["message"].as_str().unwrap().to_ascii_lowercase();
+        assert!(message.contains(name), "{name}: {message}");
+        untouched(&no);
+    }
+    // `Accept` listing JSON among others, and a charset on the content type, are fine.
+    let mut req = order("headers-ok1");
+    req.headers_mut().insert("accept", "text/plain, application/json;q=0.9".parse().unwrap());
+    req.headers_mut().insert("content-type", "application/json; charset=utf-8".parse().unwrap());
+    assert_eq!(send(&f.agent, req).unwrap().status(), 204);
+
+    // The timestamp as text: signed over the canonical digits, sent with a sign or a
+    // leading zero. A server that parsed the number and rebuilt the message would accept.
+    let path = "/v3/pay/transactions/out-trade-no/{no}/close";
+    for (i, shown) in [format!("+{}", now()), format!("0{}", now()), format!(" {}", now())]
+        .into_iter()
+        .enumerate()
+    {
+        let no = format!("timestamp-{i:03}");
+        state.put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid, 0);
+        let path = path.replace("{no}", &no);
+        let body = format!(r#"{{"mchid":"{V3_MCH}"}}"#);
+        let ts = now();
+        let message =
+            wxpay_core::v3::request_message("POST", &path, ts, "TSNONCE", body.as_bytes());
+        let signature = wxpay_sandbox::Credentials { base_url: String::new() }
+            .merchant_signer()
+            .sign(&message)
+            .unwrap();
+        let auth = format!(
+            "WECHATPAY2-SHA256-RSA2048 mchid=\"{V3_MCH}\",nonce_str=\"TSNONCE\",signature=\"{}\",timestamp=\"{shown}\",serial_no=\"{}\"",
+            base64::engine::general_purpose::STANDARD.encode(signature),
+            wxpay_sandbox::merchants::MERCHANT_SERIAL_NO,
+        );
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!("{}{path}", f.sandbox.base_url()))
+            .header("Authorization", auth)
+            .header("User-Agent", "test/1")
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .body(body.into_bytes())
+            .unwrap();
+        let (status, code, _) = refused(send(&f.agent, req).unwrap());
+        assert_eq!((status, code.as_str()), (401, "SIGN_ERROR"), "{shown:?}");
+        untouched(&no);
+    }
+
+    // A combined close whose sub-order is another merchant's (the service provider's).
+    state.put_order(OrderKey::new(V3_MCH, "combo-mine-1"), OrderState::Unpaid, 0);
+    state.put_order(OrderKey::new(V3_SP, "combo-theirs-1"), OrderState::Unpaid, 0);
+    let combined = CloseCombinedOrder::new(
+        "wxd678efh567hg6787",
+        "combo-0001",
+        vec![SubOrder::new(V3_MCH, "combo-mine-1"), SubOrder::new(V3_SP, "combo-theirs-1")],
+    );
+    let req = combined.build(&ctx, &Attempt::new(&f.base, now(), "COMBONONCE")).unwrap();
+    let (status, code, body) = refused(send(&f.agent, req).unwrap());
+    assert_eq!((status, code.as_str()), (400, "INVALID_REQUEST"));
+    assert_eq!(body["detail"]["field"], "sub_orders[1].mchid");
+    untouched("combo-mine-1");
+    let theirs = state.order(&OrderKey::new(V3_SP, "combo-theirs-1")).unwrap();
+    assert_eq!(theirs.closes, 0);
+
+    // APIv2 fields past their length or charset, correctly signed.
+    let key = wxpay_sandbox::Credentials { base_url: String::new() }.api_v2_key();
+    for (i, (field, value)) in [
+        ("nonce_str", "N".repeat(33)),
+        ("nonce_str", "has space".to_owned()),
+        ("out_trade_no", "A".repeat(33)),
+        ("out_trade_no", "bad#char1".to_owned()),
+        ("appid", "w".repeat(33)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let no = format!("v2check{i:03}");
+        state.put_order(OrderKey::new(V2_MCH, &no), OrderState::Unpaid, 0);
+        let mut fields = vec![
+            ("appid", "wx2421b1c4370ec43b".to_owned()),
+            ("mch_id", V2_MCH.to_owned()),
+            ("nonce_str", "V2NONCE".to_owned()),
+            ("out_trade_no", no.clone()),
+        ];
+        for f in &mut fields {
+            if f.0 == field {
+                f.1.clone_from(&value);
+            }
+        }
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let sign = wxpay_core::v2::sign_fields(&key, SignType::Md5, pairs.iter().copied()).unwrap();
+        let mut all = pairs.clone();
+        all.push(("sign", sign.as_str()));
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!("{}/pay/closeorder", f.sandbox.base_url()))
+            .body(wxpay_core::v2::xml_document(all))
+            .unwrap();
+        let resp = send(&f.agent, req).unwrap();
+        let answer = wxpay_core::v2::V2Fields::parse(resp.body()).unwrap();
+        assert_eq!(answer.get("return_code"), Some("FAIL"), "{field}={value}");
+        let msg = answer.get("return_msg").unwrap();
+        // The appid check comes first for an unknown appid, as for any other mismatch.
+        let expected = if field == "appid" { "APPID_MCHID_NOT_MATCH" } else { field };
+        assert!(msg.contains(expected), "{field}: {msg}");
+        let o = state.order(&OrderKey::new(V2_MCH, &no)).unwrap();
+        assert_eq!(o.closes, 0, "{field}");
+    }
+
+    // Faults that cannot be: zero times, a negative delay.
+    for fault in [
+        json!({"fault": "system_error", "times": 0}),
+        json!({"fault": "delay", "delay_ms": -5}),
+        json!({"fault": "delay", "delay_ms": "soon"}),
+    ] {
+        let (status, body) = f.control("POST", "faults", Some(fault.clone()));
+        assert_eq!(status, 400, "{fault}: {body}");
+    }
+    // In process, a rule for zero times is no rule.
+    state.add_fault(FaultRule { times: Some(0), ..FaultRule::always(Fault::SystemError) });
+    state.put_order(OrderKey::new(V3_MCH, "faults-none"), OrderState::Unpaid, 0);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("faults-none")).unwrap(), CloseOutcome::Closed);
 }

@@ -161,6 +161,30 @@ impl Operation for CloseOrderV2 {
     }
 }
 
+/// Checks an incoming APIv2 close request's fields by the rules this crate's own requests
+/// follow: `appid`, `mch_id` and the sub ids (printable, at most 32), `out_trade_no` (1 to 32
+/// of letters, digits and `_ - | * @`), `nonce_str` (1 to 32 letters and digits), `sign`
+/// (at most 64). For servers that stand in for WeChat Pay, as the sandbox does; the signature
+/// itself is [`verify_fields`](super::verify_fields)'s.
+///
+/// # Errors
+/// The first [`InvalidInput`] found.
+pub fn check_close_request(fields: &V2Fields<'_>) -> Result<(), InvalidInput> {
+    let required =
+        |field: &'static str| fields.non_empty(field).ok_or(InvalidInput::Empty { field });
+    validate::id("appid", required("appid")?, 32)?;
+    validate::id("mch_id", required("mch_id")?, 32)?;
+    validate::nonce(required("nonce_str")?)?;
+    let sign = required("sign")?;
+    if sign.len() > 64 {
+        return Err(InvalidInput::TooLong { field: "sign", max: 64, len: sign.chars().count() });
+    }
+    let mut op = CloseOrderV2::new(required("out_trade_no")?);
+    op.sub_mch_id = fields.non_empty("sub_mch_id").map(str::to_owned);
+    op.sub_appid = fields.non_empty("sub_appid").map(str::to_owned);
+    op.validate(0)
+}
+
 fn decode_error(reason: impl Into<String>, status: StatusCode, body: Vec<u8>) -> Error {
     DecodeError::new(reason, status.as_u16(), body).into()
 }

@@ -7,7 +7,7 @@ mod xml;
 use std::fmt;
 use std::sync::Arc;
 
-pub use close::{CONTENT_TYPE_XML, CloseOrderV2, PATH as CLOSE_PATH};
+pub use close::{CONTENT_TYPE_XML, CloseOrderV2, PATH as CLOSE_PATH, check_close_request};
 pub use sign::{SignType, V2Signature, V2Signer, payload, write_payload};
 pub use xml::{V2Fields, xml_document};
 

@@ -231,8 +231,11 @@ pub fn request_message(
     nonce: &str,
     body: &[u8],
 ) -> Vec<u8> {
-    let ts = itoa_buf(timestamp);
-    let ts = ts.as_str();
+    message_lines(method, target, itoa_buf(timestamp).as_str(), nonce, body)
+}
+
+/// The five lines of a request message, the timestamp as text.
+fn message_lines(method: &str, target: &str, ts: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
     let mut m =
         Vec::with_capacity(method.len() + target.len() + ts.len() + nonce.len() + body.len() + 5);
     for part in [method.as_bytes(), target.as_bytes(), ts.as_bytes(), nonce.as_bytes(), body] {
@@ -320,6 +323,95 @@ impl Authorization {
             serial_no: need(serial_no, "serial_no")?,
         })
     }
+}
+
+impl Authorization {
+    /// The `timestamp` in Unix seconds. WeChat Pay signs and checks the header's own text,
+    /// so only the canonical decimal form is taken: digits, no sign, no leading zero.
+    ///
+    /// # Errors
+    /// A reason in words.
+    pub fn timestamp_secs(&self) -> Result<u64, String> {
+        let t = &self.timestamp;
+        let canonical = !t.is_empty()
+            && t.bytes().all(|b| b.is_ascii_digit())
+            && (t == "0" || !t.starts_with('0'));
+        if !canonical {
+            return Err(format!(
+                "timestamp {t:?} is not decimal Unix seconds (digits, no sign, no leading zero)"
+            ));
+        }
+        t.parse().map_err(|_| format!("timestamp {t:?} is out of range"))
+    }
+
+    /// The message the signature must cover, for a request with this header: built from the
+    /// header's own `timestamp` and `nonce_str` text, as WeChat Pay rebuilds it.
+    ///
+    /// # Errors
+    /// As [`timestamp_secs`](Self::timestamp_secs).
+    pub fn signed_message(
+        &self,
+        method: &str,
+        target: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        self.timestamp_secs()?;
+        Ok(message_lines(method, target, &self.timestamp, &self.nonce_str, body))
+    }
+}
+
+/// A request that WeChat Pay refuses before it reads the business part: the HTTP status,
+/// the error code and a message, as its answer carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Refusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// The error code (`INVALID_REQUEST`, `SIGN_ERROR`, `PARAM_ERROR`…).
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Refusal {
+    /// `400 INVALID_REQUEST`.
+    #[must_use]
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Refusal { status: 400, code: "INVALID_REQUEST", message: message.into() }
+    }
+
+    /// `401 SIGN_ERROR`.
+    #[must_use]
+    pub fn sign_error(message: impl Into<String>) -> Self {
+        Refusal { status: 401, code: "SIGN_ERROR", message: message.into() }
+    }
+}
+
+/// What WeChat Pay requires of an APIv3 request's headers, the same rules this crate's
+/// requests follow: a `User-Agent`, `Accept: application/json`, and, when there is a body,
+/// `Content-Type: application/json` (parameters such as `charset` allowed). For servers
+/// that stand in for WeChat Pay, as the sandbox does.
+///
+/// # Errors
+/// A `400 INVALID_REQUEST` [`Refusal`] naming the header.
+pub fn check_request_headers(headers: &http::HeaderMap, has_body: bool) -> Result<(), Refusal> {
+    use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let is_json = |media: &str| {
+        media.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    };
+    if text(USER_AGENT).is_none_or(|ua| ua.trim().is_empty()) {
+        return Err(Refusal::invalid_request(
+            "HTTP头缺少 User-Agent (APIv3 requests must carry a User-Agent)",
+        ));
+    }
+    if !text(ACCEPT).is_some_and(|a| a.split(',').any(is_json)) {
+        return Err(Refusal::invalid_request("HTTP头 Accept 应为 application/json"));
+    }
+    if has_body && !text(CONTENT_TYPE).is_some_and(is_json) {
+        return Err(Refusal::invalid_request("HTTP头 Content-Type 应为 application/json"));
+    }
+    Ok(())
 }
 
 impl fmt::Display for Authorization {
