@@ -304,11 +304,14 @@ type Op = CloseOrder;
 
 fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
     let state = sandbox.state();
-    let now = wxpay_core::unix_now();
     let put = |key: OrderKey| match case.order {
         Order::Missing => {}
-        Order::Is(s) => state.put_order(key, s, now - 3600),
-        Order::Young => state.put_order(key, OrderState::Unpaid, now - 5),
+        Order::Is(s) => state.put_order(key, s),
+        Order::Young => state.put_order_created(
+            key,
+            OrderState::Unpaid,
+            std::time::SystemTime::now() - Duration::from_secs(5),
+        ),
     };
     let mut config = config(sandbox.base_url());
     if let Some(t) = case.timeout {
@@ -343,7 +346,7 @@ fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
             let (a, b) = (format!("{no}-a"), format!("{no}-b"));
             put(OrderKey::new(V3_MCH, &a));
             // The second sub-order is always unpaid: a paid first one must still fail the whole.
-            state.put_order(OrderKey::new(V3_SUB, &b), OrderState::Unpaid, now - 3600);
+            state.put_order(OrderKey::new(V3_SUB, &b), OrderState::Unpaid);
             Op::Combined(CloseCombinedOrder::new(
                 "wxd678efh567hg6787",
                 no,
@@ -470,7 +473,7 @@ fn tls_sandbox() -> SandboxThread {
 
 /// An unpaid APIv3 order `no` in `sandbox` and the operation closing it.
 fn v3_order(sandbox: &SandboxThread, no: &str) -> Op {
-    sandbox.state().put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid, 0);
+    sandbox.state().put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid);
     Op::V3(CloseOrderV3::direct(no))
 }
 
@@ -484,7 +487,7 @@ fn both_clients_close_over_tls_trusting_the_given_roots() {
         assert_eq!(close_with(blocking, tls(v3), &op).unwrap(), CloseOutcome::Closed);
 
         let no = format!("tls-v2-{blocking}");
-        sandbox.state().put_order(OrderKey::new(V2_MCH, &no), OrderState::Unpaid, 0);
+        sandbox.state().put_order(OrderKey::new(V2_MCH, &no), OrderState::Unpaid);
         let v2 = config(sandbox.base_url()).v2(v2_credentials(V2_MCH, HMAC));
         let op = Op::V2(CloseOrderV2::new(no));
         assert_eq!(close_with(blocking, tls(v2), &op).unwrap(), CloseOutcome::Closed);
@@ -503,7 +506,7 @@ fn an_untrusted_certificate_fails_at_once_sends_nothing_and_says_why() {
         for blocking in [true, false] {
             let no = format!("untrusted-{i}-{blocking}");
             let op = v3_order(&sandbox, &no);
-            backup.state().put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid, 0);
+            backup.state().put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid);
             let mut builder = config(sandbox.base_url())
                 .base_urls(sandbox.base_url(), backup.base_url())
                 .v3(v3_credentials(V3_MCH, AnswerMode::PublicKey));
@@ -569,8 +572,8 @@ fn builder_and_client_errors_are_clear() {
 fn the_core_needs_no_transport_crate() {
     use wxpay_core::{Attempt, BaseUrl, Context, Operation};
     let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
-    sandbox.state().put_order(OrderKey::new(V3_MCH, "raw-tcp-1"), OrderState::Unpaid, 0);
-    sandbox.state().put_order(OrderKey::new(V2_MCH, "raw-tcp-2"), OrderState::Paid, 0);
+    sandbox.state().put_order(OrderKey::new(V3_MCH, "raw-tcp-1"), OrderState::Unpaid);
+    sandbox.state().put_order(OrderKey::new(V2_MCH, "raw-tcp-2"), OrderState::Paid);
     let ctx = Context::new()
         .with_v2(v2_credentials(V2_MCH, MD5))
         .with_v3(v3_credentials(V3_MCH, AnswerMode::PlatformCertificate));

@@ -7,7 +7,7 @@
 //!   concurrency posting requests signed before the clock starts.
 //!
 //! The sandbox runs as a separate process pinned to core 0 and this one to core 1 (when
-//! `taskset` and `WXPAY_SANDBOX_BIN` are there, as `cargo xtask bench` arranges), so the
+//! `taskset` and `WXPAY_BIN` are there, as `cargo xtask bench` arranges), so the
 //! client's own work, RSA signing above all, does not take the server's CPU: on one
 //! machine, that is what a real deployment looks like from the client's side.
 //!
@@ -48,7 +48,7 @@ enum Server {
 
 impl Server {
     fn start() -> Server {
-        if let Ok(bin) = std::env::var("WXPAY_SANDBOX_BIN") {
+        if let Ok(bin) = std::env::var("WXPAY_BIN") {
             let taskset =
                 Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
             let mut cmd = if taskset {
@@ -59,7 +59,7 @@ impl Server {
                 Command::new(&bin)
             };
             let mut child = cmd
-                .arg("--no-delay-rule")
+                .args(["sandbox", "--no-delay-rule"])
                 .stdout(Stdio::piped())
                 .spawn()
                 .expect("start the sandbox");

@@ -11,8 +11,8 @@ use wxpay_sandbox::{AnswerMode, OrderKey, OrderState, SandboxConfig, SandboxThre
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = SandboxThread::start(SandboxConfig::default())?;
-    sandbox.state().put_order(OrderKey::new(V2_MCH, "raw-v2-1"), OrderState::Unpaid, 0);
-    sandbox.state().put_order(OrderKey::new(V3_MCH, "raw-v3-1"), OrderState::Unpaid, 0);
+    sandbox.state().put_order(OrderKey::new(V2_MCH, "raw-v2-1"), OrderState::Unpaid);
+    sandbox.state().put_order(OrderKey::new(V3_MCH, "raw-v3-1"), OrderState::Unpaid);
 
     let ctx = Context::new()
         .with_v2(v2_credentials(V2_MCH, SignType::HmacSha256))

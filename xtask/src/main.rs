@@ -131,8 +131,10 @@ fn bench(quick: bool, with_criterion: bool) -> Result<(), String> {
     // The clients against a sandbox process on the other core (see tests/benches/clients.rs).
     args[3] = "wxpay-integration-tests";
     args[5] = "clients";
-    let sandbox_bin = root().join("target/release/wxpay-sandbox");
-    text += &output(pinned().env("WXPAY_SANDBOX_BIN", sandbox_bin).args(&args))?;
+    // `wxpay sandbox`, built with the release profile.
+    run(cargo().args(["build", "--release", "-q", "-p", "wxpay-cli", "--bin", "wxpay"]))?;
+    let wxpay_bin = root().join("target/release/wxpay");
+    text += &output(pinned().env("WXPAY_BIN", wxpay_bin).args(&args))?;
     // The command's bulk close against its embedded sandbox: both cores, unpinned.
     args[3] = "wxpay-cli";
     args[5] = "bulk";

@@ -63,11 +63,9 @@ fn client_rate(orders: usize) -> f64 {
         SandboxThread::start(SandboxConfig { min_close_delay_secs: 0, ..SandboxConfig::default() })
             .unwrap();
     for i in 0..orders {
-        sandbox.state().put_order(
-            OrderKey::new("1900000001", format!("bulk-{i:06}")),
-            OrderState::Unpaid,
-            0,
-        );
+        sandbox
+            .state()
+            .put_order(OrderKey::new("1900000001", format!("bulk-{i:06}")), OrderState::Unpaid);
     }
     let creds = sandbox.credentials();
     let v3 = V3Credentials::new(

@@ -14,6 +14,10 @@ use crate::bulk::{Line, OrderReader, Plan};
 use crate::settings::Settings;
 use crate::{Failure, exit, runtime};
 
+pub(crate) const SHORT_HELP: &str = "\
+Exit codes: 0 closed or already closed, 1 error (state unknown), 2 usage (nothing sent),
+3 paid, 4 not found, 5 bulk: bad input lines, 6 error (order unchanged). More: --help";
+
 pub(crate) const AFTER_HELP: &str = "\
 Exit codes:
   0  closed, or already closed: the order can no longer be paid
@@ -82,8 +86,9 @@ pub(crate) struct CloseArgs {
     /// When the order was created (Unix seconds): a close within 5 minutes is refused here.
     #[arg(long, value_name = "UNIX")]
     created_at: Option<u64>,
-    /// Close against an embedded sandbox with its test credentials (the order is created first).
-    #[arg(long, conflicts_with = "base_url")]
+    /// Close against an embedded sandbox with its test credentials (the order is created
+    /// first); settings from the environment or a config file are set aside.
+    #[arg(long)]
     sandbox: bool,
     /// With --sandbox: the state the order starts in: unpaid, paid, closed or missing.
     #[arg(long, default_value = "unpaid", value_name = "STATE")]
@@ -151,9 +156,13 @@ impl CloseArgs {
     }
 }
 
-pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
+pub(crate) fn run(mut args: CloseArgs, base_url_flag: bool) -> Result<u8, Failure> {
+    if args.sandbox && base_url_flag {
+        return Err(Failure::usage("--sandbox runs its own WeChat Pay: leave out --base-url"));
+    }
     let _sandbox = if args.sandbox { Some(embedded_sandbox(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
+    args.settings.require(if args.api == Api::V2 { "v2" } else { "v3" })?;
     let config = args.settings.builder()?.build().map_err(|e| Failure::usage(e.to_string()))?;
     let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
     let rt = runtime()?;
@@ -236,20 +245,13 @@ fn resume_command(journal: &std::path::Path) -> String {
     }
     args.push("--resume".into());
     args.push(journal.display().to_string());
-    let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+    let quoted: Vec<String> = args.iter().map(|a| crate::serve::shell_quote(a)).collect();
     format!("wxpay {}", quoted.join(" "))
-}
-
-/// `text` as one shell word: as it is when that is safe, else in single quotes.
-pub(crate) fn shell_quote(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b));
-    if plain { text.to_owned() } else { format!("'{}'", text.replace('\'', "'\\''")) }
 }
 
 /// Starts the embedded sandbox, points the settings at it with its test credentials, and
 /// creates the order(s) in the state asked for.
-fn embedded_sandbox(args: &mut CloseArgs) -> Result<SandboxThread, Failure> {
+fn embedded_sandbox(args: &mut CloseArgs) -> Result<(SandboxThread, tempfile::TempDir), Failure> {
     let state =
         match args.sandbox_state.as_str() {
             "missing" => None,
@@ -260,15 +262,16 @@ fn embedded_sandbox(args: &mut CloseArgs) -> Result<SandboxThread, Failure> {
     let sandbox =
         SandboxThread::start(SandboxConfig { min_close_delay_secs: 0, ..SandboxConfig::default() })
             .map_err(|e| Failure::error(format!("cannot start the sandbox: {e}")))?;
-    let dir = std::env::temp_dir().join(format!(
-        "wxpay-cli-sandbox-{}-{}",
-        std::process::id(),
-        sandbox.addr().port()
-    ));
+    // A private directory, removed when the command ends.
+    let temp = crate::private_tempdir("wxpay-close-sandbox-")
+        .map_err(|e| Failure::error(format!("cannot make a directory for the key files: {e}")))?;
+    let dir = temp.path().to_owned();
     sandbox
         .credentials()
-        .write_env(&dir)
+        .write_key_files(&dir)
         .map_err(|e| Failure::error(format!("cannot write key files: {e}")))?;
+    // The sandbox's own settings; any from the environment or a config file are set aside.
+    args.settings = Settings::default();
     let s = &mut args.settings;
     let sp = args.sub_mch_id.is_some();
     s.base_url = Some(sandbox.base_url().to_owned());
@@ -295,7 +298,7 @@ fn embedded_sandbox(args: &mut CloseArgs) -> Result<SandboxThread, Failure> {
         let mut reader = OrderReader::open(file, args.column.as_deref())?;
         while let Some(line) = reader.next_line() {
             if let Ok(Line { order: Ok(no), .. }) = line {
-                sandbox.state().put_order(key(&no), state, 0);
+                sandbox.state().put_order(key(&no), state);
             }
         }
     }
@@ -307,13 +310,13 @@ fn embedded_sandbox(args: &mut CloseArgs) -> Result<SandboxThread, Failure> {
                     Some(sub) => OrderKey::sub(mchid, sub, no),
                     None => OrderKey::new(mchid, no),
                 };
-                sandbox.state().put_order(key, state, 0);
+                sandbox.state().put_order(key, state);
             }
         } else {
-            sandbox.state().put_order(key(no), state, 0);
+            sandbox.state().put_order(key(no), state);
         }
     }
-    Ok(sandbox)
+    Ok((sandbox, temp))
 }
 
 /// A `--sub-order` spec: `MCHID:OUT_TRADE_NO[:SUB_MCHID]`.

@@ -82,11 +82,11 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
                 let no = number();
                 let op = match m.subs.first() {
                     Some((sub, appid)) if institutional => {
-                        state.put_order(OrderKey::sub(m.mch_id, *sub, &no), st, 0);
+                        state.put_order(OrderKey::sub(m.mch_id, *sub, &no), st);
                         CloseOrderV2::new(&no).for_sub_merchant(*sub, Some((*appid).to_owned()))
                     }
                     _ => {
-                        state.put_order(OrderKey::new(m.mch_id, &no), st, 0);
+                        state.put_order(OrderKey::new(m.mch_id, &no), st);
                         CloseOrderV2::new(&no)
                     }
                 };
@@ -113,7 +113,7 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
         let v3 = v3_creds(direct.mchid, mode, &creds)?;
         for (st, expected) in STATES {
             let no = number();
-            state.put_order(OrderKey::new(direct.mchid, &no), st, 0);
+            state.put_order(OrderKey::new(direct.mchid, &no), st);
             let job = Job::V3(v3.clone(), CloseOrderV3::direct(&no).into());
             rows.push(Row { call: format!("v3 direct ({label})"), order: no, expected, job });
         }
@@ -130,7 +130,7 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
         let sub = partner.subs[0];
         for (st, expected) in STATES {
             let no = number();
-            state.put_order(OrderKey::sub(partner.mchid, sub, &no), st, 0);
+            state.put_order(OrderKey::sub(partner.mchid, sub, &no), st);
             let job = Job::V3(sp.clone(), CloseOrderV3::partner(&no, sub).into());
             rows.push(Row { call: format!("v3 partner ({label})"), order: no, expected, job });
         }
@@ -138,8 +138,8 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
         for (st, expected) in STATES {
             let no = number();
             let (a, b) = (format!("{no}-a"), format!("{no}-b"));
-            state.put_order(OrderKey::new(direct.mchid, &a), st, 0);
-            state.put_order(OrderKey::new(sub, &b), st, 0);
+            state.put_order(OrderKey::new(direct.mchid, &a), st);
+            state.put_order(OrderKey::new(sub, &b), st);
             let op = CloseCombinedOrder::new(
                 "wxd678efh567hg6787",
                 &no,

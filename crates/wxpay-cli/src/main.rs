@@ -22,10 +22,10 @@ macro_rules! note {
 mod bulk;
 mod close;
 mod demo;
+mod serve;
 mod settings;
 mod sign;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -68,6 +68,10 @@ impl Failure {
 #[derive(Parser, Debug)]
 #[command(name = "wxpay", version, about = "WeChat Pay close order (关闭订单), APIv2 and APIv3", long_about = None)]
 struct Cli {
+    /// Show what the client does on the way (retries, fail-over, with their reasons):
+    /// `-v` for retries, `-vv` for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,28 +82,12 @@ enum Command {
     /// both clients; print a table; exit 0 only if every row is as expected.
     Demo,
     /// Close one order, or many from a file.
-    #[command(after_long_help = close::AFTER_HELP)]
+    #[command(after_help = close::SHORT_HELP, after_long_help = close::AFTER_HELP)]
     Close(Box<close::CloseArgs>),
     /// Run the sandbox (a local WeChat Pay for close order) in the foreground until Ctrl-C,
-    /// printing its address and `export WXPAY_*=…` lines for the test credentials.
-    Sandbox {
-        /// The port on 127.0.0.1 (0 picks a free one).
-        #[arg(long, default_value_t = 0)]
-        port: u16,
-        /// Turn off the rule that orders cannot be closed within 5 minutes of creation.
-        #[arg(long)]
-        no_delay_rule: bool,
-        /// Sign APIv3 answers under the platform certificate's serial by default.
-        #[arg(long)]
-        certificate_mode: bool,
-        /// Where to write the test key files (a temporary directory by default).
-        #[arg(long, value_name = "DIR")]
-        key_dir: Option<PathBuf>,
-        /// Serve HTTPS with a test certificate; the printed settings include its CA
-        /// (`WXPAY_TLS_ROOTS_FILE`).
-        #[arg(long)]
-        tls: bool,
-    },
+    /// printing `export WXPAY_*=…` lines for its test credentials and an unpaid order for
+    /// each kind of close.
+    Sandbox(serve::SandboxArgs),
     /// Show how a request is signed: string-to-sign, signature, and what is sent.
     #[command(subcommand)]
     Sign(sign::SignCommand),
@@ -109,13 +97,29 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if cli.verbose > 0 {
+        let level = if cli.verbose == 1 { tracing::Level::INFO } else { tracing::Level::DEBUG };
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .with_target(false)
+            .init();
+    }
+    // Only a --base-url given as a flag conflicts with --sandbox, not one from the
+    // environment (as `wxpay sandbox`'s exports set it).
+    let base_url_flag = matches
+        .subcommand_matches("close")
+        .is_some_and(|m| m.value_source("base_url") == Some(ValueSource::CommandLine));
     let result = match cli.command {
         Command::Demo => demo::run(),
-        Command::Close(args) => close::run(*args),
-        Command::Sandbox { port, no_delay_rule, certificate_mode, key_dir, tls } => {
-            sandbox(SandboxArgs { port, no_delay_rule, certificate_mode, key_dir, tls })
-        }
+        Command::Close(args) => close::run(*args, base_url_flag),
+        Command::Sandbox(args) => serve::run(args),
         Command::Sign(cmd) => sign::sign(cmd),
         Command::Verify(cmd) => sign::verify(cmd),
     };
@@ -128,57 +132,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// A new directory only this user can enter (mode 0700), removed when dropped: for key files.
+fn private_tempdir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::error(format!("cannot start the runtime: {e}")))
-}
-
-/// The options of `wxpay sandbox`.
-struct SandboxArgs {
-    port: u16,
-    no_delay_rule: bool,
-    certificate_mode: bool,
-    key_dir: Option<PathBuf>,
-    tls: bool,
-}
-
-fn sandbox(args: SandboxArgs) -> Result<u8, Failure> {
-    use wxpay_sandbox::{AnswerMode, Sandbox, SandboxConfig};
-    let SandboxArgs { port, no_delay_rule, certificate_mode, key_dir, tls } = args;
-    let mut config = SandboxConfig { port, tls, ..SandboxConfig::default() };
-    if no_delay_rule {
-        config.min_close_delay_secs = 0;
-    }
-    if certificate_mode {
-        config.answer_mode = AnswerMode::PlatformCertificate;
-    }
-    runtime()?.block_on(async {
-        let stop = wxpay_sandbox::shutdown_signal()
-            .map_err(|e| Failure::error(format!("cannot install the Ctrl-C handler: {e}")))?;
-        let sandbox = Sandbox::start(config)
-            .await
-            .map_err(|e| Failure::error(format!("cannot start: {e}")))?;
-        let dir = key_dir.unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("wxpay-sandbox-{}", sandbox.addr().port()))
-        });
-        let lines = sandbox.credentials().write_env(&dir).map_err(|e| {
-            Failure::error(format!("cannot write key files to {}: {e}", dir.display()))
-        })?;
-        say!(
-            "# WeChat Pay sandbox at {} (test keys only). Source these lines:",
-            sandbox.base_url()
-        );
-        {
-            use std::io::Write as _;
-            let _ = write!(std::io::stdout(), "{lines}");
-        }
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        stop.await;
-        note!("wxpay: sandbox shutting down");
-        sandbox.shutdown().await;
-        Ok(exit::CLOSED)
-    })
 }

@@ -66,6 +66,21 @@ pub(crate) struct Settings {
     pub(crate) tls_roots_file: Option<PathBuf>,
 }
 
+/// A setting as a user can give it: `--flag`, `WXPAY_VAR`, or `key` in the config file.
+fn describe(key: &str) -> String {
+    format!(
+        "--{} ({}, or `{key}` in --config)",
+        key.replace('_', "-"),
+        format_args!("WXPAY_{}", key.to_ascii_uppercase())
+    )
+}
+
+/// `MD5` or `HMAC-SHA256`, in any case: the one reader of a sign type given by a user.
+pub(crate) fn parse_sign_type(text: &str) -> Result<SignType, Failure> {
+    SignType::from_wire(&text.to_ascii_uppercase())
+        .ok_or_else(|| Failure::usage(format!("sign type {text:?}: use MD5 or HMAC-SHA256")))
+}
+
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     std::fs::read(path)
         .map_err(|e| Failure::usage(format!("cannot read {what} {}: {e}", path.display())))
@@ -111,7 +126,7 @@ impl Settings {
                 "tls_roots_file" => slot_p(&mut self.tls_roots_file),
                 other => {
                     return Err(Failure::usage(format!(
-                        "{}: unknown setting `{other}`",
+                        "{}: unknown setting `{other}` (the settings are those of `wxpay close --help`, in snake case: mch_id, mchid, api_v2_key_file, …)",
                         path.display()
                     )));
                 }
@@ -120,27 +135,100 @@ impl Settings {
         Ok(self)
     }
 
-    /// APIv2 credentials, when the settings name them.
+    /// What a call of `api` (`v2` or `v3`) needs, checked before anything is read: every
+    /// missing setting named with its flag, variable and config key, and the APIv2/APIv3
+    /// merchant-id mix-up (`mch_id` vs `mchid`) pointed out.
+    pub(crate) fn require(&self, api: &str) -> Result<(), Failure> {
+        let (missing, trap) = if api == "v2" {
+            let mut missing = Vec::new();
+            for (set, name) in [
+                (self.appid.is_some(), "appid"),
+                (self.mch_id.is_some(), "mch_id"),
+                (self.api_v2_key_file.is_some(), "api_v2_key_file"),
+            ] {
+                if !set {
+                    missing.push(describe(name));
+                }
+            }
+            let trap = (self.mch_id.is_none() && self.mchid.is_some()).then_some(
+                "`mchid` is APIv3's merchant id; APIv2 reads `mch_id` (--mch-id, WXPAY_MCH_ID)",
+            );
+            (missing, trap)
+        } else {
+            let mut missing = Vec::new();
+            for (set, name) in [
+                (self.mchid.is_some(), "mchid"),
+                (self.serial_no.is_some(), "serial_no"),
+                (self.private_key_file.is_some(), "private_key_file"),
+            ] {
+                if !set {
+                    missing.push(describe(name));
+                }
+            }
+            let verifies = self.platform_cert_file.is_some()
+                || (self.public_key_file.is_some() && self.public_key_id.is_some());
+            if !verifies {
+                missing.push(format!(
+                    "{} with {}, or {}",
+                    describe("public_key_id"),
+                    describe("public_key_file"),
+                    describe("platform_cert_file")
+                ));
+            }
+            let trap = (self.mchid.is_none() && self.mch_id.is_some()).then_some(
+                "`mch_id` is APIv2's merchant id; APIv3 reads `mchid` (--mchid, WXPAY_MCHID)",
+            );
+            (missing, trap)
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut message =
+            format!("API{api} needs settings that are not set: {}", missing.join("; "));
+        if let Some(trap) = trap {
+            message.push_str(&format!(". Note: {trap}"));
+        }
+        if self.config.is_none() && self.base_url.is_none() {
+            message.push_str(". To try the sandbox: `wxpay close --sandbox …`, or source `wxpay sandbox`'s output");
+        }
+        Err(Failure::usage(message))
+    }
+
+    /// APIv2 credentials, when the settings name them; a half-set group is an error.
     pub(crate) fn v2(&self) -> Result<Option<V2Credentials>, Failure> {
-        let (Some(appid), Some(mch_id)) = (&self.appid, &self.mch_id) else { return Ok(None) };
-        let key_file = self.api_v2_key_file.as_ref().ok_or_else(|| {
-            Failure::usage("APIv2 needs --api-v2-key-file (or WXPAY_API_V2_KEY_FILE)")
-        })?;
+        let any = self.appid.is_some() || self.mch_id.is_some() || self.api_v2_key_file.is_some();
+        if !any {
+            return Ok(None);
+        }
+        self.require("v2")?;
+        let (Some(appid), Some(mch_id), Some(key_file)) =
+            (&self.appid, &self.mch_id, &self.api_v2_key_file)
+        else {
+            return Ok(None);
+        };
         let text = String::from_utf8(read(key_file, "API v2 key file")?)
             .map_err(|_| Failure::usage("the API v2 key file is not text"))?;
         let key = ApiV2Key::new(text.trim()).map_err(|e| Failure::usage(e.to_string()))?;
         let sign_type = match self.sign_type.as_deref() {
             None => SignType::Md5,
-            Some(s) => SignType::from_wire(&s.to_ascii_uppercase())
-                .ok_or_else(|| Failure::usage("--sign-type is MD5 or HMAC-SHA256"))?,
+            Some(s) => parse_sign_type(s)?,
         };
         let creds =
             V2Credentials::new(appid, mch_id, key).map_err(|e| Failure::usage(e.to_string()))?;
         Ok(Some(creds.with_sign_type(sign_type)))
     }
 
-    /// APIv3 credentials, when the settings name them.
+    /// APIv3 credentials, when the settings name them; a half-set group is an error.
     pub(crate) fn v3(&self) -> Result<Option<V3Credentials>, Failure> {
+        let any = self.mchid.is_some()
+            || self.serial_no.is_some()
+            || self.private_key_file.is_some()
+            || self.public_key_file.is_some()
+            || self.platform_cert_file.is_some();
+        if !any {
+            return Ok(None);
+        }
+        self.require("v3")?;
         let Some(mchid) = &self.mchid else { return Ok(None) };
         let need = |v: &Option<String>, what: &str| {
             v.clone().ok_or_else(|| Failure::usage(format!("APIv3 needs {what}")))

@@ -113,8 +113,7 @@ pub(crate) fn sign(cmd: SignCommand) -> Result<u8, Failure> {
                 .or_else(|| pairs.iter().find(|(k, _)| k == "sign_type").map(|(_, v)| v.clone()));
             let sign_type = match wire.as_deref() {
                 None => SignType::Md5,
-                Some(s) => SignType::from_wire(s)
-                    .ok_or_else(|| Failure::usage("the sign type is MD5 or HMAC-SHA256"))?,
+                Some(s) => crate::settings::parse_sign_type(s)?,
             };
             let borrowed = || pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
             let payload = v2::payload(borrowed());

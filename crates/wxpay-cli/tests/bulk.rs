@@ -32,7 +32,7 @@ impl Bench {
     }
 
     fn put(&self, no: &str, state: OrderState) {
-        self.sandbox.state().put_order(OrderKey::new(V3_MCH, no), state, 0);
+        self.sandbox.state().put_order(OrderKey::new(V3_MCH, no), state);
     }
 
     fn state(&self, no: &str) -> Option<(OrderState, u32)> {

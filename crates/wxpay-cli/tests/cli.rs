@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -119,7 +120,7 @@ fn bulk_close_survives_faults_and_a_kill_then_resumes_exactly_once() {
     let mut input = String::from("# orders to close\n");
     for i in 0..1000 {
         let no = format!("bulk-{i:05}");
-        sandbox.state().put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid, 0);
+        sandbox.state().put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
         input.push_str(&no);
         input.push('\n');
         if i == 10 {
@@ -295,7 +296,7 @@ fn sign_and_verify_reproduce_the_shared_vectors() {
 #[test]
 fn settings_come_from_a_config_file() {
     let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
-    sandbox.state().put_order(OrderKey::new("10000100", "cfg-0001"), OrderState::Paid, 0);
+    sandbox.state().put_order(OrderKey::new("10000100", "cfg-0001"), OrderState::Paid);
     let dir = temp_dir("config");
     let env = env_for(&sandbox, &dir);
     let get = |k: &str| env.iter().find(|(n, _)| n == k).unwrap().1.clone();
@@ -386,7 +387,7 @@ fn close_over_tls_trusts_the_roots_file_and_goes_through_the_proxy_setting() {
     assert!(env.iter().any(|(k, v)| k == "WXPAY_BASE_URL" && v.starts_with("https://")));
     let put = |no: &str| {
         let key = wxpay_sandbox::OrderKey::new("1900000001", no);
-        sandbox.state().put_order(key, wxpay_sandbox::OrderState::Unpaid, 0);
+        sandbox.state().put_order(key, wxpay_sandbox::OrderState::Unpaid);
     };
     for no in ["tls-cli-1", "tls-cli-2", "tls-cli-3"] {
         put(no);
@@ -420,4 +421,153 @@ fn close_over_tls_trusts_the_roots_file_and_goes_through_the_proxy_setting() {
     assert!(text(&out).0.contains("not sent, the order is unchanged"), "{:?}", text(&out));
     assert!(text(&out).0.contains("could not connect"), "{:?}", text(&out));
     assert_eq!(sandbox.state().requests(), 1, "only the first close reached the sandbox");
+}
+
+/// `wxpay sandbox`'s output up to its last banner line, and the child still running.
+fn start_sandbox_command(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = wxpay()
+        .arg("sandbox")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the sandbox stopped printing: {text}");
+        text.push_str(&line);
+        if line.starts_with("# Stop with Ctrl-C") {
+            break;
+        }
+    }
+    (child, text)
+}
+
+fn stop(child: &mut std::process::Child) {
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn a_newcomer_sources_the_sandbox_and_every_readme_close_line_succeeds() {
+    // A key directory with a space in it: the exports must be quoted.
+    let top = tempfile::tempdir().unwrap();
+    let keys = top.path().join("my keys");
+    let (mut child, banner) = start_sandbox_command(&["--key-dir", keys.to_str().unwrap()]);
+    let env = top.path().join("sandbox.env");
+    std::fs::write(&env, &banner).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let block = readme.split("<!-- sandbox-walkthrough").nth(1).expect("the README's walkthrough");
+    let block = block.split("```sh").nth(1).unwrap().split("```").next().unwrap();
+    let lines: Vec<&str> = block.lines().filter(|l| l.starts_with("wxpay close")).collect();
+    assert_eq!(lines.len(), 5, "v2 common, v2 institutional, v3 direct, v3 partner, combined");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_wxpay")).parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let shell = |line: &str| {
+        let mut c = Command::new("bash");
+        c.arg("-c").arg(format!(". {} && {line}", env.display())).env("PATH", &path);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("WXPAY_") {
+                c.env_remove(k);
+            }
+        }
+        c.output().unwrap()
+    };
+    for line in &lines {
+        let out = shell(line);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{line}\n{stdout}\n{stderr}");
+        assert!(stdout.contains(": closed, the order can no longer be paid"), "{line}: {stdout}");
+    }
+    // With the exports in place, --sandbox still works: the environment's base URL is not a flag.
+    let out = shell("wxpay close --sandbox --api v3 sandbox-flag-1");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let out = shell("wxpay close --sandbox --base-url http://127.0.0.1:9 --api v3 sandbox-flag-2");
+    assert_eq!(out.status.code(), Some(2), "a --base-url flag does conflict: {:?}", text(&out));
+    stop(&mut child);
+    assert!(keys.join("apiclient_key.pem").exists(), "--key-dir is kept");
+
+    // Without --key-dir: a private temporary directory, removed on Ctrl-C.
+    let (mut child, banner) = start_sandbox_command(&[]);
+    let key_file = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("export WXPAY_PRIVATE_KEY_FILE="))
+        .unwrap()
+        .trim_matches('\'')
+        .to_owned();
+    let key_dir = Path::new(&key_file).parent().unwrap().to_owned();
+    assert!(key_dir.exists());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_dir).unwrap().permissions().mode() & 0o077, 0, "private");
+    stop(&mut child);
+    assert!(!key_dir.exists(), "{} is left behind", key_dir.display());
+
+    // A port in use is named.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = wxpay().args(["sandbox", "--port", &port]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains(&format!("127.0.0.1:{port}")), "{:?}", text(&out));
+}
+
+#[test]
+fn missing_settings_name_their_flag_variable_and_config_key() {
+    let out = wxpay().args(["close", "--api", "v3", "order-0001"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out).1;
+    for needed in
+        ["--mchid", "WXPAY_MCHID", "`mchid` in --config", "--private-key-file", "--sandbox"]
+    {
+        assert!(stderr.contains(needed), "{needed}: {stderr}");
+    }
+    // Half an APIv2 setup is an error, not silently dropped; mch_id vs mchid is pointed out.
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--mch-id", "1900000001", "order-0001"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("APIv3 reads `mchid`"), "{:?}", text(&out));
+    let out = wxpay()
+        .args(["close", "--api", "v2", "--appid", "wx2421b1c4370ec43b", "order-0001"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out).1;
+    assert!(stderr.contains("--mch-id") && stderr.contains("--api-v2-key-file"), "{stderr}");
+    // `wxpay sign v2` reads the sign type as `close` does, in any case.
+    let key = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(key.path(), "192006250b4c09247ec02edce69f6a2d").unwrap();
+    let out = wxpay()
+        .args(["sign", "v2", "--sign-type", "hmac-sha256", "--field", "appid=wx1", "--key-file"])
+        .arg(key.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(text(&out).0.contains("HMAC-SHA256"), "{:?}", text(&out));
+    // Exit codes in the short help too.
+    let out = wxpay().args(["close", "-h"]).output().unwrap();
+    assert!(text(&out).0.contains("Exit codes"), "{:?}", text(&out));
+}
+
+#[test]
+fn verbose_shows_retries_as_they_happen() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    sandbox.state().put_order(OrderKey::new("1900000001", "verbose-1"), OrderState::Unpaid);
+    sandbox.state().add_fault(FaultRule::next(Fault::SystemError, 1));
+    let out = wxpay()
+        .args(["close", "-v", "--api", "v3", "verbose-1"])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("retrying") && stderr.contains("SYSTEM_ERROR"), "{stderr}");
+    assert!(!stderr.contains("signature=\""), "no signature in the log: {stderr}");
 }

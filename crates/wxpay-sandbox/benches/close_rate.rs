@@ -44,7 +44,7 @@ fn main() {
     let requests: Vec<_> = (0..orders)
         .map(|i| {
             let no = format!("rate-{i:06}");
-            sandbox.state().put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid, 0);
+            sandbox.state().put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
             let nonce = format!("NONCE{i:06}");
             let op = CloseOrderV3::direct(no);
             let req = op.build(&ctx, &Attempt::new(&base, now, &nonce)).unwrap();

@@ -9,7 +9,7 @@ use crate::merchants::{
     WECHATPAY_CERT_PEM, WECHATPAY_CERT_SERIAL, WECHATPAY_PUB_PEM, WECHATPAY_PUBLIC_KEY_ID,
 };
 use crate::server::{Answer, CONTROL_PREFIX, Shared, not_found, now, percent_decode};
-use crate::state::{Endpoint, Fault, FaultRule, OrderKey, OrderState};
+use crate::state::{Fault, FaultRule, OrderKey, OrderState, Route};
 
 /// How old an order made through the control API is unless `created_at` or `age_secs` says
 /// otherwise: old enough to close at once.
@@ -111,12 +111,12 @@ fn create_order(shared: &Shared, v: &Value) -> Result<Answer, String> {
     };
     // `count` makes that many orders, numbered `{out_trade_no}{i:06}` from 0.
     match v.get("count").and_then(Value::as_u64) {
-        None => shared.state.put_order(key, state, created_at),
+        None => shared.state.insert_order(key, state, created_at),
         Some(count) if count <= 1_000_000 => {
             let prefix = std::mem::take(&mut key.out_trade_no);
             for i in 0..count {
                 key.out_trade_no = format!("{prefix}{i:06}");
-                shared.state.put_order(key.clone(), state, created_at);
+                shared.state.insert_order(key.clone(), state, created_at);
             }
         }
         Some(_) => return Err(why("`count` is at most 1000000")),
@@ -136,7 +136,7 @@ fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, String> {
     let endpoint = match v.get("endpoint").and_then(Value::as_str) {
         None => None,
         Some(e) => Some(
-            Endpoint::parse(e)
+            Route::parse(e)
                 .ok_or_else(|| why("`endpoint` is v2, v3_direct, v3_partner or v3_combined"))?,
         ),
     };

@@ -3,16 +3,19 @@
 //! orders in memory, and misbehaves on request, so every path of a client can be tested for
 //! real. It is what wxpay's own tests and demo run against; merchants can use it too.
 //!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> std::io::Result<()> {
-//! use wxpay_sandbox::{Sandbox, SandboxConfig, OrderKey, OrderState};
+//! A test of your own code against it, in a few lines (blocking here; `Sandbox::start` in
+//! async code):
 //!
-//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
-//! sandbox.state().put_order(OrderKey::new("1900000001", "order-0001"), OrderState::Unpaid, 0);
-//! println!("WeChat Pay at {}", sandbox.base_url());
-//! sandbox.shutdown().await;
-//! # Ok(()) }
+//! ```
+//! use wxpay_blocking::{Client, CloseOutcome};
+//! use wxpay_sandbox::{Merchant, OrderState, SandboxConfig, SandboxThread};
+//!
+//! let sandbox = SandboxThread::start(SandboxConfig::default())?;
+//! sandbox.put_order(Merchant::V3Direct, "order-0001", OrderState::Unpaid);
+//! let client = Client::new(sandbox.client_config(Merchant::V3Direct).build()?)?;
+//! let outcome = client.close(Merchant::V3Direct.close_order("order-0001"))?;
+//! assert_eq!(outcome, CloseOutcome::Closed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # What it serves
@@ -84,9 +87,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use control::DEFAULT_ORDER_AGE_SECS;
-pub use merchants::Credentials;
+pub use merchants::{Credentials, Merchant};
 pub use server::CONTROL_PREFIX;
-pub use state::{Endpoint, Fault, FaultRule, Order, OrderKey, OrderState, State};
+pub use state::{Fault, FaultRule, Order, OrderKey, OrderState, Route, State};
 use tokio::sync::watch;
 
 /// How large an `oversized_body` answer is.
@@ -198,6 +201,18 @@ impl Sandbox {
     #[must_use]
     pub fn config(&self) -> &SandboxConfig {
         &self.shared.config
+    }
+
+    /// A client configuration for talking to it as `merchant` (see
+    /// [`Credentials::client_config`]).
+    #[must_use]
+    pub fn client_config(&self, merchant: Merchant) -> wxpay_core::ClientConfigBuilder {
+        self.credentials().client_config(merchant)
+    }
+
+    /// Creates (or replaces) `merchant`'s order `out_trade_no`, old enough to close.
+    pub fn put_order(&self, merchant: Merchant, out_trade_no: &str, state: OrderState) {
+        self.state().put_order(merchant.order_key(out_trade_no), state);
     }
 
     /// Stops accepting, lets open connections finish their current exchange, and returns

@@ -1,10 +1,15 @@
 //! The sandbox's merchants and keys: the shared test keys, never real ones.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
-use wxpay_core::ApiV2Key;
-use wxpay_core::v3::{PublicKeyVerifier, RsaSigner};
+use wxpay_core::v2::{CloseOrderV2, V2Credentials};
+use wxpay_core::v3::{
+    CloseOrderV3, PlatformCertificateVerifier, PublicKeyVerifier, RsaSigner, V3Credentials,
+    VerifierSet,
+};
+use wxpay_core::{ApiV2Key, ClientConfig, ClientConfigBuilder, CloseOrder};
+
+use crate::OrderKey;
 
 /// The merchant's API private key (test key).
 pub const MERCHANT_KEY_PEM: &str = include_str!("../keys/merchant_key.pem");
@@ -84,6 +89,56 @@ pub(crate) fn v3_merchant(mchid: &str) -> Option<&'static V3Merchant> {
     V3_MERCHANTS.iter().find(|m| m.mchid == mchid)
 }
 
+/// Which of the sandbox's test merchants a client speaks as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Merchant {
+    /// APIv2 common mode: merchant `10000100`.
+    V2Common,
+    /// APIv2 institutional mode: service provider `1900000109` for sub-merchant `1900000110`.
+    V2Institutional,
+    /// APIv3 direct merchant `1900000001`.
+    V3Direct,
+    /// APIv3 service provider `1230000109` for sub-merchant `1900000109`.
+    V3Partner,
+}
+
+impl Merchant {
+    /// Every test merchant.
+    pub const ALL: [Merchant; 4] =
+        [Merchant::V2Common, Merchant::V2Institutional, Merchant::V3Direct, Merchant::V3Partner];
+
+    /// Where the sandbox keeps this merchant's order `out_trade_no`.
+    #[must_use]
+    pub fn order_key(self, out_trade_no: &str) -> OrderKey {
+        match self {
+            Merchant::V2Common => OrderKey::new(V2_MERCHANTS[0].mch_id, out_trade_no),
+            Merchant::V2Institutional => {
+                OrderKey::sub(V2_MERCHANTS[1].mch_id, V2_MERCHANTS[1].subs[0].0, out_trade_no)
+            }
+            Merchant::V3Direct => OrderKey::new(V3_MERCHANTS[0].mchid, out_trade_no),
+            Merchant::V3Partner => {
+                OrderKey::sub(V3_MERCHANTS[1].mchid, V3_MERCHANTS[1].subs[0], out_trade_no)
+            }
+        }
+    }
+
+    /// The close call for this merchant's order `out_trade_no` (sub-merchant ids filled in).
+    #[must_use]
+    pub fn close_order(self, out_trade_no: &str) -> CloseOrder {
+        match self {
+            Merchant::V2Common => CloseOrderV2::new(out_trade_no).into(),
+            Merchant::V2Institutional => {
+                let (sub, appid) = V2_MERCHANTS[1].subs[0];
+                CloseOrderV2::new(out_trade_no).for_sub_merchant(sub, Some(appid.to_owned())).into()
+            }
+            Merchant::V3Direct => CloseOrderV3::direct(out_trade_no).into(),
+            Merchant::V3Partner => {
+                CloseOrderV3::partner(out_trade_no, V3_MERCHANTS[1].subs[0]).into()
+            }
+        }
+    }
+}
+
 /// Everything a client needs to talk to a running sandbox.
 #[derive(Debug, Clone)]
 pub struct Credentials {
@@ -123,42 +178,80 @@ impl Credentials {
             .expect("the embedded public key loads")
     }
 
-    /// Writes the key files a client reads into `dir` and returns `export` lines a shell can
-    /// source (`WXPAY_*` variables; the key material stays in the files).
+    /// A client configuration for the sandbox as `merchant`: its base URL, the merchant's
+    /// credentials (APIv3 answers verified in either mode), the sandbox's TLS root when it
+    /// serves HTTPS. Add settings, then `build()`.
+    ///
+    /// # Panics
+    /// Never: the embedded test ids and keys are valid.
+    #[must_use]
+    pub fn client_config(&self, merchant: Merchant) -> ClientConfigBuilder {
+        let mut builder = ClientConfig::builder().base_url(&self.base_url);
+        if self.base_url.starts_with("https://") {
+            builder = builder.tls_roots_pem(TLS_CA_PEM);
+        }
+        #[allow(clippy::expect_used)]
+        match merchant {
+            Merchant::V2Common | Merchant::V2Institutional => {
+                let m = &V2_MERCHANTS[usize::from(merchant == Merchant::V2Institutional)];
+                let creds = V2Credentials::new(m.appid, m.mch_id, self.api_v2_key())
+                    .expect("the sandbox's ids are valid");
+                builder.v2(creds)
+            }
+            Merchant::V3Direct | Merchant::V3Partner => {
+                let m = &V3_MERCHANTS[usize::from(merchant == Merchant::V3Partner)];
+                let certificate = PlatformCertificateVerifier::from_pem(WECHATPAY_CERT_PEM)
+                    .expect("the embedded certificate loads");
+                let verifiers =
+                    VerifierSet::new().with(self.public_key_verifier()).with(certificate);
+                let creds = V3Credentials::new(
+                    m.mchid,
+                    MERCHANT_SERIAL_NO,
+                    self.merchant_signer(),
+                    verifiers,
+                )
+                .expect("the sandbox's ids are valid");
+                builder.v3(creds)
+            }
+        }
+    }
+
+    /// Writes the key files a client reads into `dir` and returns the `WXPAY_*` settings
+    /// that name them and the default merchants (APIv2 common mode, APIv3 direct), which the
+    /// `wxpay` command reads; then `WXPAY_SANDBOX_*` values for the other merchants, to give
+    /// as flags (`--mch-id "$WXPAY_SANDBOX_V2_SP_MCH_ID"` …). Key material stays in the files.
     ///
     /// # Errors
     /// Any error writing the files.
-    pub fn write_env(&self, dir: &Path) -> std::io::Result<String> {
+    pub fn write_key_files(&self, dir: &Path) -> std::io::Result<Vec<(&'static str, String)>> {
         std::fs::create_dir_all(dir)?;
-        let key = dir.join("apiclient_key.pem");
-        let public = dir.join("wechatpay_pub.pem");
-        let cert = dir.join("wechatpay_cert.pem");
-        let v2_key = dir.join("api_v2_key.txt");
-        std::fs::write(&key, MERCHANT_KEY_PEM)?;
-        std::fs::write(&public, WECHATPAY_PUB_PEM)?;
-        std::fs::write(&cert, WECHATPAY_CERT_PEM)?;
-        std::fs::write(&v2_key, API_V2_KEY)?;
-        let mut out = String::new();
-        let mut line = |k: &str, v: &str| {
-            let _ = writeln!(out, "export {k}={v}");
+        let file = |name: &str, content: &str| -> std::io::Result<String> {
+            let path = dir.join(name);
+            std::fs::write(&path, content)?;
+            Ok(path.display().to_string())
         };
-        line("WXPAY_BASE_URL", &self.base_url);
-        line("WXPAY_APPID", V2_MERCHANTS[0].appid);
-        line("WXPAY_MCH_ID", V2_MERCHANTS[0].mch_id);
-        line("WXPAY_API_V2_KEY_FILE", &v2_key.display().to_string());
-        line("WXPAY_MCHID", V3_MERCHANTS[0].mchid);
-        line("WXPAY_SERIAL_NO", MERCHANT_SERIAL_NO);
-        line("WXPAY_PRIVATE_KEY_FILE", &key.display().to_string());
-        line("WXPAY_PUBLIC_KEY_ID", WECHATPAY_PUBLIC_KEY_ID);
-        line("WXPAY_PUBLIC_KEY_FILE", &public.display().to_string());
-        line("WXPAY_PLATFORM_CERT_FILE", &cert.display().to_string());
-        line("WXPAY_SP_MCHID", V3_MERCHANTS[1].mchid);
-        line("WXPAY_SUB_MCHID", V3_MERCHANTS[1].subs[0]);
+        let mut vars = vec![
+            ("WXPAY_BASE_URL", self.base_url.clone()),
+            ("WXPAY_APPID", V2_MERCHANTS[0].appid.to_owned()),
+            ("WXPAY_MCH_ID", V2_MERCHANTS[0].mch_id.to_owned()),
+            ("WXPAY_API_V2_KEY_FILE", file("api_v2_key.txt", API_V2_KEY)?),
+            ("WXPAY_MCHID", V3_MERCHANTS[0].mchid.to_owned()),
+            ("WXPAY_SERIAL_NO", MERCHANT_SERIAL_NO.to_owned()),
+            ("WXPAY_PRIVATE_KEY_FILE", file("apiclient_key.pem", MERCHANT_KEY_PEM)?),
+            ("WXPAY_PUBLIC_KEY_ID", WECHATPAY_PUBLIC_KEY_ID.to_owned()),
+            ("WXPAY_PUBLIC_KEY_FILE", file("wechatpay_pub.pem", WECHATPAY_PUB_PEM)?),
+            ("WXPAY_PLATFORM_CERT_FILE", file("wechatpay_cert.pem", WECHATPAY_CERT_PEM)?),
+        ];
         if self.base_url.starts_with("https://") {
-            let roots = dir.join("tls_ca.pem");
-            std::fs::write(&roots, TLS_CA_PEM)?;
-            line("WXPAY_TLS_ROOTS_FILE", &roots.display().to_string());
+            vars.push(("WXPAY_TLS_ROOTS_FILE", file("tls_ca.pem", TLS_CA_PEM)?));
         }
-        Ok(out)
+        vars.extend([
+            ("WXPAY_SANDBOX_V2_SP_APPID", V2_MERCHANTS[1].appid.to_owned()),
+            ("WXPAY_SANDBOX_V2_SP_MCH_ID", V2_MERCHANTS[1].mch_id.to_owned()),
+            ("WXPAY_SANDBOX_V2_SUB_MCH_ID", V2_MERCHANTS[1].subs[0].0.to_owned()),
+            ("WXPAY_SANDBOX_V3_SP_MCHID", V3_MERCHANTS[1].mchid.to_owned()),
+            ("WXPAY_SANDBOX_V3_SUB_MCHID", V3_MERCHANTS[1].subs[0].to_owned()),
+        ]);
+        Ok(vars)
     }
 }

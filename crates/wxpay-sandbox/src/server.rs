@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::body::AnswerBody;
-use crate::state::{Endpoint, Fault, State};
+use crate::state::{Fault, Route, State};
 use crate::{SandboxConfig, control, wechat_v2, wechat_v3};
 
 /// The largest request body the sandbox reads (WeChat Pay's own limit is far above any close).
@@ -139,16 +139,16 @@ impl std::error::Error for DropConnection {}
 
 /// Which WeChat Pay endpoint a path is, with the order number from the path (APIv3): the
 /// core reads the path.
-pub(crate) fn route(path: &str) -> Option<(Endpoint, Option<String>)> {
+pub(crate) fn route(path: &str) -> Option<(Route, Option<String>)> {
     use wxpay_core::v3::CloseCall;
     if path == wxpay_core::v2::CLOSE_PATH {
-        return Some((Endpoint::V2Close, None));
+        return Some((Route::V2Close, None));
     }
     let (call, no) = CloseCall::from_path(path)?;
     let endpoint = match call {
-        CloseCall::Direct => Endpoint::V3Direct,
-        CloseCall::Partner => Endpoint::V3Partner,
-        CloseCall::Combined => Endpoint::V3Combined,
+        CloseCall::Direct => Route::V3Direct,
+        CloseCall::Partner => Route::V3Partner,
+        CloseCall::Combined => Route::V3Combined,
     };
     Some((endpoint, Some(no)))
 }
@@ -177,7 +177,7 @@ async fn handle(
         return Ok(plain(413, "request body too large"));
     };
     match endpoint {
-        Endpoint::V2Close => wechat_v2::close(&shared, &parts, &body).await,
+        Route::V2Close => wechat_v2::close(&shared, &parts, &body).await,
         _ => {
             wechat_v3::close(&shared, endpoint, path_order.unwrap_or_default(), &parts, &body).await
         }
@@ -220,5 +220,8 @@ pub(crate) fn truncate(mut answer: Answer) -> Answer {
 
 /// Binds the listener: loopback only.
 pub(crate) async fn bind(port: u16) -> std::io::Result<TcpListener> {
-    TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }

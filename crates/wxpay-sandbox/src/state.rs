@@ -97,7 +97,7 @@ pub(crate) enum Closing {
 
 /// An endpoint of the sandbox's WeChat Pay side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
+pub enum Route {
     /// `POST /pay/closeorder`.
     V2Close,
     /// `POST /v3/pay/transactions/out-trade-no/{no}/close`.
@@ -108,22 +108,22 @@ pub enum Endpoint {
     V3Combined,
 }
 
-impl Endpoint {
+impl Route {
     /// `v2`, `v3_direct`, `v3_partner`, `v3_combined`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
-            Endpoint::V2Close => "v2",
-            Endpoint::V3Direct => "v3_direct",
-            Endpoint::V3Partner => "v3_partner",
-            Endpoint::V3Combined => "v3_combined",
+            Route::V2Close => "v2",
+            Route::V3Direct => "v3_direct",
+            Route::V3Partner => "v3_partner",
+            Route::V3Combined => "v3_combined",
         }
     }
 
     /// Reads what [`as_str`](Self::as_str) writes.
     #[must_use]
-    pub fn parse(s: &str) -> Option<Endpoint> {
-        [Endpoint::V2Close, Endpoint::V3Direct, Endpoint::V3Partner, Endpoint::V3Combined]
+    pub fn parse(s: &str) -> Option<Route> {
+        [Route::V2Close, Route::V3Direct, Route::V3Partner, Route::V3Combined]
             .into_iter()
             .find(|e| e.as_str() == s)
     }
@@ -207,7 +207,7 @@ pub struct FaultRule {
     /// What goes wrong.
     pub fault: Fault,
     /// Only on this endpoint (any when `None`).
-    pub endpoint: Option<Endpoint>,
+    pub endpoint: Option<Route>,
     /// Only for this order number (any when `None`).
     pub out_trade_no: Option<String>,
     /// For this many matching requests (for ever when `None`).
@@ -229,7 +229,7 @@ impl FaultRule {
 
     /// Only on `endpoint`.
     #[must_use]
-    pub fn on(mut self, endpoint: Endpoint) -> Self {
+    pub fn on(mut self, endpoint: Route) -> Self {
         self.endpoint = Some(endpoint);
         self
     }
@@ -261,8 +261,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl State {
-    /// Creates (or replaces) an order.
-    pub fn put_order(&self, key: OrderKey, state: OrderState, created_at: u64) {
+    /// Creates (or replaces) an order, made an hour ago: old enough to close.
+    pub fn put_order(&self, key: OrderKey, state: OrderState) {
+        let created = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        self.put_order_created(key, state, created);
+    }
+
+    /// Creates (or replaces) an order made at `created`: a moment ago makes an order that
+    /// the 5-minute rule keeps open.
+    pub fn put_order_created(
+        &self,
+        key: OrderKey,
+        state: OrderState,
+        created: std::time::SystemTime,
+    ) {
+        let secs = created.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        self.insert_order(key, state, secs);
+    }
+
+    pub(crate) fn insert_order(&self, key: OrderKey, state: OrderState, created_at: u64) {
         lock(&self.orders).insert(key, Order { state, created_at, close_calls: 0, closes: 0 });
     }
 
@@ -358,7 +375,7 @@ impl State {
     /// not yet known (before the body is read): then only rules without an order scope match.
     pub(crate) fn take_fault(
         &self,
-        endpoint: Endpoint,
+        endpoint: Route,
         out_trade_no: Option<&str>,
         stage: impl Fn(Fault) -> bool,
     ) -> Option<Fault> {
@@ -399,7 +416,7 @@ mod tests {
         let s = State::default();
         let k = OrderKey::new("m", "o1");
         assert_eq!(s.close(&k, 1000, 300), Closing::NotFound);
-        s.put_order(k.clone(), OrderState::Unpaid, 900);
+        s.insert_order(k.clone(), OrderState::Unpaid, 900);
         assert_eq!(s.close(&k, 1000, 300), Closing::TooEarly);
         assert_eq!(s.close(&k, 1200, 300), Closing::Closed);
         assert_eq!(s.close(&k, 1200, 300), Closing::AlreadyClosed);
@@ -407,7 +424,7 @@ mod tests {
         let order = s.order(&k).unwrap();
         assert_eq!((order.state, order.close_calls, order.closes), (OrderState::Closed, 4 - 1, 1));
         let p = OrderKey::new("m", "o2");
-        s.put_order(p.clone(), OrderState::Unpaid, 0);
+        s.put_order(p.clone(), OrderState::Unpaid);
         assert!(s.pay(&p));
         assert_eq!(s.close(&p, 1000, 300), Closing::Paid);
     }
@@ -416,11 +433,11 @@ mod tests {
     fn combined_closes_are_all_or_nothing() {
         let s = State::default();
         let (a, b) = (OrderKey::new("m", "a"), OrderKey::new("m", "b"));
-        s.put_order(a.clone(), OrderState::Unpaid, 0);
-        s.put_order(b.clone(), OrderState::Paid, 0);
+        s.put_order(a.clone(), OrderState::Unpaid);
+        s.put_order(b.clone(), OrderState::Paid);
         assert_eq!(s.close_all(&[a.clone(), b.clone()], 1000, 300), Closing::Paid);
         assert_eq!(s.order(&a).unwrap().state, OrderState::Unpaid);
-        s.put_order(b.clone(), OrderState::Closed, 0);
+        s.put_order(b.clone(), OrderState::Closed);
         assert_eq!(s.close_all(&[a.clone(), b.clone()], 1000, 300), Closing::Closed);
         assert_eq!(s.order(&a).unwrap().state, OrderState::Closed);
     }
@@ -428,15 +445,15 @@ mod tests {
     #[test]
     fn faults_match_by_scope_and_run_out() {
         let s = State::default();
-        s.add_fault(FaultRule::next(Fault::SystemError, 2).on(Endpoint::V2Close));
+        s.add_fault(FaultRule::next(Fault::SystemError, 2).on(Route::V2Close));
         s.add_fault(FaultRule::always(Fault::BadSignature).for_order("x"));
         let any = |_| true;
-        assert_eq!(s.take_fault(Endpoint::V3Direct, Some("y"), any), None);
-        assert_eq!(s.take_fault(Endpoint::V2Close, None, any), Some(Fault::SystemError));
-        assert_eq!(s.take_fault(Endpoint::V2Close, None, any), Some(Fault::SystemError));
-        assert_eq!(s.take_fault(Endpoint::V2Close, None, any), None);
-        assert_eq!(s.take_fault(Endpoint::V3Direct, Some("x"), any), Some(Fault::BadSignature));
-        assert_eq!(s.take_fault(Endpoint::V3Direct, Some("x"), any), Some(Fault::BadSignature));
+        assert_eq!(s.take_fault(Route::V3Direct, Some("y"), any), None);
+        assert_eq!(s.take_fault(Route::V2Close, None, any), Some(Fault::SystemError));
+        assert_eq!(s.take_fault(Route::V2Close, None, any), Some(Fault::SystemError));
+        assert_eq!(s.take_fault(Route::V2Close, None, any), None);
+        assert_eq!(s.take_fault(Route::V3Direct, Some("x"), any), Some(Fault::BadSignature));
+        assert_eq!(s.take_fault(Route::V3Direct, Some("x"), any), Some(Fault::BadSignature));
         s.add_fault(FaultRule::next(Fault::DropBeforeRead, 1));
         assert!(s.take_connection_drop());
         assert!(!s.take_connection_drop());

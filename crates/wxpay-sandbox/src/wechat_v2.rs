@@ -8,7 +8,7 @@ use crate::OVERSIZED_BODY_BYTES;
 use crate::body::AnswerBody;
 use crate::merchants::{API_V2_KEY, v2_merchant};
 use crate::server::{Answer, DropConnection, Shared, nonce, now, truncate};
-use crate::state::{Closing, Endpoint, Fault, OrderKey};
+use crate::state::{Closing, Fault, OrderKey, Route};
 
 /// The business part of a signed answer.
 enum Business {
@@ -30,7 +30,7 @@ pub(crate) async fn close(
     let out_trade_no = fields.get("out_trade_no").unwrap_or_default().to_owned();
     let fault = shared
         .state
-        .take_fault(Endpoint::V2Close, Some(&out_trade_no), |f| f != Fault::DropBeforeRead);
+        .take_fault(Route::V2Close, Some(&out_trade_no), |f| f != Fault::DropBeforeRead);
     if let Some(Fault::Delay(d)) = fault {
         tokio::time::sleep(d).await;
     }

@@ -11,7 +11,7 @@ use crate::merchants::{
     MERCHANT_SERIAL_NO, WECHATPAY_CERT_SERIAL, WECHATPAY_PUBLIC_KEY_ID, v3_merchant,
 };
 use crate::server::{Answer, DropConnection, Shared, nonce, now, truncate};
-use crate::state::{Closing, Endpoint, Fault, OrderKey};
+use crate::state::{Closing, Fault, OrderKey, Route};
 use crate::{AnswerMode, OVERSIZED_BODY_BYTES};
 
 /// An APIv3 answer before signing.
@@ -36,7 +36,7 @@ impl Reply {
 
 pub(crate) async fn close(
     shared: &Shared,
-    endpoint: Endpoint,
+    endpoint: Route,
     out_trade_no: String,
     parts: &http::request::Parts,
     body: &[u8],
@@ -76,7 +76,7 @@ pub(crate) async fn close(
 /// Checks the request as WeChat Pay does and closes the order(s).
 fn process(
     shared: &Shared,
-    endpoint: Endpoint,
+    endpoint: Route,
     out_trade_no: &str,
     parts: &http::request::Parts,
     body: &[u8],
@@ -118,14 +118,14 @@ fn process(
     }
 
     let keys: Vec<OrderKey> = match endpoint {
-        Endpoint::V3Direct => {
+        Route::V3Direct => {
             let Some(mchid) = field("mchid") else { return missing("mchid") };
             if mchid != auth.mchid {
                 return Reply::error(400, "INVALID_REQUEST", "mchid 与签名商户号不一致", None);
             }
             vec![OrderKey::new(mchid, out_trade_no)]
         }
-        Endpoint::V3Partner => {
+        Route::V3Partner => {
             let Some(sp) = field("sp_mchid") else { return missing("sp_mchid") };
             let Some(sub) = field("sub_mchid") else { return missing("sub_mchid") };
             if sp != auth.mchid {
@@ -141,7 +141,7 @@ fn process(
             }
             vec![OrderKey::sub(sp, sub, out_trade_no)]
         }
-        Endpoint::V3Combined => {
+        Route::V3Combined => {
             if field("combine_appid").is_none() {
                 return missing("combine_appid");
             }
@@ -180,7 +180,7 @@ fn process(
             }
             keys
         }
-        Endpoint::V2Close => return Reply::error(404, "NOT_FOUND", "not an APIv3 path", None),
+        Route::V2Close => return Reply::error(404, "NOT_FOUND", "not an APIv3 path", None),
     };
 
     match shared.state.close_all(&keys, now(), shared.config.min_close_delay_secs) {

@@ -17,7 +17,7 @@ use wxpay_core::{
 };
 use wxpay_sandbox::merchants::WECHATPAY_CERT_PEM;
 use wxpay_sandbox::{
-    AnswerMode, Endpoint, Fault, FaultRule, OrderKey, OrderState, SandboxConfig, SandboxThread,
+    AnswerMode, Fault, FaultRule, OrderKey, OrderState, Route, SandboxConfig, SandboxThread,
 };
 
 use wxpay_core::unix_now as now;
@@ -133,13 +133,12 @@ fn shared_vectors_replayed_verbatim_are_accepted() {
     let state = f.sandbox.state();
 
     // APIv3: the exact bytes of each vector request, old timestamps and all.
-    state.put_order(OrderKey::new(V3_MCH, "1217752501201407033233368018"), OrderState::Unpaid, 0);
+    state.put_order(OrderKey::new(V3_MCH, "1217752501201407033233368018"), OrderState::Unpaid);
     state.put_order(
         OrderKey::sub(V3_SP, V3_SUB, "1217752501201407033233368018"),
         OrderState::Unpaid,
-        0,
     );
-    state.put_order(OrderKey::new(V3_MCH, "ord_2024-11|42*x"), OrderState::Unpaid, 0);
+    state.put_order(OrderKey::new(V3_MCH, "ord_2024-11|42*x"), OrderState::Unpaid);
     for v in vectors["v3"]["requests"].as_array().unwrap() {
         let req = http::Request::builder()
             .method("POST")
@@ -164,11 +163,10 @@ fn shared_vectors_replayed_verbatim_are_accepted() {
     );
 
     // APIv2: each vector's fields and sign, as XML.
-    state.put_order(OrderKey::new(V2_MCH, "1415983244"), OrderState::Unpaid, 0);
+    state.put_order(OrderKey::new(V2_MCH, "1415983244"), OrderState::Unpaid);
     state.put_order(
         OrderKey::sub(V2_SP, V2_SUB, "1217752501201407033233368018"),
         OrderState::Unpaid,
-        0,
     );
     let mut first_v2 = true;
     for v in vectors["v2"]["requests"].as_array().unwrap() {
@@ -212,8 +210,8 @@ fn shared_vectors_replayed_verbatim_are_accepted() {
 fn every_endpoint_and_state() {
     let f = Fixture::new(SandboxConfig::default());
     let state = f.sandbox.state();
-    let old = now() - 3600;
-    let young = now() - 10;
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let young = std::time::SystemTime::now() - Duration::from_secs(10);
 
     // APIv2, common and institutional, MD5 and HMAC-SHA256.
     for (sign_type, tag) in [(SignType::Md5, "m"), (SignType::HmacSha256, "h")] {
@@ -225,7 +223,7 @@ fn every_endpoint_and_state() {
             ("young", OrderState::Unpaid, young, Err(ApiCode::RuleLimit)),
         ] {
             let no = format!("v2-{tag}-{no}");
-            state.put_order(OrderKey::new(V2_MCH, &no), st, created);
+            state.put_order_created(OrderKey::new(V2_MCH, &no), st, created);
             let got =
                 f.call(&ctx, &CloseOrderV2::new(&no)).map_err(|e| e.api().unwrap().code.clone());
             assert_eq!(got, expect, "{no}");
@@ -240,7 +238,7 @@ fn every_endpoint_and_state() {
 
         let sp = v2_ctx(V2_SP, sign_type);
         let no = format!("v2-{tag}-sub");
-        state.put_order(OrderKey::sub(V2_SP, V2_SUB, &no), OrderState::Unpaid, old);
+        state.put_order_created(OrderKey::sub(V2_SP, V2_SUB, &no), OrderState::Unpaid, old);
         let op = CloseOrderV2::new(&no).for_sub_merchant(V2_SUB, Some("wx9999999999999999".into()));
         assert_eq!(f.call(&sp, &op).unwrap(), CloseOutcome::Closed);
         // The same number under another merchant is another order.
@@ -258,7 +256,7 @@ fn every_endpoint_and_state() {
             ("young", OrderState::Unpaid, young, Err(ApiCode::RuleLimit)),
         ] {
             let no = format!("v3-{tag}-{no}");
-            state.put_order(OrderKey::new(V3_MCH, &no), st, created);
+            state.put_order_created(OrderKey::new(V3_MCH, &no), st, created);
             let got =
                 f.call(&ctx, &CloseOrderV3::direct(&no)).map_err(|e| e.api().unwrap().code.clone());
             assert_eq!(got, expect, "{no}");
@@ -270,7 +268,7 @@ fn every_endpoint_and_state() {
 
         let sp = v3_ctx(V3_SP, mode);
         let no = format!("v3-{tag}-sub|1");
-        state.put_order(OrderKey::sub(V3_SP, V3_SUB, &no), OrderState::Unpaid, old);
+        state.put_order_created(OrderKey::sub(V3_SP, V3_SUB, &no), OrderState::Unpaid, old);
         assert_eq!(f.call(&sp, &CloseOrderV3::partner(&no, V3_SUB)).unwrap(), CloseOutcome::Closed);
         assert_eq!(
             f.call(&sp, &CloseOrderV3::partner(&no, V3_SUB)).unwrap(),
@@ -280,8 +278,8 @@ fn every_endpoint_and_state() {
         assert_eq!(err.api().unwrap().code, ApiCode::InvalidRequest);
 
         let (a, b) = (format!("v3-{tag}-ca"), format!("v3-{tag}-cb"));
-        state.put_order(OrderKey::new(V3_MCH, &a), OrderState::Unpaid, old);
-        state.put_order(OrderKey::new(V3_SUB, &b), OrderState::Unpaid, old);
+        state.put_order_created(OrderKey::new(V3_MCH, &a), OrderState::Unpaid, old);
+        state.put_order_created(OrderKey::new(V3_SUB, &b), OrderState::Unpaid, old);
         let combined = CloseCombinedOrder::new(
             "wxd678efh567hg6787",
             format!("v3-{tag}-combined"),
@@ -296,7 +294,7 @@ fn every_endpoint_and_state() {
 #[test]
 fn answers_name_the_key_the_request_asked_for() {
     let f = Fixture::new(no_delay());
-    f.sandbox.state().put_order(OrderKey::new(V3_MCH, "mode-test-1"), OrderState::Unpaid, 0);
+    f.sandbox.state().put_order(OrderKey::new(V3_MCH, "mode-test-1"), OrderState::Unpaid);
     // A client holding only the platform certificate asks for it and can verify the answer.
     let cert_only = V3Credentials::new(
         V3_MCH,
@@ -441,7 +439,7 @@ fn every_fault_on_both_generations() {
     let mut fresh = |mch: &str| {
         n += 1;
         let no = format!("fault-{n:04}");
-        state.put_order(OrderKey::new(mch, &no), OrderState::Unpaid, 0);
+        state.put_order(OrderKey::new(mch, &no), OrderState::Unpaid);
         no
     };
     let is_transport = |e: &Error| matches!(e.kind(), ErrorKind::Transport(_));
@@ -461,7 +459,7 @@ fn every_fault_on_both_generations() {
     ] {
         // APIv2.
         let no = fresh(V2_MCH);
-        state.add_fault(FaultRule::next(fault, 1).on(Endpoint::V2Close));
+        state.add_fault(FaultRule::next(fault, 1).on(Route::V2Close));
         let got = f.call(&v2, &CloseOrderV2::new(&no));
         match fault {
             Fault::SystemError => {
@@ -600,7 +598,7 @@ fn every_fault_on_both_generations() {
     assert_eq!(state.order(&OrderKey::new(V3_MCH, &no)).unwrap().state, OrderState::Unpaid);
 
     // Faults for ever, until cleared; scoped to one endpoint.
-    state.add_fault(FaultRule::always(Fault::SystemError).on(Endpoint::V3Direct));
+    state.add_fault(FaultRule::always(Fault::SystemError).on(Route::V3Direct));
     for _ in 0..3 {
         let no = fresh(V3_MCH);
         assert!(f.call(&v3, &CloseOrderV3::direct(&no)).is_err());
@@ -693,8 +691,8 @@ fn the_control_api_over_http() {
 #[test]
 fn concurrent_closes_of_one_order_close_it_exactly_once() {
     let f = Arc::new(Fixture::new(no_delay()));
-    f.sandbox.state().put_order(OrderKey::new(V3_MCH, "hammered-1"), OrderState::Unpaid, 0);
-    f.sandbox.state().put_order(OrderKey::new(V2_MCH, "hammered-2"), OrderState::Unpaid, 0);
+    f.sandbox.state().put_order(OrderKey::new(V3_MCH, "hammered-1"), OrderState::Unpaid);
+    f.sandbox.state().put_order(OrderKey::new(V2_MCH, "hammered-2"), OrderState::Unpaid);
     let threads: Vec<_> = (0..32)
         .map(|i| {
             let f = f.clone();
@@ -748,7 +746,7 @@ fn requests_a_lenient_server_would_accept_are_refused() {
         (parts.status.as_u16(), v["code"].as_str().unwrap().to_owned(), v)
     };
     let order = |no: &str| {
-        state.put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid, 0);
+        state.put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid);
         let attempt = Attempt::new(&f.base, now(), "HEADERCHECKNONCE");
         CloseOrderV3::direct(no).build(&ctx, &attempt).unwrap()
     };
@@ -795,7 +793,7 @@ fn requests_a_lenient_server_would_accept_are_refused() {
         .enumerate()
     {
         let no = format!("timestamp-{i:03}");
-        state.put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid, 0);
+        state.put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid);
         let path = path.replace("{no}", &no);
         let body = format!(r#"{{"mchid":"{V3_MCH}"}}"#);
         let ts = now();
@@ -825,8 +823,8 @@ fn requests_a_lenient_server_would_accept_are_refused() {
     }
 
     // A combined close whose sub-order is another merchant's (the service provider's).
-    state.put_order(OrderKey::new(V3_MCH, "combo-mine-1"), OrderState::Unpaid, 0);
-    state.put_order(OrderKey::new(V3_SP, "combo-theirs-1"), OrderState::Unpaid, 0);
+    state.put_order(OrderKey::new(V3_MCH, "combo-mine-1"), OrderState::Unpaid);
+    state.put_order(OrderKey::new(V3_SP, "combo-theirs-1"), OrderState::Unpaid);
     let combined = CloseCombinedOrder::new(
         "wxd678efh567hg6787",
         "combo-0001",
@@ -853,7 +851,7 @@ fn requests_a_lenient_server_would_accept_are_refused() {
     .enumerate()
     {
         let no = format!("v2check{i:03}");
-        state.put_order(OrderKey::new(V2_MCH, &no), OrderState::Unpaid, 0);
+        state.put_order(OrderKey::new(V2_MCH, &no), OrderState::Unpaid);
         let mut fields = vec![
             ("appid", "wx2421b1c4370ec43b".to_owned()),
             ("mch_id", V2_MCH.to_owned()),
@@ -896,6 +894,6 @@ fn requests_a_lenient_server_would_accept_are_refused() {
     }
     // In process, a rule for zero times is no rule.
     state.add_fault(FaultRule { times: Some(0), ..FaultRule::always(Fault::SystemError) });
-    state.put_order(OrderKey::new(V3_MCH, "faults-none"), OrderState::Unpaid, 0);
+    state.put_order(OrderKey::new(V3_MCH, "faults-none"), OrderState::Unpaid);
     assert_eq!(f.call(&ctx, &CloseOrderV3::direct("faults-none")).unwrap(), CloseOutcome::Closed);
 }

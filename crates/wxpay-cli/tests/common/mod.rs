@@ -38,13 +38,8 @@ pub(crate) fn temp_dir(name: &str) -> PathBuf {
 
 /// The `WXPAY_*` settings for the sandbox's test merchants, keys written to `dir`.
 pub(crate) fn env_for(sandbox: &SandboxThread, dir: &Path) -> Vec<(String, String)> {
-    let lines = sandbox.credentials().write_env(dir).unwrap();
-    lines
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    let vars = sandbox.credentials().write_key_files(dir).unwrap();
+    vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// Every JSON record of a journal (the header included).
