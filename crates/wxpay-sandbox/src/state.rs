@@ -424,7 +424,7 @@ mod tests {
         let order = s.order(&k).unwrap();
         assert_eq!((order.state, order.close_calls, order.closes), (OrderState::Closed, 4 - 1, 1));
         let p = OrderKey::new("m", "o2");
-        s.put_order(p.clone(), OrderState::Unpaid);
+        s.insert_order(p.clone(), OrderState::Unpaid, 0);
         assert!(s.pay(&p));
         assert_eq!(s.close(&p, 1000, 300), Closing::Paid);
     }
@@ -433,11 +433,11 @@ mod tests {
     fn combined_closes_are_all_or_nothing() {
         let s = State::default();
         let (a, b) = (OrderKey::new("m", "a"), OrderKey::new("m", "b"));
-        s.put_order(a.clone(), OrderState::Unpaid);
-        s.put_order(b.clone(), OrderState::Paid);
+        s.insert_order(a.clone(), OrderState::Unpaid, 0);
+        s.insert_order(b.clone(), OrderState::Paid, 0);
         assert_eq!(s.close_all(&[a.clone(), b.clone()], 1000, 300), Closing::Paid);
         assert_eq!(s.order(&a).unwrap().state, OrderState::Unpaid);
-        s.put_order(b.clone(), OrderState::Closed);
+        s.insert_order(b.clone(), OrderState::Closed, 0);
         assert_eq!(s.close_all(&[a.clone(), b.clone()], 1000, 300), Closing::Closed);
         assert_eq!(s.order(&a).unwrap().state, OrderState::Closed);
     }
