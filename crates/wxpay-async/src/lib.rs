@@ -7,15 +7,28 @@
 //! retries and fail-over are the core's one call loop ([`Call::run`](wxpay_core::Call)).
 //! Everything a caller needs is re-exported here: one dependency is enough.
 //!
-//! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use wxpay_async::{Client, ClientConfig, CloseOutcome};
 //! use wxpay_async::v3::{CloseOrderV3, PublicKeyVerifier, RsaSigner, V3Credentials};
+//! # use wxpay_sandbox::{Merchant, OrderState, Sandbox, merchants::{MERCHANT_KEY_PEM, WECHATPAY_PUB_PEM}};
+//! # let sandbox = Sandbox::start(Default::default()).await?;
+//! # sandbox.put_order(Merchant::V3Direct, "1217752501201407033233368018", OrderState::Unpaid);
+//! # let dir = tempfile::tempdir()?;
+//! # let (key_file, pub_file) = (dir.path().join("apiclient_key.pem"), dir.path().join("pub_key.pem"));
+//! # std::fs::write(&key_file, MERCHANT_KEY_PEM)?;
+//! # std::fs::write(&pub_file, WECHATPAY_PUB_PEM)?;
 //!
-//! let signer = RsaSigner::from_pem(std::fs::read("apiclient_key.pem")?)?;
-//! let verifier = PublicKeyVerifier::from_pem("PUB_KEY_ID_0114232134912410000000000000", std::fs::read("pub_key.pem")?)?;
+//! // The merchant's API key and WeChat Pay's public key, from the files the merchant platform gives.
+//! let signer = RsaSigner::from_pem(std::fs::read(&key_file)?)?;
+//! let verifier = PublicKeyVerifier::from_pem("PUB_KEY_ID_0114232134912410000000000000", std::fs::read(&pub_file)?)?;
 //! let creds = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, verifier)?;
-//! let client = Client::new(ClientConfig::builder().v3(creds).build()?)?;
+//! let config = ClientConfig::builder()
+//!     .v3(creds)
+//! #   .base_url(sandbox.base_url()) // here: the local sandbox, not WeChat Pay
+//!     .build()?;
+//! let client = Client::new(config)?;
 //! match client.close(CloseOrderV3::direct("1217752501201407033233368018")).await? {
 //!     CloseOutcome::Closed | CloseOutcome::AlreadyClosed => println!("can no longer be paid"),
 //!     CloseOutcome::NotFound => println!("never submitted"),

@@ -5,14 +5,23 @@
 //! and fail-over are the core's one call loop ([`Call::run_blocking`](wxpay_core::Call)).
 //! Everything a caller needs is re-exported here: one dependency is enough.
 //!
-//! ```no_run
+//! ```
 //! use wxpay_blocking::{ApiV2Key, Client, ClientConfig, CloseOutcome};
 //! use wxpay_blocking::v2::{CloseOrderV2, V2Credentials};
+//! # use wxpay_sandbox::{Merchant, OrderState, SandboxThread, merchants::API_V2_KEY};
+//! # let sandbox = SandboxThread::start(Default::default())?;
+//! # sandbox.put_order(Merchant::V2Common, "1415983244", OrderState::Unpaid);
+//! # let dir = tempfile::tempdir()?;
+//! # let key_file = dir.path().join("api_v2_key.txt");
+//! # std::fs::write(&key_file, API_V2_KEY)?;
 //!
-//! let key = ApiV2Key::new(std::fs::read_to_string("api_v2_key.txt")?.trim())?;
-//! let client = Client::new(
-//!     ClientConfig::builder().v2(V2Credentials::new("wx2421b1c4370ec43b", "10000100", key)?).build()?,
-//! )?;
+//! // The API v2 key from a file (32 characters; never in code).
+//! let key = ApiV2Key::new(std::fs::read_to_string(&key_file)?.trim())?;
+//! let config = ClientConfig::builder()
+//!     .v2(V2Credentials::new("wx2421b1c4370ec43b", "10000100", key)?)
+//! #   .base_url(sandbox.base_url()) // here: the local sandbox, not WeChat Pay
+//!     .build()?;
+//! let client = Client::new(config)?;
 //! match client.close(CloseOrderV2::new("1415983244"))? {
 //!     CloseOutcome::Closed | CloseOutcome::AlreadyClosed => println!("can no longer be paid"),
 //!     CloseOutcome::NotFound => println!("never submitted"),

@@ -142,6 +142,25 @@ pub(crate) fn redact_proxy(url: &str) -> String {
 }
 
 /// Builds a [`ClientConfig`]. `Debug` shows no secret, as `ClientConfig`'s.
+///
+/// ```
+/// use std::time::Duration;
+/// use wxpay_core::{ApiV2Key, ClientConfig, Endpoint, RetryPolicy, v2::V2Credentials};
+///
+/// let key = ApiV2Key::new("192006250b4c09247ec02edce69f6a2d")?;
+/// let config = ClientConfig::builder()
+///     .v2(V2Credentials::new("wx2421b1c4370ec43b", "10000100", key)?)
+///     .endpoint(Endpoint::HongKong)
+///     .timeout(Duration::from_secs(5))
+///     .retry(RetryPolicy::default().with_max_attempts(3))
+///     .user_agent_suffix("my-shop/1.4")
+///     .build()?;
+/// assert_eq!(config.retry().max_attempts, 3);
+///
+/// // Refused at build time, before any request: plain http off loopback, a cap above 64 KiB.
+/// assert!(ClientConfig::builder().base_url("http://example.com").build().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ClientConfigBuilder {
     v2: Option<V2Credentials>,
     v3: Option<V3Credentials>,

@@ -7,6 +7,32 @@
 //! time and the nonce in, and sends the [`http::Request`] however it likes: the
 //! `wxpay-blocking` and `wxpay-async` crates do it with ureq and reqwest.
 //!
+//! Most code closes orders through a client, `wxpay-blocking` (ureq) or `wxpay-async`
+//! (reqwest), which re-export everything here. Against the local sandbox:
+//!
+//! ```
+//! use wxpay_blocking::{Client, CloseOutcome};
+//! use wxpay_blocking::v3::CloseOrderV3;
+//! # use wxpay_sandbox::{Merchant, OrderState, SandboxConfig, SandboxThread};
+//! # let sandbox = SandboxThread::start(SandboxConfig::default())?;
+//! # sandbox.put_order(Merchant::V3Direct, "1217752501201407033233368018", OrderState::Unpaid);
+//!
+//! // Credentials, endpoint, timeouts and retries: a `ClientConfig` (the sandbox's here;
+//! // see `ClientConfig::builder` and `V3Credentials` for your own).
+//! let client = Client::new(sandbox.client_config(Merchant::V3Direct).build()?)?;
+//! match client.close(CloseOrderV3::direct("1217752501201407033233368018")) {
+//!     Ok(CloseOutcome::Closed | CloseOutcome::AlreadyClosed) => {} // can no longer be paid
+//!     Ok(CloseOutcome::NotFound) => {}                             // never submitted
+//!     Ok(CloseOutcome::Paid) => {}                                 // deliver or refund
+//!     Err(e) if e.order_effect().is_unchanged() => {}              // not sent, or refused
+//!     Err(e) => return Err(e.into()),                              // unknown: close again
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The same calls without a transport, in any HTTP stack: build the request for one attempt
+//! (time and nonce are inputs), send it, read the answer.
+//!
 //! ```
 //! use wxpay_core::{ApiV2Key, Attempt, BaseUrl, CloseOutcome, Context, Operation};
 //! use wxpay_core::v2::{CloseOrderV2, SignType, V2Credentials};
@@ -40,10 +66,12 @@
 //! use wxpay_core::{Attempt, BaseUrl, CloseOutcome, Context, Operation};
 //! use wxpay_core::v3::{CloseOrderV3, PublicKeyVerifier, RsaSigner, V3Credentials};
 //!
-//! let signer = RsaSigner::from_pem(include_str!("../../../tests/vectors/keys/merchant_key.pem"))?;
+//! # use wxpay_sandbox::merchants::{MERCHANT_KEY_PEM, WECHATPAY_PUB_PEM};
+//! // The shared vectors' test keys.
+//! let signer = RsaSigner::from_pem(MERCHANT_KEY_PEM)?;
 //! let verifier = PublicKeyVerifier::from_pem(
 //!     "PUB_KEY_ID_0114232134912410000000000000",
-//!     include_str!("../../../tests/vectors/keys/wechatpay_pub.pem"),
+//!     WECHATPAY_PUB_PEM,
 //! )?;
 //! let creds = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, verifier)?
 //!     .dangerous_timestamp_window(u64::MAX); // only to replay the recorded answer below

@@ -107,6 +107,20 @@ enum Closer {
 ///
 /// Success is `204 No Content`, which becomes [`CloseOutcome::Closed`] once its signature
 /// verifies.
+///
+/// ```
+/// use wxpay_core::v3::CloseOrderV3;
+///
+/// let direct = CloseOrderV3::direct("order|2024*01").created_at(1_700_000_000);
+/// assert_eq!(direct.path()?, "/v3/pay/transactions/out-trade-no/order%7C2024*01/close");
+/// direct.validate(1_700_000_300)?; // 5 minutes after creation: allowed
+/// assert!(direct.validate(1_700_000_299).is_err());
+///
+/// let partner = CloseOrderV3::partner("1217752501201407033233368018", "1900000109");
+/// assert_eq!(partner.path()?, "/v3/pay/partner/transactions/out-trade-no/1217752501201407033233368018/close");
+/// assert!(CloseOrderV3::direct("../x").path().is_err()); // checked before anything is built
+/// # Ok::<(), wxpay_core::InvalidInput>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseOrderV3 {
     closer: Closer,
@@ -238,7 +252,23 @@ impl SubOrder {
     }
 }
 
-/// Closes a combined order:
+/// Closes a combined order (every sub-order or none):
+///
+/// ```
+/// use wxpay_core::v3::{CloseCombinedOrder, SubOrder};
+///
+/// let close = CloseCombinedOrder::new(
+///     "wxd678efh567hg6787",
+///     "P20150806125346",
+///     vec![SubOrder::new("1900000109", "20150806125346"), SubOrder::new("1900000110", "20150806125347").sub_mchid("1900000111")],
+/// );
+/// assert_eq!(
+///     close.body(),
+///     br#"{"combine_appid":"wxd678efh567hg6787","sub_orders":[{"mchid":"1900000109","out_trade_no":"20150806125346"},{"mchid":"1900000110","out_trade_no":"20150806125347","sub_mchid":"1900000111"}]}"#
+/// );
+/// ```
+///
+/// The call:
 /// `POST /v3/combine-transactions/out-trade-no/{combine_out_trade_no}/close`, with the
 /// combining app id and every sub-order (1 to 50).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -103,6 +103,21 @@ pub struct V3Credentials {
 impl V3Credentials {
     /// Credentials with a synchronous signer (an [`RsaSigner`] or your own).
     ///
+    /// ```
+    /// use wxpay_core::v3::{PlatformCertificateVerifier, PublicKeyVerifier, RsaSigner, V3Credentials, VerifierSet};
+    /// # use wxpay_sandbox::merchants::{MERCHANT_KEY_PEM as KEY, WECHATPAY_PUB_PEM as PUB, WECHATPAY_CERT_PEM as CERT};
+    ///
+    /// let signer = RsaSigner::from_pem(KEY)?; // apiclient_key.pem
+    /// // Public-key mode; during a migration, the platform certificate as well.
+    /// let verifiers = VerifierSet::new()
+    ///     .with(PublicKeyVerifier::from_pem("PUB_KEY_ID_0114232134912410000000000000", PUB)?)
+    ///     .with(PlatformCertificateVerifier::from_pem(CERT)?);
+    /// let creds = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, verifiers)?;
+    /// assert_eq!(creds.mchid(), "1900000001");
+    /// assert!(!format!("{creds:?}").contains("PRIVATE KEY"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`InvalidInput`] when `mchid` or `serial_no` is empty, too long or not letters and
     /// digits, or when the verifier names no serial to expect.
