@@ -159,45 +159,38 @@ fn bench(quick: bool, with_criterion: bool) -> Result<(), String> {
         }
         let ok = if t.at_most { ratio <= t.target } else { ratio >= t.target };
         let op = if t.at_most { "<=" } else { ">=" };
-        let line = format!("ratio {} {ratio:.3} {op} {}", t.name, t.target);
-        println!("{line}{}", if ok { "" } else { "   FAIL" });
-        if !ok {
-            failures.push(line);
-        }
+        verdict(format!("ratio {} {ratio:.3} {op} {}", t.name, t.target), ok, &mut failures);
     }
 
     for (name, limit) in LIMITS {
-        let value = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("rate "))
-            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .ok_or_else(|| format!("the benches printed no figure for {name}"))?;
-        let line = format!("limit {name} {value:.1} <= {limit}");
-        let ok = value <= *limit;
-        println!("{line}{}", if ok { "" } else { "   FAIL" });
-        if !ok {
-            failures.push(line);
-        }
+        let value = figure(&text, "rate", name)?;
+        verdict(format!("limit {name} {value:.1} <= {limit}"), value <= *limit, &mut failures);
     }
 
     let text = output(pinned().args(["bench", "-q", "-p", "wxpay-core", "--bench", "allocs"]))?;
     for (name, budget) in ALLOC_BUDGETS {
-        let n: u64 = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("allocs "))
-            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
-            .and_then(|n| n.trim().parse().ok())
-            .ok_or_else(|| format!("the allocs bench printed no figure for {name}"))?;
-        let line = format!("allocs {name} {n} <= {budget}");
-        let ok = n <= *budget;
-        println!("{line}{}", if ok { "" } else { "   FAIL" });
-        if !ok {
-            failures.push(line);
-        }
+        let n = figure(&text, "allocs", name)?;
+        verdict(format!("allocs {name} {n} <= {budget}"), n <= *budget as f64, &mut failures);
     }
 
     if failures.is_empty() { Ok(()) } else { Err(format!("targets missed: {failures:?}")) }
+}
+
+/// The value of a `<kind> <name> <value>` line the benches printed.
+fn figure(text: &str, kind: &str, name: &str) -> Result<f64, String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(kind).and_then(|r| r.strip_prefix(' ')))
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .ok_or_else(|| format!("the benches printed no `{kind} {name}` figure"))
+}
+
+/// Prints a checked figure, marking and keeping it when it missed.
+fn verdict(line: String, ok: bool, failures: &mut Vec<String>) {
+    println!("{line}{}", if ok { "" } else { "   FAIL" });
+    if !ok {
+        failures.push(line);
+    }
 }
 
 /// Runs a command and returns its standard output (its standard error passes through).

@@ -139,32 +139,25 @@ impl Settings {
     /// missing setting named with its flag, variable and config key, and the APIv2/APIv3
     /// merchant-id mix-up (`mch_id` vs `mchid`) pointed out.
     pub(crate) fn require(&self, api: &str) -> Result<(), Failure> {
+        let unset = |settings: &[(bool, &str)]| -> Vec<String> {
+            settings.iter().filter(|(set, _)| !set).map(|(_, name)| describe(name)).collect()
+        };
         let (missing, trap) = if api == "v2" {
-            let mut missing = Vec::new();
-            for (set, name) in [
+            let missing = unset(&[
                 (self.appid.is_some(), "appid"),
                 (self.mch_id.is_some(), "mch_id"),
                 (self.api_v2_key_file.is_some(), "api_v2_key_file"),
-            ] {
-                if !set {
-                    missing.push(describe(name));
-                }
-            }
+            ]);
             let trap = (self.mch_id.is_none() && self.mchid.is_some()).then_some(
                 "`mchid` is APIv3's merchant id; APIv2 reads `mch_id` (--mch-id, WXPAY_MCH_ID)",
             );
             (missing, trap)
         } else {
-            let mut missing = Vec::new();
-            for (set, name) in [
+            let mut missing = unset(&[
                 (self.mchid.is_some(), "mchid"),
                 (self.serial_no.is_some(), "serial_no"),
                 (self.private_key_file.is_some(), "private_key_file"),
-            ] {
-                if !set {
-                    missing.push(describe(name));
-                }
-            }
+            ]);
             let verifies = self.platform_cert_file.is_some()
                 || (self.public_key_file.is_some() && self.public_key_id.is_some());
             if !verifies {
