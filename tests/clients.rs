@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use wxpay_core::v2::{CloseOrderV2, SignType};
-use wxpay_core::v3::{CloseCombinedOrder, CloseOrderV3, SubOrder};
+use wxpay_core::v3::{CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3, SubOrder};
 use wxpay_core::{
     ClientConfig, CloseOrder, CloseOutcome, Error, ErrorKind, OrderEffect, RetryPolicy, VerifyError,
 };
@@ -20,10 +20,18 @@ use wxpay_sandbox::{
 
 #[derive(Clone, Copy, Debug)]
 enum Api {
-    V2 { mch: &'static str, sign: SignType },
+    V2 {
+        mch: &'static str,
+        sign: SignType,
+    },
     V3Direct(AnswerMode),
     V3Partner(AnswerMode),
     V3Combined(AnswerMode),
+    /// Cross-border: by WeChat Pay's number or the merchant's, as an institution or not.
+    V3Global {
+        by_id: bool,
+        institution: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -72,6 +80,10 @@ fn cases() -> Vec<Case> {
     let v2sp = Api::V2 { mch: V2_SP, sign: MD5 };
     let v2sph = Api::V2 { mch: V2_SP, sign: HMAC };
     let v3 = Api::V3Direct(PK);
+    let gno = Api::V3Global { by_id: false, institution: false };
+    let gid = Api::V3Global { by_id: true, institution: false };
+    let gno_i = Api::V3Global { by_id: false, institution: true };
+    let gid_i = Api::V3Global { by_id: true, institution: true };
     vec![
         // Outcomes, APIv2.
         case("v2 md5 unpaid", v2, UNPAID, "closed"),
@@ -197,6 +209,42 @@ fn cases() -> Vec<Case> {
             Some(1),
             "unknown:transport:BodyTooLarge",
         ),
+        // Cross-border: every outcome, by either number, common and institutional mode.
+        case("global no unpaid", gno, UNPAID, "closed"),
+        case("global no closed", gno, CLOSED, "already_closed"),
+        case("global no paid", gno, PAID, "paid"),
+        case("global no missing", gno, Order::Missing, "not_found"),
+        case("global no young", gno, Order::Young, "refused:api:RULE_LIMIT"),
+        case("global id unpaid", gid, UNPAID, "closed"),
+        case("global id closed", gid, CLOSED, "already_closed"),
+        case("global id paid", gid, PAID, "paid"),
+        case("global id missing", gid, Order::Missing, "not_found"),
+        case("global institution no unpaid", gno_i, UNPAID, "closed"),
+        case("global institution no paid", gno_i, PAID, "paid"),
+        case("global institution id unpaid", gid_i, UNPAID, "closed"),
+        case("global institution id closed", gid_i, CLOSED, "already_closed"),
+        case("global institution id missing", gid_i, Order::Missing, "not_found"),
+        faulty("global id system error once", gid, Fault::SystemError, Some(1), "closed"),
+        faulty(
+            "global no dropped after read",
+            gno_i,
+            Fault::DropAfterRead,
+            Some(1),
+            "already_closed",
+        ),
+        faulty(
+            "global id bad signature",
+            gid,
+            Fault::BadSignature,
+            Some(1),
+            "unknown:verify:BadSignature",
+        ),
+        once(
+            "global id once frequency limited",
+            gid_i,
+            Fault::FrequencyLimited,
+            "refused:api:FREQUENCY_LIMITED",
+        ),
         // What each error says about the order, for every fault, both generations, one
         // attempt: refused (verified refusals), or unknown (it may have been processed).
         // Not sent (refused connections, TLS failures, bad input) has tests of its own below.
@@ -299,6 +347,13 @@ fn error_summary(e: &Error) -> String {
     }
 }
 
+/// A WeChat Pay order number (digits) for the case's order number (`blk-012` → `42…1012`).
+fn transaction_id(no: &str) -> String {
+    let client = if no.starts_with("blk") { '1' } else { '2' };
+    let digits: String = no.chars().filter(char::is_ascii_digit).collect();
+    format!("4200000000201811{client}{digits:0>11}")
+}
+
 /// The close a case runs.
 type Op = CloseOrder;
 
@@ -341,6 +396,23 @@ fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
             put(OrderKey::sub(V3_SP, V3_SUB, no));
             Op::V3(CloseOrderV3::partner(no, V3_SUB))
         }
+        Api::V3Global { by_id, institution } => {
+            let (mch, key) = if institution {
+                (V3_SP, OrderKey::sub(V3_SP, V3_SUB, no))
+            } else {
+                (V3_MCH, OrderKey::new(V3_MCH, no))
+            };
+            config = config.v3(v3_credentials(mch, AnswerMode::PublicKey));
+            put(key.clone());
+            let op = if by_id {
+                let id = transaction_id(no);
+                state.set_transaction_id(&key, &id);
+                CloseGlobalOrder::by_transaction_id(id)
+            } else {
+                CloseGlobalOrder::by_out_trade_no(no)
+            };
+            Op::Global(if institution { op.for_sub_merchant(V3_SUB) } else { op })
+        }
         Api::V3Combined(mode) => {
             config = config.v3(v3_credentials(V3_MCH, mode));
             let (a, b) = (format!("{no}-a"), format!("{no}-b"));
@@ -355,12 +427,12 @@ fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
         }
     };
     if let Some((fault, times)) = case.fault {
-        state.add_fault(FaultRule {
-            fault,
-            endpoint: None,
-            out_trade_no: Some(no.to_owned()),
-            times,
-        });
+        // A fault on a close by transaction id is scoped by that id, as in its path.
+        let scope = match case.api {
+            Api::V3Global { by_id: true, .. } => transaction_id(no),
+            _ => no.to_owned(),
+        };
+        state.add_fault(FaultRule { fault, endpoint: None, out_trade_no: Some(scope), times });
     }
     (op, config.build().unwrap())
 }
@@ -682,4 +754,30 @@ fn no_public_type_holding_a_secret_shows_it_in_debug() {
         }
     }
     assert!(shown[1].contains("1 certificates"), "{}", shown[1]);
+}
+
+#[test]
+fn a_transaction_id_with_letters_is_refused_before_sending_by_both_clients() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    for blocking in [true, false] {
+        let config = config(sandbox.base_url())
+            .v3(v3_credentials(V3_MCH, AnswerMode::PublicKey))
+            .build()
+            .unwrap();
+        let op: Op = CloseGlobalOrder::by_transaction_id("4200000000201811201234567X90").into();
+        let err = close_with(blocking, config, &op).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::InvalidInput(wxpay_core::InvalidInput::BadCharacter {
+                    field: "transaction_id",
+                    character: 'X',
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        assert_eq!((err.order_effect(), err.attempts()), (OrderEffect::NotSent, 1));
+    }
+    assert_eq!(sandbox.state().requests(), 0, "nothing was sent");
 }

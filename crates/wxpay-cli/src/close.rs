@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use wxpay_core::v2::CloseOrderV2;
-use wxpay_core::v3::{CloseCombinedOrder, CloseOrderV3, SubOrder};
+use wxpay_core::v3::{CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3, SubOrder};
 use wxpay_core::{CloseOrder, CloseOutcome, Error, ErrorKind, unix_now};
 use wxpay_sandbox::merchants::{V2_MERCHANTS, V3_MERCHANTS};
 use wxpay_sandbox::{OrderKey, OrderState, SandboxConfig, SandboxThread};
@@ -60,11 +60,33 @@ pub(crate) enum Api {
     V3,
 }
 
+/// Which order number a cross-border close names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum IdKind {
+    /// The merchant's order number (`out_trade_no`).
+    OutTradeNo,
+    /// WeChat Pay's order number (`transaction_id`).
+    TransactionId,
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct CloseArgs {
     /// The order number (`out_trade_no`; for --combined, the `combine_out_trade_no`).
-    #[arg(required_unless_present = "from", conflicts_with = "from")]
+    #[arg(required_unless_present_any = ["from", "transaction_id"], conflicts_with_all = ["from", "transaction_id"])]
     out_trade_no: Option<String>,
+    /// APIv3 cross-border close (global endpoints, at the Hong Kong host unless
+    /// --base-url): by the order number, or by --transaction-id; --sub-mch-id for an
+    /// institution closing for its sub-merchant.
+    #[arg(long, conflicts_with = "combined")]
+    global: bool,
+    /// With --global: close by WeChat Pay's order number (`transaction_id`, digits) instead
+    /// of the merchant's.
+    #[arg(long, value_name = "ID", requires = "global", conflicts_with = "from")]
+    transaction_id: Option<String>,
+    /// With --global --from: what the file's numbers are: `out-trade-no` (the merchant's,
+    /// the default) or `transaction-id` (WeChat Pay's).
+    #[arg(long, value_enum, value_name = "KIND", requires_all = ["global", "from"])]
+    ids: Option<IdKind>,
     /// Which API generation.
     #[arg(long, value_enum, default_value = "v3")]
     api: Api,
@@ -119,7 +141,36 @@ pub(crate) struct CloseArgs {
 }
 
 impl CloseArgs {
+    /// Whether the numbers given are WeChat Pay's (`--transaction-id`, `--ids transaction-id`).
+    fn by_transaction_id(&self) -> bool {
+        self.transaction_id.is_some() || self.ids == Some(IdKind::TransactionId)
+    }
+
+    /// The order number given on the command line, of either kind.
+    fn number(&self) -> Option<&str> {
+        self.out_trade_no.as_deref().or(self.transaction_id.as_deref())
+    }
+
     fn job(&self, no: &str) -> Result<CloseOrder, Failure> {
+        if self.global {
+            if self.api == Api::V2 {
+                return Err(Failure::usage("--global is an APIv3 call: add --api v3"));
+            }
+            let op = if self.by_transaction_id() {
+                CloseGlobalOrder::by_transaction_id(no)
+            } else {
+                CloseGlobalOrder::by_out_trade_no(no)
+            };
+            let op = match &self.sub_mch_id {
+                Some(sub) => op.for_sub_merchant(sub),
+                None => op,
+            };
+            let job: CloseOrder = op.into();
+            return Ok(match self.created_at {
+                Some(t) => job.created_at(t),
+                None => job,
+            });
+        }
         let mut job: CloseOrder = match (self.api, self.combined) {
             (Api::V2, true) => {
                 return Err(Failure::usage("--combined is an APIv3 call: add --api v3"));
@@ -168,7 +219,7 @@ pub(crate) fn run(mut args: CloseArgs, base_url_flag: bool) -> Result<u8, Failur
     let rt = runtime()?;
     match args.from.clone() {
         None => {
-            let no = args.out_trade_no.clone().unwrap_or_default();
+            let no = args.number().unwrap_or_default().to_owned();
             let job = args.job(&no)?;
             job.validate(unix_now()).map_err(|e| Failure::usage(e.to_string()))?;
             let result = rt.block_on(client.close(job));
@@ -192,11 +243,20 @@ impl CloseArgs {
             (None, None) => PathBuf::from(format!("{}.journal.jsonl", file.display())),
         };
         let s = &self.settings;
-        let (call, merchant) = match (self.api, self.sub_mch_id.is_some()) {
-            (Api::V2, false) => ("v2", s.v2_merchant()),
-            (Api::V2, true) => ("v2_institutional", s.v2_merchant()),
-            (Api::V3, false) => ("v3_direct", s.mchid.clone().unwrap_or_default()),
-            (Api::V3, true) => ("v3_partner", s.mchid.clone().unwrap_or_default()),
+        let (call, merchant) = match (self.api, self.sub_mch_id.is_some(), self.global) {
+            (Api::V2, false, _) => ("v2", s.v2_merchant()),
+            (Api::V2, true, _) => ("v2_institutional", s.v2_merchant()),
+            (Api::V3, false, false) => ("v3_direct", s.mchid.clone().unwrap_or_default()),
+            (Api::V3, true, false) => ("v3_partner", s.mchid.clone().unwrap_or_default()),
+            (Api::V3, institution, true) => {
+                let call = match (institution, self.by_transaction_id()) {
+                    (false, false) => "v3_global",
+                    (false, true) => "v3_global_by_transaction_id",
+                    (true, false) => "v3_global_institution",
+                    (true, true) => "v3_global_institution_by_transaction_id",
+                };
+                (call, s.mchid.clone().unwrap_or_default())
+            }
         };
         let run = RunIdentity {
             call: call.to_owned(),
@@ -294,15 +354,26 @@ fn embedded_sandbox(args: &mut CloseArgs) -> Result<(SandboxThread, tempfile::Te
         Some(sub) => OrderKey::sub(mch, sub, no),
         None => OrderKey::new(mch, no),
     };
+    // An order the command will name; by WeChat Pay's number, it gets a number of its own.
+    let by_id = args.by_transaction_id();
+    let put = |no: &str, state| {
+        if by_id {
+            let order = key(&format!("sandbox-{no}"));
+            sandbox.state().put_order(order.clone(), state);
+            sandbox.state().set_transaction_id(&order, no);
+        } else {
+            sandbox.state().put_order(key(no), state);
+        }
+    };
     if let (Some(state), Some(file)) = (state, &args.from) {
         let mut reader = OrderReader::open(file, args.column.as_deref())?;
         while let Some(line) = reader.next_line() {
             if let Ok(Line { order: Ok(no), .. }) = line {
-                sandbox.state().put_order(key(&no), state);
+                put(&no, state);
             }
         }
     }
-    if let (Some(state), Some(no)) = (state, &args.out_trade_no) {
+    if let (Some(state), Some(no)) = (state, args.number()) {
         if args.combined {
             for spec in &args.sub_orders {
                 let (mchid, no, sub) = sub_order(spec)?;
@@ -313,7 +384,7 @@ fn embedded_sandbox(args: &mut CloseArgs) -> Result<(SandboxThread, tempfile::Te
                 sandbox.state().put_order(key, state);
             }
         } else {
-            sandbox.state().put_order(key(no), state);
+            put(no, state);
         }
     }
     Ok((sandbox, temp))

@@ -4,8 +4,8 @@ use std::time::SystemTime;
 
 use wxpay_core::v2::{CloseOrderV2, SignType, V2Credentials};
 use wxpay_core::v3::{
-    CloseCombinedOrder, CloseOrderV3, PlatformCertificateVerifier, SubOrder, V3Credentials,
-    VerifierSet,
+    CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3, PlatformCertificateVerifier, SubOrder,
+    V3Credentials, VerifierSet,
 };
 use wxpay_core::{ClientConfig, CloseOrder, CloseOutcome, Error};
 use wxpay_sandbox::merchants::{
@@ -151,6 +151,43 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
                 expected,
                 job: Job::V3(v3.clone(), op.into()),
             });
+        }
+    }
+    // Cross-border: by either order number, common and institutional mode (public-key mode).
+    for (institution, mode) in [(false, "common"), (true, "institution")] {
+        let (m, creds) = if institution {
+            (partner.mchid, v3_creds(partner.mchid, AnswerMode::PublicKey, &creds)?)
+        } else {
+            (direct.mchid, v3_creds(direct.mchid, AnswerMode::PublicKey, &creds)?)
+        };
+        let sub = institution.then_some(partner.subs[0]);
+        for by_id in [false, true] {
+            let kind = if by_id { "transaction_id" } else { "out_trade_no" };
+            for (st, expected) in STATES {
+                let no = number();
+                let key = match sub {
+                    Some(sub) => OrderKey::sub(m, sub, &no),
+                    None => OrderKey::new(m, &no),
+                };
+                state.put_order(key.clone(), st);
+                let (shown, op) = if by_id {
+                    let id = format!("42000000002026{:014}", rows.len());
+                    state.set_transaction_id(&key, &id);
+                    (id.clone(), CloseGlobalOrder::by_transaction_id(id))
+                } else {
+                    (no.clone(), CloseGlobalOrder::by_out_trade_no(&no))
+                };
+                let op = match sub {
+                    Some(sub) => op.for_sub_merchant(sub),
+                    None => op,
+                };
+                rows.push(Row {
+                    call: format!("v3 global {mode} (by {kind})"),
+                    order: shown,
+                    expected,
+                    job: Job::V3(creds.clone(), op.into()),
+                });
+            }
         }
     }
     Ok(rows)

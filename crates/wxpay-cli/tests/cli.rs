@@ -25,7 +25,8 @@ fn demo_passes() {
     let out = wxpay().arg("demo").output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("72 closes, 72 as expected, 0 not"), "{stdout}");
+    assert!(stdout.contains("96 closes, 96 as expected, 0 not"), "{stdout}");
+    assert!(stdout.contains("v3 global institution (by transaction_id)"), "{stdout}");
     assert!(
         stdout.contains("v3 combined (certificate)")
             && stdout.contains("v2 HMAC-SHA256 institutional")
@@ -570,4 +571,72 @@ fn verbose_shows_retries_as_they_happen() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("retrying") && stderr.contains("SYSTEM_ERROR"), "{stderr}");
     assert!(!stderr.contains("signature=\""), "no signature in the log: {stderr}");
+}
+
+#[test]
+fn cross_border_closes_by_either_number_one_at_a_time_and_in_bulk() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let state = sandbox.state();
+    let close = |args: &[&str]| {
+        wxpay()
+            .args(["close", "--api", "v3", "--global"])
+            .args(args)
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap()
+    };
+    // By WeChat Pay's number, common mode.
+    let key = OrderKey::new("1900000001", "global-cli-1");
+    state.put_order(key.clone(), OrderState::Unpaid);
+    state.set_transaction_id(&key, "4200000000201811200000000001");
+    let out = close(&["--transaction-id", "4200000000201811200000000001"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(state.order(&key).unwrap().state, OrderState::Closed);
+    // By the merchant's number, an institution for its sub-merchant: paid.
+    let key = OrderKey::sub("1230000109", "1900000109", "global-cli-2");
+    state.put_order(key.clone(), OrderState::Paid);
+    let out = wxpay()
+        .args([
+            "close",
+            "--api",
+            "v3",
+            "--global",
+            "--mchid",
+            "1230000109",
+            "--sub-mch-id",
+            "1900000109",
+            "global-cli-2",
+        ])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    // Letters in a transaction id: refused before anything is sent.
+    let before = state.requests();
+    let out = close(&["--transaction-id", "42000000002018112000000000AB"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(text(&out).1.contains("transaction_id"), "{:?}", text(&out));
+    assert_eq!(state.requests(), before);
+    // A file of transaction ids.
+    let mut list = String::new();
+    for i in 0..5 {
+        let key = OrderKey::new("1900000001", format!("global-bulk-{i}"));
+        state.put_order(key.clone(), OrderState::Unpaid);
+        let id = format!("42000000002018112100000000{i:02}");
+        state.set_transaction_id(&key, &id);
+        list.push_str(&id);
+        list.push('\n');
+    }
+    let file = dir.path().join("ids.txt");
+    std::fs::write(&file, list).unwrap();
+    let out = close(&["--ids", "transaction-id", "--from", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    for i in 0..5 {
+        let order = state.order(&OrderKey::new("1900000001", format!("global-bulk-{i}"))).unwrap();
+        assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{i}");
+    }
+    let journal = journal_records(&dir.path().join("ids.txt.journal.jsonl"));
+    assert_eq!(journal[0]["call"], "v3_global_by_transaction_id", "{:?}", journal[0]);
 }

@@ -1,11 +1,12 @@
 //! [`CloseOrder`]: every close call wxpay makes, as one type.
 
 use crate::Response;
+use crate::endpoint::Endpoint;
 use crate::error::{ApiVersion, Error, InvalidInput};
 use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::outcome::CloseOutcome;
 use crate::v2::CloseOrderV2;
-use crate::v3::{CloseCombinedOrder, CloseOrderV3};
+use crate::v3::{CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3};
 
 /// Any close call: APIv2, APIv3 (direct merchant or service provider), or an APIv3
 /// combined order. Clients, the command and the tests dispatch on this type and nowhere
@@ -30,16 +31,20 @@ pub enum CloseOrder {
     V3(CloseOrderV3),
     /// `POST /v3/combine-transactions/out-trade-no/{combine_out_trade_no}/close`.
     Combined(CloseCombinedOrder),
+    /// `POST /v3/global/transactions/{out-trade-no|id}/{no}/close` (cross-border).
+    Global(CloseGlobalOrder),
 }
 
 impl CloseOrder {
-    /// The order number the call closes (`combine_out_trade_no` for a combined order).
+    /// The order number the call closes (`combine_out_trade_no` for a combined order; the
+    /// `transaction_id` for a cross-border close by WeChat Pay's number).
     #[must_use]
     pub fn out_trade_no(&self) -> &str {
         match self {
             CloseOrder::V2(op) => op.out_trade_no(),
             CloseOrder::V3(op) => op.out_trade_no(),
             CloseOrder::Combined(op) => op.combine_out_trade_no(),
+            CloseOrder::Global(op) => op.order_number(),
         }
     }
 
@@ -48,7 +53,7 @@ impl CloseOrder {
     pub fn api_version(&self) -> ApiVersion {
         match self {
             CloseOrder::V2(_) => ApiVersion::V2,
-            CloseOrder::V3(_) | CloseOrder::Combined(_) => ApiVersion::V3,
+            CloseOrder::V3(_) | CloseOrder::Combined(_) | CloseOrder::Global(_) => ApiVersion::V3,
         }
     }
 
@@ -60,6 +65,7 @@ impl CloseOrder {
             CloseOrder::V2(op) => CloseOrder::V2(op.created_at(unix_secs)),
             CloseOrder::V3(op) => CloseOrder::V3(op.created_at(unix_secs)),
             CloseOrder::Combined(op) => CloseOrder::Combined(op.created_at(unix_secs)),
+            CloseOrder::Global(op) => CloseOrder::Global(op.created_at(unix_secs)),
         }
     }
 
@@ -76,6 +82,7 @@ impl CloseOrder {
             CloseOrder::V2(op) => op,
             CloseOrder::V3(op) => op,
             CloseOrder::Combined(op) => op,
+            CloseOrder::Global(op) => op,
         }
     }
 }
@@ -86,6 +93,7 @@ trait CloseCall {
     fn prepare_dyn(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error>;
     fn parse_dyn(&self, ctx: &Context, now: u64, response: Response)
     -> Result<CloseOutcome, Error>;
+    fn endpoint_dyn(&self, configured: &Endpoint) -> Endpoint;
 }
 
 macro_rules! close_call {
@@ -100,6 +108,9 @@ macro_rules! close_call {
             fn parse_dyn(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
                 self.parse(ctx, now, response)
             }
+            fn endpoint_dyn(&self, configured: &Endpoint) -> Endpoint {
+                self.endpoint(configured)
+            }
         }
         impl From<$t> for CloseOrder {
             fn from(op: $t) -> Self {
@@ -109,10 +120,19 @@ macro_rules! close_call {
     )*};
 }
 
-close_call!(V2 => CloseOrderV2, V3 => CloseOrderV3, Combined => CloseCombinedOrder);
+close_call!(
+    V2 => CloseOrderV2,
+    V3 => CloseOrderV3,
+    Combined => CloseCombinedOrder,
+    Global => CloseGlobalOrder
+);
 
 impl Operation for CloseOrder {
     type Output = CloseOutcome;
+
+    fn endpoint(&self, configured: &Endpoint) -> Endpoint {
+        self.as_operation().endpoint_dyn(configured)
+    }
 
     fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
         self.as_operation().prepare_dyn(ctx, attempt)

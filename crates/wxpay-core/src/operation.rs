@@ -5,7 +5,7 @@ use std::fmt;
 
 use http::HeaderValue;
 
-use crate::endpoint::BaseUrl;
+use crate::endpoint::{BaseUrl, Endpoint};
 use crate::error::{Error, InvalidInput, SignError};
 use crate::v2::V2Credentials;
 use crate::v3::{SignerKind, V3Credentials};
@@ -250,6 +250,12 @@ impl Prepared {
 pub trait Operation {
     /// What a successful call returns.
     type Output;
+
+    /// Where this call goes, given the client's configured endpoint: that endpoint, as a
+    /// rule; the cross-border close moves the default mainland endpoint to Hong Kong.
+    fn endpoint(&self, configured: &Endpoint) -> Endpoint {
+        configured.clone()
+    }
 
     /// Builds the request for one attempt.
     ///

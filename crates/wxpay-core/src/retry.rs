@@ -210,8 +210,10 @@ pub struct Call<'a, O: Operation> {
 }
 
 impl<'a, O: Operation> Call<'a, O> {
-    /// Starts a call of `op` against `endpoint`.
+    /// Starts a call of `op` against `endpoint` (as the operation places it: see
+    /// [`Operation::endpoint`]).
     pub fn new(op: &'a O, ctx: &'a Context, endpoint: &Endpoint, policy: &'a RetryPolicy) -> Self {
+        let endpoint = op.endpoint(endpoint);
         let (base, backup) = (endpoint.primary(), endpoint.backup());
         Call {
             op,

@@ -109,14 +109,32 @@ fn create_order(shared: &Shared, v: &Value) -> Result<Answer, String> {
         (None, Some(age)) => now().saturating_sub(age),
         (None, None) => now().saturating_sub(DEFAULT_ORDER_AGE_SECS),
     };
-    // `count` makes that many orders, numbered `{out_trade_no}{i:06}` from 0.
+    // WeChat Pay's own number for it, for cross-border closes by `transaction_id`.
+    let transaction_id = match v.get("transaction_id") {
+        None | Some(Value::Null) => None,
+        Some(t) => {
+            let t = t.as_str().ok_or_else(|| why("`transaction_id` is a string of digits"))?;
+            wxpay_core::v3::check_transaction_id(t).map_err(|e| e.to_string())?;
+            Some(t.to_owned())
+        }
+    };
+    // `count` makes that many orders, numbered `{out_trade_no}{i:06}` (and
+    // `{transaction_id}{i:06}`) from 0.
     match v.get("count").and_then(Value::as_u64) {
-        None => shared.state.insert_order(key, state, created_at),
+        None => {
+            shared.state.insert_order(key.clone(), state, created_at);
+            if let Some(t) = &transaction_id {
+                shared.state.set_transaction_id(&key, t.clone());
+            }
+        }
         Some(count) if count <= 1_000_000 => {
             let prefix = std::mem::take(&mut key.out_trade_no);
             for i in 0..count {
                 key.out_trade_no = format!("{prefix}{i:06}");
                 shared.state.insert_order(key.clone(), state, created_at);
+                if let Some(t) = &transaction_id {
+                    shared.state.set_transaction_id(&key, format!("{t}{i:06}"));
+                }
             }
         }
         Some(_) => return Err(why("`count` is at most 1000000")),
@@ -135,10 +153,9 @@ fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, String> {
     let fault = Fault::parse(name, delay_ms).ok_or_else(|| why("unknown `fault`"))?;
     let endpoint = match v.get("endpoint").and_then(Value::as_str) {
         None => None,
-        Some(e) => Some(
-            Route::parse(e)
-                .ok_or_else(|| why("`endpoint` is v2, v3_direct, v3_partner or v3_combined"))?,
-        ),
+        Some(e) => Some(Route::parse(e).ok_or_else(|| {
+            why("`endpoint` is v2, v3_direct, v3_partner, v3_combined, v3_global or v3_global_id")
+        })?),
     };
     let times = match v.get("times") {
         None | Some(Value::Null) => None,

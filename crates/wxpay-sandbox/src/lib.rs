@@ -26,6 +26,8 @@
 //! | `POST /v3/pay/transactions/out-trade-no/{no}/close` | APIv3 direct close |
 //! | `POST /v3/pay/partner/transactions/out-trade-no/{no}/close` | APIv3 service-provider close |
 //! | `POST /v3/combine-transactions/out-trade-no/{no}/close` | APIv3 combined close (all sub-orders or none) |
+//! | `POST /v3/global/transactions/out-trade-no/{no}/close` | APIv3 cross-border close by the merchant's order number (`{"mchid"}`, or `{"sp_mchid","sub_mchid"}` for an institution) |
+//! | `POST /v3/global/transactions/id/{transaction_id}/close` | APIv3 cross-border close by WeChat Pay's order number, found through [`State::set_transaction_id`] or the control API's `transaction_id` |
 //! | `/__sandbox/…` | the control API (below) |
 //!
 //! With no configuration it knows the merchants in [`merchants`]: for APIv2 a common-mode
@@ -63,11 +65,12 @@
 //!
 //! JSON in and out, under `/__sandbox/` (never a WeChat Pay path):
 //!
-//! - `POST /__sandbox/orders` `{"mchid", "sub_mchid"?, "out_trade_no", "state"?: "unpaid"|"paid"|"closed", "created_at"?: unix, "age_secs"?: n, "count"?: n}`
+//! - `POST /__sandbox/orders` `{"mchid", "sub_mchid"?, "out_trade_no", "transaction_id"?, "state"?: "unpaid"|"paid"|"closed", "created_at"?: unix, "age_secs"?: n, "count"?: n}`
 //!   (orders are an hour old unless told otherwise; `count` makes `{out_trade_no}000000`, `…000001`, …);
 //! - `GET /__sandbox/orders?mchid=…&out_trade_no=…[&sub_mchid=…]`: state, creation time, close calls;
 //! - `POST /__sandbox/orders/pay` `{"mchid", "sub_mchid"?, "out_trade_no"}`;
-//! - `POST /__sandbox/faults` `{"fault", "endpoint"?: "v2"|"v3_direct"|"v3_partner"|"v3_combined", "out_trade_no"?, "times"?: n, "delay_ms"?: n}`
+//! - `POST /__sandbox/faults` `{"fault", "endpoint"?: "v2"|"v3_direct"|"v3_partner"|"v3_combined"|"v3_global"|"v3_global_id", "out_trade_no"?, "times"?: n, "delay_ms"?: n}`
+//!   (for `v3_global_id`, `out_trade_no` scopes the fault to the `transaction_id` in the path)
 //!   with the faults of [`Fault`] by name; `DELETE /__sandbox/faults` clears them;
 //! - `GET /__sandbox/credentials`, `GET /__sandbox/stats`, `GET /__sandbox/health`.
 //!

@@ -149,6 +149,8 @@ pub(crate) fn route(path: &str) -> Option<(Route, Option<String>)> {
         CloseCall::Direct => Route::V3Direct,
         CloseCall::Partner => Route::V3Partner,
         CloseCall::Combined => Route::V3Combined,
+        CloseCall::GlobalOutTradeNo => Route::V3Global,
+        CloseCall::GlobalTransactionId => Route::V3GlobalById,
     };
     Some((endpoint, Some(no)))
 }

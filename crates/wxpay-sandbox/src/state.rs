@@ -106,10 +106,24 @@ pub enum Route {
     V3Partner,
     /// `POST /v3/combine-transactions/out-trade-no/{no}/close`.
     V3Combined,
+    /// `POST /v3/global/transactions/out-trade-no/{no}/close` (cross-border).
+    V3Global,
+    /// `POST /v3/global/transactions/id/{transaction_id}/close` (cross-border).
+    V3GlobalById,
 }
 
 impl Route {
-    /// `v2`, `v3_direct`, `v3_partner`, `v3_combined`.
+    /// Every route.
+    pub const ALL: [Route; 6] = [
+        Route::V2Close,
+        Route::V3Direct,
+        Route::V3Partner,
+        Route::V3Combined,
+        Route::V3Global,
+        Route::V3GlobalById,
+    ];
+
+    /// `v2`, `v3_direct`, `v3_partner`, `v3_combined`, `v3_global`, `v3_global_id`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -117,15 +131,15 @@ impl Route {
             Route::V3Direct => "v3_direct",
             Route::V3Partner => "v3_partner",
             Route::V3Combined => "v3_combined",
+            Route::V3Global => "v3_global",
+            Route::V3GlobalById => "v3_global_id",
         }
     }
 
     /// Reads what [`as_str`](Self::as_str) writes.
     #[must_use]
     pub fn parse(s: &str) -> Option<Route> {
-        [Route::V2Close, Route::V3Direct, Route::V3Partner, Route::V3Combined]
-            .into_iter()
-            .find(|e| e.as_str() == s)
+        Route::ALL.into_iter().find(|e| e.as_str() == s)
     }
 }
 
@@ -246,10 +260,16 @@ impl FaultRule {
     }
 }
 
+/// WeChat Pay's order number within a merchant (and sub-merchant): an [`OrderKey`] whose
+/// `out_trade_no` holds the `transaction_id`.
+type TransactionKey = OrderKey;
+
 /// Orders, faults and counters, shared by every connection.
 #[derive(Debug, Default)]
 pub struct State {
     orders: Mutex<HashMap<OrderKey, Order>>,
+    /// WeChat Pay's order numbers → the orders.
+    transaction_ids: Mutex<HashMap<TransactionKey, OrderKey>>,
     faults: Mutex<Vec<FaultRule>>,
     requests: AtomicU64,
 }
@@ -281,6 +301,34 @@ impl State {
 
     pub(crate) fn insert_order(&self, key: OrderKey, state: OrderState, created_at: u64) {
         lock(&self.orders).insert(key, Order { state, created_at, close_calls: 0, closes: 0 });
+    }
+
+    /// Gives an order WeChat Pay's order number `transaction_id` too, so that a cross-border
+    /// close can name it either way.
+    pub fn set_transaction_id(&self, key: &OrderKey, transaction_id: impl Into<String>) {
+        let id = OrderKey {
+            mchid: key.mchid.clone(),
+            sub_mchid: key.sub_mchid.clone(),
+            out_trade_no: transaction_id.into(),
+        };
+        lock(&self.transaction_ids).insert(id, key.clone());
+    }
+
+    /// The order that WeChat Pay numbered `transaction_id`, for merchant `mchid` (and
+    /// sub-merchant `sub_mchid`).
+    #[must_use]
+    pub fn order_by_transaction_id(
+        &self,
+        mchid: &str,
+        sub_mchid: Option<&str>,
+        transaction_id: &str,
+    ) -> Option<OrderKey> {
+        let id = OrderKey {
+            mchid: mchid.to_owned(),
+            sub_mchid: sub_mchid.map(str::to_owned),
+            out_trade_no: transaction_id.to_owned(),
+        };
+        lock(&self.transaction_ids).get(&id).cloned()
     }
 
     /// An order, if it exists.

@@ -111,35 +111,69 @@ fn process(
             Some(detail),
         )
     };
-    if wxpay_core::v3::check_out_trade_no(out_trade_no).is_err() {
+    let (field_name, checked) = if endpoint == Route::V3GlobalById {
+        ("transaction_id", wxpay_core::v3::check_transaction_id(out_trade_no))
+    } else {
+        ("out_trade_no", wxpay_core::v3::check_out_trade_no(out_trade_no))
+    };
+    if checked.is_err() {
         let detail =
-            json!({ "field": "out_trade_no", "location": "uri_template", "value": out_trade_no });
-        return Reply::error(400, "PARAM_ERROR", "out_trade_no 格式错误", Some(detail));
+            json!({ "field": field_name, "location": "uri_template", "value": out_trade_no });
+        return Reply::error(400, "PARAM_ERROR", &format!("{field_name} 格式错误"), Some(detail));
     }
+    // Who closes: the merchant itself (`mchid`), or for its sub-merchant (`sp_mchid`).
+    let direct = || -> Result<OrderKey, Reply> {
+        let Some(mchid) = field("mchid") else { return Err(missing("mchid")) };
+        if mchid != auth.mchid {
+            return Err(Reply::error(400, "INVALID_REQUEST", "mchid 与签名商户号不一致", None));
+        }
+        Ok(OrderKey::new(mchid, out_trade_no))
+    };
+    let partner = || -> Result<OrderKey, Reply> {
+        let Some(sp) = field("sp_mchid") else { return Err(missing("sp_mchid")) };
+        let Some(sub) = field("sub_mchid") else { return Err(missing("sub_mchid")) };
+        if sp != auth.mchid {
+            return Err(Reply::error(400, "INVALID_REQUEST", "sp_mchid 与签名商户号不一致", None));
+        }
+        if !merchant.subs.contains(&sub) {
+            return Err(Reply::error(
+                400,
+                "INVALID_REQUEST",
+                "sub_mchid 不是该服务商的子商户",
+                None,
+            ));
+        }
+        Ok(OrderKey::sub(sp, sub, out_trade_no))
+    };
 
     let keys: Vec<OrderKey> = match endpoint {
-        Route::V3Direct => {
-            let Some(mchid) = field("mchid") else { return missing("mchid") };
-            if mchid != auth.mchid {
-                return Reply::error(400, "INVALID_REQUEST", "mchid 与签名商户号不一致", None);
+        Route::V3Direct => match direct() {
+            Ok(key) => vec![key],
+            Err(reply) => return reply,
+        },
+        Route::V3Partner => match partner() {
+            Ok(key) => vec![key],
+            Err(reply) => return reply,
+        },
+        Route::V3Global | Route::V3GlobalById => {
+            let key = if field("sp_mchid").is_some() { partner() } else { direct() };
+            let key = match key {
+                Ok(key) => key,
+                Err(reply) => return reply,
+            };
+            if endpoint == Route::V3Global {
+                vec![key]
+            } else {
+                // The path names WeChat Pay's number: find the merchant's order by it.
+                match shared.state.order_by_transaction_id(
+                    &key.mchid,
+                    key.sub_mchid.as_deref(),
+                    out_trade_no,
+                ) {
+                    Some(order) => vec![order],
+                    None => return Reply::error(404, "ORDER_NOT_EXIST", "订单不存在", None),
+                }
             }
-            vec![OrderKey::new(mchid, out_trade_no)]
-        }
-        Route::V3Partner => {
-            let Some(sp) = field("sp_mchid") else { return missing("sp_mchid") };
-            let Some(sub) = field("sub_mchid") else { return missing("sub_mchid") };
-            if sp != auth.mchid {
-                return Reply::error(400, "INVALID_REQUEST", "sp_mchid 与签名商户号不一致", None);
-            }
-            if !merchant.subs.contains(&sub) {
-                return Reply::error(
-                    400,
-                    "INVALID_REQUEST",
-                    "sub_mchid 不是该服务商的子商户",
-                    None,
-                );
-            }
-            vec![OrderKey::sub(sp, sub, out_trade_no)]
         }
         Route::V3Combined => {
             if field("combine_appid").is_none() {

@@ -8,6 +8,7 @@ use http::{HeaderName, HeaderValue, Method};
 
 use super::verify::{has_signature_headers, header, verify_response};
 use super::{AUTH_SCHEME, V3Credentials, itoa_buf, request_message};
+use crate::endpoint::Endpoint;
 use crate::error::{ApiCode, ApiError, ApiVersion, DecodeError, Error, InvalidInput};
 use crate::operation::{Attempt, Context, Operation, PendingSignature, Prepared};
 use crate::outcome::CloseOutcome;
@@ -30,6 +31,20 @@ pub fn check_out_trade_no(value: &str) -> Result<(), InvalidInput> {
     out_trade_no("out_trade_no", value)
 }
 
+/// Checks a WeChat Pay order number (`transaction_id`): 1 to 32 digits.
+///
+/// # Errors
+/// The [`InvalidInput`] that says what is wrong.
+pub fn check_transaction_id(value: &str) -> Result<(), InvalidInput> {
+    validate::charset("transaction_id", value, 1, 32, b"")?;
+    if let Some((position, character)) =
+        value.chars().enumerate().find(|(_, c)| !c.is_ascii_digit())
+    {
+        return Err(InvalidInput::BadCharacter { field: "transaction_id", character, position });
+    }
+    Ok(())
+}
+
 /// Which APIv3 close call a request path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CloseCall {
@@ -39,11 +54,21 @@ pub enum CloseCall {
     Partner,
     /// A combined order's close.
     Combined,
+    /// A cross-border (global) close by the merchant's order number.
+    GlobalOutTradeNo,
+    /// A cross-border (global) close by WeChat Pay's order number (`transaction_id`).
+    GlobalTransactionId,
 }
 
 impl CloseCall {
     /// Every APIv3 close call.
-    pub const ALL: [CloseCall; 3] = [CloseCall::Direct, CloseCall::Partner, CloseCall::Combined];
+    pub const ALL: [CloseCall; 5] = [
+        CloseCall::Direct,
+        CloseCall::Partner,
+        CloseCall::Combined,
+        CloseCall::GlobalOutTradeNo,
+        CloseCall::GlobalTransactionId,
+    ];
 
     /// The path up to the order number.
     #[must_use]
@@ -52,11 +77,14 @@ impl CloseCall {
             CloseCall::Direct => "/v3/pay/transactions/out-trade-no/",
             CloseCall::Partner => "/v3/pay/partner/transactions/out-trade-no/",
             CloseCall::Combined => "/v3/combine-transactions/out-trade-no/",
+            CloseCall::GlobalOutTradeNo => "/v3/global/transactions/out-trade-no/",
+            CloseCall::GlobalTransactionId => "/v3/global/transactions/id/",
         }
     }
 
     /// Reads a request path: the close call it names and its order number, percent-decoded
-    /// (not yet checked: see [`check_out_trade_no`]). `None` for any other path.
+    /// (not yet checked: see [`check_out_trade_no`] and [`check_transaction_id`]). `None` for
+    /// any other path.
     #[must_use]
     pub fn from_path(path: &str) -> Option<(CloseCall, String)> {
         CloseCall::ALL.into_iter().find_map(|call| {
@@ -97,8 +125,38 @@ fn id(field: &'static str, value: &str) -> Result<(), InvalidInput> {
 /// Which merchant closes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Closer {
+    /// The merchant itself (`{"mchid"}`).
     Direct,
+    /// A service provider or institution for its sub-merchant (`{"sp_mchid","sub_mchid"}`).
     Partner { sub_mchid: String },
+}
+
+impl Closer {
+    /// The JSON body naming the merchant (the credentials' `mchid`) and any sub-merchant.
+    fn body(&self, mchid: &str) -> Vec<u8> {
+        let mut body = Vec::with_capacity(64);
+        match self {
+            Closer::Direct => {
+                body.extend_from_slice(b"{\"mchid\":");
+                json_string(mchid, &mut body);
+            }
+            Closer::Partner { sub_mchid } => {
+                body.extend_from_slice(b"{\"sp_mchid\":");
+                json_string(mchid, &mut body);
+                body.extend_from_slice(b",\"sub_mchid\":");
+                json_string(sub_mchid, &mut body);
+            }
+        }
+        body.push(b'}');
+        body
+    }
+
+    fn check(&self) -> Result<(), InvalidInput> {
+        match self {
+            Closer::Direct => Ok(()),
+            Closer::Partner { sub_mchid } => id("sub_mchid", sub_mchid),
+        }
+    }
 }
 
 /// Closes an order through APIv3: as a direct merchant
@@ -164,9 +222,7 @@ impl CloseOrderV3 {
     /// The first [`InvalidInput`] found.
     pub fn validate(&self, now: u64) -> Result<(), InvalidInput> {
         out_trade_no("out_trade_no", &self.out_trade_no)?;
-        if let Closer::Partner { sub_mchid } = &self.closer {
-            id("sub_mchid", sub_mchid)?;
-        }
+        self.closer.check()?;
         validate::close_delay(self.created_at, now)
     }
 
@@ -195,20 +251,138 @@ impl Operation for CloseOrderV3 {
     fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
         let creds = ctx.v3()?;
         self.validate(attempt.timestamp)?;
-        let mut body = Vec::with_capacity(64);
-        match &self.closer {
-            Closer::Direct => {
-                body.extend_from_slice(b"{\"mchid\":");
-                json_string(&creds.mchid, &mut body);
-            }
-            Closer::Partner { sub_mchid } => {
-                body.extend_from_slice(b"{\"sp_mchid\":");
-                json_string(&creds.mchid, &mut body);
-                body.extend_from_slice(b",\"sub_mchid\":");
-                json_string(sub_mchid, &mut body);
-            }
+        let body = self.closer.body(&creds.mchid);
+        prepare_post(ctx, creds, attempt, self.path_unchecked(), body)
+    }
+
+    fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
+        read_close_answer(ctx.v3()?, now, response)
+    }
+}
+
+/// Which order a cross-border close names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum GlobalOrder {
+    OutTradeNo(String),
+    TransactionId(String),
+}
+
+/// Closes a cross-border (global) merchant's order through APIv3, at the Hong Kong host
+/// (`https://apihk.mch.weixin.qq.com`, no backup host), by the merchant's order number
+/// (`POST /v3/global/transactions/out-trade-no/{out_trade_no}/close`) or by WeChat Pay's
+/// (`POST /v3/global/transactions/id/{transaction_id}/close`), for a common-mode merchant
+/// (`{"mchid"}`) or an institution closing for its sub-merchant (`{"sp_mchid","sub_mchid"}`).
+/// Signing, verification, outcomes and the 5-minute rule are the mainland close's.
+///
+/// A client configured with the default mainland endpoint sends it to the Hong Kong host; a
+/// base URL of your own (a proxy, the sandbox) is used as it is.
+///
+/// ```
+/// use wxpay_core::v3::CloseGlobalOrder;
+///
+/// let by_no = CloseGlobalOrder::by_out_trade_no("1217752501201407033233368018");
+/// assert_eq!(by_no.path()?, "/v3/global/transactions/out-trade-no/1217752501201407033233368018/close");
+/// let by_id = CloseGlobalOrder::by_transaction_id("4200000000201811201234567890").for_sub_merchant("1900000109");
+/// assert_eq!(by_id.path()?, "/v3/global/transactions/id/4200000000201811201234567890/close");
+/// // WeChat Pay's order numbers are digits: refused before anything is built.
+/// assert!(CloseGlobalOrder::by_transaction_id("42000A").path().is_err());
+/// # Ok::<(), wxpay_core::InvalidInput>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseGlobalOrder {
+    order: GlobalOrder,
+    closer: Closer,
+    created_at: Option<u64>,
+}
+
+impl CloseGlobalOrder {
+    /// Closes the order the merchant numbered `out_trade_no` (common mode).
+    pub fn by_out_trade_no(out_trade_no: impl Into<String>) -> Self {
+        let order = GlobalOrder::OutTradeNo(out_trade_no.into());
+        CloseGlobalOrder { order, closer: Closer::Direct, created_at: None }
+    }
+
+    /// Closes the order WeChat Pay numbered `transaction_id` (common mode).
+    pub fn by_transaction_id(transaction_id: impl Into<String>) -> Self {
+        let order = GlobalOrder::TransactionId(transaction_id.into());
+        CloseGlobalOrder { order, closer: Closer::Direct, created_at: None }
+    }
+
+    /// Institutional mode: the institution (the credentials' `mchid`, sent as `sp_mchid`)
+    /// closes its sub-merchant `sub_mchid`'s order.
+    #[must_use]
+    pub fn for_sub_merchant(mut self, sub_mchid: impl Into<String>) -> Self {
+        self.closer = Closer::Partner { sub_mchid: sub_mchid.into() };
+        self
+    }
+
+    /// When the order was created (Unix seconds): a close within 5 minutes is refused
+    /// before anything is sent.
+    #[must_use]
+    pub fn created_at(mut self, unix_secs: u64) -> Self {
+        self.created_at = Some(unix_secs);
+        self
+    }
+
+    /// The order number the call names: the merchant's or WeChat Pay's.
+    #[must_use]
+    pub fn order_number(&self) -> &str {
+        match &self.order {
+            GlobalOrder::OutTradeNo(no) | GlobalOrder::TransactionId(no) => no,
         }
-        body.push(b'}');
+    }
+
+    /// Whether the call names WeChat Pay's order number (`transaction_id`).
+    #[must_use]
+    pub fn is_by_transaction_id(&self) -> bool {
+        matches!(self.order, GlobalOrder::TransactionId(_))
+    }
+
+    /// Checks the input as [`prepare`](Operation::prepare) does, at time `now`.
+    ///
+    /// # Errors
+    /// The first [`InvalidInput`] found.
+    pub fn validate(&self, now: u64) -> Result<(), InvalidInput> {
+        match &self.order {
+            GlobalOrder::OutTradeNo(no) => out_trade_no("out_trade_no", no)?,
+            GlobalOrder::TransactionId(id) => check_transaction_id(id)?,
+        }
+        self.closer.check()?;
+        validate::close_delay(self.created_at, now)
+    }
+
+    /// The request path, the order number percent-encoded, once the input is valid.
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate) (the 5-minute rule aside).
+    pub fn path(&self) -> Result<String, InvalidInput> {
+        self.validate(u64::MAX)?;
+        Ok(self.path_unchecked())
+    }
+
+    fn path_unchecked(&self) -> String {
+        let call = match self.order {
+            GlobalOrder::OutTradeNo(_) => CloseCall::GlobalOutTradeNo,
+            GlobalOrder::TransactionId(_) => CloseCall::GlobalTransactionId,
+        };
+        segment_path(call.path_prefix(), self.order_number())
+    }
+}
+
+impl Operation for CloseGlobalOrder {
+    type Output = CloseOutcome;
+
+    fn endpoint(&self, configured: &Endpoint) -> Endpoint {
+        match configured {
+            Endpoint::Mainland => Endpoint::HongKong,
+            other => other.clone(),
+        }
+    }
+
+    fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
+        let creds = ctx.v3()?;
+        self.validate(attempt.timestamp)?;
+        let body = self.closer.body(&creds.mchid);
         prepare_post(ctx, creds, attempt, self.path_unchecked(), body)
     }
 

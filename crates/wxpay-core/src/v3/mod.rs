@@ -14,8 +14,8 @@ use http::HeaderValue;
 
 pub(crate) use close::authorize as authorize_request;
 pub use close::{
-    CloseCall, CloseCombinedOrder, CloseOrderV3, SubOrder, check_out_trade_no, percent_decode,
-    read_close_answer,
+    CloseCall, CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3, SubOrder, check_out_trade_no,
+    check_transaction_id, percent_decode, read_close_answer,
 };
 pub use keys::RsaSigner;
 pub use verify::{
