@@ -889,3 +889,39 @@ fn requests_a_lenient_server_would_accept_are_refused() {
     state.put_order(OrderKey::new(V3_MCH, "faults-none"), OrderState::Unpaid);
     assert_eq!(f.call(&ctx, &CloseOrderV3::direct("faults-none")).unwrap(), CloseOutcome::Closed);
 }
+
+#[test]
+fn cross_border_orders_are_found_by_either_number_and_set_through_the_control_api() {
+    use wxpay_core::v3::CloseGlobalOrder;
+    let f = Fixture::new(no_delay());
+    let (status, body) = f.control(
+        "POST",
+        "orders",
+        Some(json!({"mchid": V3_MCH, "out_trade_no": "global-ctl-1", "transaction_id": "4200000000201811209999999999"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = f.control(
+        "POST",
+        "orders",
+        Some(json!({"mchid": V3_MCH, "out_trade_no": "global-ctl-2", "transaction_id": "42A"})),
+    );
+    assert_eq!(status, 400, "{body}");
+    let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    let by_id = CloseGlobalOrder::by_transaction_id("4200000000201811209999999999");
+    assert_eq!(f.call(&ctx, &by_id).unwrap(), CloseOutcome::Closed);
+    // The same order by the merchant's number: already closed.
+    let by_no = CloseGlobalOrder::by_out_trade_no("global-ctl-1");
+    assert_eq!(f.call(&ctx, &by_no).unwrap(), CloseOutcome::AlreadyClosed);
+    let order = f.sandbox.state().order(&OrderKey::new(V3_MCH, "global-ctl-1")).unwrap();
+    assert_eq!((order.state, order.close_calls, order.closes), (OrderState::Closed, 2, 1));
+    // Another merchant's transaction id is not this merchant's order.
+    let sp = v3_ctx(V3_SP, AnswerMode::PublicKey);
+    let theirs = CloseGlobalOrder::by_transaction_id("4200000000201811209999999999")
+        .for_sub_merchant(V3_SUB);
+    assert_eq!(f.call(&sp, &theirs).unwrap(), CloseOutcome::NotFound);
+    // A fault scoped to the global-by-id route.
+    f.sandbox.state().add_fault(FaultRule::always(Fault::SystemError).on(Route::V3GlobalById));
+    let err = f.call(&ctx, &by_id).unwrap_err();
+    assert_eq!(err.api().unwrap().code, ApiCode::SystemError);
+    assert_eq!(f.call(&ctx, &by_no).unwrap(), CloseOutcome::AlreadyClosed, "only that route");
+}
