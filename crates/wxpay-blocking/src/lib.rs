@@ -100,13 +100,13 @@ impl Client {
     }
 
     /// Runs any core operation through the core's call loop, with retries and fail-over as
-    /// the policy says.
+    /// the policy says, keeping platform certificates current when the configuration asks
+    /// ([`ClientConfigBuilder::refresh_certificates`]).
     ///
     /// # Errors
     /// The core's [`Error`]: an outcome is never an error.
     pub fn execute<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
-        let config = &self.config;
-        Call::new(op, config.context(), config.endpoint(), config.retry()).run_blocking(self)
+        wxpay_core::execute_blocking(&self.config, op, self)
     }
 
     /// One exchange: the request out, the answer in, up to the size cap.

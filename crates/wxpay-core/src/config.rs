@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::endpoint::{BaseUrl, Endpoint};
 use crate::error::{InvalidInput, KeyError};
 use crate::operation::Context;
+use crate::refresh::{CertificateRefresh, Keeper, MAX_REFRESH_INTERVAL};
 use crate::retry::RetryPolicy;
 use crate::v2::V2Credentials;
 use crate::v3::V3Credentials;
@@ -40,6 +41,7 @@ pub struct ClientConfig {
     max_response_bytes: u64,
     proxy: Option<String>,
     tls_roots: Option<Arc<[Vec<u8>]>>,
+    keeper: Option<Arc<Keeper>>,
 }
 
 impl ClientConfig {
@@ -58,6 +60,7 @@ impl ClientConfig {
             user_agent_suffix: None,
             proxy: None,
             tls_roots: None,
+            certificates: None,
         }
     }
 
@@ -101,6 +104,16 @@ impl ClientConfig {
     #[must_use]
     pub fn proxy(&self) -> Option<&str> {
         self.proxy.as_deref()
+    }
+
+    /// The platform certificate store the clients keep current, if any.
+    #[must_use]
+    pub fn certificate_store(&self) -> Option<&crate::v3::PlatformCertificates> {
+        self.keeper.as_deref().map(|k| &k.store)
+    }
+
+    pub(crate) fn keeper(&self) -> Option<&Keeper> {
+        self.keeper.as_deref()
     }
 
     /// The only certificate authorities trusted for TLS, as DER, when set with
@@ -172,6 +185,7 @@ pub struct ClientConfigBuilder {
     user_agent_suffix: Option<String>,
     proxy: Option<String>,
     tls_roots: Option<Vec<u8>>,
+    certificates: Option<(crate::v3::PlatformCertificates, CertificateRefresh)>,
 }
 
 impl fmt::Debug for ClientConfigBuilder {
@@ -282,6 +296,20 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Keeps `store` (the APIv3 credentials' verifier, or part of it) current: the clients
+    /// download the platform certificate list as `refresh` says, with the credentials' APIv3
+    /// key ([`V3Credentials::with_api_v3_key`](crate::v3::V3Credentials::with_api_v3_key)).
+    /// Checked at [`build`](Self::build).
+    #[must_use]
+    pub fn refresh_certificates(
+        mut self,
+        store: crate::v3::PlatformCertificates,
+        refresh: CertificateRefresh,
+    ) -> Self {
+        self.certificates = Some((store, refresh));
+        self
+    }
+
     /// Checks everything and builds the configuration.
     ///
     /// # Errors
@@ -294,6 +322,23 @@ impl ClientConfigBuilder {
         if self.v2.is_none() && self.v3.is_none() {
             return Err(InvalidInput::MissingCredentials { api: "v2 or v3" });
         }
+        let keeper = match self.certificates {
+            None => None,
+            Some((store, refresh)) => {
+                let v3 = self.v3.as_ref().ok_or(InvalidInput::MissingCredentials { api: "v3" })?;
+                if v3.api_v3_key.is_none() {
+                    return Err(InvalidInput::MissingApiV3Key);
+                }
+                if refresh.interval >= MAX_REFRESH_INTERVAL || refresh.interval.is_zero() {
+                    return Err(InvalidInput::OutOfRange {
+                        setting: "certificate refresh interval (seconds, more than 0)",
+                        given: refresh.interval.as_secs(),
+                        max: MAX_REFRESH_INTERVAL.as_secs() - 1,
+                    });
+                }
+                Some(Arc::new(Keeper::new(store, refresh)))
+            }
+        };
         let max = crate::MAX_RESPONSE_BODY as u64;
         if self.max_response_bytes > max {
             let given = self.max_response_bytes;
@@ -334,6 +379,7 @@ impl ClientConfigBuilder {
             max_response_bytes: self.max_response_bytes,
             proxy: self.proxy,
             tls_roots,
+            keeper,
         })
     }
 }

@@ -145,6 +145,15 @@ impl Error {
         self.inner.request_id.as_deref()
     }
 
+    /// This error of a call made again after `previous` failed: the attempts add up, and
+    /// what the earlier call may have done stays.
+    #[must_use]
+    pub(crate) fn after(mut self, previous: &Error) -> Self {
+        self.inner.attempts += previous.inner.attempts;
+        self.inner.earlier = self.inner.earlier.max(previous.order_effect());
+        self
+    }
+
     /// Records the call's history: `attempts` made, the worst effect of those before the
     /// last, and the last answer's `Request-ID`.
     pub(crate) fn with_history(
@@ -357,6 +366,10 @@ pub enum InvalidInput {
         /// `"v2"`, `"v3"` or `"v2 or v3"`.
         api: &'static str,
     },
+    /// The call needs the APIv3 key (to decrypt platform certificates), which the
+    /// credentials were not given.
+    #[error("this call needs the APIv3 key: V3Credentials::with_api_v3_key")]
+    MissingApiV3Key,
     /// A base URL or proxy URL was refused.
     #[error("bad base URL: {reason}")]
     BadBaseUrl {
@@ -738,6 +751,29 @@ pub enum VerifyError {
         /// The field that differs.
         field: &'static str,
     },
+    /// An encrypted resource (a platform certificate) does not decrypt: a wrong APIv3 key,
+    /// or a ciphertext, nonce or associated data altered on the way.
+    #[error(
+        "the encrypted certificate {serial} does not decrypt (wrong APIv3 key, or altered ciphertext, nonce or associated data)"
+    )]
+    Decrypt {
+        /// The serial the list gives for it.
+        serial: String,
+    },
+    /// An encryption algorithm wxpay does not accept (it takes `AEAD_AES_256_GCM`).
+    #[error("unsupported encryption algorithm {0:?}")]
+    UnsupportedAlgorithm(String),
+    /// A decrypted platform certificate is not what the list says it is.
+    #[error("platform certificate {serial}: {what}")]
+    CertificateMismatch {
+        /// The serial the list gives.
+        serial: String,
+        /// What differs.
+        what: String,
+    },
+    /// A certificate list holds no certificate valid now.
+    #[error("the certificate list holds no certificate valid now")]
+    NoValidCertificate,
 }
 
 /// A response that could not be decoded. Keeps the raw body for diagnosis.

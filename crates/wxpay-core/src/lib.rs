@@ -117,6 +117,7 @@ mod error;
 mod hex;
 mod operation;
 mod outcome;
+mod refresh;
 mod retry;
 mod secret;
 pub mod v2;
@@ -133,8 +134,9 @@ pub use error::{
 pub use http;
 pub use operation::{Attempt, Context, Operation, Prepared, USER_AGENT};
 pub use outcome::CloseOutcome;
+pub use refresh::{CertificateRefresh, MAX_REFRESH_INTERVAL, execute, execute_blocking};
 pub use retry::{AttemptRandom, Call, RetryPolicy, Step, Transport};
-pub use secret::ApiV2Key;
+pub use secret::{ApiV2Key, ApiV3Key};
 pub use validate::MIN_CLOSE_DELAY_SECS;
 
 /// The request type wxpay hands to transports.

@@ -162,6 +162,20 @@ pub trait Transport {
     }
 }
 
+/// The result of a future whose every await is already complete (a blocking transport's):
+/// polled once. One that is not ready (an asynchronous-only signer) is a signing error.
+pub(crate) fn complete_now<T>(future: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(crate::SignError::new(
+            "a blocking transport met a future that was not ready (an asynchronous signer?)",
+        )
+        .into()),
+    }
+}
+
 /// What a caller driving a [`Call`] by hand does next.
 #[derive(Debug)]
 pub enum Step<T> {
@@ -275,15 +289,7 @@ impl<'a, O: Operation> Call<'a, O> {
     /// As `run`; and [`ErrorKind::Sign`] should the transport's signing future not be ready
     /// (an asynchronous-only signer: use an async transport).
     pub fn run_blocking<T: Transport>(self, io: &T) -> Result<O::Output, Error> {
-        let mut run = std::pin::pin!(self.run(io));
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match run.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(result) => result,
-            std::task::Poll::Pending => Err(crate::SignError::new(
-                "a blocking transport met a future that was not ready (an asynchronous signer?)",
-            )
-            .into()),
-        }
+        complete_now(self.run(io))
     }
 
     /// Builds the next attempt's request, with a fresh timestamp and nonce.

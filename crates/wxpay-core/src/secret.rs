@@ -47,6 +47,45 @@ impl fmt::Debug for ApiV2Key {
     }
 }
 
+/// The merchant's APIv3 key (32 characters, set in the merchant platform), which decrypts
+/// what WeChat Pay encrypts for the merchant: the platform certificates, notifications.
+///
+/// `Debug` prints `[redacted]`; the bytes are zeroized when the key is dropped; there is no
+/// way to read it back out.
+#[derive(Clone)]
+pub struct ApiV3Key(Zeroizing<[u8; 32]>);
+
+impl ApiV3Key {
+    /// Takes the key: exactly 32 bytes of printable ASCII, as the merchant platform sets it.
+    ///
+    /// # Errors
+    /// [`InvalidInput::ApiKeyLength`] for another length, [`InvalidInput::BadCharacter`]
+    /// (without the character) for a byte that is not printable ASCII.
+    pub fn new(key: impl AsRef<[u8]>) -> Result<Self, InvalidInput> {
+        let key = key.as_ref();
+        if let Some(position) = key.iter().position(|b| !b.is_ascii_graphic()) {
+            return Err(InvalidInput::BadCharacter {
+                field: "api_v3_key",
+                character: '?',
+                position,
+            });
+        }
+        let bytes: [u8; 32] =
+            key.try_into().map_err(|_| InvalidInput::ApiKeyLength { len: key.len() })?;
+        Ok(ApiV3Key(Zeroizing::new(bytes)))
+    }
+
+    pub(crate) fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiV3Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiV3Key([redacted])")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +96,17 @@ mod tests {
         let shown = format!("{key:?} {key:#?}");
         assert!(!shown.contains("192006250b4c"), "{shown}");
         assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn api_v3_keys_are_32_printable_bytes_and_never_shown() {
+        let key = ApiV3Key::new("0123456789abcdefghijklmnopqrstuv").unwrap();
+        assert!(!format!("{key:?}").contains("0123"));
+        assert_eq!(ApiV3Key::new("short").unwrap_err(), InvalidInput::ApiKeyLength { len: 5 });
+        assert!(matches!(
+            ApiV3Key::new("0123456789abcdefghijklmnopqrstu\n").unwrap_err(),
+            InvalidInput::BadCharacter { character: '?', position: 31, .. }
+        ));
     }
 
     #[test]

@@ -5,10 +5,12 @@ use serde_json::{Value, json};
 
 use crate::body::AnswerBody;
 use crate::merchants::{
-    API_V2_KEY, MERCHANT_KEY_PEM, MERCHANT_SERIAL_NO, V2_MERCHANTS, V3_MERCHANTS,
-    WECHATPAY_CERT_PEM, WECHATPAY_CERT_SERIAL, WECHATPAY_PUB_PEM, WECHATPAY_PUBLIC_KEY_ID,
+    API_V2_KEY, MERCHANT_KEY_PEM, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES, V2_MERCHANTS,
+    V3_MERCHANTS, WECHATPAY_CERT_PEM, WECHATPAY_CERT_SERIAL, WECHATPAY_PUB_PEM,
+    WECHATPAY_PUBLIC_KEY_ID,
 };
 use crate::server::{Answer, CONTROL_PREFIX, Shared, not_found, now, percent_decode};
+use crate::state::RotationStep;
 use crate::state::{Fault, FaultRule, OrderKey, OrderState, Route};
 
 /// How old an order made through the control API is unless `created_at` or `age_secs` says
@@ -61,8 +63,19 @@ pub(crate) fn handle(shared: &Shared, parts: &http::request::Parts, body: &[u8])
         (&Method::GET, "credentials") => Ok(reply(200, credentials(shared))),
         (&Method::GET, "stats") => Ok(reply(
             200,
-            json!({ "requests": shared.state.requests(), "orders": shared.state.order_count() }),
+            json!({
+                "requests": shared.state.requests(),
+                "orders": shared.state.order_count(),
+                "certificate_downloads": shared.state.certificate_downloads(),
+            }),
         )),
+        (&Method::GET, "certificates") => Ok(certificates(shared)),
+        (&Method::POST, "certificates/rotate") => json().and_then(|v| {
+            let step = v.get("step").and_then(Value::as_str).and_then(RotationStep::parse);
+            let step = step.ok_or_else(|| why("`step` is add, switch or retire"))?;
+            shared.state.rotate_certificate(step).map_err(why)?;
+            Ok(certificates(shared))
+        }),
         (&Method::POST, "orders") => json().and_then(|v| create_order(shared, &v)),
         (&Method::GET, "orders") => {
             key_of(&query(parts)).map(|key| match shared.state.order(&key) {
@@ -169,6 +182,16 @@ fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, String> {
     let out_trade_no = v.get("out_trade_no").and_then(Value::as_str).map(str::to_owned);
     shared.state.add_fault(FaultRule { fault, endpoint, out_trade_no, times });
     Ok(reply(201, json!({ "fault": fault.name() })))
+}
+
+/// The listed platform certificates' serials and the one that signs.
+fn certificates(shared: &Shared) -> Answer {
+    let (listed, signing) = shared.state.platform_certificates();
+    let serial = |i: usize| PLATFORM_CERTIFICATES[i].0;
+    reply(
+        200,
+        json!({ "listed": listed.into_iter().map(serial).collect::<Vec<_>>(), "signing": serial(signing) }),
+    )
 }
 
 /// The test credentials (test keys only: this is a sandbox).

@@ -28,6 +28,7 @@
 //! | `POST /v3/combine-transactions/out-trade-no/{no}/close` | APIv3 combined close (all sub-orders or none) |
 //! | `POST /v3/global/transactions/out-trade-no/{no}/close` | APIv3 cross-border close by the merchant's order number (`{"mchid"}`, or `{"sp_mchid","sub_mchid"}` for an institution) |
 //! | `POST /v3/global/transactions/id/{transaction_id}/close` | APIv3 cross-border close by WeChat Pay's order number, found through [`State::set_transaction_id`] or the control API's `transaction_id` |
+//! | `GET /v3/certificates`, `GET /v3/global/certificates` | the platform certificate list, each encrypted with the APIv3 key ([`merchants::API_V3_KEY`]) |
 //! | `/__sandbox/…` | the control API (below) |
 //!
 //! With no configuration it knows the merchants in [`merchants`]: for APIv2 a common-mode
@@ -72,6 +73,10 @@
 //! - `POST /__sandbox/faults` `{"fault", "endpoint"?: "v2"|"v3_direct"|"v3_partner"|"v3_combined"|"v3_global"|"v3_global_id", "out_trade_no"?, "times"?: n, "delay_ms"?: n}`
 //!   (for `v3_global_id`, `out_trade_no` scopes the fault to the `transaction_id` in the path)
 //!   with the faults of [`Fault`] by name; `DELETE /__sandbox/faults` clears them;
+//! - `GET /__sandbox/certificates`: the listed platform certificates' serials and the one
+//!   that signs; `POST /__sandbox/certificates/rotate` `{"step": "add"|"switch"|"retire"}`
+//!   rotates them as WeChat Pay does (list the next ahead of use, sign with it, stop listing
+//!   the old one);
 //! - `GET /__sandbox/credentials`, `GET /__sandbox/stats`, `GET /__sandbox/health`.
 //!
 //! The same is available in-process through [`Sandbox::state`].
@@ -92,7 +97,7 @@ use std::sync::Arc;
 pub use control::DEFAULT_ORDER_AGE_SECS;
 pub use merchants::{Credentials, Merchant};
 pub use server::CONTROL_PREFIX;
-pub use state::{Fault, FaultRule, Order, OrderKey, OrderState, Route, State};
+pub use state::{Fault, FaultRule, Order, OrderKey, OrderState, RotationStep, Route, State};
 use tokio::sync::watch;
 
 /// How large an `oversized_body` answer is.
@@ -154,8 +159,15 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig) -> std::io::Result<Sandbox> {
         let listener = server::bind(config.port).await?;
         let addr = listener.local_addr()?;
-        let signer = wxpay_core::v3::RsaSigner::from_pem(merchants::WECHATPAY_KEY_PEM)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let load = |pem: &str| {
+            wxpay_core::v3::RsaSigner::from_pem(pem)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        let signer = load(merchants::WECHATPAY_KEY_PEM)?;
+        let platform_signers = merchants::PLATFORM_CERTIFICATES
+            .iter()
+            .map(|(_, _, key)| load(key))
+            .collect::<std::io::Result<Vec<_>>>()?;
         let merchant_verifier = wxpay_core::v3::PublicKeyVerifier::from_pem(
             merchants::MERCHANT_SERIAL_NO,
             merchants::MERCHANT_PUB_PEM,
@@ -167,6 +179,7 @@ impl Sandbox {
             state: Arc::new(State::default()),
             config,
             signer,
+            platform_signers,
             merchant_verifier,
             base_url: format!("{scheme}://{addr}"),
             tls,

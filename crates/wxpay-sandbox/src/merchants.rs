@@ -33,6 +33,27 @@ pub const TLS_CERT_PEM: &str = include_str!("../keys/tls_cert.pem");
 /// The private key of the sandbox's HTTPS certificate (test key, ECDSA P-256).
 pub const TLS_KEY_PEM: &str = include_str!("../keys/tls_key.pem");
 
+/// A second platform certificate and its key, for rotation (test key).
+pub const WECHATPAY_CERT2_PEM: &str = include_str!("../keys/wechatpay_cert2.pem");
+/// The key of [`WECHATPAY_CERT2_PEM`] (test key).
+pub const WECHATPAY_KEY2_PEM: &str = include_str!("../keys/wechatpay_key2.pem");
+/// A third platform certificate and its key, for a second rotation (test key).
+pub const WECHATPAY_CERT3_PEM: &str = include_str!("../keys/wechatpay_cert3.pem");
+/// The key of [`WECHATPAY_CERT3_PEM`] (test key).
+pub const WECHATPAY_KEY3_PEM: &str = include_str!("../keys/wechatpay_key3.pem");
+
+/// The platform certificates the sandbox rotates through, in order, as (serial,
+/// certificate, key): the first is listed and signs when it starts; see
+/// [`State::rotate_certificate`](crate::State::rotate_certificate).
+pub const PLATFORM_CERTIFICATES: [(&str, &str, &str); 3] = [
+    (WECHATPAY_CERT_SERIAL, WECHATPAY_CERT_PEM, WECHATPAY_KEY_PEM),
+    ("6A2B7C3D4E5F60718293A4B5C6D7E8F920", WECHATPAY_CERT2_PEM, WECHATPAY_KEY2_PEM),
+    ("6A2B7C3D4E5F60718293A4B5C6D7E8F930", WECHATPAY_CERT3_PEM, WECHATPAY_KEY3_PEM),
+];
+
+/// The APIv3 key of every sandbox merchant (test key): it encrypts the certificate list.
+pub const API_V3_KEY: &str = "wxpaySandboxApiV3Key0123456789ab";
+
 /// The id of the sandbox's WeChat Pay public key.
 pub const WECHATPAY_PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
 /// The serial number of the sandbox's platform certificate.
@@ -157,6 +178,16 @@ impl Credentials {
         ApiV2Key::new(API_V2_KEY).expect("the sandbox key is 32 characters")
     }
 
+    /// The APIv3 key.
+    ///
+    /// # Panics
+    /// Never: the constant is a valid key.
+    #[must_use]
+    pub fn api_v3_key(&self) -> wxpay_core::ApiV3Key {
+        #[allow(clippy::expect_used)]
+        wxpay_core::ApiV3Key::new(API_V3_KEY).expect("the sandbox key is 32 characters")
+    }
+
     /// The merchants' request signer.
     ///
     /// # Panics
@@ -235,6 +266,7 @@ impl Credentials {
             ("WXPAY_APPID", V2_MERCHANTS[0].appid.to_owned()),
             ("WXPAY_MCH_ID", V2_MERCHANTS[0].mch_id.to_owned()),
             ("WXPAY_API_V2_KEY_FILE", file("api_v2_key.txt", API_V2_KEY)?),
+            ("WXPAY_API_V3_KEY_FILE", file("api_v3_key.txt", API_V3_KEY)?),
             ("WXPAY_MCHID", V3_MERCHANTS[0].mchid.to_owned()),
             ("WXPAY_SERIAL_NO", MERCHANT_SERIAL_NO.to_owned()),
             ("WXPAY_PRIVATE_KEY_FILE", file("apiclient_key.pem", MERCHANT_KEY_PEM)?),

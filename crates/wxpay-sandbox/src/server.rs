@@ -28,7 +28,10 @@ pub(crate) type Answer = http::Response<AnswerBody>;
 pub(crate) struct Shared {
     pub(crate) state: Arc<State>,
     pub(crate) config: SandboxConfig,
+    /// Signs in public-key mode.
     pub(crate) signer: wxpay_core::v3::RsaSigner,
+    /// Sign in platform-certificate mode, one per [`PLATFORM_CERTIFICATES`](crate::merchants::PLATFORM_CERTIFICATES).
+    pub(crate) platform_signers: Vec<wxpay_core::v3::RsaSigner>,
     /// Verifies the merchants' APIv3 request signatures (their API key, by serial).
     pub(crate) merchant_verifier: wxpay_core::v3::PublicKeyVerifier,
     pub(crate) base_url: String,
@@ -144,6 +147,13 @@ pub(crate) fn route(path: &str) -> Option<(Route, Option<String>)> {
     if path == wxpay_core::v2::CLOSE_PATH {
         return Some((Route::V2Close, None));
     }
+    let lists = [
+        wxpay_core::v3::DownloadCertificates::new(),
+        wxpay_core::v3::DownloadCertificates::global(),
+    ];
+    if lists.iter().any(|l| l.path() == path) {
+        return Some((Route::V3Certificates, None));
+    }
     let (call, no) = CloseCall::from_path(path)?;
     let endpoint = match call {
         CloseCall::Direct => Route::V3Direct,
@@ -180,6 +190,7 @@ async fn handle(
     };
     match endpoint {
         Route::V2Close => wechat_v2::close(&shared, &parts, &body).await,
+        Route::V3Certificates => wechat_v3::certificates(&shared, &parts, &body).await,
         _ => {
             wechat_v3::close(&shared, endpoint, path_order.unwrap_or_default(), &parts, &body).await
         }

@@ -110,17 +110,20 @@ pub enum Route {
     V3Global,
     /// `POST /v3/global/transactions/id/{transaction_id}/close` (cross-border).
     V3GlobalById,
+    /// `GET /v3/certificates` and `GET /v3/global/certificates`.
+    V3Certificates,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 6] = [
+    pub const ALL: [Route; 7] = [
         Route::V2Close,
         Route::V3Direct,
         Route::V3Partner,
         Route::V3Combined,
         Route::V3Global,
         Route::V3GlobalById,
+        Route::V3Certificates,
     ];
 
     /// `v2`, `v3_direct`, `v3_partner`, `v3_combined`, `v3_global`, `v3_global_id`.
@@ -133,6 +136,7 @@ impl Route {
             Route::V3Combined => "v3_combined",
             Route::V3Global => "v3_global",
             Route::V3GlobalById => "v3_global_id",
+            Route::V3Certificates => "v3_certificates",
         }
     }
 
@@ -172,6 +176,8 @@ pub enum Fault {
     MalformedBody,
     /// A 1 MiB body.
     OversizedBody,
+    /// APIv3: a good signature under a `Wechatpay-Serial` no client can know (a forger's).
+    ForgedSerial,
 }
 
 impl Fault {
@@ -189,6 +195,7 @@ impl Fault {
             Fault::MissingSignature => "missing_signature",
             Fault::SignTestProbe => "signtest_probe",
             Fault::StaleTimestamp => "stale_timestamp",
+            Fault::ForgedSerial => "forged_serial",
             Fault::MalformedBody => "malformed_body",
             Fault::OversizedBody => "oversized_body",
         }
@@ -208,6 +215,7 @@ impl Fault {
             "missing_signature" => Fault::MissingSignature,
             "signtest_probe" => Fault::SignTestProbe,
             "stale_timestamp" => Fault::StaleTimestamp,
+            "forged_serial" => Fault::ForgedSerial,
             "malformed_body" => Fault::MalformedBody,
             "oversized_body" => Fault::OversizedBody,
             _ => return None,
@@ -260,6 +268,44 @@ impl FaultRule {
     }
 }
 
+/// A step of a platform-certificate rotation, as WeChat Pay makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationStep {
+    /// List the next certificate, ahead of signing with it (WeChat Pay: about 24 hours).
+    Add,
+    /// Sign with the newest listed certificate.
+    Switch,
+    /// Stop listing the oldest certificate that no longer signs.
+    Retire,
+}
+
+impl RotationStep {
+    /// Reads `add`, `switch` or `retire`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<RotationStep> {
+        match s {
+            "add" => Some(RotationStep::Add),
+            "switch" => Some(RotationStep::Switch),
+            "retire" => Some(RotationStep::Retire),
+            _ => None,
+        }
+    }
+}
+
+/// Which platform certificates are listed, and which one signs (indexes into
+/// [`PLATFORM_CERTIFICATES`](crate::merchants::PLATFORM_CERTIFICATES)).
+#[derive(Debug)]
+struct Rotation {
+    listed: Vec<usize>,
+    signing: usize,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Rotation { listed: vec![0], signing: 0 }
+    }
+}
+
 /// WeChat Pay's order number within a merchant (and sub-merchant): an [`OrderKey`] whose
 /// `out_trade_no` holds the `transaction_id`.
 type TransactionKey = OrderKey;
@@ -270,6 +316,8 @@ pub struct State {
     orders: Mutex<HashMap<OrderKey, Order>>,
     /// WeChat Pay's order numbers → the orders.
     transaction_ids: Mutex<HashMap<TransactionKey, OrderKey>>,
+    rotation: Mutex<Rotation>,
+    certificate_downloads: AtomicU64,
     faults: Mutex<Vec<FaultRule>>,
     requests: AtomicU64,
 }
@@ -301,6 +349,56 @@ impl State {
 
     pub(crate) fn insert_order(&self, key: OrderKey, state: OrderState, created_at: u64) {
         lock(&self.orders).insert(key, Order { state, created_at, close_calls: 0, closes: 0 });
+    }
+
+    /// Takes one step of a platform-certificate rotation.
+    ///
+    /// # Errors
+    /// What cannot be done: no certificate left to add, the newest already signing, or no
+    /// retired-to-be certificate besides the signing one.
+    pub fn rotate_certificate(&self, step: RotationStep) -> Result<(), &'static str> {
+        let mut r = lock(&self.rotation);
+        let total = crate::merchants::PLATFORM_CERTIFICATES.len();
+        match step {
+            RotationStep::Add => {
+                let next = r.listed.iter().max().map_or(0, |m| m + 1);
+                if next >= total {
+                    return Err("every platform certificate is listed already");
+                }
+                r.listed.push(next);
+            }
+            RotationStep::Switch => {
+                let newest = *r.listed.iter().max().ok_or("no certificate is listed")?;
+                if newest == r.signing {
+                    return Err("the newest listed certificate signs already");
+                }
+                r.signing = newest;
+            }
+            RotationStep::Retire => {
+                let signing = r.signing;
+                let oldest = r.listed.iter().copied().filter(|i| *i != signing).min();
+                let oldest = oldest.ok_or("only the signing certificate is listed")?;
+                r.listed.retain(|i| *i != oldest);
+            }
+        }
+        Ok(())
+    }
+
+    /// The listed platform certificates' indexes, and the one that signs.
+    #[must_use]
+    pub fn platform_certificates(&self) -> (Vec<usize>, usize) {
+        let r = lock(&self.rotation);
+        (r.listed.clone(), r.signing)
+    }
+
+    pub(crate) fn count_certificate_download(&self) {
+        self.certificate_downloads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many certificate lists were served.
+    #[must_use]
+    pub fn certificate_downloads(&self) -> u64 {
+        self.certificate_downloads.load(Ordering::Relaxed)
     }
 
     /// Gives an order WeChat Pay's order number `transaction_id` too, so that a cross-border

@@ -8,11 +8,14 @@ use wxpay_core::v3::{Authorization, Signer, Verifier, header, response_message};
 
 use crate::body::AnswerBody;
 use crate::merchants::{
-    MERCHANT_SERIAL_NO, WECHATPAY_CERT_SERIAL, WECHATPAY_PUBLIC_KEY_ID, v3_merchant,
+    API_V3_KEY, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES, WECHATPAY_PUBLIC_KEY_ID, v3_merchant,
 };
 use crate::server::{Answer, DropConnection, Shared, nonce, now, truncate};
 use crate::state::{Closing, Fault, OrderKey, Route};
 use crate::{AnswerMode, OVERSIZED_BODY_BYTES};
+
+/// The serial of [`Fault::ForgedSerial`] answers: no platform certificate's.
+const FORGED_SERIAL: &str = "F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0";
 
 /// An APIv3 answer before signing.
 struct Reply {
@@ -214,7 +217,9 @@ fn process(
             }
             keys
         }
-        Route::V2Close => return Reply::error(404, "NOT_FOUND", "not an APIv3 path", None),
+        Route::V2Close | Route::V3Certificates => {
+            return Reply::error(404, "NOT_FOUND", "not a close path", None);
+        }
     };
 
     match shared.state.close_all(&keys, now(), shared.config.min_close_delay_secs) {
@@ -273,15 +278,25 @@ fn sign(
     reply: Reply,
     fault: Option<Fault>,
 ) -> Answer {
+    // The mode the request asks for (its `Wechatpay-Serial` names the public key or any
+    // platform certificate), else the configured one. In certificate mode the certificate
+    // that signs now signs, whichever the request named: as WeChat Pay does after a rotation.
     let asked = parts.headers.get(header::SERIAL).and_then(|v| v.to_str().ok());
-    let serial = match asked {
-        Some(s) if s == WECHATPAY_PUBLIC_KEY_ID => WECHATPAY_PUBLIC_KEY_ID,
-        Some(s) if s.eq_ignore_ascii_case(WECHATPAY_CERT_SERIAL) => WECHATPAY_CERT_SERIAL,
-        _ => match shared.config.answer_mode {
-            AnswerMode::PublicKey => WECHATPAY_PUBLIC_KEY_ID,
-            AnswerMode::PlatformCertificate => WECHATPAY_CERT_SERIAL,
-        },
+    let is_platform =
+        |s: &str| PLATFORM_CERTIFICATES.iter().any(|(p, _, _)| p.eq_ignore_ascii_case(s));
+    let mode = match asked {
+        Some(s) if s == WECHATPAY_PUBLIC_KEY_ID => AnswerMode::PublicKey,
+        Some(s) if is_platform(s) => AnswerMode::PlatformCertificate,
+        _ => shared.config.answer_mode,
     };
+    let (serial, signer) = match mode {
+        AnswerMode::PublicKey => (WECHATPAY_PUBLIC_KEY_ID, &shared.signer),
+        AnswerMode::PlatformCertificate => {
+            let (_, signing) = shared.state.platform_certificates();
+            (PLATFORM_CERTIFICATES[signing].0, &shared.platform_signers[signing])
+        }
+    };
+    let serial = if fault == Some(Fault::ForgedSerial) { FORGED_SERIAL } else { serial };
     let timestamp = if fault == Some(Fault::StaleTimestamp) { now() - 600 } else { now() };
     let timestamp = timestamp.to_string();
     let nonce = nonce();
@@ -293,7 +308,7 @@ fn sign(
             let signed_body: &[u8] =
                 if fault == Some(Fault::BadSignature) { b"not this body" } else { &reply.body };
             let message = response_message(&timestamp, &nonce, signed_body);
-            shared.signer.sign(&message).map(|s| STANDARD.encode(s)).unwrap_or_default()
+            signer.sign(&message).map(|s| STANDARD.encode(s)).unwrap_or_default()
         }
     };
 
@@ -320,4 +335,92 @@ fn sign(
         set(header::SIGNATURE_TYPE, wxpay_core::v3::SIGNATURE_TYPE.to_owned());
     }
     answer
+}
+
+/// `GET /v3/certificates` (and the global list): the listed platform certificates, each
+/// encrypted with the merchants' APIv3 key (AES-256-GCM, associated data `certificate`), in
+/// an answer signed like every other.
+pub(crate) async fn certificates(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Answer, DropConnection> {
+    let fault =
+        shared.state.take_fault(Route::V3Certificates, None, |f| f != Fault::DropBeforeRead);
+    if let Some(Fault::Delay(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
+    let reply = match fault {
+        Some(Fault::SystemError) => {
+            Reply::error(500, "SYSTEM_ERROR", "系统错误 (sandbox fault)", None)
+        }
+        _ => list_certificates(shared, parts, body),
+    };
+    if fault == Some(Fault::DropAfterRead) {
+        return Err(DropConnection);
+    }
+    Ok(sign(shared, parts, reply, fault))
+}
+
+fn list_certificates(shared: &Shared, parts: &http::request::Parts, body: &[u8]) -> Reply {
+    if parts.method != http::Method::GET {
+        return Reply::error(405, "INVALID_REQUEST", "the certificate list takes GET", None);
+    }
+    if let Err(refusal) = wxpay_core::v3::check_request_headers(&parts.headers, !body.is_empty()) {
+        return Reply::error(refusal.status, refusal.code, &refusal.message, None);
+    }
+    if let Err(reply) = check_signature(shared, parts, body) {
+        return reply;
+    }
+    shared.state.count_certificate_download();
+    let (listed, _) = shared.state.platform_certificates();
+    let mut data = Vec::with_capacity(listed.len());
+    for i in listed {
+        let (serial, pem, _) = PLATFORM_CERTIFICATES[i];
+        let Ok(certificate) = wxpay_core::v3::PlatformCertificate::from_pem(pem) else {
+            return Reply::error(
+                500,
+                "SYSTEM_ERROR",
+                "the sandbox's certificate does not load",
+                None,
+            );
+        };
+        let (from, until) = certificate.validity();
+        let nonce: String = nonce().chars().take(12).collect();
+        let Some(ciphertext) = encrypt(pem.as_bytes(), &nonce, b"certificate") else {
+            return Reply::error(500, "SYSTEM_ERROR", "encryption failed", None);
+        };
+        data.push(json!({
+            "serial_no": serial,
+            "effective_time": rfc3339(from),
+            "expire_time": rfc3339(until),
+            "encrypt_certificate": {
+                "algorithm": wxpay_core::v3::AEAD_AES_256_GCM,
+                "nonce": nonce,
+                "associated_data": "certificate",
+                "ciphertext": ciphertext,
+            },
+        }));
+    }
+    Reply { status: 200, body: json!({ "data": data }).to_string().into_bytes() }
+}
+
+/// AES-256-GCM under the APIv3 key: base64 of the ciphertext and its tag.
+fn encrypt(plain: &[u8], nonce: &str, associated_data: &[u8]) -> Option<String> {
+    use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, API_V3_KEY.as_bytes()).ok()?);
+    let nonce = Nonce::try_assume_unique_for_key(nonce.as_bytes()).ok()?;
+    let mut data = plain.to_vec();
+    key.seal_in_place_append_tag(nonce, Aad::from(associated_data), &mut data).ok()?;
+    Some(STANDARD.encode(data))
+}
+
+/// Unix seconds as WeChat Pay writes times: RFC 3339 in China Standard Time.
+fn rfc3339(unix: u64) -> String {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    time::OffsetDateTime::from_unix_timestamp(i64::try_from(unix).unwrap_or(i64::MAX))
+        .map(|t| t.to_offset(offset))
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
 }

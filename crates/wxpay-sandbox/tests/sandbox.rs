@@ -456,6 +456,7 @@ fn every_fault_on_both_generations() {
         Fault::StaleTimestamp,
         Fault::MalformedBody,
         Fault::OversizedBody,
+        Fault::ForgedSerial,
     ] {
         // APIv2.
         let no = fresh(V2_MCH);
@@ -489,7 +490,10 @@ fn every_fault_on_both_generations() {
                     "{got:?}"
                 )
             }
-            Fault::StaleTimestamp => assert_eq!(got.unwrap(), CloseOutcome::Closed),
+            // No timestamp or serial in an APIv2 answer.
+            Fault::StaleTimestamp | Fault::ForgedSerial => {
+                assert_eq!(got.unwrap(), CloseOutcome::Closed)
+            }
             Fault::MalformedBody | Fault::OversizedBody => assert!(
                 matches!(got.as_ref().map_err(Error::kind), Err(ErrorKind::Decode(_))),
                 "{got:?}"
@@ -561,6 +565,13 @@ fn every_fault_on_both_generations() {
                     "{got:?}"
                 )
             }
+            Fault::ForgedSerial => assert!(
+                matches!(
+                    got.as_ref().map_err(Error::kind),
+                    Err(ErrorKind::Verify(VerifyError::UnknownSerial(_)))
+                ),
+                "{got:?}"
+            ),
             Fault::MalformedBody | Fault::OversizedBody => assert!(
                 matches!(got.as_ref().map_err(Error::kind), Err(ErrorKind::Decode(_))),
                 "{got:?}"

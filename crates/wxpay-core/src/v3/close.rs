@@ -603,8 +603,21 @@ fn prepare_post(
     path: String,
     body: Vec<u8>,
 ) -> Result<Prepared, Error> {
+    prepare_request(ctx, creds, attempt, Method::POST, path, body)
+}
+
+/// Builds an unsigned APIv3 request with its headers and the message its signature will
+/// cover (`Content-Type` only when there is a body).
+pub(crate) fn prepare_request(
+    ctx: &Context,
+    creds: &V3Credentials,
+    attempt: &Attempt<'_>,
+    method: Method,
+    path: String,
+    body: Vec<u8>,
+) -> Result<Prepared, Error> {
     validate::nonce(attempt.nonce)?;
-    let message = request_message("POST", &path, attempt.timestamp, attempt.nonce, &body);
+    let message = request_message(method.as_str(), &path, attempt.timestamp, attempt.nonce, &body);
     let path = PathAndQuery::try_from(path)
         .map_err(|_| InvalidInput::BadBaseUrl { reason: "could not form the request path" })?;
     let uri = attempt.base_url.join(path)?;
@@ -617,14 +630,19 @@ fn prepare_post(
         creds.mchid, attempt.nonce
     );
 
+    let has_body = !body.is_empty();
     let mut request = http::Request::new(body);
-    *request.method_mut() = Method::POST;
+    *request.method_mut() = method;
     *request.uri_mut() = uri;
     let headers = request.headers_mut();
     headers.insert(ACCEPT, HeaderValue::from_static(JSON));
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    if has_body {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    }
     headers.insert(USER_AGENT, ctx.user_agent.clone());
-    headers.insert(HeaderName::from_static(header::SERIAL), creds.wechatpay_serial.clone());
+    if let Some(serial) = &creds.wechatpay_serial {
+        headers.insert(HeaderName::from_static(header::SERIAL), serial.clone());
+    }
     Ok(Prepared::unsigned(
         request,
         PendingSignature { message, auth, timestamp: attempt.timestamp },
@@ -680,20 +698,45 @@ pub fn read_close_answer(
     response: Response,
 ) -> Result<CloseOutcome, Error> {
     let (parts, body) = response.into_parts();
-    let status = parts.status;
-    let decode =
-        |reason: &str, body: Vec<u8>| Error::from(DecodeError::new(reason, status.as_u16(), body));
-    if body.len() > MAX_RESPONSE_BODY {
-        return Err(decode("body exceeds the response size cap", body));
-    }
-    let verify =
-        || verify_response(creds.verifier.as_ref(), &parts.headers, &body, now, creds.window_secs);
-    if status.is_success() {
-        verify()?;
+    if parts.status.is_success() {
+        check_size(parts.status, &body)?;
+        verify_response(creds.verifier.as_ref(), &parts.headers, &body, now, creds.window_secs)?;
         return Ok(CloseOutcome::Closed);
     }
+    let (error, code) = read_error_answer(creds, now, &parts, body)?;
+    if error.verified {
+        if let Some(outcome) = CloseOutcome::from_v3_answer(error.status, &code) {
+            return Ok(outcome);
+        }
+    }
+    Err(error.into())
+}
+
+/// A body over the cap is a decoding failure.
+pub(crate) fn check_size(status: http::StatusCode, body: &[u8]) -> Result<(), Error> {
+    if body.len() > MAX_RESPONSE_BODY {
+        let reason = "body exceeds the response size cap";
+        return Err(DecodeError::new(reason, status.as_u16(), body.to_vec()).into());
+    }
+    Ok(())
+}
+
+/// Reads an APIv3 error answer (any non-2xx): verified when it carries signature headers
+/// (and refused when they do not verify), its code as received beside the typed error.
+///
+/// # Errors
+/// [`ErrorKind::Verify`](crate::ErrorKind::Verify) and
+/// [`ErrorKind::Decode`](crate::ErrorKind::Decode).
+pub(crate) fn read_error_answer(
+    creds: &V3Credentials,
+    now: u64,
+    parts: &http::response::Parts,
+    body: Vec<u8>,
+) -> Result<(ApiError, String), Error> {
+    let status = parts.status;
+    check_size(status, &body)?;
     let verified = if has_signature_headers(&parts.headers) {
-        verify()?;
+        verify_response(creds.verifier.as_ref(), &parts.headers, &body, now, creds.window_secs)?;
         true
     } else {
         false
@@ -710,19 +753,17 @@ pub fn read_close_answer(
         Ok(v @ serde_json::Value::Object(_)) => v,
         _ if status.is_server_error() || body.is_empty() || !body.starts_with(b"{") => {
             let text = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-            return Err(api_error(ApiCode::HttpStatus, text, None).into());
+            return Ok((api_error(ApiCode::HttpStatus, text, None), String::new()));
         }
-        _ => return Err(decode("an error answer that is not a JSON object", body)),
+        _ => {
+            let reason = "an error answer that is not a JSON object";
+            return Err(DecodeError::new(reason, status.as_u16(), body).into());
+        }
     };
-    let code = json.get("code").and_then(|c| c.as_str()).unwrap_or_default();
-    if verified {
-        if let Some(outcome) = CloseOutcome::from_v3_answer(status.as_u16(), code) {
-            return Ok(outcome);
-        }
-    }
+    let code = json.get("code").and_then(|c| c.as_str()).unwrap_or_default().to_owned();
     let message = json.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_owned();
-    let code = if code.is_empty() { ApiCode::HttpStatus } else { ApiCode::from_wire(code) };
-    Err(api_error(code, message, json.get("detail").cloned()).into())
+    let typed = if code.is_empty() { ApiCode::HttpStatus } else { ApiCode::from_wire(&code) };
+    Ok((api_error(typed, message, json.get("detail").cloned()), code))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! APIv3: JSON over HTTPS, requests signed with the merchant's RSA key, answers verified
 //! with WeChat Pay's public key or platform certificate.
 
+mod certificates;
 mod close;
 pub(crate) mod keys;
 mod verify;
@@ -12,6 +13,10 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 
+pub use certificates::{
+    AEAD_AES_256_GCM, DownloadCertificates, PlatformCertificate, PlatformCertificates,
+    decrypt_resource, read_certificates,
+};
 pub(crate) use close::authorize as authorize_request;
 pub use close::{
     CloseCall, CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3, SubOrder, check_out_trade_no,
@@ -95,9 +100,11 @@ pub struct V3Credentials {
     pub(crate) serial_no: String,
     pub(crate) signer: SignerKind,
     pub(crate) verifier: Arc<dyn Verifier>,
-    pub(crate) wechatpay_serial: HeaderValue,
+    /// The `Wechatpay-Serial` request header; none while a certificate store knows no serial.
+    pub(crate) wechatpay_serial: Option<HeaderValue>,
     pub(crate) window_secs: u64,
     pub(crate) signature_len: usize,
+    pub(crate) api_v3_key: Option<crate::ApiV3Key>,
 }
 
 impl V3Credentials {
@@ -156,9 +163,13 @@ impl V3Credentials {
     ) -> Result<Self, InvalidInput> {
         validate::charset("mchid", &mchid, 1, 32, b"")?;
         validate::charset("serial_no", &serial_no, 1, 64, b"")?;
-        let preferred =
-            verifier.preferred_serial().ok_or(InvalidInput::Empty { field: "wechatpay_serial" })?;
-        let wechatpay_serial = serial_header(preferred)?;
+        // A verifier that knows no serial is a mistake, unless it is a store that learns them
+        // (its first certificate list is verified by the certificate inside it).
+        let wechatpay_serial = match verifier.preferred_serial() {
+            Some(preferred) => Some(serial_header(preferred)?),
+            None if verifier.learns_serials() => None,
+            None => return Err(InvalidInput::Empty { field: "wechatpay_serial" }),
+        };
         Ok(V3Credentials {
             mchid,
             serial_no,
@@ -167,6 +178,7 @@ impl V3Credentials {
             wechatpay_serial,
             window_secs: DEFAULT_WINDOW_SECS,
             signature_len,
+            api_v3_key: None,
         })
     }
 
@@ -176,8 +188,16 @@ impl V3Credentials {
     /// # Errors
     /// [`InvalidInput`] when the serial is empty or not letters, digits and `_`.
     pub fn with_wechatpay_serial(mut self, serial: &str) -> Result<Self, InvalidInput> {
-        self.wechatpay_serial = serial_header(serial)?;
+        self.wechatpay_serial = Some(serial_header(serial)?);
         Ok(self)
+    }
+
+    /// The APIv3 key, which decrypts the platform certificate list
+    /// ([`DownloadCertificates`]).
+    #[must_use]
+    pub fn with_api_v3_key(mut self, key: crate::ApiV3Key) -> Self {
+        self.api_v3_key = Some(key);
+        self
     }
 
     /// How far (seconds) an answer's `Wechatpay-Timestamp` may be from local time; 300 by

@@ -56,6 +56,12 @@ pub trait Verifier: Send + Sync {
     /// The serial the merchant expects answers to be signed with, sent as the request's
     /// `Wechatpay-Serial` header (a set answers its first member's).
     fn preferred_serial(&self) -> Option<&str>;
+
+    /// Whether it learns serials as it goes (a [`PlatformCertificates`](super::PlatformCertificates)
+    /// store), so that knowing none yet is no mistake. `false` by default.
+    fn learns_serials(&self) -> bool {
+        false
+    }
 }
 
 impl<V: Verifier + ?Sized> Verifier for Arc<V> {
@@ -71,6 +77,10 @@ impl<V: Verifier + ?Sized> Verifier for Arc<V> {
 
     fn preferred_serial(&self) -> Option<&str> {
         (**self).preferred_serial()
+    }
+
+    fn learns_serials(&self) -> bool {
+        (**self).learns_serials()
     }
 }
 
@@ -238,6 +248,10 @@ impl Verifier for VerifierSet {
 
     fn preferred_serial(&self) -> Option<&str> {
         self.members.iter().find_map(|m| m.preferred_serial())
+    }
+
+    fn learns_serials(&self) -> bool {
+        self.members.iter().any(|m| m.learns_serials())
     }
 }
 

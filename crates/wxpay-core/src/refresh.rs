@@ -1,0 +1,174 @@
+//! Keeping platform certificates current: when the clients refresh a
+//! [`PlatformCertificates`] store, and the one entry point both clients call.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::ClientConfig;
+use crate::error::{Error, ErrorKind, VerifyError};
+use crate::operation::Operation;
+use crate::retry::{Call, Transport, complete_now};
+use crate::v3::{DownloadCertificates, PlatformCertificates};
+
+/// The longest refresh interval: WeChat Pay lists a new certificate about 24 hours before it
+/// signs with it, and asks merchants to fetch at intervals under 12 hours.
+pub const MAX_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 3600);
+
+/// When the clients refresh a [`PlatformCertificates`] store: every `interval` (6 hours by
+/// default, under 12), and when an answer names a serial the store does not hold, at most
+/// once per `interval` (so a forged serial cannot start a storm of downloads). A failed
+/// refresh is logged and keeps the current set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertificateRefresh {
+    /// How often the list is downloaded.
+    pub interval: Duration,
+    /// `GET /v3/global/certificates` (cross-border merchants) instead of `/v3/certificates`.
+    pub global: bool,
+}
+
+impl Default for CertificateRefresh {
+    fn default() -> Self {
+        CertificateRefresh { interval: Duration::from_secs(6 * 3600), global: false }
+    }
+}
+
+impl CertificateRefresh {
+    /// Refreshes every `interval` (under 12 hours; checked when the configuration is built).
+    #[must_use]
+    pub fn every(interval: Duration) -> Self {
+        CertificateRefresh { interval, ..CertificateRefresh::default() }
+    }
+
+    /// Downloads the cross-border list.
+    #[must_use]
+    pub fn global(mut self) -> Self {
+        self.global = true;
+        self
+    }
+}
+
+/// A store and when it was last refreshed, shared by a client's clones.
+#[derive(Debug)]
+pub(crate) struct Keeper {
+    pub(crate) store: PlatformCertificates,
+    pub(crate) refresh: CertificateRefresh,
+    state: Mutex<KeeperState>,
+}
+
+#[derive(Debug, Default)]
+struct KeeperState {
+    /// When the last refresh of either kind started.
+    last: Option<Instant>,
+    /// When the last refresh for an unknown serial started.
+    last_forced: Option<Instant>,
+    /// A refresh is under way (others go on with the current set).
+    running: bool,
+}
+
+impl Keeper {
+    pub(crate) fn new(store: PlatformCertificates, refresh: CertificateRefresh) -> Self {
+        Keeper { store, refresh, state: Mutex::new(KeeperState::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeeperState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Claims the periodic refresh when it is due.
+    fn claim_periodic(&self, now: Instant) -> bool {
+        let mut s = self.lock();
+        let due = s.last.is_none_or(|t| now.saturating_duration_since(t) >= self.refresh.interval);
+        if due && !s.running {
+            s.running = true;
+            s.last = Some(now);
+            return true;
+        }
+        false
+    }
+
+    /// Claims a refresh for an unknown serial, at most once per interval.
+    fn claim_forced(&self, now: Instant) -> bool {
+        let mut s = self.lock();
+        let allowed =
+            s.last_forced.is_none_or(|t| now.saturating_duration_since(t) >= self.refresh.interval);
+        if allowed && !s.running {
+            s.running = true;
+            s.last = Some(now);
+            s.last_forced = Some(now);
+            return true;
+        }
+        false
+    }
+
+    /// Downloads the list and updates the store; a failure is logged and changes nothing.
+    async fn refresh<T: Transport>(&self, config: &ClientConfig, io: &T, why: &str) -> bool {
+        let op = if self.refresh.global {
+            DownloadCertificates::global()
+        } else {
+            DownloadCertificates::new()
+        };
+        let call = Call::new(&op, config.context(), config.endpoint(), config.retry());
+        let result = call.run(io).await;
+        self.lock().running = false;
+        match result {
+            Ok(certificates) => {
+                let added = self.store.update(certificates, io.unix_now());
+                let serials: Vec<String> =
+                    self.store.certificates().iter().map(|c| c.serial().to_owned()).collect();
+                tracing::info!(why, added, ?serials, "platform certificates refreshed");
+                true
+            }
+            Err(error) => {
+                tracing::warn!(why, %error, "platform certificate refresh failed; keeping the current set");
+                false
+            }
+        }
+    }
+}
+
+fn names_unknown_serial(error: &Error) -> bool {
+    matches!(error.kind(), ErrorKind::Verify(VerifyError::UnknownSerial(_)))
+}
+
+/// Runs `op` as both clients do: its call loop, and, when the configuration keeps platform
+/// certificates current ([`ClientConfigBuilder::refresh_certificates`](crate::ClientConfigBuilder::refresh_certificates)),
+/// a refresh when one is due, and one after an answer signed under an unknown serial, after
+/// which the call is made once more (closing is idempotent).
+///
+/// # Errors
+/// The call's [`Error`].
+pub async fn execute<O: Operation, T: Transport>(
+    config: &ClientConfig,
+    op: &O,
+    io: &T,
+) -> Result<O::Output, Error> {
+    let call = || Call::new(op, config.context(), config.endpoint(), config.retry()).run(io);
+    let Some(keeper) = config.keeper() else { return call().await };
+    if keeper.claim_periodic(io.instant_now()) {
+        keeper.refresh(config, io, "periodic").await;
+    }
+    match call().await {
+        Err(first) if names_unknown_serial(&first) && keeper.claim_forced(io.instant_now()) => {
+            if !keeper.refresh(config, io, "an answer named an unknown serial").await {
+                return Err(first);
+            }
+            // The first answer could not be believed: what it may have done stays in the
+            // error if this attempt fails too.
+            call().await.map_err(|again| again.after(&first))
+        }
+        result => result,
+    }
+}
+
+/// [`execute`] for a blocking transport, whose futures are always ready.
+///
+/// # Errors
+/// As [`execute`].
+pub fn execute_blocking<O: Operation, T: Transport>(
+    config: &ClientConfig,
+    op: &O,
+    io: &T,
+) -> Result<O::Output, Error> {
+    complete_now(execute(config, op, io))
+}

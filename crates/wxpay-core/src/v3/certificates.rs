@@ -1,0 +1,364 @@
+//! Platform certificates: the list WeChat Pay serves (`GET /v3/certificates`), decrypted and
+//! checked, and a store that keeps them current while calls use it.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::Method;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use serde_json::Value;
+
+use super::V3Credentials;
+use super::close::{check_size, prepare_request, read_error_answer};
+use super::verify::{PlatformCertificateVerifier, Verifier, VerifierSet, verify_response};
+use crate::endpoint::Endpoint;
+use crate::error::{DecodeError, Error, InvalidInput, KeyError, VerifyError};
+use crate::operation::{Attempt, Context, Operation, Prepared};
+use crate::{ApiV3Key, Response};
+
+/// The only encryption WeChat Pay uses for certificates.
+pub const AEAD_AES_256_GCM: &str = "AEAD_AES_256_GCM";
+
+/// Downloads WeChat Pay's platform certificates: `GET /v3/certificates` (or
+/// `GET /v3/global/certificates` at the Hong Kong host, for cross-border merchants).
+///
+/// The answer is believed only once every certificate in it decrypts (AES-256-GCM under the
+/// APIv3 key, [`V3Credentials::with_api_v3_key`]), matches the serial and validity the list
+/// gives, and the answer's own signature verifies: with a certificate already trusted, or
+/// with the one just decrypted whose serial the answer names (the AEAD tag, made with a key
+/// only the merchant and WeChat Pay hold, is what makes a new certificate trustworthy). An
+/// answer signed by any other serial is refused. Certificates not valid at `now` are left
+/// out.
+///
+/// ```
+/// use wxpay_core::{Attempt, BaseUrl, Context, Operation};
+/// use wxpay_core::v3::DownloadCertificates;
+/// # use wxpay_sandbox::{Merchant, SandboxThread};
+/// # let sandbox = SandboxThread::start(Default::default())?;
+/// # let ctx = sandbox.client_config(Merchant::V3Direct).build()?.context().clone();
+///
+/// let base = BaseUrl::parse(BaseUrl::PRIMARY)?;
+/// let request = DownloadCertificates::new().build(&ctx, &Attempt::new(&base, 1_700_000_000, "NONCE"))?;
+/// assert_eq!((request.method().as_str(), request.uri().path()), ("GET", "/v3/certificates"));
+/// assert!(request.body().is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DownloadCertificates {
+    global: bool,
+}
+
+impl DownloadCertificates {
+    /// The mainland list, `GET /v3/certificates`.
+    #[must_use]
+    pub fn new() -> Self {
+        DownloadCertificates { global: false }
+    }
+
+    /// The cross-border list, `GET /v3/global/certificates` (at the Hong Kong host unless
+    /// the client has a base URL of its own).
+    #[must_use]
+    pub fn global() -> Self {
+        DownloadCertificates { global: true }
+    }
+
+    /// The request path.
+    #[must_use]
+    pub fn path(&self) -> &'static str {
+        if self.global { "/v3/global/certificates" } else { "/v3/certificates" }
+    }
+}
+
+impl Operation for DownloadCertificates {
+    type Output = Vec<PlatformCertificate>;
+
+    fn endpoint(&self, configured: &Endpoint) -> Endpoint {
+        match configured {
+            Endpoint::Mainland if self.global => Endpoint::HongKong,
+            other => other.clone(),
+        }
+    }
+
+    fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
+        let creds = ctx.v3()?;
+        // Nothing is sent that could not be read.
+        creds.api_v3_key.as_ref().ok_or(InvalidInput::MissingApiV3Key)?;
+        prepare_request(ctx, creds, attempt, Method::GET, self.path().to_owned(), Vec::new())
+    }
+
+    fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<Self::Output, Error> {
+        read_certificates(ctx.v3()?, now, response)
+    }
+}
+
+/// A platform certificate from a verified list (or a file the merchant trusts): its PEM, its
+/// serial and validity, and the key that verifies answers.
+#[derive(Clone)]
+pub struct PlatformCertificate {
+    pem: String,
+    verifier: PlatformCertificateVerifier,
+}
+
+impl PlatformCertificate {
+    /// Reads a certificate PEM.
+    ///
+    /// # Errors
+    /// [`KeyError`] when it is not an X.509 certificate with an RSA key of 2048 bits or more.
+    pub fn from_pem(pem: impl Into<String>) -> Result<Self, KeyError> {
+        let pem = pem.into();
+        let verifier = PlatformCertificateVerifier::from_pem(pem.as_bytes())?;
+        Ok(PlatformCertificate { pem, verifier })
+    }
+
+    /// The serial number, upper-case hex.
+    #[must_use]
+    pub fn serial(&self) -> &str {
+        self.verifier.serial()
+    }
+
+    /// The validity window, Unix seconds (not before, not after).
+    #[must_use]
+    pub fn validity(&self) -> (u64, u64) {
+        self.verifier.validity()
+    }
+
+    /// The certificate as PEM, to store.
+    #[must_use]
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    /// Its verifier.
+    #[must_use]
+    pub fn verifier(&self) -> &PlatformCertificateVerifier {
+        &self.verifier
+    }
+
+    fn valid_at(&self, now: u64) -> bool {
+        let (from, until) = self.validity();
+        (from..=until).contains(&now)
+    }
+}
+
+impl fmt::Debug for PlatformCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (from, until) = self.validity();
+        f.debug_struct("PlatformCertificate")
+            .field("serial", &self.serial())
+            .field("not_before", &from)
+            .field("not_after", &until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Decrypts a resource WeChat Pay encrypted for the merchant (`AEAD_AES_256_GCM`): `nonce`
+/// and `associated_data` as given, `ciphertext` base64 of the ciphertext and its 16-byte tag.
+///
+/// # Errors
+/// [`VerifyError::UnsupportedAlgorithm`], or [`VerifyError::Decrypt`] (naming `serial`) for a
+/// wrong key or anything altered.
+pub fn decrypt_resource(
+    key: &ApiV3Key,
+    algorithm: &str,
+    nonce: &str,
+    associated_data: &str,
+    ciphertext: &str,
+    serial: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, VerifyError> {
+    if algorithm != AEAD_AES_256_GCM {
+        return Err(VerifyError::UnsupportedAlgorithm(algorithm.to_owned()));
+    }
+    let fail = || VerifyError::Decrypt { serial: serial.to_owned() };
+    let nonce = Nonce::try_assume_unique_for_key(nonce.as_bytes()).map_err(|_| fail())?;
+    let key = UnboundKey::new(&AES_256_GCM, key.expose()).map_err(|_| fail())?;
+    let mut data = zeroize::Zeroizing::new(STANDARD.decode(ciphertext).map_err(|_| fail())?);
+    let plain = LessSafeKey::new(key)
+        .open_in_place(nonce, Aad::from(associated_data.as_bytes()), &mut data)
+        .map_err(|_| fail())?
+        .len();
+    data.truncate(plain);
+    Ok(data)
+}
+
+/// An RFC 3339 time (`2023-06-08T10:34:56+08:00`) in Unix seconds.
+fn rfc3339(text: &str) -> Option<u64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    u64::try_from(t.unix_timestamp()).ok()
+}
+
+/// Reads and verifies a certificate list answer (see [`DownloadCertificates`]).
+///
+/// # Errors
+/// [`ErrorKind::Verify`](crate::ErrorKind::Verify) for anything that does not decrypt, match
+/// or verify; [`ErrorKind::Decode`](crate::ErrorKind::Decode) for a malformed answer;
+/// [`ErrorKind::Api`](crate::ErrorKind::Api) for an error answer.
+pub fn read_certificates(
+    creds: &V3Credentials,
+    now: u64,
+    response: Response,
+) -> Result<Vec<PlatformCertificate>, Error> {
+    let key = creds.api_v3_key.as_ref().ok_or(InvalidInput::MissingApiV3Key)?;
+    let (parts, body) = response.into_parts();
+    if !parts.status.is_success() {
+        let (error, _) = read_error_answer(creds, now, &parts, body)?;
+        return Err(error.into());
+    }
+    check_size(parts.status, &body)?;
+    let status = parts.status.as_u16();
+    let decode = |reason: &str| Error::from(DecodeError::new(reason, status, body.clone()));
+    let json: Value = serde_json::from_slice(&body).map_err(|_| decode("not JSON"))?;
+    let entries =
+        json.get("data").and_then(Value::as_array).ok_or_else(|| decode("no `data` list"))?;
+    let mut listed = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let text = |v: &Value, name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
+        let (Some(serial), Some(effective), Some(expire), Some(enc)) = (
+            text(entry, "serial_no"),
+            text(entry, "effective_time"),
+            text(entry, "expire_time"),
+            entry.get("encrypt_certificate"),
+        ) else {
+            return Err(decode(
+                "a certificate entry without serial_no, times or encrypt_certificate",
+            ));
+        };
+        let (Some(algorithm), Some(nonce), Some(ad), Some(ciphertext)) = (
+            text(enc, "algorithm"),
+            text(enc, "nonce"),
+            text(enc, "associated_data"),
+            text(enc, "ciphertext"),
+        ) else {
+            return Err(decode(
+                "an encrypt_certificate without algorithm, nonce, associated_data or ciphertext",
+            ));
+        };
+        let pem = decrypt_resource(key, &algorithm, &nonce, &ad, &ciphertext, &serial)?;
+        let mismatch =
+            |what: String| VerifyError::CertificateMismatch { serial: serial.clone(), what };
+        let pem = String::from_utf8(pem.to_vec()).map_err(|_| mismatch("not a PEM text".into()))?;
+        let certificate = PlatformCertificate::from_pem(pem)
+            .map_err(|e| mismatch(format!("not a usable certificate: {e}")))?;
+        if !certificate.serial().eq_ignore_ascii_case(&serial) {
+            return Err(
+                mismatch(format!("the certificate's serial is {}", certificate.serial())).into()
+            );
+        }
+        let (from, until) = certificate.validity();
+        if rfc3339(&effective) != Some(from) || rfc3339(&expire) != Some(until) {
+            return Err(mismatch(format!(
+                "the list says valid {effective} to {expire}, the certificate says {from} to {until} (Unix)"
+            ))
+            .into());
+        }
+        listed.push(certificate);
+    }
+    // Nothing above is believed before the answer verifies: with what is already trusted,
+    // or with the just-decrypted certificate it names (tried after, and only by serial).
+    let mut verifiers = VerifierSet::new().with(Arc::clone(&creds.verifier));
+    for certificate in &listed {
+        verifiers = verifiers.with(certificate.verifier.clone());
+    }
+    verify_response(&verifiers, &parts.headers, &body, now, creds.window_secs)?;
+    let mut valid: Vec<PlatformCertificate> =
+        listed.into_iter().filter(|c| c.valid_at(now)).collect();
+    if valid.is_empty() {
+        return Err(VerifyError::NoValidCertificate.into());
+    }
+    valid.sort_by_key(|c| c.validity().0);
+    Ok(valid)
+}
+
+/// Platform certificates kept current while calls use them: a [`Verifier`] whose set can
+/// be updated in place. Old and new certificates are both accepted during a rotation;
+/// expired ones are dropped at each update. Clones share one set.
+///
+/// Give it to [`V3Credentials`] as the verifier, and to
+/// [`ClientConfigBuilder::refresh_certificates`](crate::ClientConfigBuilder::refresh_certificates)
+/// so that the clients refresh it. It may start empty: the first list verifies with the
+/// certificate inside it.
+#[derive(Clone, Default)]
+pub struct PlatformCertificates {
+    set: Arc<RwLock<Vec<PlatformCertificate>>>,
+    /// The serial requests name in `Wechatpay-Serial` (the newest when made).
+    preferred: Option<Arc<str>>,
+}
+
+impl PlatformCertificates {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        PlatformCertificates::default()
+    }
+
+    /// A store holding `certificates` (loaded from files, say).
+    #[must_use]
+    pub fn from_certificates(certificates: impl IntoIterator<Item = PlatformCertificate>) -> Self {
+        let mut set: Vec<PlatformCertificate> = certificates.into_iter().collect();
+        set.sort_by_key(|c| c.validity().0);
+        let preferred = set.last().map(|c| Arc::from(c.serial()));
+        PlatformCertificates { set: Arc::new(RwLock::new(set)), preferred }
+    }
+
+    /// Adds the certificates it does not hold yet and drops those expired at `now`.
+    /// Returns how many were added.
+    pub fn update(&self, fresh: Vec<PlatformCertificate>, now: u64) -> usize {
+        let mut set = self.set.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut added = 0;
+        for certificate in fresh {
+            if !set.iter().any(|c| c.serial().eq_ignore_ascii_case(certificate.serial())) {
+                set.push(certificate);
+                added += 1;
+            }
+        }
+        set.retain(|c| c.validity().1 >= now);
+        set.sort_by_key(|c| c.validity().0);
+        added
+    }
+
+    /// The certificates held.
+    #[must_use]
+    pub fn certificates(&self) -> Vec<PlatformCertificate> {
+        self.set.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Whether it holds a certificate of `serial`.
+    #[must_use]
+    pub fn knows(&self, serial: &str) -> bool {
+        let set = self.set.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        set.iter().any(|c| c.serial().eq_ignore_ascii_case(serial))
+    }
+}
+
+impl Verifier for PlatformCertificates {
+    fn verify(
+        &self,
+        serial: &str,
+        message: &[u8],
+        signature: &[u8],
+        now: u64,
+    ) -> Result<(), VerifyError> {
+        // Verified under the read lock: an update waits for one RSA verification at most.
+        let set = self.set.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match set.iter().find(|c| c.serial().eq_ignore_ascii_case(serial)) {
+            Some(c) => c.verifier.verify(serial, message, signature, now),
+            None => Err(VerifyError::UnknownSerial(serial.to_owned())),
+        }
+    }
+
+    fn preferred_serial(&self) -> Option<&str> {
+        self.preferred.as_deref()
+    }
+
+    fn learns_serials(&self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for PlatformCertificates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlatformCertificates").field("certificates", &self.certificates()).finish()
+    }
+}
