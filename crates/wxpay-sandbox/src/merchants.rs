@@ -210,8 +210,8 @@ impl Credentials {
     }
 
     /// A client configuration for the sandbox as `merchant`: its base URL, the merchant's
-    /// credentials (APIv3 answers verified in either mode), the sandbox's TLS root when it
-    /// serves HTTPS. Add settings, then `build()`.
+    /// credentials (APIv3 answers verified in either mode; the APIv3 key), the sandbox's TLS
+    /// root when it serves HTTPS. Add settings, then `build()`.
     ///
     /// # Panics
     /// Never: the embedded test ids and keys are valid.
@@ -241,7 +241,8 @@ impl Credentials {
                     self.merchant_signer(),
                     verifiers,
                 )
-                .expect("the sandbox's ids are valid");
+                .expect("the sandbox's ids are valid")
+                .with_api_v3_key(self.api_v3_key());
                 builder.v3(creds)
             }
         }
