@@ -1,0 +1,198 @@
+//! Platform-certificate mode with automatic download and rotation, through both clients,
+//! against the sandbox rotating its certificate as WeChat Pay does.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use wxpay_core::v3::{CloseOrderV3, PlatformCertificates, V3Credentials};
+use wxpay_core::{
+    CertificateRefresh, ClientConfig, CloseOrder, CloseOutcome, Error, ErrorKind, OrderEffect,
+    VerifyError,
+};
+use wxpay_integration_tests::*;
+use wxpay_sandbox::merchants::{MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES};
+use wxpay_sandbox::{
+    AnswerMode, Fault, FaultRule, OrderKey, OrderState, RotationStep, Route, SandboxConfig,
+    SandboxThread,
+};
+
+fn sandbox() -> SandboxThread {
+    SandboxThread::start(SandboxConfig {
+        answer_mode: AnswerMode::PlatformCertificate,
+        ..SandboxConfig::default()
+    })
+    .unwrap()
+}
+
+/// A client configuration in certificate mode whose certificates are all downloaded.
+fn config_with(
+    sandbox: &SandboxThread,
+    store: &PlatformCertificates,
+    every: Duration,
+) -> ClientConfig {
+    let c = sandbox.credentials();
+    let creds = V3Credentials::new(V3_MCH, MERCHANT_SERIAL_NO, c.merchant_signer(), store.clone())
+        .unwrap()
+        .with_api_v3_key(c.api_v3_key());
+    config(sandbox.base_url())
+        .v3(creds)
+        .refresh_certificates(store.clone(), CertificateRefresh::every(every))
+        .build()
+        .unwrap()
+}
+
+/// Closes through one client of either kind, made once.
+struct Closer {
+    blocking: Option<wxpay_blocking::Client>,
+    asynchronous: Option<(wxpay_async::Client, tokio::runtime::Runtime)>,
+}
+
+impl Closer {
+    fn new(blocking: bool, config: ClientConfig) -> Closer {
+        if blocking {
+            Closer {
+                blocking: Some(wxpay_blocking::Client::new(config).unwrap()),
+                asynchronous: None,
+            }
+        } else {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            Closer {
+                blocking: None,
+                asynchronous: Some((wxpay_async::Client::new(config).unwrap(), rt)),
+            }
+        }
+    }
+
+    fn close(&self, op: impl Into<CloseOrder>) -> Result<CloseOutcome, Error> {
+        match (&self.blocking, &self.asynchronous) {
+            (Some(c), _) => c.close(op),
+            (None, Some((c, rt))) => rt.block_on(c.close(op)),
+            _ => unreachable!(),
+        }
+    }
+}
+
+fn order(sandbox: &SandboxThread, no: &str) -> CloseOrderV3 {
+    sandbox.state().put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid);
+    CloseOrderV3::direct(no)
+}
+
+#[test]
+fn clients_keep_closing_while_the_platform_certificate_rotates() {
+    for blocking in [true, false] {
+        let sandbox = sandbox();
+        // An empty store: the first list verifies with the certificate inside it.
+        let store = PlatformCertificates::new();
+        let client =
+            Closer::new(blocking, config_with(&sandbox, &store, Duration::from_millis(100)));
+        for i in 0..36 {
+            match i {
+                6 => sandbox.state().rotate_certificate(RotationStep::Add).unwrap(),
+                16 => sandbox.state().rotate_certificate(RotationStep::Switch).unwrap(),
+                26 => sandbox.state().rotate_certificate(RotationStep::Retire).unwrap(),
+                _ => {}
+            }
+            let no = format!("rotate-{blocking}-{i:03}");
+            assert_eq!(
+                client.close(order(&sandbox, &no)).unwrap(),
+                CloseOutcome::Closed,
+                "blocking={blocking} {no}"
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        assert!(store.knows(PLATFORM_CERTIFICATES[1].0), "the new certificate was downloaded");
+        let (listed, signing) = sandbox.state().platform_certificates();
+        assert_eq!((listed, signing), (vec![1], 1));
+        assert!(sandbox.state().certificate_downloads() >= 3, "refreshed as it went");
+    }
+}
+
+#[test]
+fn an_unknown_serial_refreshes_once_and_the_close_is_made_again() {
+    for blocking in [true, false] {
+        let sandbox = sandbox();
+        let store = PlatformCertificates::new();
+        // No periodic refresh within the test: only the first call's.
+        let client =
+            Closer::new(blocking, config_with(&sandbox, &store, Duration::from_secs(11 * 3600)));
+        assert_eq!(client.close(order(&sandbox, "unknown-0001")).unwrap(), CloseOutcome::Closed);
+        assert_eq!(sandbox.state().certificate_downloads(), 1);
+        sandbox.state().rotate_certificate(RotationStep::Add).unwrap();
+        sandbox.state().rotate_certificate(RotationStep::Switch).unwrap();
+        // Signed by a certificate the client has not seen: one refresh, then the close again,
+        // whose verified answer says what the first (unbelieved) one did: already closed.
+        let again = client.close(order(&sandbox, "unknown-0002")).unwrap();
+        assert_eq!(again, CloseOutcome::AlreadyClosed);
+        assert_eq!(sandbox.state().certificate_downloads(), 2);
+        let o = sandbox.state().order(&OrderKey::new(V3_MCH, "unknown-0002")).unwrap();
+        assert_eq!((o.close_calls, o.closes), (2, 1));
+        assert_eq!(client.close(order(&sandbox, "unknown-0003")).unwrap(), CloseOutcome::Closed);
+        assert_eq!(sandbox.state().certificate_downloads(), 2, "known now: no refresh");
+    }
+}
+
+#[test]
+fn a_forged_serial_triggers_at_most_one_refresh_per_interval() {
+    for blocking in [true, false] {
+        let sandbox = sandbox();
+        let store = PlatformCertificates::new();
+        let client =
+            Closer::new(blocking, config_with(&sandbox, &store, Duration::from_secs(11 * 3600)));
+        assert_eq!(client.close(order(&sandbox, "forged-0000")).unwrap(), CloseOutcome::Closed);
+        sandbox.state().add_fault(FaultRule::always(Fault::ForgedSerial).on(Route::V3Direct));
+        for i in 1..=8 {
+            let err = client.close(order(&sandbox, &format!("forged-{i:04}"))).unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::Verify(VerifyError::UnknownSerial(_))),
+                "{err:?}"
+            );
+            assert_eq!(err.order_effect(), OrderEffect::Unknown, "never believed: {err}");
+        }
+        assert_eq!(
+            sandbox.state().certificate_downloads(),
+            2,
+            "the first download and one refresh"
+        );
+    }
+}
+
+#[test]
+fn a_failed_refresh_keeps_the_current_certificates() {
+    let sandbox = sandbox();
+    let store = PlatformCertificates::new();
+    let client = Closer::new(true, config_with(&sandbox, &store, Duration::from_millis(50)));
+    assert_eq!(client.close(order(&sandbox, "keep-0000")).unwrap(), CloseOutcome::Closed);
+    let known = store.certificates().len();
+    sandbox.state().add_fault(FaultRule::always(Fault::SystemError).on(Route::V3Certificates));
+    for i in 1..=5 {
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(
+            client.close(order(&sandbox, &format!("keep-{i:04}"))).unwrap(),
+            CloseOutcome::Closed
+        );
+    }
+    assert_eq!(store.certificates().len(), known);
+    assert_eq!(sandbox.state().certificate_downloads(), 1, "every later list failed");
+}
+
+#[test]
+fn refreshing_needs_the_api_v3_key_and_an_interval_under_12_hours() {
+    let sandbox = sandbox();
+    let c = sandbox.credentials();
+    let store = PlatformCertificates::new();
+    let creds =
+        V3Credentials::new(V3_MCH, MERCHANT_SERIAL_NO, c.merchant_signer(), store.clone()).unwrap();
+    let err = config(sandbox.base_url())
+        .v3(creds.clone())
+        .refresh_certificates(store.clone(), CertificateRefresh::default())
+        .build()
+        .unwrap_err();
+    assert_eq!(err, wxpay_core::InvalidInput::MissingApiV3Key);
+    let err = config(sandbox.base_url())
+        .v3(creds.with_api_v3_key(c.api_v3_key()))
+        .refresh_certificates(store, CertificateRefresh::every(Duration::from_secs(12 * 3600)))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, wxpay_core::InvalidInput::OutOfRange { .. }), "{err}");
+}
