@@ -20,6 +20,7 @@ macro_rules! note {
 }
 
 mod bulk;
+mod certificates;
 mod close;
 mod demo;
 mod serve;
@@ -88,6 +89,9 @@ enum Command {
     /// printing `export WXPAY_*=…` lines for its test credentials and an unpaid order for
     /// each kind of close.
     Sandbox(serve::SandboxArgs),
+    /// Download WeChat Pay's platform certificates (decrypted with the APIv3 key, checked,
+    /// the answer verified), write one PEM file per serial, and print serials and validity.
+    Certificates(Box<certificates::CertificatesArgs>),
     /// Show how a request is signed: string-to-sign, signature, and what is sent.
     #[command(subcommand)]
     Sign(sign::SignCommand),
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Close(args) => close::run(*args, base_url_flag),
         Command::Sandbox(args) => serve::run(args),
+        Command::Certificates(args) => certificates::run(*args),
         Command::Sign(cmd) => sign::sign(cmd),
         Command::Verify(cmd) => sign::verify(cmd),
     };

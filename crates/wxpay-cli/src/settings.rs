@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 
 use wxpay_core::v2::{SignType, V2Credentials};
 use wxpay_core::v3::{
-    PlatformCertificateVerifier, PublicKeyVerifier, RsaSigner, V3Credentials, VerifierSet,
+    PlatformCertificate, PlatformCertificates, PublicKeyVerifier, RsaSigner, V3Credentials,
+    VerifierSet,
 };
-use wxpay_core::{ApiV2Key, ClientConfig, ClientConfigBuilder, Endpoint};
+use wxpay_core::{
+    ApiV2Key, ApiV3Key, CertificateRefresh, ClientConfig, ClientConfigBuilder, Endpoint,
+};
 
 use crate::Failure;
 
@@ -57,6 +60,14 @@ pub(crate) struct Settings {
     /// APIv3 platform-certificate mode: a WeChat Pay platform certificate (PEM).
     #[arg(long, env = "WXPAY_PLATFORM_CERT_FILE", value_name = "FILE")]
     pub(crate) platform_cert_file: Option<PathBuf>,
+    /// APIv3 platform-certificate mode: a directory of platform certificates (`*.pem`, as
+    /// `wxpay certificates` writes them); with --api-v3-key-file they are kept current.
+    #[arg(long, env = "WXPAY_PLATFORM_CERT_DIR", value_name = "DIR")]
+    pub(crate) platform_cert_dir: Option<PathBuf>,
+    /// APIv3: a file holding the APIv3 key (32 characters), which decrypts the platform
+    /// certificates WeChat Pay lists: certificate mode then downloads and rotates them.
+    #[arg(long, env = "WXPAY_API_V3_KEY_FILE", value_name = "FILE")]
+    pub(crate) api_v3_key_file: Option<PathBuf>,
     /// Send through this proxy (`http://`, `https://` or `socks5://` URL).
     #[arg(long, env = "WXPAY_PROXY", value_name = "URL")]
     pub(crate) proxy: Option<String>,
@@ -64,6 +75,27 @@ pub(crate) struct Settings {
     /// built-in Mozilla roots (a gateway with its own CA; the sandbox's `--tls`).
     #[arg(long, env = "WXPAY_TLS_ROOTS_FILE", value_name = "FILE")]
     pub(crate) tls_roots_file: Option<PathBuf>,
+}
+
+/// A platform certificate file.
+fn certificate(file: &Path) -> Result<PlatformCertificate, Failure> {
+    let pem = String::from_utf8(read(file, "platform certificate")?)
+        .map_err(|_| Failure::usage(format!("{} is not a PEM text", file.display())))?;
+    PlatformCertificate::from_pem(pem)
+        .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))
+}
+
+/// Every `*.pem` certificate in a directory (none yet is fine: they are downloaded).
+pub(crate) fn certificate_dir(dir: &Path) -> Result<Vec<PlatformCertificate>, Failure> {
+    let cannot = |e: std::io::Error| Failure::usage(format!("cannot read {}: {e}", dir.display()));
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(cannot)? {
+        let path = entry.map_err(cannot)?.path();
+        if path.extension().is_some_and(|e| e == "pem") {
+            found.push(certificate(&path)?);
+        }
+    }
+    Ok(found)
 }
 
 /// A setting as a user can give it: `--flag`, `WXPAY_VAR`, or `key` in the config file.
@@ -122,6 +154,8 @@ impl Settings {
                 "public_key_id" => slot_s(&mut self.public_key_id),
                 "public_key_file" => slot_p(&mut self.public_key_file),
                 "platform_cert_file" => slot_p(&mut self.platform_cert_file),
+                "platform_cert_dir" => slot_p(&mut self.platform_cert_dir),
+                "api_v3_key_file" => slot_p(&mut self.api_v3_key_file),
                 "proxy" => slot_s(&mut self.proxy),
                 "tls_roots_file" => slot_p(&mut self.tls_roots_file),
                 other => {
@@ -159,13 +193,16 @@ impl Settings {
                 (self.private_key_file.is_some(), "private_key_file"),
             ]);
             let verifies = self.platform_cert_file.is_some()
+                || self.platform_cert_dir.is_some()
+                || self.api_v3_key_file.is_some()
                 || (self.public_key_file.is_some() && self.public_key_id.is_some());
             if !verifies {
                 missing.push(format!(
-                    "{} with {}, or {}",
+                    "{} with {}, or {}, or {} (certificates downloaded)",
                     describe("public_key_id"),
                     describe("public_key_file"),
-                    describe("platform_cert_file")
+                    describe("platform_cert_file"),
+                    describe("api_v3_key_file")
                 ));
             }
             let trap = (self.mchid.is_none() && self.mch_id.is_some()).then_some(
@@ -211,50 +248,75 @@ impl Settings {
         Ok(Some(creds.with_sign_type(sign_type)))
     }
 
-    /// APIv3 credentials, when the settings name them; a half-set group is an error.
-    pub(crate) fn v3(&self) -> Result<Option<V3Credentials>, Failure> {
+    /// APIv3 credentials, when the settings name them (a half-set group is an error), and
+    /// the platform certificate store to keep current when the APIv3 key is given.
+    pub(crate) fn v3(
+        &self,
+    ) -> Result<Option<(V3Credentials, Option<PlatformCertificates>)>, Failure> {
         let any = self.mchid.is_some()
             || self.serial_no.is_some()
             || self.private_key_file.is_some()
             || self.public_key_file.is_some()
-            || self.platform_cert_file.is_some();
+            || self.platform_cert_file.is_some()
+            || self.platform_cert_dir.is_some();
         if !any {
             return Ok(None);
         }
         self.require("v3")?;
-        let Some(mchid) = &self.mchid else { return Ok(None) };
-        let need = |v: &Option<String>, what: &str| {
-            v.clone().ok_or_else(|| Failure::usage(format!("APIv3 needs {what}")))
+        let (Some(mchid), Some(serial_no), Some(key_file)) =
+            (&self.mchid, &self.serial_no, &self.private_key_file)
+        else {
+            return Ok(None);
         };
-        let serial_no = need(&self.serial_no, "--serial-no (or WXPAY_SERIAL_NO)")?;
-        let key_file = self.private_key_file.as_ref().ok_or_else(|| {
-            Failure::usage("APIv3 needs --private-key-file (or WXPAY_PRIVATE_KEY_FILE)")
-        })?;
         let signer = RsaSigner::from_pem(read(key_file, "private key")?)
             .map_err(|e| Failure::usage(format!("{}: {e}", key_file.display())))?;
         let mut verifiers = VerifierSet::new();
-        let mut any = false;
         if let Some(file) = &self.public_key_file {
-            let id = need(&self.public_key_id, "--public-key-id with --public-key-file")?;
+            let id = self.public_key_id.clone().ok_or_else(|| {
+                Failure::usage("APIv3 needs --public-key-id with --public-key-file")
+            })?;
             let v = PublicKeyVerifier::from_pem(id, read(file, "public key")?)
                 .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
             verifiers = verifiers.with(v);
-            any = true;
         }
+        let api_v3_key = match &self.api_v3_key_file {
+            Some(file) => {
+                let text = read(file, "APIv3 key file")?;
+                Some(ApiV3Key::new(text.trim_ascii()).map_err(|e| {
+                    Failure::usage(format!("{}: the APIv3 key: {e}", file.display()))
+                })?)
+            }
+            None => None,
+        };
+        // Certificates from a file or a directory; kept current when the APIv3 key is given.
+        let mut certificates = Vec::new();
         if let Some(file) = &self.platform_cert_file {
-            let v = PlatformCertificateVerifier::from_pem(read(file, "platform certificate")?)
-                .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
-            verifiers = verifiers.with(v);
-            any = true;
+            certificates.push(certificate(file)?);
         }
-        if !any {
-            return Err(Failure::usage(
-                "APIv3 needs --public-key-file with --public-key-id, or --platform-cert-file, to verify answers",
-            ));
+        if let Some(dir) = &self.platform_cert_dir {
+            certificates.extend(certificate_dir(dir)?);
         }
-        let creds = V3Credentials::new(mchid, serial_no, signer, verifiers)
+        // Certificate mode (a certificate given, or no public key) with the APIv3 key: kept
+        // current. A public-key merchant's APIv3 key downloads nothing.
+        let certificate_mode = self.platform_cert_file.is_some()
+            || self.platform_cert_dir.is_some()
+            || self.public_key_file.is_none();
+        let store = if api_v3_key.is_some() && certificate_mode {
+            let store = PlatformCertificates::from_certificates(certificates);
+            verifiers = verifiers.with(store.clone());
+            Some(store)
+        } else {
+            for c in certificates {
+                verifiers = verifiers.with(c.verifier().clone());
+            }
+            None
+        };
+        let mut creds = V3Credentials::new(mchid, serial_no, signer, verifiers)
             .map_err(|e| Failure::usage(e.to_string()))?;
-        Ok(Some(creds))
+        if let Some(key) = api_v3_key {
+            creds = creds.with_api_v3_key(key);
+        }
+        Ok(Some((creds, store)))
     }
 
     /// The APIv2 merchant as the journal names it: `appid/mch_id`.
@@ -272,8 +334,15 @@ impl Settings {
         if let Some(v2) = self.v2()? {
             b = b.v2(v2);
         }
-        if let Some(v3) = self.v3()? {
+        if let Some((v3, store)) = self.v3()? {
             b = b.v3(v3);
+            if let Some(store) = store {
+                let mut refresh = CertificateRefresh::default();
+                if self.endpoint.as_deref() == Some("hongkong") {
+                    refresh = refresh.global();
+                }
+                b = b.refresh_certificates(store, refresh);
+            }
         }
         if self.backup_url.is_some() && self.base_url.is_none() {
             return Err(Failure::usage(

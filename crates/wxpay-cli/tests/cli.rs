@@ -640,3 +640,91 @@ fn cross_border_closes_by_either_number_one_at_a_time_and_in_bulk() {
     let journal = journal_records(&dir.path().join("ids.txt.journal.jsonl"));
     assert_eq!(journal[0]["call"], "v3_global_by_transaction_id", "{:?}", journal[0]);
 }
+
+#[test]
+fn certificates_are_downloaded_written_and_kept_current_for_close() {
+    use wxpay_sandbox::{AnswerMode, RotationStep};
+    let sandbox = SandboxThread::start(SandboxConfig {
+        answer_mode: AnswerMode::PlatformCertificate,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let certs = dir.path().join("certs");
+    let download = || {
+        wxpay()
+            .args(["certificates", "--out", certs.to_str().unwrap()])
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap()
+    };
+    let out = download();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let first = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+    assert!(
+        stdout.contains(&format!("{first}  valid 2026-11-24T14:21:40Z to 2036-11-21T14:21:40Z")),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(certs.join(format!("{first}.pem"))).unwrap(),
+        wxpay_sandbox::merchants::WECHATPAY_CERT_PEM
+    );
+    // A new certificate listed ahead of use: written beside the first.
+    sandbox.state().rotate_certificate(RotationStep::Add).unwrap();
+    assert_eq!(download().status.code(), Some(0));
+    let second = wxpay_sandbox::merchants::PLATFORM_CERTIFICATES[1].0;
+    assert!(certs.join(format!("{second}.pem")).exists());
+    assert_eq!(std::fs::read_dir(&certs).unwrap().count(), 2, "no temporary file left behind");
+    // `wxpay close` in certificate mode from the directory, no public key: it verifies with
+    // the new certificate once WeChat Pay signs with it, and (with the APIv3 key) learns a
+    // third one it has never seen.
+    let close = |no: &str| {
+        sandbox.state().put_order(OrderKey::new("1900000001", no), OrderState::Unpaid);
+        wxpay()
+            .args(["close", "--api", "v3", no])
+            .envs(
+                env.iter()
+                    .filter(|(k, _)| {
+                        !k.starts_with("WXPAY_PUBLIC_KEY") && k != "WXPAY_PLATFORM_CERT_FILE"
+                    })
+                    .cloned(),
+            )
+            .env("WXPAY_PLATFORM_CERT_DIR", &certs)
+            .output()
+            .unwrap()
+    };
+    sandbox.state().rotate_certificate(RotationStep::Switch).unwrap();
+    let out = close("cert-dir-1");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    sandbox.state().rotate_certificate(RotationStep::Add).unwrap();
+    sandbox.state().rotate_certificate(RotationStep::Switch).unwrap();
+    let out = close("cert-dir-2");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // Without the APIv3 key the directory is all it trusts: the third certificate is unknown.
+    let out = wxpay()
+        .args(["close", "--api", "v3", "cert-dir-3"])
+        .envs(
+            env.iter()
+                .filter(|(k, _)| {
+                    !k.starts_with("WXPAY_PUBLIC_KEY")
+                        && k != "WXPAY_PLATFORM_CERT_FILE"
+                        && k != "WXPAY_API_V3_KEY_FILE"
+                })
+                .cloned(),
+        )
+        .env("WXPAY_PLATFORM_CERT_DIR", &certs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(text(&out).0.contains("no key held for serial"), "{:?}", text(&out));
+    // No APIv3 key: a clear refusal.
+    let out = wxpay()
+        .args(["certificates"])
+        .envs(env.iter().filter(|(k, _)| k != "WXPAY_API_V3_KEY_FILE").cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("--api-v3-key-file"), "{:?}", text(&out));
+}
