@@ -87,6 +87,7 @@ const TARGETS: &[Target] = &[
     Target { name: "v2.parse_verify", at_most: true, target: 4.0 },
     Target { name: "v3.build_sign", at_most: true, target: 1.05 },
     Target { name: "v3.verify", at_most: true, target: 1.10 },
+    Target { name: "v3.verify_rotating", at_most: true, target: 1.10 },
     Target { name: "sandbox.v3_close_rate", at_most: false, target: 0.5 },
     Target { name: "blocking.v2_close", at_most: true, target: 1.10 },
     Target { name: "async.v2_close", at_most: true, target: 1.10 },

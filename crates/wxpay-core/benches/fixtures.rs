@@ -70,12 +70,18 @@ pub const MERCHANT_KEY: &str = include_str!("../../../tests/vectors/keys/merchan
 pub const WECHATPAY_KEY: &str = include_str!("../../../tests/vectors/keys/wechatpay_key.pem");
 pub const WECHATPAY_PUB: &str = include_str!("../../../tests/vectors/keys/wechatpay_pub.pem");
 pub const PUB_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
+pub const WECHATPAY_CERT: &str = include_str!("../../../tests/vectors/keys/wechatpay_cert.pem");
+pub const CERT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
 pub const V3_NONCE: &str = "593BEC0C930BF1AFEB40B4A08C8FB242";
 
 pub fn v3_ctx() -> Context {
-    use wxpay_core::v3::{PublicKeyVerifier, RsaSigner, V3Credentials};
+    v3_ctx_with(wxpay_core::v3::PublicKeyVerifier::from_pem(PUB_KEY_ID, WECHATPAY_PUB).unwrap())
+}
+
+/// APIv3 credentials verifying with `verifier`.
+pub fn v3_ctx_with(verifier: impl wxpay_core::v3::Verifier + 'static) -> Context {
+    use wxpay_core::v3::{RsaSigner, V3Credentials};
     let signer = RsaSigner::from_pem(MERCHANT_KEY).unwrap();
-    let verifier = PublicKeyVerifier::from_pem(PUB_KEY_ID, WECHATPAY_PUB).unwrap();
     Context::new().with_v3(
         V3Credentials::new(
             "1900000001",
@@ -180,6 +186,26 @@ pub fn cases() -> Vec<Case> {
     };
     let public = wechatpay_rsa_public_key_der();
     let message = format!("{now}\nA1B2C3D4E5F60718293A4B5C6D7E8F90\n\n");
+    // The same answer in certificate mode, through a store that can change under it.
+    let later = 1_800_000_000;
+    let (cert_resp, cert_sig) = v3_signed_204(later);
+    let cert_resp = {
+        let mut r = cert_resp;
+        r.headers_mut().insert("Wechatpay-Serial", CERT_SERIAL.parse().unwrap());
+        r
+    };
+    let v3_verify_rotating = {
+        let ctx = v3_ctx_with(wxpay_core::v3::PlatformCertificates::from_certificates([
+            wxpay_core::v3::PlatformCertificate::from_pem(WECHATPAY_CERT).unwrap(),
+        ]));
+        let close = v3_close();
+        consuming(
+            move || cert_resp.clone(),
+            move |resp| assert_eq!(close.parse(&ctx, later, resp).unwrap(), CloseOutcome::Closed),
+        )
+    };
+    let public_later = public.clone();
+    let later_message = format!("{later}\nA1B2C3D4E5F60718293A4B5C6D7E8F90\n\n");
 
     vec![
         Case {
@@ -209,6 +235,15 @@ pub fn cases() -> Vec<Case> {
                 key.sign(&RSA_PKCS1_SHA256, &rng, black_box(V3_MESSAGE.as_bytes()), &mut sig)
                     .unwrap();
                 sig
+            }),
+        },
+        Case {
+            name: "v3.verify_rotating",
+            measured: v3_verify_rotating,
+            baseline: simple(move || {
+                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &public_later)
+                    .verify(black_box(later_message.as_bytes()), black_box(&cert_sig))
+                    .unwrap()
             }),
         },
         Case {
