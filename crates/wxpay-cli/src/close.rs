@@ -39,6 +39,8 @@ Settings come from flags, then WXPAY_* environment variables, then the --config 
   APIv2: WXPAY_APPID  WXPAY_MCH_ID  WXPAY_API_V2_KEY_FILE  WXPAY_SIGN_TYPE
   APIv3: WXPAY_MCHID  WXPAY_SERIAL_NO  WXPAY_PRIVATE_KEY_FILE
          WXPAY_PUBLIC_KEY_ID  WXPAY_PUBLIC_KEY_FILE  WXPAY_PLATFORM_CERT_FILE
+         WXPAY_PLATFORM_CERT_DIR  WXPAY_API_V3_KEY_FILE (certificates downloaded and rotated)
+  WXPAY_BACKUP_URL  WXPAY_PROXY  WXPAY_TLS_ROOTS_FILE
 Keys are read from files only, never from the command line.
 
 Bulk: --from FILE takes one order number per line (blank lines and # comments skipped), or
