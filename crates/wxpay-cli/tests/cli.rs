@@ -422,7 +422,11 @@ fn close_over_tls_trusts_the_roots_file_and_goes_through_the_proxy_setting() {
     assert_eq!(out.status.code(), Some(6), "{:?}", text(&out));
     assert!(text(&out).0.contains("not sent, the order is unchanged"), "{:?}", text(&out));
     assert!(text(&out).0.contains("could not connect"), "{:?}", text(&out));
-    assert_eq!(sandbox.state().requests(), before, "nothing reached the sandbox but through the proxy");
+    assert_eq!(
+        sandbox.state().requests(),
+        before,
+        "nothing reached the sandbox but through the proxy"
+    );
 }
 
 /// `wxpay sandbox`'s output up to its last banner line, and the child still running.
