@@ -196,3 +196,31 @@ fn refreshing_needs_the_api_v3_key_and_an_interval_under_12_hours() {
         .unwrap_err();
     assert!(matches!(err, wxpay_core::InvalidInput::OutOfRange { .. }), "{err}");
 }
+
+#[test]
+fn concurrent_first_calls_wait_for_the_first_list_instead_of_failing() {
+    let sandbox = sandbox();
+    let store = PlatformCertificates::new();
+    let client =
+        wxpay_async::Client::new(config_with(&sandbox, &store, Duration::from_secs(3600))).unwrap();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let results = rt.block_on(async {
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let op = order(&sandbox, &format!("first-list-{i:03}"));
+                let client = client.clone();
+                tokio::spawn(async move { client.close(op).await })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        results
+    });
+    for r in results {
+        assert_eq!(r.unwrap(), CloseOutcome::Closed);
+    }
+    assert_eq!(sandbox.state().certificate_downloads(), 1, "one list for all of them");
+}

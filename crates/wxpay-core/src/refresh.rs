@@ -76,33 +76,58 @@ impl Keeper {
     }
 
     /// Claims the periodic refresh when it is due.
-    fn claim_periodic(&self, now: Instant) -> bool {
+    fn claim_periodic(&self, now: Instant) -> Claim {
         let mut s = self.lock();
+        if s.running {
+            return Claim::Running;
+        }
         let due = s.last.is_none_or(|t| now.saturating_duration_since(t) >= self.refresh.interval);
-        if due && !s.running {
+        if due {
             s.running = true;
             s.last = Some(now);
-            return true;
+            return Claim::Mine;
         }
-        false
+        Claim::NotNow
     }
 
     /// Claims a refresh for an unknown serial, at most once per interval.
-    fn claim_forced(&self, now: Instant) -> bool {
+    fn claim_forced(&self, now: Instant) -> Claim {
         let mut s = self.lock();
+        if s.running {
+            return Claim::Running;
+        }
         let allowed =
             s.last_forced.is_none_or(|t| now.saturating_duration_since(t) >= self.refresh.interval);
-        if allowed && !s.running {
+        if allowed {
             s.running = true;
             s.last = Some(now);
             s.last_forced = Some(now);
-            return true;
+            return Claim::Mine;
         }
-        false
+        Claim::NotNow
+    }
+
+    /// Waits (sleeping through the transport) for the refresh another call is making, up to
+    /// the retry deadline.
+    async fn wait_for_refresh<T: Transport>(&self, config: &ClientConfig, io: &T) {
+        let started = io.instant_now();
+        while self.lock().running
+            && io.instant_now().saturating_duration_since(started) < config.retry().deadline
+        {
+            io.sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Downloads the list and updates the store; a failure is logged and changes nothing.
     async fn refresh<T: Transport>(&self, config: &ClientConfig, io: &T, why: &str) -> bool {
+        /// Marks the refresh finished however it ends (a dropped future included).
+        struct Finish<'a>(&'a Keeper);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                self.0.lock().running = false;
+            }
+        }
+        let finish = Finish(self);
         let op = if self.refresh.global {
             DownloadCertificates::global()
         } else {
@@ -110,7 +135,7 @@ impl Keeper {
         };
         let call = Call::new(&op, config.context(), config.endpoint(), config.retry());
         let result = call.run(io).await;
-        self.lock().running = false;
+        drop(finish);
         match result {
             Ok(certificates) => {
                 let added = self.store.update(certificates, io.unix_now());
@@ -127,8 +152,20 @@ impl Keeper {
     }
 }
 
-fn names_unknown_serial(error: &Error) -> bool {
-    matches!(error.kind(), ErrorKind::Verify(VerifyError::UnknownSerial(_)))
+/// Whether this call may refresh, another call is refreshing, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    Mine,
+    Running,
+    NotNow,
+}
+
+/// The serial of an answer signed under a key not held.
+fn unknown_serial(error: &Error) -> Option<&str> {
+    match error.kind() {
+        ErrorKind::Verify(VerifyError::UnknownSerial(serial)) => Some(serial),
+        _ => None,
+    }
 }
 
 /// Runs `op` as both clients do: its call loop, and, when the configuration keeps platform
@@ -145,20 +182,35 @@ pub async fn execute<O: Operation, T: Transport>(
 ) -> Result<O::Output, Error> {
     let call = || Call::new(op, config.context(), config.endpoint(), config.retry()).run(io);
     let Some(keeper) = config.keeper() else { return call().await };
-    if keeper.claim_periodic(io.instant_now()) {
-        keeper.refresh(config, io, "periodic").await;
-    }
-    match call().await {
-        Err(first) if names_unknown_serial(&first) && keeper.claim_forced(io.instant_now()) => {
-            if !keeper.refresh(config, io, "an answer named an unknown serial").await {
-                return Err(first);
-            }
-            // The first answer could not be believed: what it may have done stays in the
-            // error if this attempt fails too.
-            call().await.map_err(|again| again.after(&first))
+    match keeper.claim_periodic(io.instant_now()) {
+        Claim::Mine => {
+            keeper.refresh(config, io, "periodic").await;
         }
-        result => result,
+        // A store that knows nothing yet waits for its first list rather than fail.
+        Claim::Running if keeper.store.certificates().is_empty() => {
+            keeper.wait_for_refresh(config, io).await;
+        }
+        Claim::Running | Claim::NotNow => {}
     }
+    let first = match call().await {
+        Err(first) if unknown_serial(&first).is_some() => first,
+        result => return result,
+    };
+    let refreshed = match keeper.claim_forced(io.instant_now()) {
+        Claim::Mine => keeper.refresh(config, io, "an answer named an unknown serial").await,
+        // Another call is refreshing: its list may hold the serial.
+        Claim::Running => {
+            keeper.wait_for_refresh(config, io).await;
+            unknown_serial(&first).is_some_and(|serial| keeper.store.knows(serial))
+        }
+        Claim::NotNow => false,
+    };
+    if !refreshed {
+        return Err(first);
+    }
+    // The first answer could not be believed: what it may have done stays in the error if
+    // this call fails too.
+    call().await.map_err(|again| again.after(&first))
 }
 
 /// [`execute`] for a blocking transport, whose futures are always ready.
