@@ -180,40 +180,75 @@ impl Closer {
 /// # Ok::<(), wxpay_core::InvalidInput>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseOrderV3 {
+pub struct CloseOrderV3(OrderClose);
+
+/// One order's close, mainland or cross-border: the call (which path), the order number,
+/// who closes and when the order was made. [`CloseOrderV3`] and [`CloseGlobalOrder`] are
+/// this, built their own ways.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OrderClose {
+    call: CloseCall,
+    number: String,
     closer: Closer,
-    out_trade_no: String,
     created_at: Option<u64>,
+}
+
+impl OrderClose {
+    fn new(call: CloseCall, number: String, closer: Closer) -> Self {
+        OrderClose { call, number, closer, created_at: None }
+    }
+
+    fn validate(&self, now: u64) -> Result<(), InvalidInput> {
+        match self.call {
+            CloseCall::GlobalTransactionId => check_transaction_id(&self.number)?,
+            _ => out_trade_no("out_trade_no", &self.number)?,
+        }
+        self.closer.check()?;
+        validate::close_delay(self.created_at, now)
+    }
+
+    fn path(&self) -> Result<String, InvalidInput> {
+        self.validate(u64::MAX)?;
+        Ok(self.path_unchecked())
+    }
+
+    fn path_unchecked(&self) -> String {
+        segment_path(self.call.path_prefix(), &self.number)
+    }
+
+    fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
+        let creds = ctx.v3()?;
+        self.validate(attempt.timestamp)?;
+        let body = self.closer.body(&creds.mchid);
+        prepare_post(ctx, creds, attempt, self.path_unchecked(), body)
+    }
 }
 
 impl CloseOrderV3 {
     /// A direct merchant closes its order `out_trade_no` (the credentials' `mchid` is sent).
     pub fn direct(out_trade_no: impl Into<String>) -> Self {
-        CloseOrderV3 { closer: Closer::Direct, out_trade_no: out_trade_no.into(), created_at: None }
+        CloseOrderV3(OrderClose::new(CloseCall::Direct, out_trade_no.into(), Closer::Direct))
     }
 
     /// A service provider (the credentials' `mchid`, sent as `sp_mchid`) closes
     /// `sub_mchid`'s order `out_trade_no`.
     pub fn partner(out_trade_no: impl Into<String>, sub_mchid: impl Into<String>) -> Self {
-        CloseOrderV3 {
-            closer: Closer::Partner { sub_mchid: sub_mchid.into() },
-            out_trade_no: out_trade_no.into(),
-            created_at: None,
-        }
+        let closer = Closer::Partner { sub_mchid: sub_mchid.into() };
+        CloseOrderV3(OrderClose::new(CloseCall::Partner, out_trade_no.into(), closer))
     }
 
     /// When the order was created (Unix seconds): a close within 5 minutes is refused
     /// before anything is sent.
     #[must_use]
     pub fn created_at(mut self, unix_secs: u64) -> Self {
-        self.created_at = Some(unix_secs);
+        self.0.created_at = Some(unix_secs);
         self
     }
 
     /// The merchant's order number.
     #[must_use]
     pub fn out_trade_no(&self) -> &str {
-        &self.out_trade_no
+        &self.0.number
     }
 
     /// Checks the input as [`prepare`](Operation::prepare) does, at time `now`.
@@ -221,9 +256,7 @@ impl CloseOrderV3 {
     /// # Errors
     /// The first [`InvalidInput`] found.
     pub fn validate(&self, now: u64) -> Result<(), InvalidInput> {
-        out_trade_no("out_trade_no", &self.out_trade_no)?;
-        self.closer.check()?;
-        validate::close_delay(self.created_at, now)
+        self.0.validate(now)
     }
 
     /// The request path, `out_trade_no` percent-encoded, once the input is valid.
@@ -232,16 +265,7 @@ impl CloseOrderV3 {
     /// The first [`InvalidInput`] found, as [`validate`](Self::validate) (the 5-minute rule
     /// aside).
     pub fn path(&self) -> Result<String, InvalidInput> {
-        self.validate(u64::MAX)?;
-        Ok(self.path_unchecked())
-    }
-
-    fn path_unchecked(&self) -> String {
-        let call = match self.closer {
-            Closer::Direct => CloseCall::Direct,
-            Closer::Partner { .. } => CloseCall::Partner,
-        };
-        segment_path(call.path_prefix(), &self.out_trade_no)
+        self.0.path()
     }
 }
 
@@ -249,22 +273,12 @@ impl Operation for CloseOrderV3 {
     type Output = CloseOutcome;
 
     fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
-        let creds = ctx.v3()?;
-        self.validate(attempt.timestamp)?;
-        let body = self.closer.body(&creds.mchid);
-        prepare_post(ctx, creds, attempt, self.path_unchecked(), body)
+        self.0.prepare(ctx, attempt)
     }
 
     fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
         read_close_answer(ctx.v3()?, now, response)
     }
-}
-
-/// Which order a cross-border close names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum GlobalOrder {
-    OutTradeNo(String),
-    TransactionId(String),
 }
 
 /// Closes a cross-border (global) merchant's order through APIv3, at the Hong Kong host
@@ -289,30 +303,26 @@ enum GlobalOrder {
 /// # Ok::<(), wxpay_core::InvalidInput>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseGlobalOrder {
-    order: GlobalOrder,
-    closer: Closer,
-    created_at: Option<u64>,
-}
+pub struct CloseGlobalOrder(OrderClose);
 
 impl CloseGlobalOrder {
     /// Closes the order the merchant numbered `out_trade_no` (common mode).
     pub fn by_out_trade_no(out_trade_no: impl Into<String>) -> Self {
-        let order = GlobalOrder::OutTradeNo(out_trade_no.into());
-        CloseGlobalOrder { order, closer: Closer::Direct, created_at: None }
+        let call = CloseCall::GlobalOutTradeNo;
+        CloseGlobalOrder(OrderClose::new(call, out_trade_no.into(), Closer::Direct))
     }
 
     /// Closes the order WeChat Pay numbered `transaction_id` (common mode).
     pub fn by_transaction_id(transaction_id: impl Into<String>) -> Self {
-        let order = GlobalOrder::TransactionId(transaction_id.into());
-        CloseGlobalOrder { order, closer: Closer::Direct, created_at: None }
+        let call = CloseCall::GlobalTransactionId;
+        CloseGlobalOrder(OrderClose::new(call, transaction_id.into(), Closer::Direct))
     }
 
     /// Institutional mode: the institution (the credentials' `mchid`, sent as `sp_mchid`)
     /// closes its sub-merchant `sub_mchid`'s order.
     #[must_use]
     pub fn for_sub_merchant(mut self, sub_mchid: impl Into<String>) -> Self {
-        self.closer = Closer::Partner { sub_mchid: sub_mchid.into() };
+        self.0.closer = Closer::Partner { sub_mchid: sub_mchid.into() };
         self
     }
 
@@ -320,22 +330,20 @@ impl CloseGlobalOrder {
     /// before anything is sent.
     #[must_use]
     pub fn created_at(mut self, unix_secs: u64) -> Self {
-        self.created_at = Some(unix_secs);
+        self.0.created_at = Some(unix_secs);
         self
     }
 
     /// The order number the call names: the merchant's or WeChat Pay's.
     #[must_use]
     pub fn order_number(&self) -> &str {
-        match &self.order {
-            GlobalOrder::OutTradeNo(no) | GlobalOrder::TransactionId(no) => no,
-        }
+        &self.0.number
     }
 
     /// Whether the call names WeChat Pay's order number (`transaction_id`).
     #[must_use]
     pub fn is_by_transaction_id(&self) -> bool {
-        matches!(self.order, GlobalOrder::TransactionId(_))
+        self.0.call == CloseCall::GlobalTransactionId
     }
 
     /// Checks the input as [`prepare`](Operation::prepare) does, at time `now`.
@@ -343,12 +351,7 @@ impl CloseGlobalOrder {
     /// # Errors
     /// The first [`InvalidInput`] found.
     pub fn validate(&self, now: u64) -> Result<(), InvalidInput> {
-        match &self.order {
-            GlobalOrder::OutTradeNo(no) => out_trade_no("out_trade_no", no)?,
-            GlobalOrder::TransactionId(id) => check_transaction_id(id)?,
-        }
-        self.closer.check()?;
-        validate::close_delay(self.created_at, now)
+        self.0.validate(now)
     }
 
     /// The request path, the order number percent-encoded, once the input is valid.
@@ -356,16 +359,7 @@ impl CloseGlobalOrder {
     /// # Errors
     /// As [`validate`](Self::validate) (the 5-minute rule aside).
     pub fn path(&self) -> Result<String, InvalidInput> {
-        self.validate(u64::MAX)?;
-        Ok(self.path_unchecked())
-    }
-
-    fn path_unchecked(&self) -> String {
-        let call = match self.order {
-            GlobalOrder::OutTradeNo(_) => CloseCall::GlobalOutTradeNo,
-            GlobalOrder::TransactionId(_) => CloseCall::GlobalTransactionId,
-        };
-        segment_path(call.path_prefix(), self.order_number())
+        self.0.path()
     }
 }
 
@@ -380,10 +374,7 @@ impl Operation for CloseGlobalOrder {
     }
 
     fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
-        let creds = ctx.v3()?;
-        self.validate(attempt.timestamp)?;
-        let body = self.closer.body(&creds.mchid);
-        prepare_post(ctx, creds, attempt, self.path_unchecked(), body)
+        self.0.prepare(ctx, attempt)
     }
 
     fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
