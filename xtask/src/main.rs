@@ -14,7 +14,7 @@ tasks:
                       run the benchmarks, print `ratio <name> <value> <op> <target>` and
                       `allocs <name> <n> <= <budget>` lines; --criterion adds criterion's suite
   fuzz [TARGET] [--seconds N]
-                      run a cargo-fuzz target (v2_response, the default, or v3_response; 60 s); installs cargo-fuzz
+                      run a cargo-fuzz target (v2_response, the default, v3_response or v3_certificates; 60 s); installs cargo-fuzz
   vectors             check tests/vectors against ../shared/vectors, when that exists";
 
 fn main() -> ExitCode {
