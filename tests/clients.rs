@@ -27,6 +27,8 @@ enum Api {
     V3Direct(AnswerMode),
     V3Partner(AnswerMode),
     V3Combined(AnswerMode),
+    /// APIv2 signed with a key that is not the merchant's: `return_code=FAIL`.
+    V2WrongKey,
     /// Cross-border: by WeChat Pay's number or the merchant's, as an institution or not.
     V3Global {
         by_id: bool,
@@ -289,6 +291,8 @@ fn cases() -> Vec<Case> {
                 "unknown:transport:Timeout",
             )
         },
+        // WeChat Pay refuses the request itself (unsigned return_code=FAIL): unchanged.
+        case("v2 wrong key", Api::V2WrongKey, UNPAID, "refused:communication:SIGNERROR"),
         // Retried to the end: a refusal stays a refusal, with the attempts alongside.
         faulty(
             "v3 always frequency limited",
@@ -385,6 +389,13 @@ fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
                 put(OrderKey::new(V2_MCH, no));
                 Op::V2(CloseOrderV2::new(no))
             }
+        }
+        Api::V2WrongKey => {
+            let key = wxpay_core::ApiV2Key::new("0".repeat(32)).unwrap();
+            let creds = wxpay_core::v2::V2Credentials::new("wx2421b1c4370ec43b", V2_MCH, key);
+            config = config.v2(creds.unwrap());
+            put(OrderKey::new(V2_MCH, no));
+            Op::V2(CloseOrderV2::new(no))
         }
         Api::V3Direct(mode) => {
             config = config.v3(v3_credentials(V3_MCH, mode));
