@@ -470,7 +470,11 @@ pub(crate) fn human(record: &Value) -> String {
     }
 }
 
+/// A record as printed: its JSON with `--json`, else the human line.
+pub(crate) fn render(record: &Value, json: bool) -> String {
+    if json { record.to_string() } else { human(record) }
+}
+
 fn print_record(record: &Value, json: bool) {
-    let text = if json { record.to_string() } else { human(record) };
-    say!("{text}");
+    say!("{}", render(record, json));
 }

@@ -146,8 +146,7 @@ impl Journal {
                 path.display()
             )));
         }
-        let is_regular = std::fs::metadata(path).map(|m| m.is_file());
-        if matches!(is_regular, Ok(true)) && std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0) {
             return Err(Failure::usage(format!(
                 "the journal {} already holds records: continue that run with --resume {0}, or give another --journal",
                 path.display()

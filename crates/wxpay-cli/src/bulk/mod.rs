@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc};
-use wxpay_core::{CloseOrder, CloseOutcome, Error, OrderEffect};
+use wxpay_core::{CloseOrder, CloseOutcome, Error};
 
 pub(crate) use input::{Line, OrderReader};
 use journal::{Finished, InputIdentity, Journal, RunIdentity};
@@ -93,7 +93,7 @@ impl Out {
         if self.closed {
             return;
         }
-        let text = if self.json { record.to_string() } else { crate::close::human(record) };
+        let text = crate::close::render(record, self.json);
         match &self.bar {
             Some(bar) => {
                 if record.get("error").is_some() {
@@ -186,7 +186,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
     let mut signals = Signals::new()?;
     let mut out = Out { json: plan.json, closed: false, bar };
     let mut tally: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let (mut invalid, mut duplicates, mut worst) = (0u64, 0u64, None::<OrderEffect>);
+    let (mut invalid, mut duplicates) = (0u64, 0u64);
     let mut stopped_because: Option<String> = None;
     let mut journal_failed = false;
     let mut read_all = false;
@@ -222,41 +222,30 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
             }
             Event::ReadAll { sha256, lines } => {
                 read_all = true;
-                if !journal_failed {
-                    if let Err(e) = journal.append(&journal::trailer(&sha256, lines)) {
-                        journal_failed = true;
-                        stop.store(true, Ordering::SeqCst);
-                        note(&journal.write_failure(&e).message);
-                    }
-                }
+                let trailer = journal::trailer(&sha256, lines);
+                record_or_stop(
+                    &mut journal,
+                    &trailer,
+                    &mut journal_failed,
+                    &stop,
+                    &mut stopped_because,
+                );
             }
             Event::Done { line, no, result } => {
                 let record = crate::close::record(&no, Some(line), &result);
                 // The journal first: a result is not known until it is written down.
-                if !journal_failed {
-                    if let Err(e) = journal.append(&record) {
-                        journal_failed = true;
-                        stop.store(true, Ordering::SeqCst);
-                        note(&format!(
-                            "{}; stopped: no new closes start, and results from now on are printed only",
-                            journal.write_failure(&e).message
-                        ));
-                        stopped_because
-                            .get_or_insert_with(|| "the journal cannot be written".into());
-                    }
-                }
-                match &result {
-                    Ok(outcome) => *tally.entry(outcome.as_str()).or_default() += 1,
-                    Err(e) => {
-                        *tally.entry("error").or_default() += 1;
-                        worst = worst.max(Some(e.order_effect()));
-                    }
-                }
+                record_or_stop(
+                    &mut journal,
+                    &record,
+                    &mut journal_failed,
+                    &stop,
+                    &mut stopped_because,
+                );
+                let key = result.as_ref().map_or("error", |outcome| outcome.as_str());
+                *tally.entry(key).or_default() += 1;
                 if journal_failed {
                     // Still shown, even where a progress bar hides successes.
-                    let text =
-                        if plan.json { record.to_string() } else { crate::close::human(&record) };
-                    note(&format!("not journaled: {text}"));
+                    note(&format!("not journaled: {}", crate::close::render(&record, plan.json)));
                 }
                 out.result(&record);
                 if out.closed && stopped_because.is_none() {
@@ -309,7 +298,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
         let _ = writeln!(std::io::stdout(), "{summary}");
     }
     let count = |k: &str| tally.get(k).copied().unwrap_or(0);
-    Ok(if worst.is_some() || journal_failed || unfinished {
+    Ok(if count("error") > 0 || journal_failed || unfinished {
         exit::ERROR
     } else if count("paid") > 0 {
         exit::PAID
@@ -320,6 +309,29 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
     } else {
         exit::CLOSED
     })
+}
+
+/// Appends `record` to the journal unless it already failed; the first failure stops the
+/// run: no new closes start, and what follows is printed only.
+fn record_or_stop(
+    journal: &mut Journal,
+    record: &Value,
+    failed: &mut bool,
+    stop: &AtomicBool,
+    stopped_because: &mut Option<String>,
+) {
+    if *failed {
+        return;
+    }
+    if let Err(e) = journal.append(record) {
+        *failed = true;
+        stop.store(true, Ordering::SeqCst);
+        note(&format!(
+            "{}; stopped: no new closes start, and results from now on are printed only",
+            journal.write_failure(&e).message
+        ));
+        stopped_because.get_or_insert_with(|| "the journal cannot be written".into());
+    }
 }
 
 /// Reads the file on a thread of its own, sending each line on as it is read.
