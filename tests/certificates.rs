@@ -224,3 +224,116 @@ fn concurrent_first_calls_wait_for_the_first_list_instead_of_failing() {
     }
     assert_eq!(sandbox.state().certificate_downloads(), 1, "one list for all of them");
 }
+
+/// A client whose refresh backs off `retry_after` after a failure (and between forced ones).
+fn config_backing_off(
+    sandbox: &SandboxThread,
+    store: &PlatformCertificates,
+    retry_after: Duration,
+) -> ClientConfig {
+    let c = sandbox.credentials();
+    let creds = V3Credentials::new(V3_MCH, MERCHANT_SERIAL_NO, c.merchant_signer(), store.clone())
+        .unwrap()
+        .with_api_v3_key(c.api_v3_key());
+    let refresh = CertificateRefresh::every(Duration::from_secs(3600)).retry_after(retry_after);
+    config(sandbox.base_url())
+        .v3(creds)
+        .refresh_certificates(store.clone(), refresh)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn failed_downloads_back_off_and_recover_within_the_back_off_not_the_interval() {
+    for blocking in [true, false] {
+        let sandbox = sandbox();
+        let store = PlatformCertificates::new();
+        let retry_after = Duration::from_millis(300);
+        let client = Closer::new(blocking, config_backing_off(&sandbox, &store, retry_after));
+        assert_eq!(client.close(order(&sandbox, "recover-0000")).unwrap(), CloseOutcome::Closed);
+        assert_eq!(sandbox.state().certificate_downloads(), 1);
+        // WeChat Pay switches to a certificate the client has not seen, while the list fails.
+        sandbox.state().rotate_certificate(RotationStep::Add).unwrap();
+        sandbox.state().rotate_certificate(RotationStep::Switch).unwrap();
+        sandbox.state().add_fault(FaultRule::always(Fault::SystemError).on(Route::V3Certificates));
+        let unknown = |no: &str| {
+            let err = client.close(order(&sandbox, no)).unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::Verify(VerifyError::UnknownSerial(_))),
+                "blocking={blocking} {no}: {err:?}"
+            );
+            assert_eq!(err.order_effect(), OrderEffect::Unknown);
+        };
+        unknown("recover-0001"); // forces a refresh, which fails
+        unknown("recover-0002"); // within the back-off: no download
+        std::thread::sleep(retry_after + Duration::from_millis(50));
+        unknown("recover-0003"); // a second forced refresh, which fails too; the back-off doubles
+        std::thread::sleep(retry_after + Duration::from_millis(50));
+        unknown("recover-0004"); // still within the doubled back-off
+        // The list is served again: the next forced refresh (after the doubled back-off, long
+        // before the hour's interval) brings the new certificate, and closing goes on.
+        sandbox.state().clear_faults();
+        std::thread::sleep(retry_after + Duration::from_millis(100));
+        assert_eq!(
+            client.close(order(&sandbox, "recover-0005")).unwrap(),
+            CloseOutcome::AlreadyClosed,
+            "blocking={blocking}: the first (unbelieved) answer closed it, the second says so"
+        );
+        assert!(store.knows(PLATFORM_CERTIFICATES[1].0));
+        assert_eq!(client.close(order(&sandbox, "recover-0006")).unwrap(), CloseOutcome::Closed);
+    }
+}
+
+#[test]
+fn requests_name_the_store_s_newest_certificate_and_follow_a_rotation() {
+    use wxpay_core::v3::{DownloadCertificates, PlatformCertificate};
+    use wxpay_core::{Attempt, BaseUrl, Context, Operation};
+    let sandbox = sandbox();
+    let c = sandbox.credentials();
+    let old = PlatformCertificate::from_pem(PLATFORM_CERTIFICATES[0].1).unwrap();
+    let new = PlatformCertificate::from_pem(PLATFORM_CERTIFICATES[1].1).unwrap();
+    let store = PlatformCertificates::from_certificates([old.clone()]);
+    let creds = V3Credentials::new(V3_MCH, MERCHANT_SERIAL_NO, c.merchant_signer(), store.clone())
+        .unwrap()
+        .with_api_v3_key(c.api_v3_key());
+    let ctx = Context::new().with_v3(creds);
+    let base = BaseUrl::parse(sandbox.base_url()).unwrap();
+    let named = |now: u64| {
+        let attempt = Attempt::new(&base, now, "0123456789ABCDEF0123456789ABCDEF");
+        let request = CloseOrderV3::direct("serial-0001").build(&ctx, &attempt).unwrap();
+        let download = DownloadCertificates::new().build(&ctx, &attempt).unwrap();
+        assert_eq!(request.headers()["wechatpay-serial"], download.headers()["wechatpay-serial"]);
+        request.headers()["wechatpay-serial"].to_str().unwrap().to_owned()
+    };
+    let now = wxpay_core::unix_now();
+    assert_eq!(named(now), old.serial());
+    // A newer list holds both: requests name the newer, valid now.
+    assert!(new.validity().0 <= now && now <= new.validity().1, "the test certificate is valid");
+    assert_eq!(store.update(vec![old.clone(), new.clone()], now), 1);
+    assert_eq!(named(now), new.serial());
+    // The next list no longer holds the old one: dropped (it is not expired, just retired).
+    assert_eq!(store.update(vec![new.clone()], now), 0);
+    assert!(!store.knows(old.serial()) && store.knows(new.serial()));
+    assert_eq!(named(now), new.serial());
+}
+
+#[test]
+fn a_certificate_listed_before_its_start_is_kept_until_it_starts() {
+    let old = wxpay_core::v3::PlatformCertificate::from_pem(PLATFORM_CERTIFICATES[0].1).unwrap();
+    let new = wxpay_core::v3::PlatformCertificate::from_pem(PLATFORM_CERTIFICATES[1].1).unwrap();
+    let store = PlatformCertificates::new();
+    // A moment before the new one starts, while the old one is valid.
+    let (new_from, _) = new.validity();
+    let before = new_from - 1;
+    assert!(old.validity().0 <= before && before <= old.validity().1, "the fixtures overlap");
+    assert_eq!(store.update(vec![old.clone(), new.clone()], before), 2);
+    assert!(store.knows(new.serial()), "kept for later, not filtered out");
+    use wxpay_core::v3::Verifier;
+    // Requests still name the one valid now.
+    assert_eq!(store.preferred_serial().as_deref(), Some(old.serial()));
+    // It verifies nothing before its start.
+    assert!(matches!(
+        store.verify(new.serial(), b"m", b"s", before),
+        Err(VerifyError::CertificateNotValidNow { .. })
+    ));
+}

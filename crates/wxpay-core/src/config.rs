@@ -336,6 +336,13 @@ impl ClientConfigBuilder {
                         max: MAX_REFRESH_INTERVAL.as_secs() - 1,
                     });
                 }
+                if refresh.retry_after.is_zero() {
+                    return Err(InvalidInput::OutOfRange {
+                        setting: "certificate refresh back-off (milliseconds, more than 0)",
+                        given: 0,
+                        max: u64::try_from(MAX_REFRESH_INTERVAL.as_millis()).unwrap_or(u64::MAX),
+                    });
+                }
                 Some(Arc::new(Keeper::new(store, refresh)))
             }
         };

@@ -13,6 +13,8 @@
 
 use std::fmt;
 
+use crate::escape::Escaped;
+
 /// What a failed call means for the order, as [`Error::order_effect`] reports it over every
 /// attempt of the call. Ordered from the most to the least certain, so that the worst of
 /// several attempts is their maximum.
@@ -236,7 +238,7 @@ pub enum ErrorKind {
     /// XML…) before looking at the order. Such answers are never signed; wxpay counts them as
     /// refusals (the order unchanged), as the API documents. A forged one could at worst make
     /// a closed order look open, and closing again is safe.
-    #[error("WeChat Pay rejected the request (return_code=FAIL): {return_msg}")]
+    #[error("WeChat Pay rejected the request (return_code=FAIL): {}", Escaped(.return_msg))]
     Communication {
         /// WeChat Pay's `return_msg`, as received (may be empty).
         return_msg: String,
@@ -265,7 +267,7 @@ impl ErrorKind {
                 _ => OrderEffect::Unknown,
             },
             ErrorKind::Communication { .. } => OrderEffect::Refused,
-            ErrorKind::Api(a) if a.verified && !a.is_server_fault() => OrderEffect::Refused,
+            ErrorKind::Api(a) if a.is_refusal() => OrderEffect::Refused,
             ErrorKind::Api(_) | ErrorKind::Verify(_) | ErrorKind::Decode(_) => OrderEffect::Unknown,
         }
     }
@@ -644,9 +646,9 @@ impl ApiCode {
 #[error(
     "WeChat Pay {} error {} (HTTP {status}){}{}{}",
     .version.name(),
-    .code.as_str(),
+    Escaped(.code.as_str()),
     if .message.is_empty() { "" } else { ": " },
-    .message,
+    Escaped(.message),
     if *.verified { "" } else { " (unverified)" }
 )]
 #[non_exhaustive]
@@ -694,6 +696,15 @@ impl ApiError {
     #[must_use]
     pub fn is_server_fault(&self) -> bool {
         self.code == ApiCode::SystemError || self.status >= 500
+    }
+
+    /// Whether this answer proves WeChat Pay refused the request (the order unchanged): it
+    /// is verified, names a code in its signed body, and is not a server fault. An answer
+    /// with no code (an empty body under a 4xx status, which the signature does not cover)
+    /// proves nothing.
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        self.verified && self.code != ApiCode::HttpStatus && !self.is_server_fault()
     }
 
     /// Whether calling again with the same parameters may succeed (server faults and
@@ -754,7 +765,8 @@ pub enum VerifyError {
     /// An encrypted resource (a platform certificate) does not decrypt: a wrong APIv3 key,
     /// or a ciphertext, nonce or associated data altered on the way.
     #[error(
-        "the encrypted certificate {serial} does not decrypt (wrong APIv3 key, or altered ciphertext, nonce or associated data)"
+        "the encrypted certificate {} does not decrypt (wrong APIv3 key, or altered ciphertext, nonce or associated data)",
+        Escaped(.serial)
     )]
     Decrypt {
         /// The serial the list gives for it.
@@ -764,13 +776,17 @@ pub enum VerifyError {
     #[error("unsupported encryption algorithm {0:?}")]
     UnsupportedAlgorithm(String),
     /// A decrypted platform certificate is not what the list says it is.
-    #[error("platform certificate {serial}: {what}")]
+    #[error("platform certificate {}: {}", Escaped(.serial), Escaped(.what))]
     CertificateMismatch {
         /// The serial the list gives.
         serial: String,
         /// What differs.
         what: String,
     },
+    /// The same signed answer was believed before: someone in the path sent it again (a
+    /// signature names no request, so only its second coming shows a replay).
+    #[error("the same signed answer was seen before (a replay), so it is not believed")]
+    Replayed,
     /// A certificate list holds no certificate valid now.
     #[error("the certificate list holds no certificate valid now")]
     NoValidCertificate,
@@ -778,7 +794,7 @@ pub enum VerifyError {
 
 /// A response that could not be decoded. Keeps the raw body for diagnosis.
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
-#[error("could not decode the answer (HTTP {status}, {} bytes): {reason}", .body.len())]
+#[error("could not decode the answer (HTTP {status}, {} bytes): {}", .body.len(), Escaped(.reason))]
 #[non_exhaustive]
 pub struct DecodeError {
     /// What was wrong.

@@ -114,10 +114,12 @@ mod close;
 mod config;
 mod endpoint;
 mod error;
+mod escape;
 mod hex;
 mod operation;
 mod outcome;
 mod refresh;
+mod replay;
 mod retry;
 mod secret;
 pub mod v2;
@@ -131,10 +133,12 @@ pub use error::{
     ApiCode, ApiError, ApiVersion, DecodeError, Error, ErrorKind, InvalidInput, KeyError,
     OrderEffect, SignError, TransportError, TransportErrorKind, VerifyError,
 };
+pub use escape::{Escaped, escape};
 pub use http;
 pub use operation::{Attempt, Context, Operation, Prepared, USER_AGENT};
 pub use outcome::CloseOutcome;
 pub use refresh::{CertificateRefresh, MAX_REFRESH_INTERVAL, execute, execute_blocking};
+pub use replay::ReplayGuard;
 pub use retry::{AttemptRandom, Call, RetryPolicy, Step, Transport};
 pub use secret::{ApiV2Key, ApiV3Key};
 pub use validate::MIN_CLOSE_DELAY_SECS;

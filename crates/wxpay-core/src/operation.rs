@@ -2,11 +2,13 @@
 //! (a transport) supplies the clock, the nonce and the network.
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::HeaderValue;
 
 use crate::endpoint::{BaseUrl, Endpoint};
 use crate::error::{Error, InvalidInput, SignError};
+use crate::replay::ReplayGuard;
 use crate::v2::V2Credentials;
 use crate::v3::{SignerKind, V3Credentials};
 use crate::{Request, Response};
@@ -22,13 +24,27 @@ pub struct Context {
     pub(crate) v2: Option<V2Credentials>,
     pub(crate) v3: Option<V3Credentials>,
     pub(crate) user_agent: HeaderValue,
+    /// The answers already believed, shared by clones (every call of one client).
+    pub(crate) replay: Arc<ReplayGuard>,
 }
 
 impl Context {
     /// A context with no credentials yet and the default `User-Agent`.
     #[must_use]
     pub fn new() -> Self {
-        Context { v2: None, v3: None, user_agent: HeaderValue::from_static(USER_AGENT) }
+        Context {
+            v2: None,
+            v3: None,
+            user_agent: HeaderValue::from_static(USER_AGENT),
+            replay: Arc::new(ReplayGuard::new()),
+        }
+    }
+
+    /// The replay guard: the signed answers this context (and its clones) has believed, each
+    /// of which is refused if it comes again. See [`ReplayGuard`].
+    #[must_use]
+    pub fn replay_guard(&self) -> &ReplayGuard {
+        &self.replay
     }
 
     /// Adds APIv2 credentials.
@@ -97,6 +113,7 @@ impl fmt::Debug for Context {
             .field("v2", &self.v2)
             .field("v3", &self.v3)
             .field("user_agent", &self.user_agent)
+            .field("replay", &self.replay)
             .finish()
     }
 }

@@ -15,21 +15,30 @@ use crate::v3::{DownloadCertificates, PlatformCertificates};
 pub const MAX_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 3600);
 
 /// When the clients refresh a [`PlatformCertificates`] store: every `interval` (6 hours by
-/// default, under 12), and when an answer names a serial the store does not hold, at most
-/// once per `interval` (so a forged serial cannot start a storm of downloads). A failed
-/// refresh is logged and keeps the current set.
+/// default, under 12) counted from the last refresh that succeeded; after a failed one,
+/// again after `retry_after` (a minute by default), doubling with each failure up to the
+/// interval. An answer that names a serial the store does not hold forces a refresh (always
+/// while the store is empty); then again only after `retry_after`, doubling while the lists
+/// it brings do not hold the serial, so a forger cannot force more than a handful of
+/// downloads an hour. A failed refresh keeps the current set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CertificateRefresh {
     /// How often the list is downloaded.
     pub interval: Duration,
+    /// The first back-off after a failed refresh, and between forced ones.
+    pub retry_after: Duration,
     /// `GET /v3/global/certificates` (cross-border merchants) instead of `/v3/certificates`.
     pub global: bool,
 }
 
 impl Default for CertificateRefresh {
     fn default() -> Self {
-        CertificateRefresh { interval: Duration::from_secs(6 * 3600), global: false }
+        CertificateRefresh {
+            interval: Duration::from_secs(6 * 3600),
+            retry_after: Duration::from_secs(60),
+            global: false,
+        }
     }
 }
 
@@ -38,6 +47,15 @@ impl CertificateRefresh {
     #[must_use]
     pub fn every(interval: Duration) -> Self {
         CertificateRefresh { interval, ..CertificateRefresh::default() }
+    }
+
+    /// The first back-off after a failed refresh, and between forced refreshes (a minute by
+    /// default; more than zero, checked when the configuration is built; never more than
+    /// the interval).
+    #[must_use]
+    pub fn retry_after(mut self, backoff: Duration) -> Self {
+        self.retry_after = backoff;
+        self
     }
 
     /// Downloads the cross-border list.
@@ -58,10 +76,12 @@ pub(crate) struct Keeper {
 
 #[derive(Debug, Default)]
 struct KeeperState {
-    /// When the last refresh of either kind started.
-    last: Option<Instant>,
-    /// When the last refresh for an unknown serial started.
-    last_forced: Option<Instant>,
+    /// When the last refresh succeeded.
+    succeeded: Option<Instant>,
+    /// After a failure: no periodic refresh before this, and the back-off after the next.
+    failed: Option<(Instant, Duration)>,
+    /// After a forced refresh: no other before this, and the back-off after the next.
+    forced: Option<(Instant, Duration)>,
     /// A refresh is under way (others go on with the current set).
     running: bool,
 }
@@ -81,30 +101,54 @@ impl Keeper {
         if s.running {
             return Claim::Running;
         }
-        let due = s.last.is_none_or(|t| now.saturating_duration_since(t) >= self.refresh.interval);
-        if due {
+        let interval_passed =
+            s.succeeded.is_none_or(|t| now.saturating_duration_since(t) >= self.refresh.interval);
+        let backed_off = s.failed.is_none_or(|(not_before, _)| now >= not_before);
+        if interval_passed && backed_off {
             s.running = true;
-            s.last = Some(now);
             return Claim::Mine;
         }
         Claim::NotNow
     }
 
-    /// Claims a refresh for an unknown serial, at most once per interval.
+    /// Claims a refresh for an unknown serial: always while the store is empty, else once
+    /// the forced back-off has passed.
     fn claim_forced(&self, now: Instant) -> Claim {
         let mut s = self.lock();
         if s.running {
             return Claim::Running;
         }
         let allowed =
-            s.last_forced.is_none_or(|t| now.saturating_duration_since(t) >= self.refresh.interval);
+            self.store.is_empty() || s.forced.is_none_or(|(not_before, _)| now >= not_before);
         if allowed {
             s.running = true;
-            s.last = Some(now);
-            s.last_forced = Some(now);
             return Claim::Mine;
         }
         Claim::NotNow
+    }
+
+    /// Records how a refresh ended and releases the waiters (the store already holds what
+    /// it brought). `forced_for` is the serial a forced refresh was looking for.
+    fn finish(&self, now: Instant, succeeded: bool, forced_for: Option<&str>) {
+        let first = self.refresh.retry_after.min(self.refresh.interval);
+        let doubled = |(_, backoff): (Instant, Duration)| (backoff * 2).min(self.refresh.interval);
+        let mut s = self.lock();
+        if succeeded {
+            s.succeeded = Some(now);
+            s.failed = None;
+        } else {
+            let backoff = s.failed.map_or(first, doubled);
+            s.failed = Some((now + backoff, backoff));
+        }
+        if let Some(serial) = forced_for {
+            let backoff = if succeeded && self.store.knows(serial) {
+                first
+            } else {
+                s.forced.map_or(first, doubled)
+            };
+            s.forced = Some((now + backoff, backoff));
+        }
+        s.running = false;
     }
 
     /// Waits (sleeping through the transport) for the refresh another call is making, up to
@@ -119,15 +163,22 @@ impl Keeper {
     }
 
     /// Downloads the list and updates the store; a failure is logged and changes nothing.
-    async fn refresh<T: Transport>(&self, config: &ClientConfig, io: &T, why: &str) -> bool {
-        /// Marks the refresh finished however it ends (a dropped future included).
-        struct Finish<'a>(&'a Keeper);
+    /// `forced_for` is the unknown serial that forced it, if any.
+    async fn refresh<T: Transport>(&self, config: &ClientConfig, io: &T, forced_for: Option<&str>) {
+        /// Marks the refresh finished (as failed) should the future be dropped half-way.
+        struct Finish<'a> {
+            keeper: &'a Keeper,
+            started: Instant,
+            done: bool,
+        }
         impl Drop for Finish<'_> {
             fn drop(&mut self) {
-                self.0.lock().running = false;
+                if !self.done {
+                    self.keeper.finish(self.started, false, None);
+                }
             }
         }
-        let finish = Finish(self);
+        let mut finish = Finish { keeper: self, started: io.instant_now(), done: false };
         let op = if self.refresh.global {
             DownloadCertificates::global()
         } else {
@@ -135,8 +186,8 @@ impl Keeper {
         };
         let call = Call::new(&op, config.context(), config.endpoint(), config.retry());
         let result = call.run(io).await;
-        drop(finish);
-        match result {
+        let why = forced_for.map_or("periodic", |_| "an answer named an unknown serial");
+        let succeeded = match result {
             Ok(certificates) => {
                 let added = self.store.update(certificates, io.unix_now());
                 let serials: Vec<String> =
@@ -148,7 +199,10 @@ impl Keeper {
                 tracing::warn!(why, %error, "platform certificate refresh failed; keeping the current set");
                 false
             }
-        }
+        };
+        // Released only now: whoever waited finds the store updated.
+        finish.done = true;
+        self.finish(io.instant_now(), succeeded, forced_for);
     }
 }
 
@@ -183,9 +237,7 @@ pub async fn execute<O: Operation, T: Transport>(
     let call = || Call::new(op, config.context(), config.endpoint(), config.retry()).run(io);
     let Some(keeper) = config.keeper() else { return call().await };
     match keeper.claim_periodic(io.instant_now()) {
-        Claim::Mine => {
-            keeper.refresh(config, io, "periodic").await;
-        }
+        Claim::Mine => keeper.refresh(config, io, None).await,
         // A store that knows nothing yet waits for its first list rather than fail.
         Claim::Running if keeper.store.certificates().is_empty() => {
             keeper.wait_for_refresh(config, io).await;
@@ -196,16 +248,15 @@ pub async fn execute<O: Operation, T: Transport>(
         Err(first) if unknown_serial(&first).is_some() => first,
         result => return result,
     };
-    let refreshed = match keeper.claim_forced(io.instant_now()) {
-        Claim::Mine => keeper.refresh(config, io, "an answer named an unknown serial").await,
+    let serial = unknown_serial(&first).unwrap_or_default();
+    match keeper.claim_forced(io.instant_now()) {
+        Claim::Mine => keeper.refresh(config, io, Some(serial)).await,
         // Another call is refreshing: its list may hold the serial.
-        Claim::Running => {
-            keeper.wait_for_refresh(config, io).await;
-            unknown_serial(&first).is_some_and(|serial| keeper.store.knows(serial))
-        }
-        Claim::NotNow => false,
-    };
-    if !refreshed {
+        Claim::Running => keeper.wait_for_refresh(config, io).await,
+        Claim::NotNow => {}
+    }
+    // Called again only if the key it needs is now held.
+    if !keeper.store.knows(serial) {
         return Err(first);
     }
     // The first answer could not be believed: what it may have done stays in the error if

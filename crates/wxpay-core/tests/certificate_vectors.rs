@@ -131,8 +131,13 @@ fn a_first_list_verifies_with_the_certificate_inside_it() {
     assert_eq!(got[0].pem(), WECHATPAY_CERT);
     assert_eq!(store.update(got, NOW), 1);
     assert!(store.knows("5157f09efdc096de15ebe81a47057a7232f1b8e1"));
-    // Now trusted, it verifies the same list again.
-    let again = DownloadCertificates::new().parse(&ctx, NOW, answer(None, None)).unwrap();
+    // The same signed answer again, to the same client: a replay, not believed.
+    let replayed = DownloadCertificates::new().parse(&ctx, NOW, answer(None, None)).unwrap_err();
+    assert!(matches!(replayed.kind(), ErrorKind::Verify(VerifyError::Replayed)), "{replayed}");
+    assert_eq!(replayed.order_effect(), OrderEffect::Unknown);
+    // Another client sharing the store: now trusted, it verifies the same list.
+    let other = self::ctx(store.clone(), key());
+    let again = DownloadCertificates::new().parse(&other, NOW, answer(None, None)).unwrap();
     assert_eq!(store.update(again, NOW), 0);
 }
 
@@ -242,7 +247,7 @@ fn every_bad_list_is_refused_with_a_clear_error() {
 fn a_store_keeps_old_and_new_during_a_rotation_and_drops_the_expired() {
     let old = PlatformCertificate::from_pem(WECHATPAY_CERT).unwrap();
     let store = PlatformCertificates::from_certificates([old.clone()]);
-    assert_eq!(store.preferred_serial(), Some(old.serial()));
+    assert_eq!(store.preferred_serial().as_deref(), Some(old.serial()));
     // Verification through the store reads the same set from many threads while it changes.
     let message = b"1800000000\nNONCE\n\n";
     let sig = RsaSigner::from_pem(WECHATPAY_KEY).unwrap().sign(message).unwrap();

@@ -156,8 +156,7 @@ impl Operation for CloseOrderV2 {
     }
 
     fn parse(&self, ctx: &Context, _now: u64, response: Response) -> Result<CloseOutcome, Error> {
-        let creds = ctx.v2()?;
-        parse_close(creds, self, response)
+        parse_close(ctx, self, response)
     }
 }
 
@@ -190,10 +189,11 @@ fn decode_error(reason: impl Into<String>, status: StatusCode, body: Vec<u8>) ->
 }
 
 fn parse_close(
-    creds: &V2Credentials,
+    ctx: &Context,
     op: &CloseOrderV2,
     response: Response,
 ) -> Result<CloseOutcome, Error> {
+    let creds = ctx.v2()?;
     let (parts, body) = response.into_parts();
     let status = parts.status;
     if body.len() > MAX_RESPONSE_BODY {
@@ -222,7 +222,8 @@ fn parse_close(
         None => return Err(decode_error("no return_code", status, body)),
     }
 
-    // Nothing in a SUCCESS answer is believed before its signature checks out.
+    // Nothing in a SUCCESS answer is believed before its signature checks out, and then
+    // once: an APIv2 answer names no order and no time, so a replay is the same answer again.
     verify_fields(creds.signer.as_ref(), creds.sign_type, &fields)?;
     let same =
         |field: &'static str, sent: Option<&str>, required: bool| -> Result<(), VerifyError> {
@@ -241,6 +242,8 @@ fn parse_close(
     if op.sub_appid.is_some() {
         same("sub_appid", op.sub_appid.as_deref(), false)?;
     }
+    let sign = fields.get("sign").unwrap_or_default();
+    ctx.replay.first_v2(fields.get("nonce_str").unwrap_or_default(), sign)?;
 
     match fields.get("result_code") {
         Some("SUCCESS") => Ok(CloseOutcome::Closed),

@@ -10,9 +10,8 @@ use http::Method;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use serde_json::Value;
 
-use super::V3Credentials;
 use super::close::{check_size, prepare_request, read_error_answer};
-use super::verify::{PlatformCertificateVerifier, Verifier, VerifierSet, verify_response};
+use super::verify::{PlatformCertificateVerifier, Verifier, VerifierSet, verify_once};
 use crate::endpoint::Endpoint;
 use crate::error::{DecodeError, Error, InvalidInput, KeyError, VerifyError};
 use crate::operation::{Attempt, Context, Operation, Prepared};
@@ -89,7 +88,7 @@ impl Operation for DownloadCertificates {
     }
 
     fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<Self::Output, Error> {
-        read_certificates(ctx.v3()?, now, response)
+        read_certificates(ctx, now, response)
     }
 }
 
@@ -189,25 +188,34 @@ fn rfc3339(text: &str) -> Option<u64> {
     u64::try_from(t.unix_timestamp()).ok()
 }
 
-/// Reads and verifies a certificate list answer (see [`DownloadCertificates`]).
+/// Reads and verifies a certificate list answer (see [`DownloadCertificates`]): `200` and
+/// only `200`, with `ctx`'s APIv3 credentials and replay guard. Returns the listed
+/// certificates that have not expired, oldest first (one listed ahead of its start
+/// included); at least one is valid at `now`.
 ///
 /// # Errors
 /// [`ErrorKind::Verify`](crate::ErrorKind::Verify) for anything that does not decrypt, match
 /// or verify; [`ErrorKind::Decode`](crate::ErrorKind::Decode) for a malformed answer;
 /// [`ErrorKind::Api`](crate::ErrorKind::Api) for an error answer.
 pub fn read_certificates(
-    creds: &V3Credentials,
+    ctx: &Context,
     now: u64,
     response: Response,
 ) -> Result<Vec<PlatformCertificate>, Error> {
+    let creds = ctx.v3()?;
     let key = creds.api_v3_key.as_ref().ok_or(InvalidInput::MissingApiV3Key)?;
     let (parts, body) = response.into_parts();
     if !parts.status.is_success() {
-        let (error, _) = read_error_answer(creds, now, &parts, body)?;
+        let (error, _) = read_error_answer(ctx, creds, now, &parts, body)?;
         return Err(error.into());
     }
     check_size(parts.status, &body)?;
     let status = parts.status.as_u16();
+    if parts.status != http::StatusCode::OK {
+        // The signature does not cover the status line: the list comes as 200 and only so.
+        let reason = "the certificate list is answered 200; this 2xx answer is not one";
+        return Err(DecodeError::new(reason, status, body).into());
+    }
     let decode = |reason: &str| Error::from(DecodeError::new(reason, status, body.clone()));
     let json: Value = serde_json::from_slice(&body).map_err(|_| decode("not JSON"))?;
     let entries =
@@ -261,28 +269,36 @@ pub fn read_certificates(
     for certificate in &listed {
         verifiers = verifiers.with(certificate.verifier.clone());
     }
-    verify_response(&verifiers, &parts.headers, &body, now, creds.window_secs)?;
-    let mut valid: Vec<PlatformCertificate> =
-        listed.into_iter().filter(|c| c.valid_at(now)).collect();
-    if valid.is_empty() {
+    verify_once(&ctx.replay, &verifiers, &parts.headers, &body, now, creds.window_secs)?;
+    if !listed.iter().any(|c| c.valid_at(now)) {
         return Err(VerifyError::NoValidCertificate.into());
     }
-    valid.sort_by_key(|c| c.validity().0);
-    Ok(valid)
+    // Expired ones go; one listed ahead of its start stays, to be used once it starts.
+    listed.retain(|c| c.validity().1 >= now);
+    listed.sort_by_key(|c| c.validity().0);
+    Ok(listed)
 }
 
 /// Platform certificates kept current while calls use them: a [`Verifier`] whose set can
-/// be updated in place. Old and new certificates are both accepted during a rotation;
-/// expired ones are dropped at each update. Clones share one set.
+/// be updated in place. Old and new certificates are both accepted during a rotation. Each
+/// update replaces the set with the newer list (certificates listed again stay, those no
+/// longer listed are dropped, expired ones too; one listed ahead of its start is kept and
+/// used once it starts). Clones share one set.
 ///
-/// Give it to [`V3Credentials`] as the verifier, and to
+/// Give it to [`V3Credentials`](super::V3Credentials) as the verifier, and to
 /// [`ClientConfigBuilder::refresh_certificates`](crate::ClientConfigBuilder::refresh_certificates)
 /// so that the clients refresh it. It may start empty: the first list verifies with the
-/// certificate inside it.
+/// certificate inside it. Requests name its newest certificate valid at the last update
+/// (`Wechatpay-Serial`), so they follow a rotation.
 #[derive(Clone, Default)]
 pub struct PlatformCertificates {
-    set: Arc<RwLock<Vec<PlatformCertificate>>>,
-    /// The serial requests name in `Wechatpay-Serial` (the newest when made).
+    inner: Arc<RwLock<Held>>,
+}
+
+/// The certificates held, oldest first, and the serial requests name.
+#[derive(Default)]
+struct Held {
+    set: Vec<PlatformCertificate>,
     preferred: Option<Arc<str>>,
 }
 
@@ -293,42 +309,56 @@ impl PlatformCertificates {
         PlatformCertificates::default()
     }
 
-    /// A store holding `certificates` (loaded from files, say).
+    /// A store holding `certificates` (loaded from files, say); requests name the newest.
     #[must_use]
     pub fn from_certificates(certificates: impl IntoIterator<Item = PlatformCertificate>) -> Self {
         let mut set: Vec<PlatformCertificate> = certificates.into_iter().collect();
         set.sort_by_key(|c| c.validity().0);
-        let preferred = set.last().map(|c| Arc::from(c.serial()));
-        PlatformCertificates { set: Arc::new(RwLock::new(set)), preferred }
+        let preferred = set.last().map(|c| c.verifier.serial_arc());
+        PlatformCertificates { inner: Arc::new(RwLock::new(Held { set, preferred })) }
     }
 
-    /// Adds the certificates it does not hold yet and drops those expired at `now`.
-    /// Returns how many were added.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Held> {
+        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Replaces the set with `fresh`, a newer verified list, less what has expired at `now`;
+    /// requests name its newest certificate valid at `now` from then on. Returns how many
+    /// of its certificates were not held before.
     pub fn update(&self, fresh: Vec<PlatformCertificate>, now: u64) -> usize {
-        let mut set = self.set.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut added = 0;
-        for certificate in fresh {
-            if !set.iter().any(|c| c.serial().eq_ignore_ascii_case(certificate.serial())) {
-                set.push(certificate);
-                added += 1;
-            }
+        let mut fresh: Vec<PlatformCertificate> =
+            fresh.into_iter().filter(|c| c.validity().1 >= now).collect();
+        fresh.sort_by_key(|c| c.validity().0);
+        fresh.dedup_by(|a, b| a.serial().eq_ignore_ascii_case(b.serial()));
+        let mut held = self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let added = fresh
+            .iter()
+            .filter(|c| !held.set.iter().any(|h| h.serial().eq_ignore_ascii_case(c.serial())))
+            .count();
+        let preferred = fresh.iter().rev().find(|c| c.valid_at(now)).or(fresh.last());
+        if let Some(p) = preferred {
+            held.preferred = Some(p.verifier.serial_arc());
         }
-        set.retain(|c| c.validity().1 >= now);
-        set.sort_by_key(|c| c.validity().0);
+        held.set = fresh;
         added
     }
 
-    /// The certificates held.
+    /// The certificates held, oldest first.
     #[must_use]
     pub fn certificates(&self) -> Vec<PlatformCertificate> {
-        self.set.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.read().set.clone()
     }
 
     /// Whether it holds a certificate of `serial`.
     #[must_use]
     pub fn knows(&self, serial: &str) -> bool {
-        let set = self.set.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        set.iter().any(|c| c.serial().eq_ignore_ascii_case(serial))
+        self.read().set.iter().any(|c| c.serial().eq_ignore_ascii_case(serial))
+    }
+
+    /// Whether it holds no certificate.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.read().set.is_empty()
     }
 }
 
@@ -341,15 +371,15 @@ impl Verifier for PlatformCertificates {
         now: u64,
     ) -> Result<(), VerifyError> {
         // Verified under the read lock: an update waits for one RSA verification at most.
-        let set = self.set.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match set.iter().find(|c| c.serial().eq_ignore_ascii_case(serial)) {
+        let held = self.read();
+        match held.set.iter().find(|c| c.serial().eq_ignore_ascii_case(serial)) {
             Some(c) => c.verifier.verify(serial, message, signature, now),
             None => Err(VerifyError::UnknownSerial(serial.to_owned())),
         }
     }
 
-    fn preferred_serial(&self) -> Option<&str> {
-        self.preferred.as_deref()
+    fn preferred_serial(&self) -> Option<Arc<str>> {
+        self.read().preferred.clone()
     }
 
     fn learns_serials(&self) -> bool {

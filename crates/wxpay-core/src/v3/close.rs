@@ -6,7 +6,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{HeaderName, HeaderValue, Method};
 
-use super::verify::{has_signature_headers, header, verify_response};
+use super::verify::{has_signature_headers, header, verify_once};
 use super::{AUTH_SCHEME, V3Credentials, itoa_buf, request_message};
 use crate::endpoint::Endpoint;
 use crate::error::{ApiCode, ApiError, ApiVersion, DecodeError, Error, InvalidInput};
@@ -277,7 +277,7 @@ impl Operation for CloseOrderV3 {
     }
 
     fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
-        read_close_answer(ctx.v3()?, now, response)
+        read_close_answer(ctx, now, response)
     }
 }
 
@@ -378,7 +378,7 @@ impl Operation for CloseGlobalOrder {
     }
 
     fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
-        read_close_answer(ctx.v3()?, now, response)
+        read_close_answer(ctx, now, response)
     }
 }
 
@@ -549,7 +549,7 @@ impl Operation for CloseCombinedOrder {
     }
 
     fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
-        read_close_answer(ctx.v3()?, now, response)
+        read_close_answer(ctx, now, response)
     }
 }
 
@@ -631,8 +631,8 @@ pub(crate) fn prepare_request(
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
     }
     headers.insert(USER_AGENT, ctx.user_agent.clone());
-    if let Some(serial) = &creds.wechatpay_serial {
-        headers.insert(HeaderName::from_static(header::SERIAL), serial.clone());
+    if let Some(serial) = creds.wechatpay_serial() {
+        headers.insert(HeaderName::from_static(header::SERIAL), serial);
     }
     Ok(Prepared::unsigned(
         request,
@@ -673,28 +673,41 @@ pub(crate) fn authorize(
     Ok(())
 }
 
-/// Reads and verifies the answer to any APIv3 close call.
+/// Reads and verifies the answer to any APIv3 close call, with `ctx`'s APIv3 credentials
+/// and its replay guard (a signed answer is believed once).
 ///
-/// A 2xx answer is [`CloseOutcome::Closed`] only once its signature verifies. An error
-/// answer that carries signature headers must verify too; one that carries none is
-/// reported as an unverified [`ApiError`], and is never turned into an outcome: only a
-/// verified answer can say an order is paid, closed or unknown.
+/// A `204` with an empty body is [`CloseOutcome::Closed`] once its signature verifies; any
+/// other 2xx is a decoding failure (the signature does not cover the status line, so a
+/// signed error body under 200 must not read as a close). An error answer that carries
+/// signature headers must verify too; one that carries none is reported as an unverified
+/// [`ApiError`], and is never turned into an outcome: only a verified answer can say an
+/// order is paid, closed or unknown. A verified error answer without a `code` (an empty
+/// body under 403, say) refuses nothing: its effect is unknown.
 ///
 /// # Errors
 /// [`ErrorKind::Verify`](crate::ErrorKind::Verify), [`ErrorKind::Api`](crate::ErrorKind::Api)
 /// or [`ErrorKind::Decode`](crate::ErrorKind::Decode).
 pub fn read_close_answer(
-    creds: &V3Credentials,
+    ctx: &Context,
     now: u64,
     response: Response,
 ) -> Result<CloseOutcome, Error> {
+    let creds = ctx.v3()?;
     let (parts, body) = response.into_parts();
     if parts.status.is_success() {
-        check_size(parts.status, &body)?;
-        verify_response(creds.verifier.as_ref(), &parts.headers, &body, now, creds.window_secs)?;
+        // The signature covers the body, never the status line: only the exact form of a
+        // close (204, no body) is one. A signed `{"code":…}` relabelled 200, or a 202
+        // `USER_PAYING`, is not.
+        if parts.status != http::StatusCode::NO_CONTENT || !body.is_empty() {
+            let reason =
+                "a close is answered 204 with an empty body; this 2xx answer is not a close";
+            return Err(DecodeError::new(reason, parts.status.as_u16(), body).into());
+        }
+        let verifier = creds.verifier.as_ref();
+        verify_once(&ctx.replay, verifier, &parts.headers, &body, now, creds.window_secs)?;
         return Ok(CloseOutcome::Closed);
     }
-    let (error, code) = read_error_answer(creds, now, &parts, body)?;
+    let (error, code) = read_error_answer(ctx, creds, now, &parts, body)?;
     if error.verified {
         if let Some(outcome) = CloseOutcome::from_v3_answer(error.status, &code) {
             return Ok(outcome);
@@ -719,6 +732,7 @@ pub(crate) fn check_size(status: http::StatusCode, body: &[u8]) -> Result<(), Er
 /// [`ErrorKind::Verify`](crate::ErrorKind::Verify) and
 /// [`ErrorKind::Decode`](crate::ErrorKind::Decode).
 pub(crate) fn read_error_answer(
+    ctx: &Context,
     creds: &V3Credentials,
     now: u64,
     parts: &http::response::Parts,
@@ -727,7 +741,8 @@ pub(crate) fn read_error_answer(
     let status = parts.status;
     check_size(status, &body)?;
     let verified = if has_signature_headers(&parts.headers) {
-        verify_response(creds.verifier.as_ref(), &parts.headers, &body, now, creds.window_secs)?;
+        let verifier = creds.verifier.as_ref();
+        verify_once(&ctx.replay, verifier, &parts.headers, &body, now, creds.window_secs)?;
         true
     } else {
         false

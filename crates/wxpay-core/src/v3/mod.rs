@@ -100,8 +100,8 @@ pub struct V3Credentials {
     pub(crate) serial_no: String,
     pub(crate) signer: SignerKind,
     pub(crate) verifier: Arc<dyn Verifier>,
-    /// The `Wechatpay-Serial` request header; none while a certificate store knows no serial.
-    pub(crate) wechatpay_serial: Option<HeaderValue>,
+    /// The `Wechatpay-Serial` request header.
+    pub(crate) wechatpay_serial: WechatpaySerial,
     pub(crate) window_secs: u64,
     pub(crate) signature_len: usize,
     pub(crate) api_v3_key: Option<crate::ApiV3Key>,
@@ -166,8 +166,8 @@ impl V3Credentials {
         // A verifier that knows no serial is a mistake, unless it is a store that learns them
         // (its first certificate list is verified by the certificate inside it).
         let wechatpay_serial = match verifier.preferred_serial() {
-            Some(preferred) => Some(serial_header(preferred)?),
-            None if verifier.learns_serials() => None,
+            _ if verifier.learns_serials() => WechatpaySerial::Follow(Arc::default()),
+            Some(preferred) => WechatpaySerial::Fixed(serial_header(&preferred)?),
             None => return Err(InvalidInput::Empty { field: "wechatpay_serial" }),
         };
         Ok(V3Credentials {
@@ -188,7 +188,7 @@ impl V3Credentials {
     /// # Errors
     /// [`InvalidInput`] when the serial is empty or not letters, digits and `_`.
     pub fn with_wechatpay_serial(mut self, serial: &str) -> Result<Self, InvalidInput> {
-        self.wechatpay_serial = Some(serial_header(serial)?);
+        self.wechatpay_serial = WechatpaySerial::Fixed(serial_header(serial)?);
         Ok(self)
     }
 
@@ -242,6 +242,40 @@ impl V3Credentials {
 fn serial_header(serial: &str) -> Result<HeaderValue, InvalidInput> {
     validate::charset("wechatpay_serial", serial, 1, 64, b"_")?;
     HeaderValue::from_str(serial).map_err(|_| InvalidInput::Empty { field: "wechatpay_serial" })
+}
+
+/// Where the `Wechatpay-Serial` request header comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum WechatpaySerial {
+    /// Named once: a fixed key, or the caller's choice.
+    Fixed(HeaderValue),
+    /// The verifier's preferred serial at each request (a certificate store learns new
+    /// ones), with the header made for the last one seen, so that a request makes none.
+    Follow(Arc<std::sync::Mutex<Option<NamedSerial>>>),
+}
+
+/// A serial and the header value made for it.
+pub(crate) type NamedSerial = (Arc<str>, HeaderValue);
+
+impl V3Credentials {
+    /// The `Wechatpay-Serial` header the next request carries, if any (none while a store
+    /// knows no certificate).
+    pub(crate) fn wechatpay_serial(&self) -> Option<HeaderValue> {
+        let cache = match &self.wechatpay_serial {
+            WechatpaySerial::Fixed(value) => return Some(value.clone()),
+            WechatpaySerial::Follow(cache) => cache,
+        };
+        let serial = self.verifier.preferred_serial()?;
+        let mut cache = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*cache {
+            Some((seen, value)) if **seen == *serial => Some(value.clone()),
+            _ => {
+                let value = serial_header(&serial).ok()?;
+                *cache = Some((serial, value.clone()));
+                Some(value)
+            }
+        }
+    }
 }
 
 impl fmt::Debug for V3Credentials {

@@ -9,6 +9,7 @@ use http::HeaderMap;
 
 use super::keys::{RsaPublicKey, parse_certificate};
 use crate::error::{KeyError, VerifyError};
+use crate::replay::ReplayGuard;
 
 /// The signature-type header value wxpay accepts.
 pub const SIGNATURE_TYPE: &str = "WECHATPAY2-SHA256-RSA2048";
@@ -54,8 +55,9 @@ pub trait Verifier: Send + Sync {
     ) -> Result<(), VerifyError>;
 
     /// The serial the merchant expects answers to be signed with, sent as the request's
-    /// `Wechatpay-Serial` header (a set answers its first member's).
-    fn preferred_serial(&self) -> Option<&str>;
+    /// `Wechatpay-Serial` header (a set answers its first member's). Asked before every
+    /// request, so a store that learns a new certificate names it from then on.
+    fn preferred_serial(&self) -> Option<Arc<str>>;
 
     /// Whether it learns serials as it goes (a [`PlatformCertificates`](super::PlatformCertificates)
     /// store), so that knowing none yet is no mistake. `false` by default.
@@ -75,7 +77,7 @@ impl<V: Verifier + ?Sized> Verifier for Arc<V> {
         (**self).verify(serial, message, signature, now)
     }
 
-    fn preferred_serial(&self) -> Option<&str> {
+    fn preferred_serial(&self) -> Option<Arc<str>> {
         (**self).preferred_serial()
     }
 
@@ -87,7 +89,7 @@ impl<V: Verifier + ?Sized> Verifier for Arc<V> {
 /// Public-key mode: the WeChat Pay public key (PEM) and its id, `PUB_KEY_ID_…`.
 #[derive(Clone)]
 pub struct PublicKeyVerifier {
-    id: String,
+    id: Arc<str>,
     key: RsaPublicKey,
 }
 
@@ -102,7 +104,7 @@ impl PublicKeyVerifier {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(KeyError::Malformed("a public-key id is letters, digits and `_`".into()));
         }
-        Ok(PublicKeyVerifier { id, key: RsaPublicKey::from_pem(pem.as_ref())? })
+        Ok(PublicKeyVerifier { id: id.into(), key: RsaPublicKey::from_pem(pem.as_ref())? })
     }
 
     /// The key's id.
@@ -120,14 +122,14 @@ impl Verifier for PublicKeyVerifier {
         signature: &[u8],
         _now: u64,
     ) -> Result<(), VerifyError> {
-        if serial != self.id {
+        if serial != &*self.id {
             return Err(VerifyError::UnknownSerial(serial.to_owned()));
         }
         if self.key.verify(message, signature) { Ok(()) } else { Err(VerifyError::BadSignature) }
     }
 
-    fn preferred_serial(&self) -> Option<&str> {
-        Some(&self.id)
+    fn preferred_serial(&self) -> Option<Arc<str>> {
+        Some(Arc::clone(&self.id))
     }
 }
 
@@ -141,7 +143,7 @@ impl fmt::Debug for PublicKeyVerifier {
 /// serial number and used only within its validity window.
 #[derive(Clone)]
 pub struct PlatformCertificateVerifier {
-    serial: String,
+    serial: Arc<str>,
     not_before: u64,
     not_after: u64,
     key: RsaPublicKey,
@@ -155,7 +157,7 @@ impl PlatformCertificateVerifier {
     pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         let cert = parse_certificate(pem.as_ref())?;
         Ok(PlatformCertificateVerifier {
-            serial: cert.serial,
+            serial: cert.serial.into(),
             not_before: cert.not_before,
             not_after: cert.not_after,
             key: cert.key,
@@ -166,6 +168,10 @@ impl PlatformCertificateVerifier {
     #[must_use]
     pub fn serial(&self) -> &str {
         &self.serial
+    }
+
+    pub(crate) fn serial_arc(&self) -> Arc<str> {
+        Arc::clone(&self.serial)
     }
 
     /// The validity window, Unix seconds (not before, not after).
@@ -187,13 +193,13 @@ impl Verifier for PlatformCertificateVerifier {
             return Err(VerifyError::UnknownSerial(serial.to_owned()));
         }
         if now < self.not_before || now > self.not_after {
-            return Err(VerifyError::CertificateNotValidNow { serial: self.serial.clone() });
+            return Err(VerifyError::CertificateNotValidNow { serial: self.serial.to_string() });
         }
         if self.key.verify(message, signature) { Ok(()) } else { Err(VerifyError::BadSignature) }
     }
 
-    fn preferred_serial(&self) -> Option<&str> {
-        Some(&self.serial)
+    fn preferred_serial(&self) -> Option<Arc<str>> {
+        Some(Arc::clone(&self.serial))
     }
 }
 
@@ -246,7 +252,7 @@ impl Verifier for VerifierSet {
         Err(VerifyError::UnknownSerial(serial.to_owned()))
     }
 
-    fn preferred_serial(&self) -> Option<&str> {
+    fn preferred_serial(&self) -> Option<Arc<str>> {
         self.members.iter().find_map(|m| m.preferred_serial())
     }
 
@@ -301,6 +307,31 @@ pub fn verify_response(
     now: u64,
     window_secs: u64,
 ) -> Result<(), VerifyError> {
+    verify_signed(verifier, headers, body, now, window_secs).map(|_| ())
+}
+
+/// [`verify_response`], then the replay guard: an answer that verifies is believed once, and
+/// refused as [`VerifyError::Replayed`] if it comes again.
+pub(crate) fn verify_once(
+    guard: &ReplayGuard,
+    verifier: &dyn Verifier,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: u64,
+    window_secs: u64,
+) -> Result<(), VerifyError> {
+    let (serial, timestamp, nonce) = verify_signed(verifier, headers, body, now, window_secs)?;
+    guard.first_v3(serial, timestamp, nonce, now, window_secs)
+}
+
+/// Verifies as [`verify_response`] says; the answer's serial, timestamp and nonce.
+fn verify_signed<'h>(
+    verifier: &dyn Verifier,
+    headers: &'h HeaderMap,
+    body: &[u8],
+    now: u64,
+    window_secs: u64,
+) -> Result<(&'h str, u64, &'h str), VerifyError> {
     let timestamp = text(headers, header::TIMESTAMP)?;
     let nonce = text(headers, header::NONCE)?;
     let signature = text(headers, header::SIGNATURE)?;
@@ -326,7 +357,8 @@ pub fn verify_response(
     }
     let raw = STANDARD.decode(signature).map_err(|_| VerifyError::BadSignature)?;
     let message = response_message(timestamp, nonce, body);
-    verifier.verify(serial, &message, &raw, now)
+    verifier.verify(serial, &message, &raw, now)?;
+    Ok((serial, ts, nonce))
 }
 
 /// Reads a public key or certificate PEM into the matching verifier: a certificate becomes a

@@ -1,0 +1,202 @@
+//! Believing a signed answer once: the replay guard.
+//!
+//! A WeChat Pay signature covers an answer's body (APIv3: with its timestamp and nonce), not
+//! which request it answers. A genuine signed answer can therefore be sent again, by anyone
+//! in the path, as the answer to another call: an APIv3 answer within its 5-minute window,
+//! an APIv2 answer (which carries no time) at any time. The guard remembers every verified
+//! answer a client has believed and refuses the same one a second time.
+//!
+//! Memory is bounded: APIv3 answers are forgotten once their timestamp is outside the
+//! verification window (a replay of them fails that check anyway); each generation keeps at
+//! most [`ReplayGuard::CAPACITY`] answers, the oldest forgotten first. What is remembered is
+//! a 64-bit keyed digest (SipHash with a random per-process key) of the answer's identity,
+//! so a forger cannot aim collisions, and one that happened by chance would only make a
+//! genuine answer "not believed" (its effect unknown), never believe a false one.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::Mutex;
+
+use crate::error::VerifyError;
+
+/// The answers a client has believed, per API generation. Shared by every call of a client
+/// (it lives in the [`Context`](crate::Context), whose clones share it).
+pub struct ReplayGuard {
+    keys: RandomState,
+    v2: Mutex<Seen>,
+    v3: Mutex<Seen>,
+}
+
+impl ReplayGuard {
+    /// The most answers each generation remembers (a little over half a million: at most
+    /// about 13 MiB each when full).
+    pub const CAPACITY: usize = 1 << 19;
+
+    /// A guard that has seen nothing.
+    #[must_use]
+    pub fn new() -> Self {
+        ReplayGuard {
+            keys: RandomState::new(),
+            v2: Mutex::new(Seen::default()),
+            v3: Mutex::new(Seen::default()),
+        }
+    }
+
+    /// Records a verified APIv3 answer, identified by its `Wechatpay-Serial`,
+    /// `Wechatpay-Timestamp` and `Wechatpay-Nonce`; `now` and `window_secs` are those it was
+    /// verified with (answers older than the window are forgotten).
+    ///
+    /// # Errors
+    /// [`VerifyError::Replayed`] when the same answer was recorded before.
+    pub fn first_v3(
+        &self,
+        serial: &str,
+        timestamp: u64,
+        nonce: &str,
+        now: u64,
+        window_secs: u64,
+    ) -> Result<(), VerifyError> {
+        let digest = self.digest(&[serial.as_bytes(), &timestamp.to_be_bytes(), nonce.as_bytes()]);
+        let forget_after = timestamp.saturating_add(window_secs);
+        lock(&self.v3).first(digest, forget_after, now)
+    }
+
+    /// Records a verified APIv2 answer, identified by its `nonce_str` and `sign`.
+    ///
+    /// # Errors
+    /// [`VerifyError::Replayed`] when the same answer was recorded before.
+    pub fn first_v2(&self, nonce_str: &str, sign: &str) -> Result<(), VerifyError> {
+        let digest = self.digest(&[nonce_str.as_bytes(), sign.as_bytes()]);
+        lock(&self.v2).first(digest, u64::MAX, 0)
+    }
+
+    /// How many answers each generation remembers now: (APIv2, APIv3).
+    #[must_use]
+    pub fn len(&self) -> (usize, usize) {
+        (lock(&self.v2).order.len(), lock(&self.v3).order.len())
+    }
+
+    /// Whether it remembers no answer.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == (0, 0)
+    }
+
+    fn digest(&self, parts: &[&[u8]]) -> u64 {
+        let mut h = self.keys.build_hasher();
+        for part in parts {
+            // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+            h.write_usize(part.len());
+            h.write(part);
+        }
+        h.finish()
+    }
+}
+
+impl Default for ReplayGuard {
+    fn default() -> Self {
+        ReplayGuard::new()
+    }
+}
+
+impl fmt::Debug for ReplayGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (v2, v3) = self.len();
+        f.debug_struct("ReplayGuard").field("v2", &v2).field("v3", &v3).finish()
+    }
+}
+
+fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
+    seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Digests in the order they were recorded, with when each may be forgotten.
+#[derive(Default)]
+struct Seen {
+    set: HashSet<u64, BuildHasherDefault<DigestHasher>>,
+    order: VecDeque<(u64, u64)>,
+}
+
+impl Seen {
+    fn first(&mut self, digest: u64, forget_after: u64, now: u64) -> Result<(), VerifyError> {
+        while let Some(&(until, old)) = self.order.front() {
+            if until >= now && self.order.len() < ReplayGuard::CAPACITY {
+                break;
+            }
+            self.set.remove(&old);
+            self.order.pop_front();
+        }
+        if !self.set.insert(digest) {
+            return Err(VerifyError::Replayed);
+        }
+        self.order.push_back((forget_after, digest));
+        Ok(())
+    }
+}
+
+/// The digests are keyed SipHash already: hashing them again would only cost time.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_believed_once() {
+        let g = ReplayGuard::new();
+        g.first_v3("S", 1000, "N1", 1000, 300).unwrap();
+        assert_eq!(g.first_v3("S", 1000, "N1", 1001, 300), Err(VerifyError::Replayed));
+        // Any part different: another answer.
+        g.first_v3("S", 1000, "N2", 1001, 300).unwrap();
+        g.first_v3("S", 1001, "N1", 1001, 300).unwrap();
+        g.first_v3("T", 1000, "N1", 1001, 300).unwrap();
+        g.first_v2("n", "SIGN").unwrap();
+        assert_eq!(g.first_v2("n", "SIGN"), Err(VerifyError::Replayed));
+        g.first_v2("n", "SIGN2").unwrap();
+        // The parts cannot slide into each other.
+        g.first_v2("nS", "IGN").unwrap();
+        assert_eq!(g.len(), (3, 4));
+    }
+
+    #[test]
+    fn v3_answers_are_forgotten_after_their_window_and_v2_at_capacity() {
+        let g = ReplayGuard::new();
+        g.first_v3("S", 1000, "N", 1000, 300).unwrap();
+        g.first_v3("S", 1200, "M", 1200, 300).unwrap();
+        // At 1301 the first is outside its window (a replay fails the timestamp check).
+        g.first_v3("S", 1301, "O", 1301, 300).unwrap();
+        assert_eq!(g.len().1, 2);
+        assert_eq!(g.first_v3("S", 1200, "M", 1301, 300), Err(VerifyError::Replayed));
+
+        let mut seen = Seen::default();
+        for i in 0..(ReplayGuard::CAPACITY as u64 + 10) {
+            seen.first(i, u64::MAX, 0).unwrap();
+        }
+        assert_eq!(seen.order.len(), ReplayGuard::CAPACITY);
+        assert_eq!(seen.set.len(), ReplayGuard::CAPACITY);
+        // The newest are still refused; the oldest were forgotten.
+        assert_eq!(
+            seen.first(ReplayGuard::CAPACITY as u64 + 9, u64::MAX, 0),
+            Err(VerifyError::Replayed)
+        );
+        seen.first(0, u64::MAX, 0).unwrap();
+    }
+}
