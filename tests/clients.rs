@@ -293,6 +293,48 @@ fn cases() -> Vec<Case> {
         },
         // WeChat Pay refuses the request itself (unsigned return_code=FAIL): unchanged.
         case("v2 wrong key", Api::V2WrongKey, UNPAID, "refused:communication:SIGNERROR"),
+        // The status line is not signed: a genuine answer under another status proves
+        // nothing it did not prove before, and nothing false.
+        Case {
+            order: PAID,
+            ..once(
+                "v3 signed ORDER_PAID relabelled 200",
+                v3,
+                Fault::RelabelStatus(200),
+                "unknown:decode",
+            )
+        },
+        once(
+            "v3 signed 204 relabelled 403",
+            v3,
+            Fault::RelabelStatus(403),
+            "unknown:api:HTTP_STATUS",
+        ),
+        once("v3 signed 204 relabelled 200", v3, Fault::RelabelStatus(200), "unknown:decode"),
+        Case {
+            order: PAID,
+            ..once(
+                "v3 signed ORDER_PAID relabelled 403",
+                v3,
+                Fault::RelabelStatus(403),
+                "refused:api:ORDERPAID",
+            )
+        },
+        once("v3 signed 202 USER_PAYING", v3, Fault::UserPaying, "unknown:decode"),
+        once(
+            "global signed 204 relabelled 403",
+            gid,
+            Fault::RelabelStatus(403),
+            "unknown:api:HTTP_STATUS",
+        ),
+        once(
+            "v3 combined signed 204 relabelled 202",
+            Api::V3Combined(PK),
+            Fault::RelabelStatus(202),
+            "unknown:decode",
+        ),
+        once("v2 relabelled 500", v2, Fault::RelabelStatus(500), "unknown:api:HTTP_STATUS"),
+        once("v3 escape text", v3, Fault::EscapeText, "unknown:api:HTTP_STATUS"),
         // Retried to the end: a refusal stays a refusal, with the attempts alongside.
         faulty(
             "v3 always frequency limited",
@@ -337,6 +379,7 @@ fn error_summary(e: &Error) -> String {
                 VerifyError::StaleTimestamp { .. } => "StaleTimestamp",
                 VerifyError::SignTestProbe => "SignTestProbe",
                 VerifyError::BadSignature => "BadSignature",
+                VerifyError::Replayed => "Replayed",
                 other => return format!("verify:{other:?}"),
             }
         ),
@@ -791,4 +834,98 @@ fn a_transaction_id_with_letters_is_refused_before_sending_by_both_clients() {
         assert_eq!((err.order_effect(), err.attempts()), (OrderEffect::NotSent, 1));
     }
     assert_eq!(sandbox.state().requests(), 0, "nothing was sent");
+}
+
+/// Closes `orders` through one client of either kind (one replay guard for all).
+fn close_all(blocking: bool, config: ClientConfig, ops: &[Op]) -> Vec<Result<CloseOutcome, Error>> {
+    if blocking {
+        let client = wxpay_blocking::Client::new(config).unwrap();
+        ops.iter().map(|op| client.close(op.clone())).collect()
+    } else {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = wxpay_async::Client::new(config).unwrap();
+        runtime.block_on(async {
+            let mut results = Vec::new();
+            for op in ops {
+                results.push(client.close(op.clone()).await);
+            }
+            results
+        })
+    }
+}
+
+#[test]
+fn one_signed_paid_answer_replayed_for_four_orders_is_believed_once() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let state = sandbox.state();
+    for (g, v3) in [(0, false), (1, true)] {
+        for blocking in [true, false] {
+            let tag = format!("replay-{g}-{}", u8::from(blocking));
+            let key = |no: &str| {
+                if v3 { OrderKey::new(V3_MCH, no) } else { OrderKey::new(V2_MCH, no) }
+            };
+            let op = |no: &str| {
+                if v3 { Op::V3(CloseOrderV3::direct(no)) } else { Op::V2(CloseOrderV2::new(no)) }
+            };
+            let paid = format!("{tag}-paid");
+            state.put_order(key(&paid), OrderState::Paid);
+            let unpaid: Vec<String> = (1..=4).map(|i| format!("{tag}-{i}")).collect();
+            for no in &unpaid {
+                state.put_order(key(no), OrderState::Unpaid);
+                // The answer to the paid order's close, sent again for each of these.
+                state.add_fault(FaultRule::next(Fault::Replay, 1).for_order(no.as_str()));
+            }
+            let mut config = config(sandbox.base_url());
+            config = if v3 {
+                config.v3(v3_credentials(V3_MCH, AnswerMode::PublicKey))
+            } else {
+                config.v2(v2_credentials(V2_MCH, SignType::Md5))
+            };
+            let ops: Vec<Op> = std::iter::once(&paid).chain(&unpaid).map(|no| op(no)).collect();
+            let results = close_all(blocking, config.build().unwrap(), &ops);
+            assert_eq!(results[0].as_ref().unwrap(), &CloseOutcome::Paid, "{tag}");
+            for (no, result) in unpaid.iter().zip(&results[1..]) {
+                let err = result.as_ref().expect_err("a replayed answer is not believed");
+                assert_eq!(error_summary(err), "unknown:verify:Replayed", "{tag} {no}");
+                // Nothing reached the order: it is still open, and nobody claimed it paid.
+                assert_eq!(state.order(&key(no)).unwrap().state, OrderState::Unpaid, "{no}");
+            }
+        }
+    }
+}
+
+#[test]
+fn text_from_the_network_is_shown_escaped_never_obeyed() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let state = sandbox.state();
+    for blocking in [true, false] {
+        for v3 in [false, true] {
+            let no = format!("escape-{}-{}", u8::from(blocking), u8::from(v3));
+            let (op, config) = if v3 {
+                state.put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid);
+                let c =
+                    config(sandbox.base_url()).v3(v3_credentials(V3_MCH, AnswerMode::PublicKey));
+                (Op::V3(CloseOrderV3::direct(&no)), c)
+            } else {
+                state.put_order(OrderKey::new(V2_MCH, &no), OrderState::Unpaid);
+                let c = config(sandbox.base_url()).v2(v2_credentials(V2_MCH, SignType::Md5));
+                (Op::V2(CloseOrderV2::new(&no)), c)
+            };
+            state.add_fault(FaultRule::always(Fault::EscapeText).for_order(no.as_str()));
+            let err = close_with(blocking, config.build().unwrap(), &op).unwrap_err();
+            let shown = err.to_string();
+            assert!(!shown.contains('\u{1b}'), "{shown:?}");
+            assert!(shown.contains("\\u{1b}[2J"), "{shown:?}");
+            // The raw text stays available to code that wants it.
+            let raw = match err.kind() {
+                ErrorKind::Communication { return_msg } => return_msg.clone(),
+                ErrorKind::Api(a) => a.message.clone(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(raw, wxpay_sandbox::ESCAPE_TEXT);
+            // Unsigned: never a refusal for APIv3, a communication failure for APIv2.
+            let effect = if v3 { OrderEffect::Unknown } else { OrderEffect::Refused };
+            assert_eq!(err.order_effect(), effect, "{shown}");
+        }
+    }
 }

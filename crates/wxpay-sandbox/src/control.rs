@@ -163,7 +163,20 @@ fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, String> {
             .as_u64()
             .ok_or_else(|| why("`delay_ms` is a whole number of milliseconds, 0 or more"))?,
     };
-    let fault = Fault::parse(name, delay_ms).ok_or_else(|| why("unknown `fault`"))?;
+    let status = match v.get("status") {
+        None | Some(Value::Null) => 0,
+        Some(s) => s
+            .as_u64()
+            .and_then(|s| u16::try_from(s).ok())
+            .filter(|s| (100..=599).contains(s))
+            .ok_or_else(|| why("`status` is an HTTP status, 100 to 599"))?,
+    };
+    if name == "relabel_status" && status == 0 {
+        return Err(why("`relabel_status` needs `status`"));
+    }
+    let fault = Fault::parse(name, delay_ms, status).ok_or_else(|| {
+        why(&format!("unknown `fault` {name:?}; the faults are {}", Fault::NAMES.join(", ")))
+    })?;
     let endpoint = match v.get("endpoint").and_then(Value::as_str) {
         None => None,
         Some(e) => Some(Route::parse(e).ok_or_else(|| {

@@ -70,9 +70,14 @@
 //!   (orders are an hour old unless told otherwise; `count` makes `{out_trade_no}000000`, `…000001`, …);
 //! - `GET /__sandbox/orders?mchid=…&out_trade_no=…[&sub_mchid=…]`: state, creation time, close calls;
 //! - `POST /__sandbox/orders/pay` `{"mchid", "sub_mchid"?, "out_trade_no"}`;
-//! - `POST /__sandbox/faults` `{"fault", "endpoint"?: "v2"|"v3_direct"|"v3_partner"|"v3_combined"|"v3_global"|"v3_global_id", "out_trade_no"?, "times"?: n, "delay_ms"?: n}`
+//! - `POST /__sandbox/faults` `{"fault", "endpoint"?: "v2"|"v3_direct"|"v3_partner"|"v3_combined"|"v3_global"|"v3_global_id"|"v3_certificates", "out_trade_no"?, "times"?: n, "delay_ms"?: n, "status"?: n}`
 //!   (for `v3_global_id`, `out_trade_no` scopes the fault to the `transaction_id` in the path)
-//!   with the faults of [`Fault`] by name; `DELETE /__sandbox/faults` clears them;
+//!   with the faults of [`Fault`] by name ([`Fault::NAMES`]); `DELETE /__sandbox/faults`
+//!   clears them. Besides servers' own failures, they play what someone in the path can do
+//!   with genuine answers: `relabel_status` (the signed answer under another `status`: the
+//!   signature does not cover the status line), `replay` (the route's last signed answer
+//!   again, for another order), `escape_text` (unsigned terminal escapes), and a failing
+//!   certificate list (`system_error` or `drop_after_read` on `v3_certificates`);
 //! - `GET /__sandbox/certificates`: the listed platform certificates' serials and the one
 //!   that signs; `POST /__sandbox/certificates/rotate` `{"step": "add"|"switch"|"retire"}`
 //!   rotates them as WeChat Pay does (list the next ahead of use, sign with it, stop listing
@@ -97,7 +102,9 @@ use std::sync::Arc;
 pub use control::DEFAULT_ORDER_AGE_SECS;
 pub use merchants::{Credentials, Merchant};
 pub use server::CONTROL_PREFIX;
-pub use state::{Fault, FaultRule, Order, OrderKey, OrderState, RotationStep, Route, State};
+pub use state::{
+    ESCAPE_TEXT, Fault, FaultRule, Order, OrderKey, OrderState, RotationStep, Route, State,
+};
 use tokio::sync::watch;
 
 /// How large an `oversized_body` answer is.
@@ -183,6 +190,7 @@ impl Sandbox {
             merchant_verifier,
             base_url: format!("{scheme}://{addr}"),
             tls,
+            last_answers: std::sync::Mutex::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, shared.clone(), stopped));

@@ -37,6 +37,64 @@ pub(crate) struct Shared {
     pub(crate) base_url: String,
     /// Set when serving HTTPS.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// Each route's last answer, for [`Fault::Replay`].
+    pub(crate) last_answers: std::sync::Mutex<std::collections::HashMap<Route, Recorded>>,
+}
+
+/// An answer as it was sent: status, headers and body.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded {
+    status: http::StatusCode,
+    headers: http::HeaderMap,
+    body: Option<Bytes>,
+}
+
+impl Shared {
+    fn last_answers(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Route, Recorded>> {
+        self.last_answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps `answer` as `route`'s last, to be replayed.
+    pub(crate) fn remember(&self, route: Route, answer: &Answer) {
+        let body = match answer.body() {
+            AnswerBody::Full(b) => b.clone(),
+            AnswerBody::Truncated(_) => return,
+        };
+        let recorded =
+            Recorded { status: answer.status(), headers: answer.headers().clone(), body };
+        self.last_answers().insert(route, recorded);
+    }
+
+    /// `route`'s last answer, byte for byte, if it has answered.
+    pub(crate) fn replay(&self, route: Route) -> Option<Answer> {
+        let recorded = self.last_answers().get(&route).cloned()?;
+        let mut answer = http::Response::new(AnswerBody::Full(recorded.body));
+        *answer.status_mut() = recorded.status;
+        *answer.headers_mut() = recorded.headers;
+        Some(answer)
+    }
+}
+
+/// Applies the faults that act on a finished answer: kept for a replay when it is a genuine
+/// one, relabelled, or cut short.
+pub(crate) fn finish(
+    shared: &Shared,
+    route: Route,
+    mut answer: Answer,
+    fault: Option<Fault>,
+) -> Answer {
+    match fault {
+        None => shared.remember(route, &answer),
+        Some(Fault::RelabelStatus(status)) => {
+            *answer.status_mut() =
+                http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+        }
+        Some(Fault::TruncatedBody) => return truncate(answer),
+        Some(_) => {}
+    }
+    answer
 }
 
 /// The TLS setup for the built-in test certificate: HTTP/1.1 only, as WeChat Pay's API.

@@ -178,7 +178,24 @@ pub enum Fault {
     OversizedBody,
     /// APIv3: a good signature under a `Wechatpay-Serial` no client can know (a forger's).
     ForgedSerial,
+    /// The answer as WeChat Pay signs it, under another HTTP status (the signature does not
+    /// cover the status line): what someone in the path can do to a genuine answer.
+    RelabelStatus(u16),
+    /// The route's last signed answer sent again, as it was, instead of an answer to this
+    /// request (the order is not touched): a replay. Until a route has answered once, the
+    /// request is answered normally.
+    Replay,
+    /// Unsigned text holding terminal escape sequences (APIv2: a `return_code=FAIL`
+    /// `return_msg`; APIv3: a 400 whose body is that text), as a forger would send.
+    EscapeText,
+    /// APIv3: a signed `202 {"code":"USER_PAYING"}`: the payer is entering a password (the
+    /// order is not touched).
+    UserPaying,
 }
+
+/// The text of [`Fault::EscapeText`]: clears the screen and paints a false "closed".
+pub const ESCAPE_TEXT: &str =
+    "\u{1b}[2J\u{1b}[H\u{1b}[32mclosed, the order can no longer be paid\u{1b}[0m";
 
 impl Fault {
     /// The fault's name in the control API (`system_error`, `delay`, …).
@@ -198,12 +215,37 @@ impl Fault {
             Fault::ForgedSerial => "forged_serial",
             Fault::MalformedBody => "malformed_body",
             Fault::OversizedBody => "oversized_body",
+            Fault::RelabelStatus(_) => "relabel_status",
+            Fault::Replay => "replay",
+            Fault::EscapeText => "escape_text",
+            Fault::UserPaying => "user_paying",
         }
     }
 
-    /// Reads a fault by name; `delay` takes `delay_ms`.
+    /// Every fault's name, as the control API takes them.
+    pub const NAMES: [&'static str; 17] = [
+        "system_error",
+        "frequency_limited",
+        "delay",
+        "drop_before_read",
+        "drop_after_read",
+        "truncated_body",
+        "bad_signature",
+        "missing_signature",
+        "signtest_probe",
+        "stale_timestamp",
+        "forged_serial",
+        "malformed_body",
+        "oversized_body",
+        "relabel_status",
+        "replay",
+        "escape_text",
+        "user_paying",
+    ];
+
+    /// Reads a fault by name; `delay` takes `delay_ms`, `relabel_status` takes `status`.
     #[must_use]
-    pub fn parse(name: &str, delay_ms: u64) -> Option<Fault> {
+    pub fn parse(name: &str, delay_ms: u64, status: u16) -> Option<Fault> {
         Some(match name {
             "system_error" => Fault::SystemError,
             "frequency_limited" => Fault::FrequencyLimited,
@@ -218,6 +260,10 @@ impl Fault {
             "forged_serial" => Fault::ForgedSerial,
             "malformed_body" => Fault::MalformedBody,
             "oversized_body" => Fault::OversizedBody,
+            "relabel_status" if (100..=599).contains(&status) => Fault::RelabelStatus(status),
+            "replay" => Fault::Replay,
+            "escape_text" => Fault::EscapeText,
+            "user_paying" => Fault::UserPaying,
             _ => return None,
         })
     }

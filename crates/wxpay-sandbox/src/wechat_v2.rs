@@ -7,8 +7,8 @@ use wxpay_core::v2::{SignType, V2Fields, sign_fields, verify_fields, xml_documen
 use crate::OVERSIZED_BODY_BYTES;
 use crate::body::AnswerBody;
 use crate::merchants::{API_V2_KEY, v2_merchant};
-use crate::server::{Answer, DropConnection, Shared, nonce, now, truncate};
-use crate::state::{Closing, Fault, OrderKey, Route};
+use crate::server::{Answer, DropConnection, Shared, finish, nonce, now};
+use crate::state::{Closing, ESCAPE_TEXT, Fault, OrderKey, Route};
 
 /// The business part of a signed answer.
 enum Business {
@@ -35,6 +35,12 @@ pub(crate) async fn close(
         tokio::time::sleep(d).await;
     }
     match fault {
+        Some(Fault::Replay) => {
+            if let Some(answer) = shared.replay(Route::V2Close) {
+                return Ok(answer);
+            }
+        }
+        Some(Fault::EscapeText) => return Ok(communication_failure(ESCAPE_TEXT)),
         Some(Fault::MalformedBody) => {
             return Ok(xml_answer(b"<xml><return_code><![CDATA[SUCC".to_vec()));
         }
@@ -68,7 +74,7 @@ pub(crate) async fn close(
     if fault == Some(Fault::DropAfterRead) {
         return Err(DropConnection);
     }
-    Ok(if fault == Some(Fault::TruncatedBody) { truncate(answer) } else { answer })
+    Ok(finish(shared, Route::V2Close, answer, fault))
 }
 
 /// A checked request: who sent it and what it asks.

@@ -10,8 +10,8 @@ use crate::body::AnswerBody;
 use crate::merchants::{
     API_V3_KEY, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES, WECHATPAY_PUBLIC_KEY_ID, v3_merchant,
 };
-use crate::server::{Answer, DropConnection, Shared, nonce, now, truncate};
-use crate::state::{Closing, Fault, OrderKey, Route};
+use crate::server::{Answer, DropConnection, Shared, finish, nonce, now};
+use crate::state::{Closing, ESCAPE_TEXT, Fault, OrderKey, Route};
 use crate::{AnswerMode, OVERSIZED_BODY_BYTES};
 
 /// The serial of [`Fault::ForgedSerial`] answers: no platform certificate's.
@@ -49,12 +49,23 @@ pub(crate) async fn close(
     if let Some(Fault::Delay(d)) = fault {
         tokio::time::sleep(d).await;
     }
+    if fault == Some(Fault::Replay) {
+        if let Some(answer) = shared.replay(endpoint) {
+            return Ok(answer);
+        }
+    }
+    if fault == Some(Fault::EscapeText) {
+        return Ok(crate::server::plain(400, ESCAPE_TEXT));
+    }
     let reply = match fault {
         Some(Fault::SystemError) => {
             Reply::error(500, "SYSTEM_ERROR", "系统错误 (sandbox fault)", None)
         }
         Some(Fault::FrequencyLimited) => {
             Reply::error(429, "FREQUENCY_LIMITED", "频率超限 (sandbox fault)", None)
+        }
+        Some(Fault::UserPaying) => {
+            Reply::error(202, "USER_PAYING", "用户支付中 (sandbox fault)", None)
         }
         Some(Fault::MalformedBody) => {
             Reply { status: 400, body: b"{\"code\":\"PARAM_ERR".to_vec() }
@@ -73,7 +84,7 @@ pub(crate) async fn close(
         return Err(DropConnection);
     }
     let answer = sign(shared, parts, reply, fault);
-    Ok(if fault == Some(Fault::TruncatedBody) { truncate(answer) } else { answer })
+    Ok(finish(shared, endpoint, answer, fault))
 }
 
 /// Checks the request as WeChat Pay does and closes the order(s).
@@ -350,6 +361,11 @@ pub(crate) async fn certificates(
     if let Some(Fault::Delay(d)) = fault {
         tokio::time::sleep(d).await;
     }
+    if fault == Some(Fault::Replay) {
+        if let Some(answer) = shared.replay(Route::V3Certificates) {
+            return Ok(answer);
+        }
+    }
     let reply = match fault {
         Some(Fault::SystemError) => {
             Reply::error(500, "SYSTEM_ERROR", "系统错误 (sandbox fault)", None)
@@ -359,7 +375,8 @@ pub(crate) async fn certificates(
     if fault == Some(Fault::DropAfterRead) {
         return Err(DropConnection);
     }
-    Ok(sign(shared, parts, reply, fault))
+    let answer = sign(shared, parts, reply, fault);
+    Ok(finish(shared, Route::V3Certificates, answer, fault))
 }
 
 fn list_certificates(shared: &Shared, parts: &http::request::Parts, body: &[u8]) -> Reply {

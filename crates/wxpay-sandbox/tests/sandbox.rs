@@ -497,7 +497,7 @@ fn every_fault_on_both_generations() {
                 matches!(got.as_ref().map_err(Error::kind), Err(ErrorKind::Decode(_))),
                 "{got:?}"
             ),
-            Fault::Delay(_) => unreachable!(),
+            other => unreachable!("{other:?}: not in this loop"),
         }
         // Whether the order was closed says whether the request was processed.
         let closed = state.order(&OrderKey::new(V2_MCH, &no)).unwrap().state == OrderState::Closed;
@@ -575,7 +575,7 @@ fn every_fault_on_both_generations() {
                 matches!(got.as_ref().map_err(Error::kind), Err(ErrorKind::Decode(_))),
                 "{got:?}"
             ),
-            Fault::Delay(_) => unreachable!(),
+            other => unreachable!("{other:?}: not in this loop"),
         }
         let closed = state.order(&OrderKey::new(V3_MCH, &no)).unwrap().state == OrderState::Closed;
         assert_eq!(closed, processed, "v3 {fault:?}");
@@ -678,7 +678,21 @@ fn the_control_api_over_http() {
         ApiCode::FrequencyLimited
     );
     assert_eq!(f.call(&ctx, &CloseOrderV3::direct("ctl-0004")).unwrap(), CloseOutcome::Closed);
-    assert_eq!(f.control("POST", "faults", Some(json!({"fault": "nonsense"}))).0, 400);
+    let (status, why) = f.control("POST", "faults", Some(json!({"fault": "nonsense"})));
+    assert_eq!(status, 400);
+    assert!(why.to_string().contains("relabel_status, replay, escape_text"), "{why}");
+    // Every fault the list names is one the API takes.
+    for name in wxpay_sandbox::Fault::NAMES {
+        let fault = wxpay_sandbox::Fault::parse(name, 1, 200).unwrap();
+        assert_eq!(fault.name(), name);
+    }
+    let relabel =
+        json!({"fault": "relabel_status", "endpoint": "v3_direct", "status": 200, "times": 1});
+    assert_eq!(f.control("POST", "faults", Some(relabel)).0, 201);
+    let no_status = json!({"fault": "relabel_status"});
+    assert_eq!(f.control("POST", "faults", Some(no_status)).0, 400);
+    let bad_status = json!({"fault": "relabel_status", "status": 42});
+    assert_eq!(f.control("POST", "faults", Some(bad_status)).0, 400);
     assert_eq!(f.control("DELETE", "faults", None).0, 200);
     assert_eq!(f.control("POST", "orders", Some(json!({"out_trade_no": "x"}))).0, 400);
     assert_eq!(f.control("GET", "orders?mchid=1&out_trade_no=none", None).0, 404);
