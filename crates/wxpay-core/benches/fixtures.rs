@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 
-use crate::paired::{Timed, consuming, simple};
+use crate::paired::{Timed, simple};
 
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
@@ -66,6 +66,75 @@ pub fn v2_success_response() -> wxpay_core::Response {
     http::Response::builder().status(200).body(V2_SUCCESS_XML.as_bytes().to_vec()).unwrap()
 }
 
+/// Distinct signed answers (a client believes each once: the replay guard), with what
+/// identifies each to the guard.
+pub struct Pool {
+    pub answers: Vec<wxpay_core::Response>,
+    pub ids: Vec<(String, u64, String)>,
+}
+
+/// `n` APIv2 success answers like the vector's, each with its own `nonce_str` (MD5).
+pub fn v2_pool(n: usize) -> Pool {
+    let key = ApiV2Key::new(KEY).unwrap();
+    let (mut answers, mut ids) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let nonce = format!("BFK89FC6rx{i:06}");
+        let fields = [
+            ("appid", "wx2421b1c4370ec43b"),
+            ("mch_id", "10000100"),
+            ("nonce_str", nonce.as_str()),
+            ("result_code", "SUCCESS"),
+            ("result_msg", "OK"),
+            ("return_code", "SUCCESS"),
+            ("return_msg", "OK"),
+        ];
+        let sign = v2::sign_fields(&key, SignType::Md5, fields).unwrap();
+        let body = V2_SUCCESS_XML
+            .replace("BFK89FC6rxKCOjLX", &nonce)
+            .replace("808C1D11E84411F8DF1DF1ADC960B491", sign.as_str());
+        answers.push(http::Response::builder().status(200).body(body.into_bytes()).unwrap());
+        ids.push((nonce, 0, sign.as_str().to_owned()));
+    }
+    Pool { answers, ids }
+}
+
+/// `n` APIv3 204 answers signed at `timestamp` under `serial`, each with its own nonce.
+pub fn v3_pool(n: usize, timestamp: u64, serial: &str) -> Pool {
+    let (mut answers, mut ids) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let nonce = format!("A1B2C3D4E5F60718293A4B5C6D{i:06}");
+        let (mut resp, _) = v3_signed_204_with(timestamp, &nonce);
+        resp.headers_mut().insert("Wechatpay-Serial", serial.parse().unwrap());
+        answers.push(resp);
+        ids.push((serial.to_owned(), timestamp, nonce));
+    }
+    Pool { answers, ids }
+}
+
+/// `n` reads of answers from `pool` by a client made afresh for each timed run (outside the
+/// clock), so that no answer is read twice by one client.
+pub fn fresh_answers<S: 'static>(
+    pool: std::rc::Rc<Pool>,
+    make_ctx: impl Fn() -> S + 'static,
+    mut read: impl FnMut(&S, usize, wxpay_core::Response) + 'static,
+) -> Timed {
+    Box::new(move |n| {
+        let n = usize::try_from(n).unwrap();
+        assert!(
+            n <= pool.answers.len(),
+            "the pool holds {} answers, {n} asked",
+            pool.answers.len()
+        );
+        let ctx = make_ctx();
+        let inputs: Vec<_> = pool.answers[..n].to_vec();
+        let start = std::time::Instant::now();
+        for (i, input) in inputs.into_iter().enumerate() {
+            read(&ctx, i, input);
+        }
+        start.elapsed()
+    })
+}
+
 pub const MERCHANT_KEY: &str = include_str!("../../../tests/vectors/keys/merchant_key.pem");
 pub const WECHATPAY_KEY: &str = include_str!("../../../tests/vectors/keys/wechatpay_key.pem");
 pub const WECHATPAY_PUB: &str = include_str!("../../../tests/vectors/keys/wechatpay_pub.pem");
@@ -102,10 +171,14 @@ pub const V3_MESSAGE: &str = "POST\n/v3/pay/transactions/out-trade-no/1217752501
 
 /// A 204 answer signed with the test WeChat Pay key at `timestamp`, and the raw signature.
 pub fn v3_signed_204(timestamp: u64) -> (wxpay_core::Response, Vec<u8>) {
+    v3_signed_204_with(timestamp, "A1B2C3D4E5F60718293A4B5C6D7E8F90")
+}
+
+/// [`v3_signed_204`] with `nonce`.
+pub fn v3_signed_204_with(timestamp: u64, nonce: &str) -> (wxpay_core::Response, Vec<u8>) {
     use base64::Engine;
     use wxpay_core::v3::{RsaSigner, Signer, response_message};
     let ts = timestamp.to_string();
-    let nonce = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
     let sig = RsaSigner::from_pem(WECHATPAY_KEY)
         .unwrap()
         .sign(&response_message(&ts, nonce, b""))
@@ -156,13 +229,25 @@ pub fn cases() -> Vec<Case> {
     };
     let md5_request = v2_request_string_to_sign(SignType::Md5);
     let hmac_request = v2_request_string_to_sign(SignType::HmacSha256);
-    let v2_parse = {
-        let ctx = v2_ctx(SignType::Md5);
+    // A client believes an answer once: each read is of a distinct answer, by a client made
+    // afresh for each timed run.
+    let v2_answers = std::rc::Rc::new(v2_pool(1 << 16));
+    let v2_read = |extra: bool| {
         let close = close();
-        consuming(v2_success_response, move |resp| {
-            assert_eq!(close.parse(&ctx, TIMESTAMP, resp).unwrap(), CloseOutcome::Closed)
-        })
+        let pool = std::rc::Rc::clone(&v2_answers);
+        fresh_answers(
+            std::rc::Rc::clone(&v2_answers),
+            move || (v2_ctx(SignType::Md5), extra.then(wxpay_core::ReplayGuard::new)),
+            move |(ctx, extra), i, resp| {
+                assert_eq!(close.parse(ctx, TIMESTAMP, resp).unwrap(), CloseOutcome::Closed);
+                if let Some(g) = extra {
+                    let (nonce, _, sign) = &pool.ids[i];
+                    g.first_v2(nonce, sign).unwrap();
+                }
+            },
+        )
     };
+    let v2_parse = v2_read(false);
     let v3_build = {
         let ctx = v3_ctx();
         let base = base();
@@ -175,33 +260,40 @@ pub fn cases() -> Vec<Case> {
     let key = RsaKeyPair::from_pkcs8(&pem_der(MERCHANT_KEY)).unwrap();
     let rng = ring::rand::SystemRandom::new();
     let now = 1_700_000_000;
-    let (resp, sig) = v3_signed_204(now);
-    let v3_verify = {
-        let ctx = v3_ctx();
+    let (_, sig) = v3_signed_204(now);
+    let v3_answers = std::rc::Rc::new(v3_pool(1024, now, PUB_KEY_ID));
+    let v3_read = |extra: bool| {
         let close = v3_close();
-        consuming(
-            move || resp.clone(),
-            move |resp| assert_eq!(close.parse(&ctx, now, resp).unwrap(), CloseOutcome::Closed),
+        let pool = std::rc::Rc::clone(&v3_answers);
+        fresh_answers(
+            std::rc::Rc::clone(&v3_answers),
+            move || (v3_ctx(), extra.then(wxpay_core::ReplayGuard::new)),
+            move |(ctx, extra), i, resp| {
+                assert_eq!(close.parse(ctx, now, resp).unwrap(), CloseOutcome::Closed);
+                if let Some(g) = extra {
+                    let (serial, ts, nonce) = &pool.ids[i];
+                    g.first_v3(serial, *ts, nonce, now, 300).unwrap();
+                }
+            },
         )
     };
+    let v3_verify = v3_read(false);
     let public = wechatpay_rsa_public_key_der();
     let message = format!("{now}\nA1B2C3D4E5F60718293A4B5C6D7E8F90\n\n");
     // The same answer in certificate mode, through a store that can change under it.
     let later = 1_800_000_000;
-    let (cert_resp, cert_sig) = v3_signed_204(later);
-    let cert_resp = {
-        let mut r = cert_resp;
-        r.headers_mut().insert("Wechatpay-Serial", CERT_SERIAL.parse().unwrap());
-        r
-    };
+    let (_, cert_sig) = v3_signed_204(later);
     let v3_verify_rotating = {
-        let ctx = v3_ctx_with(wxpay_core::v3::PlatformCertificates::from_certificates([
+        let store = wxpay_core::v3::PlatformCertificates::from_certificates([
             wxpay_core::v3::PlatformCertificate::from_pem(WECHATPAY_CERT).unwrap(),
-        ]));
+        ]);
         let close = v3_close();
-        consuming(
-            move || cert_resp.clone(),
-            move |resp| assert_eq!(close.parse(&ctx, later, resp).unwrap(), CloseOutcome::Closed),
+        fresh_answers(
+            std::rc::Rc::new(v3_pool(1024, later, CERT_SERIAL)),
+            move || v3_ctx_with(store.clone()),
+            move |ctx, _, resp| {
+                assert_eq!(close.parse(ctx, later, resp).unwrap(), CloseOutcome::Closed)
+            },
         )
     };
     let public_later = public.clone();
@@ -246,6 +338,10 @@ pub fn cases() -> Vec<Case> {
                     .unwrap()
             }),
         },
+        // What the replay guard adds to reading an answer: the read plus a second guard's
+        // check of the same answer, against the read alone.
+        Case { name: "replay_guard.v2_share", measured: v2_read(true), baseline: v2_read(false) },
+        Case { name: "replay_guard.v3_share", measured: v3_read(true), baseline: v3_read(false) },
         Case {
             name: "v3.verify",
             measured: v3_verify,

@@ -6,6 +6,11 @@
 //! an APIv2 answer (which carries no time) at any time. The guard remembers every verified
 //! answer a client has believed and refuses the same one a second time.
 //!
+//! It costs one uncontended lock and one hash-set insert per verified answer: next to
+//! nothing beside an APIv3 RSA verification (`replay_guard.v3_share` in `cargo xtask
+//! bench`), 50 to 100 ns beside an APIv2 answer's microsecond of parsing and hashing
+//! (`replay_guard.v2_share`, about 1.05 to 1.12), most of it the memory the set touches.
+//!
 //! Memory is bounded: APIv3 answers are forgotten once their timestamp is outside the
 //! verification window (a replay of them fails that check anyway); each generation keeps at
 //! most [`ReplayGuard::CAPACITY`] answers, the oldest forgotten first. What is remembered is
@@ -67,7 +72,13 @@ impl ReplayGuard {
     /// # Errors
     /// [`VerifyError::Replayed`] when the same answer was recorded before.
     pub fn first_v2(&self, nonce_str: &str, sign: &str) -> Result<(), VerifyError> {
-        let digest = self.digest(&[nonce_str.as_bytes(), sign.as_bytes()]);
+        // A verified `sign` is a MAC under the merchant's key over the whole answer, nonce
+        // included: its first 64 bits already are a keyed digest of the answer, which no
+        // outsider can aim. (Any other form is digested in full.)
+        let digest = match sign.get(..16).map(|h| u64::from_str_radix(h, 16)) {
+            Some(Ok(prefix)) if sign.len() >= 32 => prefix,
+            _ => self.digest(&[nonce_str.as_bytes(), sign.as_bytes()]),
+        };
         lock(&self.v2).first(digest, u64::MAX, 0)
     }
 
