@@ -15,7 +15,8 @@ tasks:
                       `allocs <name> <n> <= <budget>` lines; --criterion adds criterion's suite
   fuzz [TARGET] [--seconds N]
                       run a cargo-fuzz target (v2_response, the default, v3_response or v3_certificates; 60 s); installs cargo-fuzz
-  vectors             check tests/vectors against ../shared/vectors, when that exists";
+  vectors             check the crates' copies of the vectors against the core's, and
+                      the core's against ../shared/vectors when that exists";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -243,24 +244,41 @@ fn fuzz(args: &[String]) -> Result<(), String> {
         .args(["--", &format!("-max_total_time={seconds}")]))
 }
 
+/// The core's vectors (`crates/wxpay-core/tests/vectors`) against `../shared/vectors`, when
+/// that exists, and every crate's own copy (each crate's tests read only files inside the
+/// crate, so that a packaged crate's tests run) against the core's.
 fn vectors() -> Result<(), String> {
-    let ours = root().join("tests/vectors");
-    let shared = root().join("../shared/vectors");
-    if !shared.exists() {
-        println!("no ../shared/vectors beside the repo: nothing to compare");
-        return Ok(());
-    }
+    let core = root().join(CORE_VECTORS);
     let mut differ = Vec::new();
-    for rel in ["close_order.json", "keys"] {
-        compare(&shared.join(rel), &ours.join(rel), &mut differ)?;
+    for (copy, files) in VECTOR_COPIES {
+        for rel in *files {
+            compare(&core.join(rel), &root().join(copy).join(rel), &mut differ)?;
+        }
+    }
+    let shared = root().join("../shared/vectors");
+    if shared.exists() {
+        for rel in ["close_order.json", "keys"] {
+            compare(&shared.join(rel), &core.join(rel), &mut differ)?;
+        }
+    } else {
+        println!("no ../shared/vectors beside the repo: the core's copy is not compared");
     }
     if differ.is_empty() {
-        println!("tests/vectors matches ../shared/vectors");
+        println!("{CORE_VECTORS} and its copies match (and ../shared/vectors, when there)");
         Ok(())
     } else {
-        Err(format!("tests/vectors differs from ../shared/vectors: {differ:?}"))
+        Err(format!("vectors differ: {differ:?}"))
     }
 }
+
+/// Where the core keeps the known-answer vectors and test keys.
+const CORE_VECTORS: &str = "crates/wxpay-core/tests/vectors";
+
+/// Copies of the core's vectors inside other crates, and which files each holds.
+const VECTOR_COPIES: &[(&str, &[&str])] = &[
+    ("crates/wxpay-sandbox/tests/vectors", &["close_order.json"]),
+    ("crates/wxpay-cli/tests/vectors", &["close_order.json", "keys"]),
+];
 
 fn compare(a: &Path, b: &Path, differ: &mut Vec<String>) -> Result<(), String> {
     if a.is_dir() {

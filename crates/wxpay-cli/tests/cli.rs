@@ -15,10 +15,10 @@ mod common;
 use common::*;
 
 fn vectors() -> Value {
-    serde_json::from_str(include_str!("../../../tests/vectors/close_order.json")).unwrap()
+    serde_json::from_str(include_str!("vectors/close_order.json")).unwrap()
 }
 
-const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/keys");
+const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/keys");
 
 #[test]
 fn demo_passes() {

@@ -135,11 +135,11 @@ pub fn fresh_answers<S: 'static>(
     })
 }
 
-pub const MERCHANT_KEY: &str = include_str!("../../../tests/vectors/keys/merchant_key.pem");
-pub const WECHATPAY_KEY: &str = include_str!("../../../tests/vectors/keys/wechatpay_key.pem");
-pub const WECHATPAY_PUB: &str = include_str!("../../../tests/vectors/keys/wechatpay_pub.pem");
+pub const MERCHANT_KEY: &str = include_str!("../tests/vectors/keys/merchant_key.pem");
+pub const WECHATPAY_KEY: &str = include_str!("../tests/vectors/keys/wechatpay_key.pem");
+pub const WECHATPAY_PUB: &str = include_str!("../tests/vectors/keys/wechatpay_pub.pem");
 pub const PUB_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
-pub const WECHATPAY_CERT: &str = include_str!("../../../tests/vectors/keys/wechatpay_cert.pem");
+pub const WECHATPAY_CERT: &str = include_str!("../tests/vectors/keys/wechatpay_cert.pem");
 pub const CERT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
 pub const V3_NONCE: &str = "593BEC0C930BF1AFEB40B4A08C8FB242";
 

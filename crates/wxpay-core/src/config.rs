@@ -428,7 +428,7 @@ mod tests {
     #[test]
     fn tls_roots_are_every_certificate_of_a_pem_bundle_and_nothing_else() {
         let a = include_str!("../tests/keys/ec_cert.pem");
-        let b = include_str!("../../../tests/vectors/keys/wechatpay_cert.pem");
+        let b = include_str!("../tests/vectors/keys/wechatpay_cert.pem");
         let roots = |pem: &str| ClientConfig::builder().v2(v2()).tls_roots_pem(pem).build();
         let bundle = format!("# two roots\n{a}\n{b}");
         let config = roots(&bundle).unwrap();
@@ -456,7 +456,7 @@ mod tests {
         assert_eq!(redact_proxy("socks5://bob@p:1080/x@y"), "socks5://[redacted]@p:1080/x@y");
         assert_eq!(redact_proxy("http://proxy:3128"), "http://proxy:3128");
         assert_eq!(redact_proxy("no scheme alice:secret"), "[redacted]");
-        let ca = include_str!("../../../tests/vectors/keys/wechatpay_cert.pem");
+        let ca = include_str!("../tests/vectors/keys/wechatpay_cert.pem");
         let builder = ClientConfig::builder()
             .v2(v2())
             .proxy("http://alice:s3cr3t@proxy.internal:3128")

@@ -15,10 +15,10 @@ use wxpay_core::{
     VerifyError,
 };
 
-const VECTORS: &str = include_str!("../../../tests/vectors/certificates.json");
-const MERCHANT_KEY: &str = include_str!("../../../tests/vectors/keys/merchant_key.pem");
-const WECHATPAY_KEY: &str = include_str!("../../../tests/vectors/keys/wechatpay_key.pem");
-const WECHATPAY_CERT: &str = include_str!("../../../tests/vectors/keys/wechatpay_cert.pem");
+const VECTORS: &str = include_str!("vectors/certificates.json");
+const MERCHANT_KEY: &str = include_str!("vectors/keys/merchant_key.pem");
+const WECHATPAY_KEY: &str = include_str!("vectors/keys/wechatpay_key.pem");
+const WECHATPAY_CERT: &str = include_str!("vectors/keys/wechatpay_cert.pem");
 /// Inside the certificate's validity (2026-11-24 to 2036-11-21), as the vector's answer.
 const NOW: u64 = 1_800_000_000;
 
@@ -279,7 +279,7 @@ fn a_store_keeps_old_and_new_during_a_rotation_and_drops_the_expired() {
 
 #[test]
 fn the_vectors_are_what_node_makes() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/gen_certificates.js");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/gen_certificates.js");
     match std::process::Command::new("node").arg(script).output() {
         Ok(out) if out.status.success() => {
             assert_eq!(String::from_utf8(out.stdout).unwrap(), VECTORS);

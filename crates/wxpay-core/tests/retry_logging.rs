@@ -51,11 +51,11 @@ impl tracing::Subscriber for Recorder {
 #[test]
 fn retries_are_logged_with_host_attempt_reason_and_request_id_and_no_secret() {
     use wxpay_core::v3::{CloseOrderV3, PublicKeyVerifier, RsaSigner, V3Credentials};
-    let key_pem = include_str!("../../../tests/vectors/keys/merchant_key.pem");
+    let key_pem = include_str!("vectors/keys/merchant_key.pem");
     let signer = RsaSigner::from_pem(key_pem).unwrap();
     let verifier = PublicKeyVerifier::from_pem(
         "PUB_KEY_ID_0114232134912410000000000000",
-        include_str!("../../../tests/vectors/keys/wechatpay_pub.pem"),
+        include_str!("vectors/keys/wechatpay_pub.pem"),
     )
     .unwrap();
     let v3 = V3Credentials::new(

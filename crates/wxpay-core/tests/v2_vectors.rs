@@ -11,7 +11,7 @@ use wxpay_core::{
 };
 
 fn vectors() -> Value {
-    let text = include_str!("../../../tests/vectors/close_order.json");
+    let text = include_str!("vectors/close_order.json");
     serde_json::from_str(text).unwrap()
 }
 

@@ -8,10 +8,10 @@ use wxpay_core::{Context, Operation};
 
 fn ctx() -> Context {
     let signer =
-        RsaSigner::from_pem(include_str!("../../../tests/vectors/keys/merchant_key.pem")).unwrap();
+        RsaSigner::from_pem(include_str!("vectors/keys/merchant_key.pem")).unwrap();
     let verifier = PublicKeyVerifier::from_pem(
         "PUB_KEY_ID_0114232134912410000000000000",
-        include_str!("../../../tests/vectors/keys/wechatpay_pub.pem"),
+        include_str!("vectors/keys/wechatpay_pub.pem"),
     )
     .unwrap();
     Context::new().with_v3(

@@ -20,14 +20,14 @@ use wxpay_core::{
     Operation, OrderEffect, SignError, VerifyError,
 };
 
-const VECTORS: &str = include_str!("../../../tests/vectors/close_order.json");
-const MERCHANT_KEY: &str = include_str!("../../../tests/vectors/keys/merchant_key.pem");
-const MERCHANT_KEY_PKCS1: &str = include_str!("../../../tests/vectors/keys/merchant_key_pkcs1.pem");
-const MERCHANT_PUB: &str = include_str!("../../../tests/vectors/keys/merchant_pub.pem");
-const MERCHANT_CERT: &str = include_str!("../../../tests/vectors/keys/merchant_cert.pem");
-const WECHATPAY_KEY: &str = include_str!("../../../tests/vectors/keys/wechatpay_key.pem");
-const WECHATPAY_PUB: &str = include_str!("../../../tests/vectors/keys/wechatpay_pub.pem");
-const WECHATPAY_CERT: &str = include_str!("../../../tests/vectors/keys/wechatpay_cert.pem");
+const VECTORS: &str = include_str!("vectors/close_order.json");
+const MERCHANT_KEY: &str = include_str!("vectors/keys/merchant_key.pem");
+const MERCHANT_KEY_PKCS1: &str = include_str!("vectors/keys/merchant_key_pkcs1.pem");
+const MERCHANT_PUB: &str = include_str!("vectors/keys/merchant_pub.pem");
+const MERCHANT_CERT: &str = include_str!("vectors/keys/merchant_cert.pem");
+const WECHATPAY_KEY: &str = include_str!("vectors/keys/wechatpay_key.pem");
+const WECHATPAY_PUB: &str = include_str!("vectors/keys/wechatpay_pub.pem");
+const WECHATPAY_CERT: &str = include_str!("vectors/keys/wechatpay_cert.pem");
 const PUB_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
 const CERT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
 const MERCHANT_SERIAL: &str = "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C";

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let body = parts.next().unwrap_or_default().to_vec();
     let Ok(resp) = builder.body(body) else { return };
-    let Ok(signer) = RsaSigner::from_pem(include_str!("../../../../tests/vectors/keys/merchant_key.pem")) else { return };
+    let Ok(signer) = RsaSigner::from_pem(include_str!("../../tests/vectors/keys/merchant_key.pem")) else { return };
     let Ok(key) = ApiV3Key::new("TestApiV3Key0123456789abcdefghij") else { return };
     let Ok(creds) = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, PlatformCertificates::new()) else { return };
     let ctx = Context::new().with_v3(creds.with_api_v3_key(key));

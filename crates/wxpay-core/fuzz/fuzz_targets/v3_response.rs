@@ -26,10 +26,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let body = parts.next().unwrap_or_default().to_vec();
     let Ok(resp) = builder.body(body) else { return };
-    let Ok(signer) = RsaSigner::from_pem(include_str!("../../../../tests/vectors/keys/merchant_key.pem")) else { return };
+    let Ok(signer) = RsaSigner::from_pem(include_str!("../../tests/vectors/keys/merchant_key.pem")) else { return };
     let Ok(verifier) = PublicKeyVerifier::from_pem(
         "PUB_KEY_ID_0114232134912410000000000000",
-        include_str!("../../../../tests/vectors/keys/wechatpay_pub.pem"),
+        include_str!("../../tests/vectors/keys/wechatpay_pub.pem"),
     ) else {
         return;
     };

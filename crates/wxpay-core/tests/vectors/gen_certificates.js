@@ -2,7 +2,7 @@
 // Known-answer vectors for the platform certificate list (SPEC: Platform certificates),
 // made with Node's crypto (OpenSSL), independently of wxpay's own code (ring):
 //
-//     node tests/vectors/gen_certificates.js > tests/vectors/certificates.json
+//     node crates/wxpay-core/tests/vectors/gen_certificates.js > crates/wxpay-core/tests/vectors/certificates.json
 //
 // AES-256-GCM with a fixed nonce and RSASSA-PKCS1-v1_5 are deterministic, so running it
 // again gives the same bytes; a test does so where node is installed and compares.

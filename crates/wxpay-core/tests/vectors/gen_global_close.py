@@ -2,7 +2,7 @@
 """Known-answer vectors for the APIv3 cross-border (global) close, made with the `openssl`
 command line (OpenSSL's RSA), independently of wxpay's own code (ring).
 
-    python3 tests/vectors/gen_global_close.py > tests/vectors/global_close.json
+    python3 crates/wxpay-core/tests/vectors/gen_global_close.py > crates/wxpay-core/tests/vectors/global_close.json
 
 RSASSA-PKCS1-v1_5 signatures are deterministic, so running it again gives the same bytes;
 a test does so where openssl is installed and compares.
