@@ -47,9 +47,11 @@ Bulk: --from FILE takes one order number per line (blank lines and # comments sk
 CSV with --column NAME (quoted fields, a byte-order mark, CRLF/LF/CR line ends all read).
 The file is streamed: memory does not grow with it. Each result is appended to the journal
 (FILE.journal.jsonl unless --journal says otherwise) as soon as it is known; a new run
-refuses a journal that already holds records. --resume JOURNAL continues that run: it
-checks that the call, merchant, column and input file are the same, skips the lines that
-already have an outcome, and closes the rest (errors included) again. Ctrl-C or SIGTERM
+refuses a journal that already holds results (one holding only a header is reused).
+--resume JOURNAL continues that run: it checks that the call, merchant, column, base URL
+and input file are the same, skips a line only if the journal has an outcome for the order
+number the line holds now, and closes the rest (changed lines and errors included) again.
+Its exit code and summary cover the whole journal, the earlier part included. Ctrl-C or SIGTERM
 stops starting closes, waits for those in flight, and prints the command that resumes;
 a second signal exits at once.";
 
@@ -265,6 +267,7 @@ impl CloseArgs {
             merchant,
             sub_merchant: self.sub_mch_id.clone(),
             column: self.column.clone(),
+            base_url: s.destination(),
         };
         // Each line's close, checked by the core now (bad lines are reported by number).
         self.job("probe-0001")?;

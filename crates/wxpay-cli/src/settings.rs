@@ -319,6 +319,15 @@ impl Settings {
         Ok(Some((creds, store)))
     }
 
+    /// Where closes go, as the journal names it: the base URL, or WeChat Pay's endpoint
+    /// (`mainland`, `hongkong`).
+    pub(crate) fn destination(&self) -> String {
+        match (&self.base_url, self.endpoint.as_deref()) {
+            (Some(url), _) => url.trim_end_matches('/').to_owned(),
+            (None, endpoint) => endpoint.unwrap_or("mainland").to_owned(),
+        }
+    }
+
     /// The APIv2 merchant as the journal names it: `appid/mch_id`.
     pub(crate) fn v2_merchant(&self) -> String {
         format!(
