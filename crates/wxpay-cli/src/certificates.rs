@@ -18,7 +18,7 @@ pub(crate) struct CertificatesArgs {
     #[arg(long)]
     global: bool,
     #[command(flatten)]
-    settings: Settings,
+    pub(crate) settings: Settings,
 }
 
 /// A Unix time as RFC 3339, UTC.

@@ -34,7 +34,13 @@ the end (a signal, a closed output); else 3 if any order was paid; else 4 if any
 found; else 5 if input lines were rejected; else 0. Duplicate lines are reported and counted
 apart, and do not change the exit code.
 
-Settings come from flags, then WXPAY_* environment variables, then the --config TOML file:
+Settings, by precedence: flags; then the TOML file given as --config; then the WXPAY_*
+environment variables (a file named by WXPAY_CONFIG only fills what they leave unset).
+An explicit --config sets aside the environment's settings of every group it holds any of:
+where to send (base_url, backup_url, endpoint), the APIv2 credentials, the APIv3
+credentials; a file with credentials and no base_url sends to WeChat Pay, not to the
+environment's WXPAY_BASE_URL. A close sent anywhere but WeChat Pay's own hosts says so on
+standard error (note: sending to …, which is not WeChat Pay); --json records carry base_url.
   WXPAY_BASE_URL  WXPAY_ENDPOINT  WXPAY_CONFIG
   APIv2: WXPAY_APPID  WXPAY_MCH_ID  WXPAY_API_V2_KEY_FILE  WXPAY_SIGN_TYPE
   APIv3: WXPAY_MCHID  WXPAY_SERIAL_NO  WXPAY_PRIVATE_KEY_FILE
@@ -141,7 +147,7 @@ pub(crate) struct CloseArgs {
     #[arg(long, value_name = "JOURNAL", requires = "from", conflicts_with = "journal")]
     resume: Option<PathBuf>,
     #[command(flatten)]
-    settings: Settings,
+    pub(crate) settings: Settings,
 }
 
 impl CloseArgs {
@@ -211,14 +217,57 @@ impl CloseArgs {
     }
 }
 
-pub(crate) fn run(mut args: CloseArgs, base_url_flag: bool) -> Result<u8, Failure> {
-    if args.sandbox && base_url_flag {
+/// Settings of one API generation, given as flags to a close of the other (which would
+/// ignore them), and what that close reads instead.
+const OTHER_GENERATION: [(Api, &str, &str); 14] = [
+    (Api::V2, "mch_id", "APIv3 reads `mchid`: use --mchid"),
+    (Api::V2, "appid", "an APIv3 close names no app id"),
+    (Api::V2, "api_v2_key_file", "APIv3 signs with --private-key-file"),
+    (Api::V2, "sign_type", "APIv3 signs with RSA (--private-key-file)"),
+    (Api::V2, "sub_appid", "an APIv3 partner close takes --sub-mch-id only"),
+    (Api::V3, "mchid", "APIv2 reads `mch_id`: use --mch-id"),
+    (Api::V3, "serial_no", "APIv2 signs with --api-v2-key-file"),
+    (Api::V3, "private_key_file", "APIv2 signs with --api-v2-key-file"),
+    (Api::V3, "public_key_id", "APIv2 answers are checked with the API v2 key"),
+    (Api::V3, "public_key_file", "APIv2 answers are checked with the API v2 key"),
+    (Api::V3, "platform_cert_file", "APIv2 answers are checked with the API v2 key"),
+    (Api::V3, "platform_cert_dir", "APIv2 answers are checked with the API v2 key"),
+    (Api::V3, "api_v3_key_file", "APIv2 signs with --api-v2-key-file"),
+    (Api::V3, "combine_appid", "combined orders are an APIv3 close"),
+];
+
+/// Refuses a flag of the other API generation, which this close would silently ignore (and
+/// close under the environment's merchant instead).
+fn same_generation(api: Api, origin: &crate::settings::Origin) -> Result<(), Failure> {
+    let (this, other) = match api {
+        Api::V2 => ("APIv2", "APIv3"),
+        Api::V3 => ("APIv3", "APIv2"),
+    };
+    for (generation, name, instead) in OTHER_GENERATION {
+        if generation != api && origin.flag(name) {
+            return Err(Failure::usage(format!(
+                "--{} is an {other} setting, and this is an {this} close (--api {}): {instead}; nothing was sent",
+                name.replace('_', "-"),
+                this.trim_start_matches("API").to_ascii_lowercase(),
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
+    if args.sandbox && args.settings.origin.flag("base_url") {
         return Err(Failure::usage("--sandbox runs its own WeChat Pay: leave out --base-url"));
     }
+    same_generation(args.api, &args.settings.origin)?;
     let _sandbox = if args.sandbox { Some(embedded_sandbox(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
     args.settings.require(if args.api == Api::V2 { "v2" } else { "v3" })?;
     let config = args.settings.builder()?.build().map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(text) = crate::settings::not_wechat_pay(&config) {
+        note!("wxpay: note: {text}");
+    }
+    let base_url = config.endpoint().primary().as_str().to_owned();
     let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
     let rt = runtime()?;
     match args.from.clone() {
@@ -227,12 +276,15 @@ pub(crate) fn run(mut args: CloseArgs, base_url_flag: bool) -> Result<u8, Failur
             let job = args.job(&no)?;
             job.validate(unix_now()).map_err(|e| Failure::usage(e.to_string()))?;
             let result = rt.block_on(client.close(job));
-            let record = record(&no, None, &result);
+            let mut record = record(&no, None, &result);
+            if args.json {
+                record["base_url"] = json!(base_url);
+            }
             print_record(&record, args.json);
             Ok(exit_code(&result))
         }
         Some(file) => {
-            let plan = args.plan(file)?;
+            let plan = args.plan(file, base_url)?;
             rt.block_on(crate::bulk::run(plan, client))
         }
     }
@@ -240,7 +292,7 @@ pub(crate) fn run(mut args: CloseArgs, base_url_flag: bool) -> Result<u8, Failur
 
 impl CloseArgs {
     /// The bulk run these arguments describe.
-    fn plan(&self, file: PathBuf) -> Result<Plan, Failure> {
+    fn plan(&self, file: PathBuf, base_url: String) -> Result<Plan, Failure> {
         let rate = self.rate.as_deref().map(crate::bulk::parse_rate).transpose()?;
         let journal = match (&self.resume, &self.journal) {
             (Some(p), _) | (None, Some(p)) => p.clone(),
@@ -287,6 +339,7 @@ impl CloseArgs {
             run,
             close_for: std::sync::Arc::new(close_for),
             resume_command: resume_command(&journal),
+            base_url,
         })
     }
 }

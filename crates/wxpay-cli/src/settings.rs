@@ -1,5 +1,7 @@
-//! Credentials and endpoint: from flags, `WXPAY_*` environment variables or a TOML file, in
-//! that order of precedence. Key material is only ever read from files.
+//! Credentials and endpoint: from flags, a TOML file named with `--config`, and `WXPAY_*`
+//! environment variables, in that order of precedence (a file named by `WXPAY_CONFIG`, itself
+//! from the environment, only fills what the environment leaves unset). Key material is only
+//! ever read from files.
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +20,8 @@ use crate::Failure;
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct Settings {
     /// A TOML file with any of the settings below, by their long names with `_` for `-`
-    /// (e.g. `mch_id = "10000100"`). Flags and environment variables take precedence.
+    /// (e.g. `mch_id = "10000100"`). Flags win over it; given as --config it wins over the
+    /// WXPAY_* environment variables; named by WXPAY_CONFIG it only fills what they leave unset.
     #[arg(long, env = "WXPAY_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// Send to this base URL instead of WeChat Pay (`https://…`, or `http://` to loopback).
@@ -75,7 +78,72 @@ pub(crate) struct Settings {
     /// built-in Mozilla roots (a gateway with its own CA; the sandbox's `--tls`).
     #[arg(long, env = "WXPAY_TLS_ROOTS_FILE", value_name = "FILE")]
     pub(crate) tls_roots_file: Option<PathBuf>,
+    /// Which settings came from flags and which from the environment.
+    #[arg(skip)]
+    pub(crate) origin: Origin,
 }
+
+/// Where the settings came from, by their names (`mch_id`, `base_url`, …).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Origin {
+    /// Given as flags on the command line.
+    pub(crate) flags: Vec<String>,
+    /// Taken from `WXPAY_*` environment variables.
+    pub(crate) env: Vec<String>,
+}
+
+impl Origin {
+    pub(crate) fn flag(&self, name: &str) -> bool {
+        self.flags.iter().any(|f| f == name)
+    }
+
+    fn env(&self, name: &str) -> bool {
+        self.env.iter().any(|f| f == name)
+    }
+}
+
+/// WeChat Pay's own hosts.
+const WECHAT_PAY: [&str; 3] =
+    [wxpay_core::BaseUrl::PRIMARY, wxpay_core::BaseUrl::BACKUP, wxpay_core::BaseUrl::HONG_KONG];
+
+/// When `config` sends anywhere but WeChat Pay's own hosts, the note that says where.
+pub(crate) fn not_wechat_pay(config: &ClientConfig) -> Option<String> {
+    let endpoint = config.endpoint();
+    let urls: Vec<String> = std::iter::once(endpoint.primary())
+        .chain(endpoint.backup())
+        .map(|url| url.as_str().to_owned())
+        .filter(|url| !WECHAT_PAY.iter().any(|w| w.eq_ignore_ascii_case(url)))
+        .collect();
+    match urls.as_slice() {
+        [] => None,
+        [one] => Some(format!("sending to {one}, which is not WeChat Pay")),
+        more => Some(format!("sending to {}, which are not WeChat Pay", more.join(" and "))),
+    }
+}
+
+/// A setting, by kind: text, or a file path (relative to the config file that names it).
+enum Slot<'a> {
+    Text(&'a mut Option<String>),
+    File(&'a mut Option<PathBuf>),
+}
+
+/// Settings that go together, by their config-file names: where to send, the APIv2
+/// credentials, the APIv3 credentials. An explicit `--config` that holds any of a group sets
+/// the environment's whole group aside.
+const GROUPS: [&[&str]; 3] = [
+    &["base_url", "backup_url", "endpoint"],
+    &["appid", "mch_id", "api_v2_key_file", "sign_type"],
+    &[
+        "mchid",
+        "serial_no",
+        "private_key_file",
+        "public_key_id",
+        "public_key_file",
+        "platform_cert_file",
+        "platform_cert_dir",
+        "api_v3_key_file",
+    ],
+];
 
 /// A platform certificate file.
 fn certificate(file: &Path) -> Result<PlatformCertificate, Failure> {
@@ -119,7 +187,37 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
 }
 
 impl Settings {
-    /// Fills what flags and the environment left empty from the TOML file, if any.
+    /// The setting named `key` (its config-file name), if there is one.
+    fn slot(&mut self, key: &str) -> Option<Slot<'_>> {
+        Some(match key {
+            "base_url" => Slot::Text(&mut self.base_url),
+            "backup_url" => Slot::Text(&mut self.backup_url),
+            "endpoint" => Slot::Text(&mut self.endpoint),
+            "appid" => Slot::Text(&mut self.appid),
+            "mch_id" => Slot::Text(&mut self.mch_id),
+            "api_v2_key_file" => Slot::File(&mut self.api_v2_key_file),
+            "sign_type" => Slot::Text(&mut self.sign_type),
+            "mchid" => Slot::Text(&mut self.mchid),
+            "serial_no" => Slot::Text(&mut self.serial_no),
+            "private_key_file" => Slot::File(&mut self.private_key_file),
+            "public_key_id" => Slot::Text(&mut self.public_key_id),
+            "public_key_file" => Slot::File(&mut self.public_key_file),
+            "platform_cert_file" => Slot::File(&mut self.platform_cert_file),
+            "platform_cert_dir" => Slot::File(&mut self.platform_cert_dir),
+            "api_v3_key_file" => Slot::File(&mut self.api_v3_key_file),
+            "proxy" => Slot::Text(&mut self.proxy),
+            "tls_roots_file" => Slot::File(&mut self.tls_roots_file),
+            _ => return None,
+        })
+    }
+
+    /// Takes the TOML file's settings, if a file is named. Flags always win. A file given as
+    /// `--config` wins over the environment: for each group of settings it holds any of
+    /// ([`GROUPS`]: where to send, APIv2 credentials, APIv3 credentials; the others one by
+    /// one), the environment's settings of that group are set aside, and a file with
+    /// credentials but no destination sends to WeChat Pay, not to an environment's base URL.
+    /// A file named by `WXPAY_CONFIG` (from the environment itself) only fills what flags and
+    /// the environment left unset.
     pub(crate) fn resolve(mut self) -> Result<Settings, Failure> {
         let Some(path) = self.config.clone() else { return Ok(self) };
         let text = String::from_utf8(read(&path, "config file")?)
@@ -127,43 +225,50 @@ impl Settings {
         let table: toml::Table =
             text.parse().map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
         for (key, value) in &table {
-            let Some(v) = value.as_str() else {
+            if self.slot(key).is_none() {
+                return Err(Failure::usage(format!(
+                    "{}: unknown setting `{key}` (the settings are those of `wxpay close --help`, in snake case: mch_id, mchid, api_v2_key_file, …)",
+                    path.display()
+                )));
+            }
+            if !value.is_str() {
                 return Err(Failure::usage(format!(
                     "{}: `{key}` must be a string",
                     path.display()
                 )));
-            };
-            let v = v.to_owned();
-            let slot_s = |slot: &mut Option<String>| {
-                slot.get_or_insert(v.clone());
-            };
-            let slot_p = |slot: &mut Option<PathBuf>| {
-                slot.get_or_insert_with(|| path.parent().unwrap_or(Path::new(".")).join(&v));
-            };
-            match key.as_str() {
-                "base_url" => slot_s(&mut self.base_url),
-                "backup_url" => slot_s(&mut self.backup_url),
-                "endpoint" => slot_s(&mut self.endpoint),
-                "appid" => slot_s(&mut self.appid),
-                "mch_id" => slot_s(&mut self.mch_id),
-                "api_v2_key_file" => slot_p(&mut self.api_v2_key_file),
-                "sign_type" => slot_s(&mut self.sign_type),
-                "mchid" => slot_s(&mut self.mchid),
-                "serial_no" => slot_s(&mut self.serial_no),
-                "private_key_file" => slot_p(&mut self.private_key_file),
-                "public_key_id" => slot_s(&mut self.public_key_id),
-                "public_key_file" => slot_p(&mut self.public_key_file),
-                "platform_cert_file" => slot_p(&mut self.platform_cert_file),
-                "platform_cert_dir" => slot_p(&mut self.platform_cert_dir),
-                "api_v3_key_file" => slot_p(&mut self.api_v3_key_file),
-                "proxy" => slot_s(&mut self.proxy),
-                "tls_roots_file" => slot_p(&mut self.tls_roots_file),
-                other => {
-                    return Err(Failure::usage(format!(
-                        "{}: unknown setting `{other}` (the settings are those of `wxpay close --help`, in snake case: mch_id, mchid, api_v2_key_file, …)",
-                        path.display()
-                    )));
+            }
+        }
+        if self.origin.flag("config") {
+            let holds = |group: &[&str]| group.iter().any(|k| table.contains_key(*k));
+            let credentials = holds(GROUPS[1]) || holds(GROUPS[2]);
+            let mut aside: Vec<&str> = Vec::new();
+            for (i, group) in GROUPS.iter().enumerate() {
+                if holds(group) || (i == 0 && credentials) {
+                    aside.extend(group.iter());
                 }
+            }
+            aside.extend(table.keys().map(String::as_str));
+            for key in aside {
+                if self.origin.env(key) {
+                    match self.slot(key) {
+                        Some(Slot::Text(slot)) => *slot = None,
+                        Some(Slot::File(slot)) => *slot = None,
+                        None => {}
+                    }
+                }
+            }
+        }
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        for (key, value) in &table {
+            let v = value.as_str().unwrap_or_default();
+            match self.slot(key) {
+                Some(Slot::Text(slot)) => {
+                    slot.get_or_insert_with(|| v.to_owned());
+                }
+                Some(Slot::File(slot)) => {
+                    slot.get_or_insert_with(|| dir.join(v));
+                }
+                None => {}
             }
         }
         Ok(self)

@@ -733,3 +733,127 @@ fn certificates_are_downloaded_written_and_kept_current_for_close() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("--api-v3-key-file"), "{:?}", text(&out));
 }
+
+#[test]
+fn an_explicit_config_wins_over_the_environment_and_other_hosts_are_named() {
+    // The environment is one sandbox's (as after sourcing `wxpay sandbox`); prod.toml names
+    // another, standing in for production.
+    let env_box = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let prod = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let env_dir = tempfile::tempdir().unwrap();
+    let prod_dir = tempfile::tempdir().unwrap();
+    let env = env_for(&env_box, env_dir.path());
+    let prod_env = env_for(&prod, prod_dir.path());
+    let get = |k: &str| prod_env.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let config = prod_dir.path().join("prod.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "base_url = \"{}\"\nmchid = \"{}\"\nserial_no = \"{}\"\nprivate_key_file = \"{}\"\npublic_key_id = \"{}\"\npublic_key_file = \"{}\"\n",
+            get("WXPAY_BASE_URL"),
+            get("WXPAY_MCHID"),
+            get("WXPAY_SERIAL_NO"),
+            get("WXPAY_PRIVATE_KEY_FILE"),
+            get("WXPAY_PUBLIC_KEY_ID"),
+            get("WXPAY_PUBLIC_KEY_FILE"),
+        ),
+    )
+    .unwrap();
+    let key = |no: &str| OrderKey::new("1900000001", no);
+    let both = |no: &str| {
+        env_box.state().put_order(key(no), OrderState::Unpaid);
+        prod.state().put_order(key(no), OrderState::Unpaid);
+    };
+    let closes =
+        |sandbox: &SandboxThread, no: &str| sandbox.state().order(&key(no)).unwrap().closes;
+    both("prod-order-1");
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--json", "--config"])
+        .arg(&config)
+        .arg("prod-order-1")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(closes(&prod, "prod-order-1"), 1, "closed where --config says");
+    assert_eq!(closes(&env_box, "prod-order-1"), 0, "not in the environment's sandbox");
+    let note = format!("note: sending to {}, which is not WeChat Pay", prod.base_url());
+    assert_eq!(stderr.matches(&note).count(), 1, "said once: {stderr}");
+    let record: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(record["base_url"], prod.base_url(), "{record}");
+    // A flag still wins over the file.
+    both("prod-order-2");
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--base-url", env_box.base_url(), "--config"])
+        .arg(&config)
+        .arg("prod-order-2")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!((closes(&env_box, "prod-order-2"), closes(&prod, "prod-order-2")), (1, 0));
+    // A file named by WXPAY_CONFIG (itself from the environment) only fills what is unset.
+    both("prod-order-3");
+    let out = wxpay()
+        .args(["close", "--api", "v3", "prod-order-3"])
+        .envs(env.iter().cloned())
+        .env("WXPAY_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!((closes(&env_box, "prod-order-3"), closes(&prod, "prod-order-3")), (1, 0));
+    // Credentials without a base URL: WeChat Pay's hosts, not the environment's sandbox (a
+    // proxy that refuses connections keeps the test off the internet).
+    let creds_only = prod_dir.path().join("creds.toml");
+    let creds: String = std::fs::read_to_string(&config)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("base_url"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&creds_only, creds).unwrap();
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", refusing.local_addr().unwrap());
+    drop(refusing);
+    both("prod-order-4");
+    let before = env_box.state().requests();
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--proxy", &proxy, "--config"])
+        .arg(&creds_only)
+        .arg("prod-order-4")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(6), "{stdout}{stderr}");
+    assert!(!stderr.contains("which is not WeChat Pay"), "{stderr}");
+    assert_eq!(env_box.state().requests(), before, "nothing went to the environment's sandbox");
+    // Documented in --help.
+    let out = wxpay().args(["close", "--help"]).output().unwrap();
+    assert!(text(&out).0.contains("then the TOML file given as --config"), "{:?}", text(&out));
+}
+
+#[test]
+fn a_flag_of_the_other_api_generation_is_a_usage_error_naming_the_right_flag() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    sandbox.state().put_order(OrderKey::new("1900000001", "gen-0001"), OrderState::Unpaid);
+    sandbox.state().put_order(OrderKey::new("10000100", "gen-0001"), OrderState::Unpaid);
+    let before = sandbox.state().requests();
+    for (args, says) in [
+        (&["--api", "v3", "--mch-id", "1900000009"][..], "use --mchid"),
+        (&["--api", "v3", "--appid", "wx0000000000000000"][..], "--appid is an APIv2 setting"),
+        (&["--api", "v2", "--mchid", "10000109"][..], "use --mch-id"),
+        (&["--api", "v2", "--serial-no", "ABC"][..], "--serial-no is an APIv3 setting"),
+    ] {
+        let out =
+            wxpay().arg("close").args(args).arg("gen-0001").envs(env.iter().cloned()).output();
+        let out = out.unwrap();
+        let stderr = text(&out).1;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says) && stderr.contains("nothing was sent"), "{stderr}");
+    }
+    assert_eq!(sandbox.state().requests(), before, "nothing was sent");
+}

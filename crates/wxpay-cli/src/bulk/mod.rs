@@ -45,6 +45,8 @@ pub(crate) struct Plan {
     pub(crate) close_for: CloseFor,
     /// The command line that continues this run (`--resume JOURNAL`), for the summary.
     pub(crate) resume_command: String,
+    /// Where the closes go, for `--json` records.
+    pub(crate) base_url: String,
 }
 
 /// Parses `--rate`: `50` or `50/s`, within [`RATE_RANGE`].
@@ -248,7 +250,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
                 );
             }
             Event::Done { line, no, result } => {
-                let record = crate::close::record(&no, Some(line), &result);
+                let mut record = crate::close::record(&no, Some(line), &result);
                 // The journal first: a result is not known until it is written down.
                 record_or_stop(
                     &mut journal,
@@ -257,6 +259,9 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
                     &stop,
                     &mut stopped_because,
                 );
+                if plan.json {
+                    record["base_url"] = json!(plan.base_url);
+                }
                 let key = result.as_ref().map_or("error", |outcome| outcome.as_str());
                 *tally.entry(key).or_default() += 1;
                 if journal_failed {
@@ -322,6 +327,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
             "duplicates": duplicates,
             "skipped": already,
             "journal": journal.path().display().to_string(),
+            "base_url": plan.base_url,
             "complete": !unfinished,
         });
         let _ = writeln!(std::io::stdout(), "{summary}");
