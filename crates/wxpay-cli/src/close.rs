@@ -9,8 +9,12 @@ use wxpay_core::{CloseOrder, CloseOutcome, Error, ErrorKind, unix_now};
 use wxpay_sandbox::merchants::{V2_MERCHANTS, V3_MERCHANTS};
 use wxpay_sandbox::{OrderKey, OrderState, SandboxConfig, SandboxThread};
 
+use std::sync::Arc;
+
 use crate::bulk::journal::RunIdentity;
 use crate::bulk::{Line, OrderReader, Plan};
+use crate::certificates::{Closer, Keeper};
+use crate::settings::Purpose;
 use crate::settings::Settings;
 use crate::{Failure, exit, runtime};
 
@@ -263,18 +267,21 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
     let _sandbox = if args.sandbox { Some(embedded_sandbox(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
     args.settings.require(if args.api == Api::V2 { "v2" } else { "v3" })?;
-    let config = args.settings.builder()?.build().map_err(|e| Failure::usage(e.to_string()))?;
+    let purpose = if args.api == Api::V2 { Purpose::CloseV2 } else { Purpose::CloseV3 };
+    let built = args.settings.builder(purpose)?;
+    let config = built.builder.build().map_err(|e| Failure::usage(e.to_string()))?;
     if let Some(text) = crate::settings::not_wechat_pay(&config) {
         note!("wxpay: note: {text}");
     }
     let base_url = config.endpoint().primary().as_str().to_owned();
     let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
+    let client = Closer { client, keeper: built.certificates.map(|k| Arc::new(Keeper::new(k))) };
     let rt = runtime()?;
     match args.from.clone() {
         None => {
             let no = args.number().unwrap_or_default().to_owned();
             let job = args.job(&no)?;
-            job.validate(unix_now()).map_err(|e| Failure::usage(e.to_string()))?;
+            job.validate(unix_now()).map_err(|e| Failure::usage(invalid(&e)))?;
             let result = rt.block_on(client.close(job));
             let mut record = record(&no, None, &result);
             if args.json {
@@ -326,7 +333,7 @@ impl CloseArgs {
         let args = self.clone();
         let close_for = move |no: &str| {
             let close = args.job(no).map_err(|f| f.message)?;
-            close.validate(unix_now()).map(|()| close).map_err(|e| e.to_string())
+            close.validate(unix_now()).map(|()| close).map_err(|e| invalid(&e))
         };
         Ok(Plan {
             file,
@@ -344,12 +351,32 @@ impl CloseArgs {
     }
 }
 
-/// This command line with `--resume JOURNAL` in place of any `--journal` or `--resume`.
+/// A URL with its userinfo (a proxy's user and password) replaced by `[redacted]`:
+/// everything between `://` and the last `@`, as the core redacts a proxy in `Debug` (a
+/// password may hold a raw `/` or `@`).
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rfind('@') {
+            Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+            None => url.to_owned(),
+        },
+        None if url.contains('@') => "[redacted]".to_owned(),
+        None => url.to_owned(),
+    }
+}
+
+/// This command line with `--resume JOURNAL` in place of any `--journal` or `--resume`, and
+/// a proxy's credentials redacted (the hint says to put them back).
 fn resume_command(journal: &std::path::Path) -> String {
     let mut args: Vec<String> = Vec::new();
     let mut skip_next = false;
+    let mut proxy_next = false;
     for arg in std::env::args().skip(1) {
         if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if std::mem::take(&mut proxy_next) {
+            args.push(redact_userinfo(&arg));
             continue;
         }
         if arg == "--journal" || arg == "--resume" {
@@ -357,6 +384,13 @@ fn resume_command(journal: &std::path::Path) -> String {
             continue;
         }
         if arg.starts_with("--journal=") || arg.starts_with("--resume=") {
+            continue;
+        }
+        if arg == "--proxy" {
+            proxy_next = true;
+        }
+        if let Some(url) = arg.strip_prefix("--proxy=") {
+            args.push(format!("--proxy={}", redact_userinfo(url)));
             continue;
         }
         args.push(arg);
@@ -455,6 +489,18 @@ fn sub_order(spec: &str) -> Result<(&str, &str, Option<&str>), Failure> {
         [mchid, no] => Ok((mchid, no, None)),
         [mchid, no, sub] => Ok((mchid, no, Some(sub))),
         _ => Err(Failure::usage(format!("--sub-order {spec}: use MCHID:OUT_TRADE_NO[:SUB_MCHID]"))),
+    }
+}
+
+/// Why the core refuses an order number, as the command says it: a character's position
+/// counts from 1, as people and editors count (the core's counts from 0).
+fn invalid(e: &wxpay_core::InvalidInput) -> String {
+    match e {
+        wxpay_core::InvalidInput::BadCharacter { field, character, position } => format!(
+            "`{field}` has {character:?} at position {} (counting from 1), which is not allowed there",
+            position + 1
+        ),
+        other => other.to_string(),
     }
 }
 

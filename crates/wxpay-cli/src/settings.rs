@@ -10,9 +10,7 @@ use wxpay_core::v3::{
     PlatformCertificate, PlatformCertificates, PublicKeyVerifier, RsaSigner, V3Credentials,
     VerifierSet,
 };
-use wxpay_core::{
-    ApiV2Key, ApiV3Key, CertificateRefresh, ClientConfig, ClientConfigBuilder, Endpoint,
-};
+use wxpay_core::{ApiV2Key, ApiV3Key, ClientConfig, ClientConfigBuilder, Endpoint};
 
 use crate::Failure;
 
@@ -341,9 +339,10 @@ impl Settings {
         else {
             return Ok(None);
         };
-        let text = String::from_utf8(read(key_file, "API v2 key file")?)
-            .map_err(|_| Failure::usage("the API v2 key file is not text"))?;
-        let key = ApiV2Key::new(text.trim()).map_err(|e| Failure::usage(e.to_string()))?;
+        let text = String::from_utf8(read(key_file, "API v2 key file")?).map_err(|_| {
+            Failure::usage(format!("{}: the API v2 key file is not text", key_file.display()))
+        })?;
+        let key = ApiV2Key::new(text.trim()).map_err(|e| key_error("API v2 key", key_file, &e))?;
         let sign_type = match self.sign_type.as_deref() {
             None => SignType::Md5,
             Some(s) => parse_sign_type(s)?,
@@ -387,9 +386,10 @@ impl Settings {
         let api_v3_key = match &self.api_v3_key_file {
             Some(file) => {
                 let text = read(file, "APIv3 key file")?;
-                Some(ApiV3Key::new(text.trim_ascii()).map_err(|e| {
-                    Failure::usage(format!("{}: the APIv3 key: {e}", file.display()))
-                })?)
+                Some(
+                    ApiV3Key::new(text.trim_ascii())
+                        .map_err(|e| key_error("APIv3 key", file, &e))?,
+                )
             }
             None => None,
         };
@@ -442,21 +442,25 @@ impl Settings {
         )
     }
 
-    /// A client configuration builder with the credentials and endpoint these settings name.
-    pub(crate) fn builder(&self) -> Result<ClientConfigBuilder, Failure> {
+    /// A client configuration builder with the credentials (of the API generation `purpose`
+    /// needs, and no other: a v2 close downloads no v3 certificate list) and the endpoint
+    /// these settings name, and the platform certificates to keep current, if any. The
+    /// configuration never refreshes certificates by itself: the command decides when
+    /// ([`crate::certificates::Keeper`]), from the directory's file times.
+    pub(crate) fn builder(&self, purpose: Purpose) -> Result<Built, Failure> {
         let mut b = ClientConfig::builder();
-        if let Some(v2) = self.v2()? {
-            b = b.v2(v2);
-        }
-        if let Some((v3, store)) = self.v3()? {
-            b = b.v3(v3);
-            if let Some(store) = store {
-                let mut refresh = CertificateRefresh::default();
-                if self.endpoint.as_deref() == Some("hongkong") {
-                    refresh = refresh.global();
-                }
-                b = b.refresh_certificates(store, refresh);
+        let mut certificates = None;
+        if purpose == Purpose::CloseV2 {
+            if let Some(v2) = self.v2()? {
+                b = b.v2(v2);
             }
+        } else if let Some((v3, store)) = self.v3()? {
+            b = b.v3(v3);
+            certificates = store.map(|store| KeptCertificates {
+                store,
+                dir: self.platform_cert_dir.clone(),
+                global: self.endpoint.as_deref() == Some("hongkong"),
+            });
         }
         if self.backup_url.is_some() && self.base_url.is_none() {
             return Err(Failure::usage(
@@ -482,6 +486,51 @@ impl Settings {
         if let Some(file) = &self.tls_roots_file {
             b = b.tls_roots_pem(read(file, "TLS roots file")?);
         }
-        Ok(b.user_agent_suffix(concat!("wxpay-cli/", env!("CARGO_PKG_VERSION"))))
+        let builder = b.user_agent_suffix(concat!("wxpay-cli/", env!("CARGO_PKG_VERSION")));
+        Ok(Built { builder, certificates })
     }
+}
+
+/// What a client configuration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// An APIv2 close: APIv2 credentials only.
+    CloseV2,
+    /// An APIv3 close: APIv3 credentials only.
+    CloseV3,
+    /// `wxpay certificates`: APIv3 credentials; the list is downloaded once, by the command.
+    Certificates,
+}
+
+/// A client configuration builder, and the platform certificates to keep current.
+pub(crate) struct Built {
+    pub(crate) builder: ClientConfigBuilder,
+    pub(crate) certificates: Option<KeptCertificates>,
+}
+
+/// Certificate mode with the APIv3 key: the store the answers are verified with, and the
+/// directory it was loaded from (refreshed certificates are written back there).
+#[derive(Debug, Clone)]
+pub(crate) struct KeptCertificates {
+    pub(crate) store: PlatformCertificates,
+    pub(crate) dir: Option<PathBuf>,
+    /// The cross-border list (`/v3/global/certificates`).
+    pub(crate) global: bool,
+}
+
+/// A key file's key refused by the core, said with the key's name and the file: `which` is
+/// `API v2 key` or `APIv3 key` (the core's own text names the APIv2 key for both lengths).
+fn key_error(which: &str, file: &Path, e: &wxpay_core::InvalidInput) -> Failure {
+    use wxpay_core::InvalidInput;
+    let file = file.display();
+    Failure::usage(match e {
+        InvalidInput::ApiKeyLength { len } => {
+            format!("{file}: the {which} must be 32 characters, got {len}")
+        }
+        InvalidInput::BadCharacter { position, .. } => format!(
+            "{file}: the {which} must be printable ASCII; character {} is not",
+            position + 1
+        ),
+        other => format!("{file}: the {which}: {other}"),
+    })
 }

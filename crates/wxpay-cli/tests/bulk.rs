@@ -683,3 +683,44 @@ fn a_stop_signal_is_honoured_within_a_second_whatever_the_rate() {
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
     assert!(text(&out).1.contains("--resume"), "{:?}", text(&out));
 }
+
+#[test]
+fn indented_comments_are_skipped_and_positions_count_from_one() {
+    let b = Bench::new("indent");
+    b.put("ind-000001", OrderState::Unpaid);
+    b.put("ind-000002", OrderState::Unpaid);
+    let file =
+        b.file("ind.txt", "ind-000001\n   # a note, indented\n\t# another\nind-000002\nab#cd\n");
+    let out = b.run(&file, &[]);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(5), "only the last line is bad: {stderr}");
+    assert!(stderr.contains("invalid lines 1"), "{stderr}");
+    assert!(
+        stderr.contains("ind.txt:5: `out_trade_no` has '#' at position 3 (counting from 1)"),
+        "{stderr}"
+    );
+    assert_eq!(b.state("ind-000002"), Some((OrderState::Closed, 1)));
+}
+
+#[test]
+fn the_resume_hint_never_repeats_proxy_credentials() {
+    let b = Bench::new("proxyhint");
+    // /dev/zero: the run stops reading at once, and says how to resume.
+    let journal = b.dir.join("zero.journal");
+    for proxy in [
+        vec!["--proxy".to_owned(), "http://alice:s3cr3t@127.0.0.1:9".to_owned()],
+        vec!["--proxy=http://alice:s3cr3t@127.0.0.1:9".to_owned()],
+    ] {
+        let _ = std::fs::remove_file(&journal);
+        let out = b
+            .command(Path::new("/dev/zero"), &["--journal", journal.to_str().unwrap()])
+            .args(&proxy)
+            .output()
+            .unwrap();
+        let stderr = text(&out).1;
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("to finish the run: "), "{stderr}");
+        assert!(!stderr.contains("s3cr3t") && !stderr.contains("alice"), "{stderr}");
+        assert!(stderr.contains("[redacted]@127.0.0.1:9"), "{stderr}");
+    }
+}

@@ -107,7 +107,8 @@ fn a_single_close_gives_each_outcome_its_exit_code() {
     // Bad input: refused before anything is sent, exit 2.
     let out = wxpay().args(["close", "--sandbox", "bad#order"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).1.contains("'#' at position 3"), "{:?}", text(&out));
+    // Positions count from 1: b, a, d, '#'.
+    assert!(text(&out).1.contains("'#' at position 4 (counting from 1)"), "{:?}", text(&out));
     let out = wxpay().args(["close", "order-0001"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "no credentials: {:?}", text(&out));
 }
@@ -707,7 +708,11 @@ fn certificates_are_downloaded_written_and_kept_current_for_close() {
     sandbox.state().rotate_certificate(RotationStep::Switch).unwrap();
     let out = close("cert-dir-2");
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    // Without the APIv3 key the directory is all it trusts: the third certificate is unknown.
+    // What the close downloaded was written back to the directory.
+    let third = wxpay_sandbox::merchants::PLATFORM_CERTIFICATES[2].0;
+    assert!(certs.join(format!("{third}.pem")).exists(), "written back");
+    // Without the APIv3 key the directory is all it trusts: a certificate it lacks is unknown.
+    std::fs::remove_file(certs.join(format!("{third}.pem"))).unwrap();
     let out = wxpay()
         .args(["close", "--api", "v3", "cert-dir-3"])
         .envs(
@@ -856,4 +861,117 @@ fn a_flag_of_the_other_api_generation_is_a_usage_error_naming_the_right_flag() {
         assert!(stderr.contains(says) && stderr.contains("nothing was sent"), "{stderr}");
     }
     assert_eq!(sandbox.state().requests(), before, "nothing was sent");
+}
+
+#[test]
+fn certificate_mode_downloads_the_list_only_when_the_directory_is_stale() {
+    use wxpay_sandbox::AnswerMode;
+    let sandbox = SandboxThread::start(SandboxConfig {
+        answer_mode: AnswerMode::PlatformCertificate,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let certs = dir.path().join("certs");
+    let state = sandbox.state();
+    // `wxpay certificates`: one GET.
+    let out = wxpay()
+        .args(["certificates", "--out", certs.to_str().unwrap()])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(state.certificate_downloads(), 1, "one download: {:?}", text(&out));
+    let cert_env: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| !k.starts_with("WXPAY_PUBLIC_KEY") && k != "WXPAY_PLATFORM_CERT_FILE")
+        .cloned()
+        .chain([("WXPAY_PLATFORM_CERT_DIR".to_owned(), certs.display().to_string())])
+        .collect();
+    let close = |no: &str| {
+        state.put_order(OrderKey::new("1900000001", no), OrderState::Unpaid);
+        let out =
+            wxpay().args(["close", "--api", "v3", no]).envs(cert_env.iter().cloned()).output();
+        let out = out.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    };
+    // Fresh certificates in the directory: the close downloads nothing.
+    close("fresh-1");
+    close("fresh-2");
+    assert_eq!(state.certificate_downloads(), 1, "fresh files: no download");
+    // Older than the refresh interval (6 h): downloaded once, and written back (fresh again).
+    let old = std::time::SystemTime::now() - Duration::from_secs(7 * 3600);
+    let pem = std::fs::read_dir(&certs).unwrap().next().unwrap().unwrap().path();
+    std::fs::File::options().write(true).open(&pem).unwrap().set_modified(old).unwrap();
+    close("stale-1");
+    assert_eq!(state.certificate_downloads(), 2, "stale files: one download");
+    let age = std::fs::metadata(&pem).unwrap().modified().unwrap().elapsed().unwrap();
+    assert!(age < Duration::from_secs(600), "rewritten: {age:?}");
+    close("fresh-3");
+    assert_eq!(state.certificate_downloads(), 2);
+    // An APIv2 close with the same APIv3 settings around downloads no APIv3 list.
+    state.put_order(OrderKey::new("10000100", "v2-with-v3"), OrderState::Unpaid);
+    std::fs::File::options().write(true).open(&pem).unwrap().set_modified(old).unwrap();
+    let out = wxpay()
+        .args(["close", "--api", "v2", "v2-with-v3"])
+        .envs(cert_env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(state.certificate_downloads(), 2, "a v2 close downloads no v3 list");
+}
+
+#[test]
+fn key_and_download_errors_name_the_right_key_file_and_no_order() {
+    use wxpay_sandbox::AnswerMode;
+    let sandbox = SandboxThread::start(SandboxConfig {
+        answer_mode: AnswerMode::PlatformCertificate,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let short = dir.path().join("short_v3_key.txt");
+    std::fs::write(&short, "0123456789abcdef\n").unwrap();
+    let out = wxpay()
+        .args(["certificates", "--out", dir.path().join("a").to_str().unwrap()])
+        .envs(env.iter().cloned())
+        .env("WXPAY_API_V3_KEY_FILE", &short)
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("APIv3 key must be 32 characters, got 16"), "{stderr}");
+    assert!(stderr.contains("short_v3_key.txt") && !stderr.contains("v2"), "{stderr}");
+    let short_v2 = dir.path().join("short_v2_key.txt");
+    std::fs::write(&short_v2, "0123456789").unwrap();
+    let out = wxpay()
+        .args(["close", "--api", "v2", "x-000001"])
+        .envs(env.iter().cloned())
+        .env("WXPAY_API_V2_KEY_FILE", &short_v2)
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("short_v2_key.txt: the API v2 key must be 32"), "{stderr}");
+    // A wrong APIv3 key: the list cannot be decrypted. No order is involved, and the --out
+    // directory is not created.
+    let wrong = dir.path().join("wrong_v3_key.txt");
+    std::fs::write(&wrong, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ").unwrap();
+    let out_dir = dir.path().join("not-created");
+    let out = wxpay()
+        .args(["certificates", "--out", out_dir.to_str().unwrap()])
+        .envs(env.iter().cloned())
+        .env("WXPAY_API_V3_KEY_FILE", &wrong)
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("wxpay: the certificate list could not be downloaded or verified: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("order"), "no order is involved: {stderr}");
+    assert!(!out_dir.exists(), "nothing created on failure");
 }

@@ -121,7 +121,7 @@ fn note(text: &str) {
 }
 
 /// Runs the plan. Returns the exit code, by the documented precedence.
-pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, Failure> {
+pub(crate) async fn run(plan: Plan, client: crate::certificates::Closer) -> Result<u8, Failure> {
     let input = InputIdentity::of(&plan.file)?;
     let mut warnings = Vec::new();
     // A resume checks its journal first (another run's is refused as such); a new run opens
@@ -318,6 +318,11 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
             "{why}: not every line was processed; to finish the run: {}",
             plan.resume_command
         ));
+        if plan.resume_command.contains("[redacted]@") {
+            note(
+                "put the proxy's user and password back in place of [redacted] (or set WXPAY_PROXY)",
+            );
+        }
     }
     if plan.json && !out.closed {
         let summary = json!({
