@@ -96,8 +96,9 @@ pub(crate) fn run(args: CertificatesArgs) -> Result<u8, Failure> {
 /// Keeps a certificate-mode store current for the command's closes, as the clients'
 /// refresh would, but knowing what a process that lives for one close cannot: when the
 /// certificates were last downloaded, from the directory's file times. The list is
-/// downloaded before a close only when the directory's newest certificate file is older than
-/// the refresh interval (6 hours; always, without a directory), again when a long run passes
+/// downloaded before a close only when the directory's newest certificate file (or the
+/// certificate file given) is older than the refresh interval (6 hours; always, with
+/// neither), again when a long run passes
 /// the interval, and once per interval after an answer names a serial the store does not
 /// hold; what is downloaded is written back to the directory (atomically).
 #[derive(Debug)]
@@ -124,14 +125,20 @@ impl Keeper {
         }
     }
 
-    /// Whether the directory holds certificates written within the interval.
+    /// Whether the certificate directory, or the certificate file, was written within the
+    /// interval.
     fn fresh_on_disk(&self) -> bool {
-        let Some(dir) = &self.kept.dir else { return false };
-        let Ok(entries) = std::fs::read_dir(dir) else { return false };
-        entries
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "pem"))
-            .filter_map(|e| e.metadata().ok()?.modified().ok())
+        let in_dir = self.kept.dir.iter().filter_map(|dir| std::fs::read_dir(dir).ok()).flat_map(
+            |entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+            },
+        );
+        in_dir
+            .chain(self.kept.file.iter().cloned())
+            .filter_map(|p| std::fs::metadata(p).ok()?.modified().ok())
             .filter_map(|t| t.elapsed().ok())
             .any(|age| age < self.interval)
     }
@@ -158,7 +165,7 @@ impl Keeper {
             }
             Err(e) => note!(
                 "wxpay: {}; going on with the certificates held ({why})",
-                download_failure(&e)
+                crate::escape::line(&download_failure(&e))
             ),
         }
     }

@@ -573,8 +573,14 @@ pub(crate) fn human(record: &Value) -> String {
 }
 
 /// A record as printed: its JSON with `--json`, else the human line.
+/// Either way, no control character reaches the terminal raw (an error may quote what the
+/// network sent).
 pub(crate) fn render(record: &Value, json: bool) -> String {
-    if json { record.to_string() } else { human(record) }
+    if json {
+        crate::escape::json(record)
+    } else {
+        crate::escape::line(&human(record)).into_owned()
+    }
 }
 
 fn print_record(record: &Value, json: bool) {

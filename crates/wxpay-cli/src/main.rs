@@ -23,6 +23,7 @@ mod bulk;
 mod certificates;
 mod close;
 mod demo;
+mod escape;
 mod serve;
 mod settings;
 mod sign;
@@ -110,7 +111,7 @@ fn main() -> ExitCode {
     if cli.verbose > 0 {
         let level = if cli.verbose == 1 { tracing::Level::INFO } else { tracing::Level::DEBUG };
         tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
+            .with_writer(|| escape::LogWriter)
             .with_max_level(level)
             .with_target(false)
             .init();
@@ -147,7 +148,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            note!("wxpay: {}", f.message);
+            note!("wxpay: {}", escape::lines(&f.message));
             ExitCode::from(f.code)
         }
     }

@@ -459,6 +459,7 @@ impl Settings {
             certificates = store.map(|store| KeptCertificates {
                 store,
                 dir: self.platform_cert_dir.clone(),
+                file: self.platform_cert_file.clone(),
                 global: self.endpoint.as_deref() == Some("hongkong"),
             });
         }
@@ -514,6 +515,9 @@ pub(crate) struct Built {
 pub(crate) struct KeptCertificates {
     pub(crate) store: PlatformCertificates,
     pub(crate) dir: Option<PathBuf>,
+    /// The certificate file given, if any (its time says how fresh it is; nothing is written
+    /// to it).
+    pub(crate) file: Option<PathBuf>,
     /// The cross-border list (`/v3/global/certificates`).
     pub(crate) global: bool,
 }

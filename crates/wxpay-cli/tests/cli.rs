@@ -920,6 +920,13 @@ fn certificate_mode_downloads_the_list_only_when_the_directory_is_stale() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_eq!(state.certificate_downloads(), 2, "a v2 close downloads no v3 list");
+    // `wxpay sandbox`'s exports as they are (public key, a fresh certificate file, the APIv3
+    // key): nothing downloaded either.
+    state.put_order(OrderKey::new("1900000001", "exports-1"), OrderState::Unpaid);
+    let out =
+        wxpay().args(["close", "--api", "v3", "exports-1"]).envs(env.iter().cloned()).output();
+    assert_eq!(out.unwrap().status.code(), Some(0));
+    assert_eq!(state.certificate_downloads(), 2, "a fresh certificate file: no download");
 }
 
 #[test]
@@ -974,4 +981,106 @@ fn key_and_download_errors_name_the_right_key_file_and_no_order() {
     );
     assert!(!stderr.contains("order"), "no order is involved: {stderr}");
     assert!(!out_dir.exists(), "nothing created on failure");
+}
+
+/// A forger on loopback: answers every request with `status` and `body`, unsigned.
+fn forger(status: &str, content_type: &str, body: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The head, then as many body bytes as it announces.
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    url
+}
+
+/// Whether `bytes` hold a control character a terminal acts on (ESC, BEL, CR, C1), raw.
+fn raw_controls(bytes: &[u8]) -> Vec<char> {
+    String::from_utf8_lossy(bytes).chars().filter(|c| c.is_control() && *c != '\n').collect()
+}
+
+#[test]
+fn network_text_never_reaches_the_terminal_or_the_journal_raw() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    // An unsigned APIv2 refusal whose message clears the screen, retitles the terminal,
+    // recolours (with a one-character C1 CSI) and forges a line of its own.
+    let v2 = forger(
+        "200 OK",
+        "text/xml",
+        b"<xml><return_code>FAIL</return_code><return_msg>\x1b[2J\x1b]0;pwned\x07\xc2\x9b31m\rx\nwxpay: closed</return_msg></xml>",
+    );
+    // An APIv3 5xx with such a body: retried, and logged with -v.
+    let v3 = forger(
+        "500 Internal Server Error",
+        "application/json",
+        b"{\"code\":\"SYSTEM_ERROR\",\"message\":\"\x1b[31mred\xc2\x9b\"}",
+    );
+    for (api, url, args) in [
+        ("v2", &v2, &[][..]),
+        ("v2", &v2, &["--json"][..]),
+        ("v3", &v3, &["-v"][..]),
+        ("v3", &v3, &["-v", "--json"][..]),
+    ] {
+        let out = wxpay()
+            .args(["close", "--api", api, "--base-url", url])
+            .args(args)
+            .arg("forged-0001")
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(raw_controls(&out.stdout), [] as [char; 0], "{args:?}: {stdout:?}");
+        assert_eq!(raw_controls(&out.stderr), [] as [char; 0], "{args:?}: {stderr:?}");
+        assert!(!stdout.lines().any(|l| l.starts_with("wxpay: closed")), "{stdout:?}");
+    }
+    // In bulk: the journal holds no raw control character either.
+    let file = dir.path().join("forged.txt");
+    std::fs::write(&file, "forged-0001\nforged-0002\n").unwrap();
+    let out = wxpay()
+        .args(["close", "--api", "v2", "--base-url", &v2, "--from"])
+        .arg(&file)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(raw_controls(&out.stdout), [] as [char; 0], "{:?}", text(&out));
+    assert_eq!(raw_controls(&out.stderr), [] as [char; 0], "{:?}", text(&out));
+    let journal = std::fs::read(dir.path().join("forged.txt.journal.jsonl")).unwrap();
+    assert_eq!(raw_controls(&journal), [] as [char; 0], "{}", String::from_utf8_lossy(&journal));
+    // Still there, escaped as JSON: nothing is lost for diagnosis.
+    let records = journal_records(&dir.path().join("forged.txt.journal.jsonl"));
+    let error = records.iter().find_map(|r| r["error"].as_str()).unwrap();
+    assert!(error.contains("\u{1b}]0;pwned\u{7}\u{9b}31m"), "{error:?}");
 }

@@ -400,7 +400,8 @@ impl Journal {
     /// Appends one record in a single write (a killed process leaves whole lines, or a torn
     /// last one that resume drops), and forces it to disk at most a second later.
     pub(crate) fn append(&mut self, record: &Value) -> io::Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
+        // One line, and no control character raw in it (errors may quote the network).
+        let mut line = crate::escape::json(record).into_bytes();
         line.push(b'\n');
         self.file.write_all(&line)?;
         self.unsynced = true;

@@ -117,7 +117,7 @@ impl Out {
 
 /// A line on standard error, `wxpay: ` first.
 fn note(text: &str) {
-    note!("wxpay: {text}");
+    note!("wxpay: {}", crate::escape::lines(text));
 }
 
 /// Runs the plan. Returns the exit code, by the documented precedence.
@@ -335,7 +335,7 @@ pub(crate) async fn run(plan: Plan, client: crate::certificates::Closer) -> Resu
             "base_url": plan.base_url,
             "complete": !unfinished,
         });
-        let _ = writeln!(std::io::stdout(), "{summary}");
+        let _ = writeln!(std::io::stdout(), "{}", crate::escape::json(&summary));
     }
     // The exit code says the worst of the whole run, the journal's part included.
     let count = |k: &str| whole.get(k).copied().unwrap_or(0);
