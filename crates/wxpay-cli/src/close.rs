@@ -9,8 +9,12 @@ use wxpay_core::{CloseOrder, CloseOutcome, Error, ErrorKind, unix_now};
 use wxpay_sandbox::merchants::{V2_MERCHANTS, V3_MERCHANTS};
 use wxpay_sandbox::{OrderKey, OrderState, SandboxConfig, SandboxThread};
 
+use std::sync::Arc;
+
 use crate::bulk::journal::RunIdentity;
 use crate::bulk::{Line, OrderReader, Plan};
+use crate::certificates::{Closer, Keeper};
+use crate::settings::Purpose;
 use crate::settings::Settings;
 use crate::{Failure, exit, runtime};
 
@@ -34,7 +38,13 @@ the end (a signal, a closed output); else 3 if any order was paid; else 4 if any
 found; else 5 if input lines were rejected; else 0. Duplicate lines are reported and counted
 apart, and do not change the exit code.
 
-Settings come from flags, then WXPAY_* environment variables, then the --config TOML file:
+Settings, by precedence: flags; then the TOML file given as --config; then the WXPAY_*
+environment variables (a file named by WXPAY_CONFIG only fills what they leave unset).
+An explicit --config sets aside the environment's settings of every group it holds any of:
+where to send (base_url, backup_url, endpoint), the APIv2 credentials, the APIv3
+credentials; a file with credentials and no base_url sends to WeChat Pay, not to the
+environment's WXPAY_BASE_URL. A close sent anywhere but WeChat Pay's own hosts says so on
+standard error (note: sending to …, which is not WeChat Pay); --json records carry base_url.
   WXPAY_BASE_URL  WXPAY_ENDPOINT  WXPAY_CONFIG
   APIv2: WXPAY_APPID  WXPAY_MCH_ID  WXPAY_API_V2_KEY_FILE  WXPAY_SIGN_TYPE
   APIv3: WXPAY_MCHID  WXPAY_SERIAL_NO  WXPAY_PRIVATE_KEY_FILE
@@ -47,9 +57,11 @@ Bulk: --from FILE takes one order number per line (blank lines and # comments sk
 CSV with --column NAME (quoted fields, a byte-order mark, CRLF/LF/CR line ends all read).
 The file is streamed: memory does not grow with it. Each result is appended to the journal
 (FILE.journal.jsonl unless --journal says otherwise) as soon as it is known; a new run
-refuses a journal that already holds records. --resume JOURNAL continues that run: it
-checks that the call, merchant, column and input file are the same, skips the lines that
-already have an outcome, and closes the rest (errors included) again. Ctrl-C or SIGTERM
+refuses a journal that already holds results (one holding only a header is reused).
+--resume JOURNAL continues that run: it checks that the call, merchant, column, base URL
+and input file are the same, skips a line only if the journal has an outcome for the order
+number the line holds now, and closes the rest (changed lines and errors included) again.
+Its exit code and summary cover the whole journal, the earlier part included. Ctrl-C or SIGTERM
 stops starting closes, waits for those in flight, and prints the command that resumes;
 a second signal exits at once.";
 
@@ -139,7 +151,7 @@ pub(crate) struct CloseArgs {
     #[arg(long, value_name = "JOURNAL", requires = "from", conflicts_with = "journal")]
     resume: Option<PathBuf>,
     #[command(flatten)]
-    settings: Settings,
+    pub(crate) settings: Settings,
 }
 
 impl CloseArgs {
@@ -209,28 +221,77 @@ impl CloseArgs {
     }
 }
 
-pub(crate) fn run(mut args: CloseArgs, base_url_flag: bool) -> Result<u8, Failure> {
-    if args.sandbox && base_url_flag {
+/// Settings of one API generation, given as flags to a close of the other (which would
+/// ignore them), and what that close reads instead.
+const OTHER_GENERATION: [(Api, &str, &str); 14] = [
+    (Api::V2, "mch_id", "APIv3 reads `mchid`: use --mchid"),
+    (Api::V2, "appid", "an APIv3 close names no app id"),
+    (Api::V2, "api_v2_key_file", "APIv3 signs with --private-key-file"),
+    (Api::V2, "sign_type", "APIv3 signs with RSA (--private-key-file)"),
+    (Api::V2, "sub_appid", "an APIv3 partner close takes --sub-mch-id only"),
+    (Api::V3, "mchid", "APIv2 reads `mch_id`: use --mch-id"),
+    (Api::V3, "serial_no", "APIv2 signs with --api-v2-key-file"),
+    (Api::V3, "private_key_file", "APIv2 signs with --api-v2-key-file"),
+    (Api::V3, "public_key_id", "APIv2 answers are checked with the API v2 key"),
+    (Api::V3, "public_key_file", "APIv2 answers are checked with the API v2 key"),
+    (Api::V3, "platform_cert_file", "APIv2 answers are checked with the API v2 key"),
+    (Api::V3, "platform_cert_dir", "APIv2 answers are checked with the API v2 key"),
+    (Api::V3, "api_v3_key_file", "APIv2 signs with --api-v2-key-file"),
+    (Api::V3, "combine_appid", "combined orders are an APIv3 close"),
+];
+
+/// Refuses a flag of the other API generation, which this close would silently ignore (and
+/// close under the environment's merchant instead).
+fn same_generation(api: Api, origin: &crate::settings::Origin) -> Result<(), Failure> {
+    let (this, other) = match api {
+        Api::V2 => ("APIv2", "APIv3"),
+        Api::V3 => ("APIv3", "APIv2"),
+    };
+    for (generation, name, instead) in OTHER_GENERATION {
+        if generation != api && origin.flag(name) {
+            return Err(Failure::usage(format!(
+                "--{} is an {other} setting, and this is an {this} close (--api {}): {instead}; nothing was sent",
+                name.replace('_', "-"),
+                this.trim_start_matches("API").to_ascii_lowercase(),
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
+    if args.sandbox && args.settings.origin.flag("base_url") {
         return Err(Failure::usage("--sandbox runs its own WeChat Pay: leave out --base-url"));
     }
+    same_generation(args.api, &args.settings.origin)?;
     let _sandbox = if args.sandbox { Some(embedded_sandbox(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
     args.settings.require(if args.api == Api::V2 { "v2" } else { "v3" })?;
-    let config = args.settings.builder()?.build().map_err(|e| Failure::usage(e.to_string()))?;
+    let purpose = if args.api == Api::V2 { Purpose::CloseV2 } else { Purpose::CloseV3 };
+    let built = args.settings.builder(purpose)?;
+    let config = built.builder.build().map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(text) = crate::settings::not_wechat_pay(&config) {
+        note!("wxpay: note: {text}");
+    }
+    let base_url = config.endpoint().primary().as_str().to_owned();
     let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
+    let client = Closer { client, keeper: built.certificates.map(|k| Arc::new(Keeper::new(k))) };
     let rt = runtime()?;
     match args.from.clone() {
         None => {
             let no = args.number().unwrap_or_default().to_owned();
             let job = args.job(&no)?;
-            job.validate(unix_now()).map_err(|e| Failure::usage(e.to_string()))?;
+            job.validate(unix_now()).map_err(|e| Failure::usage(invalid(&e)))?;
             let result = rt.block_on(client.close(job));
-            let record = record(&no, None, &result);
+            let mut record = record(&no, None, &result);
+            if args.json {
+                record["base_url"] = json!(base_url);
+            }
             print_record(&record, args.json);
             Ok(exit_code(&result))
         }
         Some(file) => {
-            let plan = args.plan(file)?;
+            let plan = args.plan(file, base_url)?;
             rt.block_on(crate::bulk::run(plan, client))
         }
     }
@@ -238,7 +299,7 @@ pub(crate) fn run(mut args: CloseArgs, base_url_flag: bool) -> Result<u8, Failur
 
 impl CloseArgs {
     /// The bulk run these arguments describe.
-    fn plan(&self, file: PathBuf) -> Result<Plan, Failure> {
+    fn plan(&self, file: PathBuf, base_url: String) -> Result<Plan, Failure> {
         let rate = self.rate.as_deref().map(crate::bulk::parse_rate).transpose()?;
         let journal = match (&self.resume, &self.journal) {
             (Some(p), _) | (None, Some(p)) => p.clone(),
@@ -265,13 +326,14 @@ impl CloseArgs {
             merchant,
             sub_merchant: self.sub_mch_id.clone(),
             column: self.column.clone(),
+            base_url: s.destination(),
         };
         // Each line's close, checked by the core now (bad lines are reported by number).
         self.job("probe-0001")?;
         let args = self.clone();
         let close_for = move |no: &str| {
             let close = args.job(no).map_err(|f| f.message)?;
-            close.validate(unix_now()).map(|()| close).map_err(|e| e.to_string())
+            close.validate(unix_now()).map(|()| close).map_err(|e| invalid(&e))
         };
         Ok(Plan {
             file,
@@ -284,16 +346,37 @@ impl CloseArgs {
             run,
             close_for: std::sync::Arc::new(close_for),
             resume_command: resume_command(&journal),
+            base_url,
         })
     }
 }
 
-/// This command line with `--resume JOURNAL` in place of any `--journal` or `--resume`.
+/// A URL with its userinfo (a proxy's user and password) replaced by `[redacted]`:
+/// everything between `://` and the last `@`, as the core redacts a proxy in `Debug` (a
+/// password may hold a raw `/` or `@`).
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rfind('@') {
+            Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+            None => url.to_owned(),
+        },
+        None if url.contains('@') => "[redacted]".to_owned(),
+        None => url.to_owned(),
+    }
+}
+
+/// This command line with `--resume JOURNAL` in place of any `--journal` or `--resume`, and
+/// a proxy's credentials redacted (the hint says to put them back).
 fn resume_command(journal: &std::path::Path) -> String {
     let mut args: Vec<String> = Vec::new();
     let mut skip_next = false;
+    let mut proxy_next = false;
     for arg in std::env::args().skip(1) {
         if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if std::mem::take(&mut proxy_next) {
+            args.push(redact_userinfo(&arg));
             continue;
         }
         if arg == "--journal" || arg == "--resume" {
@@ -301,6 +384,13 @@ fn resume_command(journal: &std::path::Path) -> String {
             continue;
         }
         if arg.starts_with("--journal=") || arg.starts_with("--resume=") {
+            continue;
+        }
+        if arg == "--proxy" {
+            proxy_next = true;
+        }
+        if let Some(url) = arg.strip_prefix("--proxy=") {
+            args.push(format!("--proxy={}", redact_userinfo(url)));
             continue;
         }
         args.push(arg);
@@ -402,6 +492,18 @@ fn sub_order(spec: &str) -> Result<(&str, &str, Option<&str>), Failure> {
     }
 }
 
+/// Why the core refuses an order number, as the command says it: a character's position
+/// counts from 1, as people and editors count (the core's counts from 0).
+fn invalid(e: &wxpay_core::InvalidInput) -> String {
+    match e {
+        wxpay_core::InvalidInput::BadCharacter { field, character, position } => format!(
+            "`{field}` has {character:?} at position {} (counting from 1), which is not allowed there",
+            position + 1
+        ),
+        other => other.to_string(),
+    }
+}
+
 fn exit_code(result: &Result<CloseOutcome, Error>) -> u8 {
     match result {
         Ok(CloseOutcome::Closed | CloseOutcome::AlreadyClosed) => exit::CLOSED,
@@ -471,8 +573,14 @@ pub(crate) fn human(record: &Value) -> String {
 }
 
 /// A record as printed: its JSON with `--json`, else the human line.
+/// Either way, no control character reaches the terminal raw (an error may quote what the
+/// network sent).
 pub(crate) fn render(record: &Value, json: bool) -> String {
-    if json { record.to_string() } else { human(record) }
+    if json {
+        crate::escape::json(record)
+    } else {
+        crate::escape::line(&human(record)).into_owned()
+    }
 }
 
 fn print_record(record: &Value, json: bool) {

@@ -23,6 +23,7 @@ mod bulk;
 mod certificates;
 mod close;
 mod demo;
+mod escape;
 mod serve;
 mod settings;
 mod sign;
@@ -110,28 +111,44 @@ fn main() -> ExitCode {
     if cli.verbose > 0 {
         let level = if cli.verbose == 1 { tracing::Level::INFO } else { tracing::Level::DEBUG };
         tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
+            .with_writer(|| escape::LogWriter)
             .with_max_level(level)
             .with_target(false)
             .init();
     }
-    // Only a --base-url given as a flag conflicts with --sandbox, not one from the
-    // environment (as `wxpay sandbox`'s exports set it).
-    let base_url_flag = matches
-        .subcommand_matches("close")
-        .is_some_and(|m| m.value_source("base_url") == Some(ValueSource::CommandLine));
+    // Which settings were given as flags and which came from the environment: an explicit
+    // --config beats the environment, and only a --base-url flag conflicts with --sandbox.
+    let origin = |command: &str| {
+        let mut origin = settings::Origin::default();
+        if let Some(m) = matches.subcommand_matches(command) {
+            for id in m.ids() {
+                match m.value_source(id.as_str()) {
+                    Some(ValueSource::CommandLine) => origin.flags.push(id.to_string()),
+                    Some(ValueSource::EnvVariable) => origin.env.push(id.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        origin
+    };
     let result = match cli.command {
         Command::Demo => demo::run(),
-        Command::Close(args) => close::run(*args, base_url_flag),
+        Command::Close(mut args) => {
+            args.settings.origin = origin("close");
+            close::run(*args)
+        }
         Command::Sandbox(args) => serve::run(args),
-        Command::Certificates(args) => certificates::run(*args),
+        Command::Certificates(mut args) => {
+            args.settings.origin = origin("certificates");
+            certificates::run(*args)
+        }
         Command::Sign(cmd) => sign::sign(cmd),
         Command::Verify(cmd) => sign::verify(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            note!("wxpay: {}", f.message);
+            note!("wxpay: {}", escape::lines(&f.message));
             ExitCode::from(f.code)
         }
     }

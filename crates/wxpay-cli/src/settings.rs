@@ -1,5 +1,7 @@
-//! Credentials and endpoint: from flags, `WXPAY_*` environment variables or a TOML file, in
-//! that order of precedence. Key material is only ever read from files.
+//! Credentials and endpoint: from flags, a TOML file named with `--config`, and `WXPAY_*`
+//! environment variables, in that order of precedence (a file named by `WXPAY_CONFIG`, itself
+//! from the environment, only fills what the environment leaves unset). Key material is only
+//! ever read from files.
 
 use std::path::{Path, PathBuf};
 
@@ -8,9 +10,7 @@ use wxpay_core::v3::{
     PlatformCertificate, PlatformCertificates, PublicKeyVerifier, RsaSigner, V3Credentials,
     VerifierSet,
 };
-use wxpay_core::{
-    ApiV2Key, ApiV3Key, CertificateRefresh, ClientConfig, ClientConfigBuilder, Endpoint,
-};
+use wxpay_core::{ApiV2Key, ApiV3Key, ClientConfig, ClientConfigBuilder, Endpoint};
 
 use crate::Failure;
 
@@ -18,7 +18,8 @@ use crate::Failure;
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct Settings {
     /// A TOML file with any of the settings below, by their long names with `_` for `-`
-    /// (e.g. `mch_id = "10000100"`). Flags and environment variables take precedence.
+    /// (e.g. `mch_id = "10000100"`). Flags win over it; given as --config it wins over the
+    /// WXPAY_* environment variables; named by WXPAY_CONFIG it only fills what they leave unset.
     #[arg(long, env = "WXPAY_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// Send to this base URL instead of WeChat Pay (`https://…`, or `http://` to loopback).
@@ -75,7 +76,72 @@ pub(crate) struct Settings {
     /// built-in Mozilla roots (a gateway with its own CA; the sandbox's `--tls`).
     #[arg(long, env = "WXPAY_TLS_ROOTS_FILE", value_name = "FILE")]
     pub(crate) tls_roots_file: Option<PathBuf>,
+    /// Which settings came from flags and which from the environment.
+    #[arg(skip)]
+    pub(crate) origin: Origin,
 }
+
+/// Where the settings came from, by their names (`mch_id`, `base_url`, …).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Origin {
+    /// Given as flags on the command line.
+    pub(crate) flags: Vec<String>,
+    /// Taken from `WXPAY_*` environment variables.
+    pub(crate) env: Vec<String>,
+}
+
+impl Origin {
+    pub(crate) fn flag(&self, name: &str) -> bool {
+        self.flags.iter().any(|f| f == name)
+    }
+
+    fn env(&self, name: &str) -> bool {
+        self.env.iter().any(|f| f == name)
+    }
+}
+
+/// WeChat Pay's own hosts.
+const WECHAT_PAY: [&str; 3] =
+    [wxpay_core::BaseUrl::PRIMARY, wxpay_core::BaseUrl::BACKUP, wxpay_core::BaseUrl::HONG_KONG];
+
+/// When `config` sends anywhere but WeChat Pay's own hosts, the note that says where.
+pub(crate) fn not_wechat_pay(config: &ClientConfig) -> Option<String> {
+    let endpoint = config.endpoint();
+    let urls: Vec<String> = std::iter::once(endpoint.primary())
+        .chain(endpoint.backup())
+        .map(|url| url.as_str().to_owned())
+        .filter(|url| !WECHAT_PAY.iter().any(|w| w.eq_ignore_ascii_case(url)))
+        .collect();
+    match urls.as_slice() {
+        [] => None,
+        [one] => Some(format!("sending to {one}, which is not WeChat Pay")),
+        more => Some(format!("sending to {}, which are not WeChat Pay", more.join(" and "))),
+    }
+}
+
+/// A setting, by kind: text, or a file path (relative to the config file that names it).
+enum Slot<'a> {
+    Text(&'a mut Option<String>),
+    File(&'a mut Option<PathBuf>),
+}
+
+/// Settings that go together, by their config-file names: where to send, the APIv2
+/// credentials, the APIv3 credentials. An explicit `--config` that holds any of a group sets
+/// the environment's whole group aside.
+const GROUPS: [&[&str]; 3] = [
+    &["base_url", "backup_url", "endpoint"],
+    &["appid", "mch_id", "api_v2_key_file", "sign_type"],
+    &[
+        "mchid",
+        "serial_no",
+        "private_key_file",
+        "public_key_id",
+        "public_key_file",
+        "platform_cert_file",
+        "platform_cert_dir",
+        "api_v3_key_file",
+    ],
+];
 
 /// A platform certificate file.
 fn certificate(file: &Path) -> Result<PlatformCertificate, Failure> {
@@ -119,7 +185,37 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
 }
 
 impl Settings {
-    /// Fills what flags and the environment left empty from the TOML file, if any.
+    /// The setting named `key` (its config-file name), if there is one.
+    fn slot(&mut self, key: &str) -> Option<Slot<'_>> {
+        Some(match key {
+            "base_url" => Slot::Text(&mut self.base_url),
+            "backup_url" => Slot::Text(&mut self.backup_url),
+            "endpoint" => Slot::Text(&mut self.endpoint),
+            "appid" => Slot::Text(&mut self.appid),
+            "mch_id" => Slot::Text(&mut self.mch_id),
+            "api_v2_key_file" => Slot::File(&mut self.api_v2_key_file),
+            "sign_type" => Slot::Text(&mut self.sign_type),
+            "mchid" => Slot::Text(&mut self.mchid),
+            "serial_no" => Slot::Text(&mut self.serial_no),
+            "private_key_file" => Slot::File(&mut self.private_key_file),
+            "public_key_id" => Slot::Text(&mut self.public_key_id),
+            "public_key_file" => Slot::File(&mut self.public_key_file),
+            "platform_cert_file" => Slot::File(&mut self.platform_cert_file),
+            "platform_cert_dir" => Slot::File(&mut self.platform_cert_dir),
+            "api_v3_key_file" => Slot::File(&mut self.api_v3_key_file),
+            "proxy" => Slot::Text(&mut self.proxy),
+            "tls_roots_file" => Slot::File(&mut self.tls_roots_file),
+            _ => return None,
+        })
+    }
+
+    /// Takes the TOML file's settings, if a file is named. Flags always win. A file given as
+    /// `--config` wins over the environment: for each group of settings it holds any of
+    /// ([`GROUPS`]: where to send, APIv2 credentials, APIv3 credentials; the others one by
+    /// one), the environment's settings of that group are set aside, and a file with
+    /// credentials but no destination sends to WeChat Pay, not to an environment's base URL.
+    /// A file named by `WXPAY_CONFIG` (from the environment itself) only fills what flags and
+    /// the environment left unset.
     pub(crate) fn resolve(mut self) -> Result<Settings, Failure> {
         let Some(path) = self.config.clone() else { return Ok(self) };
         let text = String::from_utf8(read(&path, "config file")?)
@@ -127,43 +223,50 @@ impl Settings {
         let table: toml::Table =
             text.parse().map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
         for (key, value) in &table {
-            let Some(v) = value.as_str() else {
+            if self.slot(key).is_none() {
+                return Err(Failure::usage(format!(
+                    "{}: unknown setting `{key}` (the settings are those of `wxpay close --help`, in snake case: mch_id, mchid, api_v2_key_file, …)",
+                    path.display()
+                )));
+            }
+            if !value.is_str() {
                 return Err(Failure::usage(format!(
                     "{}: `{key}` must be a string",
                     path.display()
                 )));
-            };
-            let v = v.to_owned();
-            let slot_s = |slot: &mut Option<String>| {
-                slot.get_or_insert(v.clone());
-            };
-            let slot_p = |slot: &mut Option<PathBuf>| {
-                slot.get_or_insert_with(|| path.parent().unwrap_or(Path::new(".")).join(&v));
-            };
-            match key.as_str() {
-                "base_url" => slot_s(&mut self.base_url),
-                "backup_url" => slot_s(&mut self.backup_url),
-                "endpoint" => slot_s(&mut self.endpoint),
-                "appid" => slot_s(&mut self.appid),
-                "mch_id" => slot_s(&mut self.mch_id),
-                "api_v2_key_file" => slot_p(&mut self.api_v2_key_file),
-                "sign_type" => slot_s(&mut self.sign_type),
-                "mchid" => slot_s(&mut self.mchid),
-                "serial_no" => slot_s(&mut self.serial_no),
-                "private_key_file" => slot_p(&mut self.private_key_file),
-                "public_key_id" => slot_s(&mut self.public_key_id),
-                "public_key_file" => slot_p(&mut self.public_key_file),
-                "platform_cert_file" => slot_p(&mut self.platform_cert_file),
-                "platform_cert_dir" => slot_p(&mut self.platform_cert_dir),
-                "api_v3_key_file" => slot_p(&mut self.api_v3_key_file),
-                "proxy" => slot_s(&mut self.proxy),
-                "tls_roots_file" => slot_p(&mut self.tls_roots_file),
-                other => {
-                    return Err(Failure::usage(format!(
-                        "{}: unknown setting `{other}` (the settings are those of `wxpay close --help`, in snake case: mch_id, mchid, api_v2_key_file, …)",
-                        path.display()
-                    )));
+            }
+        }
+        if self.origin.flag("config") {
+            let holds = |group: &[&str]| group.iter().any(|k| table.contains_key(*k));
+            let credentials = holds(GROUPS[1]) || holds(GROUPS[2]);
+            let mut aside: Vec<&str> = Vec::new();
+            for (i, group) in GROUPS.iter().enumerate() {
+                if holds(group) || (i == 0 && credentials) {
+                    aside.extend(group.iter());
                 }
+            }
+            aside.extend(table.keys().map(String::as_str));
+            for key in aside {
+                if self.origin.env(key) {
+                    match self.slot(key) {
+                        Some(Slot::Text(slot)) => *slot = None,
+                        Some(Slot::File(slot)) => *slot = None,
+                        None => {}
+                    }
+                }
+            }
+        }
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        for (key, value) in &table {
+            let v = value.as_str().unwrap_or_default();
+            match self.slot(key) {
+                Some(Slot::Text(slot)) => {
+                    slot.get_or_insert_with(|| v.to_owned());
+                }
+                Some(Slot::File(slot)) => {
+                    slot.get_or_insert_with(|| dir.join(v));
+                }
+                None => {}
             }
         }
         Ok(self)
@@ -236,9 +339,10 @@ impl Settings {
         else {
             return Ok(None);
         };
-        let text = String::from_utf8(read(key_file, "API v2 key file")?)
-            .map_err(|_| Failure::usage("the API v2 key file is not text"))?;
-        let key = ApiV2Key::new(text.trim()).map_err(|e| Failure::usage(e.to_string()))?;
+        let text = String::from_utf8(read(key_file, "API v2 key file")?).map_err(|_| {
+            Failure::usage(format!("{}: the API v2 key file is not text", key_file.display()))
+        })?;
+        let key = ApiV2Key::new(text.trim()).map_err(|e| key_error("API v2 key", key_file, &e))?;
         let sign_type = match self.sign_type.as_deref() {
             None => SignType::Md5,
             Some(s) => parse_sign_type(s)?,
@@ -282,9 +386,10 @@ impl Settings {
         let api_v3_key = match &self.api_v3_key_file {
             Some(file) => {
                 let text = read(file, "APIv3 key file")?;
-                Some(ApiV3Key::new(text.trim_ascii()).map_err(|e| {
-                    Failure::usage(format!("{}: the APIv3 key: {e}", file.display()))
-                })?)
+                Some(
+                    ApiV3Key::new(text.trim_ascii())
+                        .map_err(|e| key_error("APIv3 key", file, &e))?,
+                )
             }
             None => None,
         };
@@ -319,6 +424,15 @@ impl Settings {
         Ok(Some((creds, store)))
     }
 
+    /// Where closes go, as the journal names it: the base URL, or WeChat Pay's endpoint
+    /// (`mainland`, `hongkong`).
+    pub(crate) fn destination(&self) -> String {
+        match (&self.base_url, self.endpoint.as_deref()) {
+            (Some(url), _) => url.trim_end_matches('/').to_owned(),
+            (None, endpoint) => endpoint.unwrap_or("mainland").to_owned(),
+        }
+    }
+
     /// The APIv2 merchant as the journal names it: `appid/mch_id`.
     pub(crate) fn v2_merchant(&self) -> String {
         format!(
@@ -328,21 +442,26 @@ impl Settings {
         )
     }
 
-    /// A client configuration builder with the credentials and endpoint these settings name.
-    pub(crate) fn builder(&self) -> Result<ClientConfigBuilder, Failure> {
+    /// A client configuration builder with the credentials (of the API generation `purpose`
+    /// needs, and no other: a v2 close downloads no v3 certificate list) and the endpoint
+    /// these settings name, and the platform certificates to keep current, if any. The
+    /// configuration never refreshes certificates by itself: the command decides when
+    /// ([`crate::certificates::Keeper`]), from the directory's file times.
+    pub(crate) fn builder(&self, purpose: Purpose) -> Result<Built, Failure> {
         let mut b = ClientConfig::builder();
-        if let Some(v2) = self.v2()? {
-            b = b.v2(v2);
-        }
-        if let Some((v3, store)) = self.v3()? {
-            b = b.v3(v3);
-            if let Some(store) = store {
-                let mut refresh = CertificateRefresh::default();
-                if self.endpoint.as_deref() == Some("hongkong") {
-                    refresh = refresh.global();
-                }
-                b = b.refresh_certificates(store, refresh);
+        let mut certificates = None;
+        if purpose == Purpose::CloseV2 {
+            if let Some(v2) = self.v2()? {
+                b = b.v2(v2);
             }
+        } else if let Some((v3, store)) = self.v3()? {
+            b = b.v3(v3);
+            certificates = store.map(|store| KeptCertificates {
+                store,
+                dir: self.platform_cert_dir.clone(),
+                file: self.platform_cert_file.clone(),
+                global: self.endpoint.as_deref() == Some("hongkong"),
+            });
         }
         if self.backup_url.is_some() && self.base_url.is_none() {
             return Err(Failure::usage(
@@ -368,6 +487,54 @@ impl Settings {
         if let Some(file) = &self.tls_roots_file {
             b = b.tls_roots_pem(read(file, "TLS roots file")?);
         }
-        Ok(b.user_agent_suffix(concat!("wxpay-cli/", env!("CARGO_PKG_VERSION"))))
+        let builder = b.user_agent_suffix(concat!("wxpay-cli/", env!("CARGO_PKG_VERSION")));
+        Ok(Built { builder, certificates })
     }
+}
+
+/// What a client configuration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// An APIv2 close: APIv2 credentials only.
+    CloseV2,
+    /// An APIv3 close: APIv3 credentials only.
+    CloseV3,
+    /// `wxpay certificates`: APIv3 credentials; the list is downloaded once, by the command.
+    Certificates,
+}
+
+/// A client configuration builder, and the platform certificates to keep current.
+pub(crate) struct Built {
+    pub(crate) builder: ClientConfigBuilder,
+    pub(crate) certificates: Option<KeptCertificates>,
+}
+
+/// Certificate mode with the APIv3 key: the store the answers are verified with, and the
+/// directory it was loaded from (refreshed certificates are written back there).
+#[derive(Debug, Clone)]
+pub(crate) struct KeptCertificates {
+    pub(crate) store: PlatformCertificates,
+    pub(crate) dir: Option<PathBuf>,
+    /// The certificate file given, if any (its time says how fresh it is; nothing is written
+    /// to it).
+    pub(crate) file: Option<PathBuf>,
+    /// The cross-border list (`/v3/global/certificates`).
+    pub(crate) global: bool,
+}
+
+/// A key file's key refused by the core, said with the key's name and the file: `which` is
+/// `API v2 key` or `APIv3 key` (the core's own text names the APIv2 key for both lengths).
+fn key_error(which: &str, file: &Path, e: &wxpay_core::InvalidInput) -> Failure {
+    use wxpay_core::InvalidInput;
+    let file = file.display();
+    Failure::usage(match e {
+        InvalidInput::ApiKeyLength { len } => {
+            format!("{file}: the {which} must be 32 characters, got {len}")
+        }
+        InvalidInput::BadCharacter { position, .. } => format!(
+            "{file}: the {which} must be printable ASCII; character {} is not",
+            position + 1
+        ),
+        other => format!("{file}: the {which}: {other}"),
+    })
 }

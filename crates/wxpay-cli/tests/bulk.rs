@@ -485,3 +485,242 @@ fn backup_url_takes_over_when_the_base_url_refuses() {
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
     assert!(text(&out).1.contains("--backup-url"), "{:?}", text(&out));
 }
+
+/// A file longer than 64 KiB (its identity covers only the first 64 KiB): comment lines, then
+/// `count` order numbers `prefix-00000…`, unpaid in the sandbox.
+fn padded(b: &Bench, prefix: &str, count: usize) -> (PathBuf, String) {
+    let mut text = String::new();
+    while text.len() < 70 * 1024 {
+        text.push_str("# padding that pushes the order numbers past the first 64 KiB\n");
+    }
+    for i in 0..count {
+        let no = format!("{prefix}-{i:05}");
+        b.put(&no, OrderState::Unpaid);
+        text.push_str(&no);
+        text.push('\n');
+    }
+    (b.file(&format!("{prefix}.txt"), &text), text)
+}
+
+/// The journal without its trailer and without the records of the orders `drop` names: as a
+/// run stopped before it read or closed them leaves it.
+fn cut_journal(journal: &Path, drop: &[&str]) {
+    let text = std::fs::read_to_string(journal).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.contains("input_sha256") && !drop.iter().any(|no| l.contains(no)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(journal, kept).unwrap();
+}
+
+#[test]
+fn resume_skips_a_line_only_when_its_order_number_is_the_one_journaled() {
+    let b = Bench::new("content");
+    let (file, original) = padded(&b, "ct", 20);
+    let journal = b.dir.join("ct.journal");
+    let out = b.run(&file, &["--journal", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // The run "stopped" before its end; then ten order numbers past the first 64 KiB change,
+    // keeping their length (same size, same first 64 KiB).
+    cut_journal(&journal, &[]);
+    let mut changed = original.clone();
+    for i in 5..15 {
+        let (old, new) = (format!("ct-{i:05}"), format!("CT-{i:05}"));
+        b.put(&new, OrderState::Unpaid);
+        changed = changed.replace(&old, &new);
+    }
+    assert_eq!(changed.len(), original.len());
+    std::fs::write(&file, &changed).unwrap();
+    let out = b.run(&file, &["--resume", journal.to_str().unwrap()]);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("skipped (already in the journal) 10"), "{stderr}");
+    for i in 5..15 {
+        assert_eq!(b.state(&format!("CT-{i:05}")), Some((OrderState::Closed, 1)), "{i}");
+    }
+    for i in (0..5).chain(15..20) {
+        assert_eq!(b.state(&format!("ct-{i:05}")), Some((OrderState::Closed, 1)), "{i}");
+    }
+}
+
+#[test]
+fn a_resumed_run_s_exit_code_and_summary_cover_the_whole_journal() {
+    let b = Bench::new("whole");
+    let (file, _) = padded(&b, "wh", 6);
+    b.put("wh-00000", OrderState::Paid);
+    let journal = b.dir.join("wh.journal");
+    let out = b.run(&file, &["--journal", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    // Stopped before the last two: the paid order is in the part already done.
+    cut_journal(&journal, &["wh-00004", "wh-00005"]);
+    let out = b.run(&file, &["--resume", journal.to_str().unwrap(), "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "the paid order still counts: {stderr}");
+    assert!(stderr.contains("skipped (already in the journal) 4"), "{stderr}");
+    // The last two were closed by the first run already (the journal lost their records).
+    assert!(stderr.contains("whole run: already closed 2, closed 3, paid 1"), "{stderr}");
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["whole_run"]["paid"], 1, "{summary}");
+    assert_eq!(summary["summary"]["already_closed"], 2, "this run's part: {summary}");
+    assert_eq!(summary["summary"].get("paid"), None, "this run's part: {summary}");
+}
+
+#[test]
+fn resume_refuses_another_host() {
+    let b = Bench::new("host");
+    let file = many(&b, "host", 3);
+    let journal = b.dir.join("host.journal");
+    let out = b.run(&file, &["--journal", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    cut_journal(&journal, &["host-00002"]);
+    let other = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let before = other.state().requests();
+    let out =
+        b.run(&file, &["--resume", journal.to_str().unwrap(), "--base-url", other.base_url()]);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("base URL") && stderr.contains("nothing was sent"), "{stderr}");
+    assert_eq!(other.state().requests(), before);
+}
+
+#[test]
+fn a_journal_with_only_a_header_does_not_block_the_next_run() {
+    let b = Bench::new("header");
+    b.put("hd-000001", OrderState::Unpaid);
+    let file = b.file("hd.csv", "id,no\n1,hd-000001\n");
+    let journal = b.dir.join("hd.journal");
+    // A wrong column: nothing is sent.
+    let out = b.run(&file, &["--column", "out_trade_no", "--journal", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(!journal.exists(), "a run that cannot read its input leaves no journal");
+    // A journal holding only a header (as older runs left after such a mistake).
+    std::fs::write(
+        &journal,
+        format!(
+            "{}\n",
+            serde_json::json!({"wxpay_journal": 1, "call": "v3_direct", "merchant": V3_MCH,
+                "sub_merchant": null, "column": "out_trade_no", "input": file.display().to_string(),
+                "input_size": 0, "input_head_sha256": "", "base_url": "http://127.0.0.1:1"})
+        ),
+    )
+    .unwrap();
+    let out = b.run(&file, &["--column", "no", "--resume", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "its resume starts afresh: {:?}", text(&out));
+    assert_eq!(b.state("hd-000001"), Some((OrderState::Closed, 1)));
+    // A new run onto a header-only journal reuses it too.
+    b.put("hd-000002", OrderState::Unpaid);
+    let file2 = b.file("hd2.csv", "id,no\n1,hd-000002\n");
+    let header_only = journal_records(&journal)[0].to_string();
+    std::fs::write(&journal, format!("{header_only}\n")).unwrap();
+    let out = b.run(&file2, &["--column", "no", "--journal", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(b.state("hd-000002"), Some((OrderState::Closed, 1)));
+    assert_eq!(
+        journal_records(&journal)[0]["input"],
+        file2.canonicalize().unwrap().display().to_string()
+    );
+}
+
+#[test]
+fn a_journal_line_number_beyond_the_input_is_a_corrupt_journal() {
+    let b = Bench::new("corrupt");
+    let file = many(&b, "cor", 3);
+    let journal = b.dir.join("cor.journal");
+    let out = b.run(&file, &["--journal", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    cut_journal(&journal, &[]);
+    for line in ["18446744073709551615", "4000000000", "0", "-1", "\"7\""] {
+        let mut text_j = std::fs::read_to_string(&journal).unwrap();
+        text_j.push_str(&format!(
+            "{{\"out_trade_no\":\"cor-00001\",\"at\":1,\"line\":{line},\"outcome\":\"closed\"}}\n"
+        ));
+        let bad = b.dir.join(format!("cor-{}.journal", line.len()));
+        std::fs::write(&bad, text_j).unwrap();
+        let before = b.sandbox.state().requests();
+        let out = b.run(&file, &["--resume", bad.to_str().unwrap()]);
+        no_panic(&out);
+        let stderr = text(&out).1;
+        assert_eq!(out.status.code(), Some(2), "{line}: {stderr}");
+        assert!(stderr.contains("corrupt"), "{line}: {stderr}");
+        assert_eq!(b.sandbox.state().requests(), before, "nothing sent");
+    }
+}
+
+#[test]
+fn invalid_lines_are_reported_and_counted_as_invalid_every_time() {
+    let b = Bench::new("invalid");
+    b.put("inv-000001", OrderState::Unpaid);
+    let file = b.file("inv.txt", "inv-000001\nbad#1\nbad#1\nbad#1\nbad#1\nbad#1\ninv-000001\n");
+    let out = b.run(&file, &[]);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("invalid lines 5") && stderr.contains("duplicates 1"), "{stderr}");
+    assert!(!stderr.contains("bad#1 is listed earlier"), "nothing was closed for it: {stderr}");
+    assert!(stderr.contains("inv.txt:7: inv-000001 is listed earlier"), "{stderr}");
+}
+
+#[test]
+fn a_stop_signal_is_honoured_within_a_second_whatever_the_rate() {
+    let b = Bench::new("slowrate");
+    let file = many(&b, "slow", 5);
+    let journal = b.dir.join("slow.journal");
+    let mut child = b
+        .command(&file, &["--rate", "0.01/s", "--concurrency", "4", "--journal"])
+        .arg(&journal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The header and the first close (the limiter's first tick is at once; the next, 100 s on).
+    wait_for_records(&journal, 2, &mut child);
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(2), "took {waited:?} to stop: {:?}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(text(&out).1.contains("--resume"), "{:?}", text(&out));
+}
+
+#[test]
+fn indented_comments_are_skipped_and_positions_count_from_one() {
+    let b = Bench::new("indent");
+    b.put("ind-000001", OrderState::Unpaid);
+    b.put("ind-000002", OrderState::Unpaid);
+    let file =
+        b.file("ind.txt", "ind-000001\n   # a note, indented\n\t# another\nind-000002\nab#cd\n");
+    let out = b.run(&file, &[]);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(5), "only the last line is bad: {stderr}");
+    assert!(stderr.contains("invalid lines 1"), "{stderr}");
+    assert!(
+        stderr.contains("ind.txt:5: `out_trade_no` has '#' at position 3 (counting from 1)"),
+        "{stderr}"
+    );
+    assert_eq!(b.state("ind-000002"), Some((OrderState::Closed, 1)));
+}
+
+#[test]
+fn the_resume_hint_never_repeats_proxy_credentials() {
+    let b = Bench::new("proxyhint");
+    // /dev/zero: the run stops reading at once, and says how to resume.
+    let journal = b.dir.join("zero.journal");
+    for proxy in [
+        vec!["--proxy".to_owned(), "http://alice:s3cr3t@127.0.0.1:9".to_owned()],
+        vec!["--proxy=http://alice:s3cr3t@127.0.0.1:9".to_owned()],
+    ] {
+        let _ = std::fs::remove_file(&journal);
+        let out = b
+            .command(Path::new("/dev/zero"), &["--journal", journal.to_str().unwrap()])
+            .args(&proxy)
+            .output()
+            .unwrap();
+        let stderr = text(&out).1;
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("to finish the run: "), "{stderr}");
+        assert!(!stderr.contains("s3cr3t") && !stderr.contains("alice"), "{stderr}");
+        assert!(stderr.contains("[redacted]@127.0.0.1:9"), "{stderr}");
+    }
+}

@@ -107,7 +107,8 @@ fn a_single_close_gives_each_outcome_its_exit_code() {
     // Bad input: refused before anything is sent, exit 2.
     let out = wxpay().args(["close", "--sandbox", "bad#order"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).1.contains("'#' at position 3"), "{:?}", text(&out));
+    // Positions count from 1: b, a, d, '#'.
+    assert!(text(&out).1.contains("'#' at position 4 (counting from 1)"), "{:?}", text(&out));
     let out = wxpay().args(["close", "order-0001"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "no credentials: {:?}", text(&out));
 }
@@ -707,7 +708,11 @@ fn certificates_are_downloaded_written_and_kept_current_for_close() {
     sandbox.state().rotate_certificate(RotationStep::Switch).unwrap();
     let out = close("cert-dir-2");
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    // Without the APIv3 key the directory is all it trusts: the third certificate is unknown.
+    // What the close downloaded was written back to the directory.
+    let third = wxpay_sandbox::merchants::PLATFORM_CERTIFICATES[2].0;
+    assert!(certs.join(format!("{third}.pem")).exists(), "written back");
+    // Without the APIv3 key the directory is all it trusts: a certificate it lacks is unknown.
+    std::fs::remove_file(certs.join(format!("{third}.pem"))).unwrap();
     let out = wxpay()
         .args(["close", "--api", "v3", "cert-dir-3"])
         .envs(
@@ -732,4 +737,350 @@ fn certificates_are_downloaded_written_and_kept_current_for_close() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("--api-v3-key-file"), "{:?}", text(&out));
+}
+
+#[test]
+fn an_explicit_config_wins_over_the_environment_and_other_hosts_are_named() {
+    // The environment is one sandbox's (as after sourcing `wxpay sandbox`); prod.toml names
+    // another, standing in for production.
+    let env_box = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let prod = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let env_dir = tempfile::tempdir().unwrap();
+    let prod_dir = tempfile::tempdir().unwrap();
+    let env = env_for(&env_box, env_dir.path());
+    let prod_env = env_for(&prod, prod_dir.path());
+    let get = |k: &str| prod_env.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let config = prod_dir.path().join("prod.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "base_url = \"{}\"\nmchid = \"{}\"\nserial_no = \"{}\"\nprivate_key_file = \"{}\"\npublic_key_id = \"{}\"\npublic_key_file = \"{}\"\n",
+            get("WXPAY_BASE_URL"),
+            get("WXPAY_MCHID"),
+            get("WXPAY_SERIAL_NO"),
+            get("WXPAY_PRIVATE_KEY_FILE"),
+            get("WXPAY_PUBLIC_KEY_ID"),
+            get("WXPAY_PUBLIC_KEY_FILE"),
+        ),
+    )
+    .unwrap();
+    let key = |no: &str| OrderKey::new("1900000001", no);
+    let both = |no: &str| {
+        env_box.state().put_order(key(no), OrderState::Unpaid);
+        prod.state().put_order(key(no), OrderState::Unpaid);
+    };
+    let closes =
+        |sandbox: &SandboxThread, no: &str| sandbox.state().order(&key(no)).unwrap().closes;
+    both("prod-order-1");
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--json", "--config"])
+        .arg(&config)
+        .arg("prod-order-1")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(closes(&prod, "prod-order-1"), 1, "closed where --config says");
+    assert_eq!(closes(&env_box, "prod-order-1"), 0, "not in the environment's sandbox");
+    let note = format!("note: sending to {}, which is not WeChat Pay", prod.base_url());
+    assert_eq!(stderr.matches(&note).count(), 1, "said once: {stderr}");
+    let record: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(record["base_url"], prod.base_url(), "{record}");
+    // A flag still wins over the file.
+    both("prod-order-2");
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--base-url", env_box.base_url(), "--config"])
+        .arg(&config)
+        .arg("prod-order-2")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!((closes(&env_box, "prod-order-2"), closes(&prod, "prod-order-2")), (1, 0));
+    // A file named by WXPAY_CONFIG (itself from the environment) only fills what is unset.
+    both("prod-order-3");
+    let out = wxpay()
+        .args(["close", "--api", "v3", "prod-order-3"])
+        .envs(env.iter().cloned())
+        .env("WXPAY_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!((closes(&env_box, "prod-order-3"), closes(&prod, "prod-order-3")), (1, 0));
+    // Credentials without a base URL: WeChat Pay's hosts, not the environment's sandbox (a
+    // proxy that refuses connections keeps the test off the internet).
+    let creds_only = prod_dir.path().join("creds.toml");
+    let creds: String = std::fs::read_to_string(&config)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("base_url"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&creds_only, creds).unwrap();
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", refusing.local_addr().unwrap());
+    drop(refusing);
+    both("prod-order-4");
+    let before = env_box.state().requests();
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--proxy", &proxy, "--config"])
+        .arg(&creds_only)
+        .arg("prod-order-4")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(6), "{stdout}{stderr}");
+    assert!(!stderr.contains("which is not WeChat Pay"), "{stderr}");
+    assert_eq!(env_box.state().requests(), before, "nothing went to the environment's sandbox");
+    // Documented in --help.
+    let out = wxpay().args(["close", "--help"]).output().unwrap();
+    assert!(text(&out).0.contains("then the TOML file given as --config"), "{:?}", text(&out));
+}
+
+#[test]
+fn a_flag_of_the_other_api_generation_is_a_usage_error_naming_the_right_flag() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    sandbox.state().put_order(OrderKey::new("1900000001", "gen-0001"), OrderState::Unpaid);
+    sandbox.state().put_order(OrderKey::new("10000100", "gen-0001"), OrderState::Unpaid);
+    let before = sandbox.state().requests();
+    for (args, says) in [
+        (&["--api", "v3", "--mch-id", "1900000009"][..], "use --mchid"),
+        (&["--api", "v3", "--appid", "wx0000000000000000"][..], "--appid is an APIv2 setting"),
+        (&["--api", "v2", "--mchid", "10000109"][..], "use --mch-id"),
+        (&["--api", "v2", "--serial-no", "ABC"][..], "--serial-no is an APIv3 setting"),
+    ] {
+        let out =
+            wxpay().arg("close").args(args).arg("gen-0001").envs(env.iter().cloned()).output();
+        let out = out.unwrap();
+        let stderr = text(&out).1;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says) && stderr.contains("nothing was sent"), "{stderr}");
+    }
+    assert_eq!(sandbox.state().requests(), before, "nothing was sent");
+}
+
+#[test]
+fn certificate_mode_downloads_the_list_only_when_the_directory_is_stale() {
+    use wxpay_sandbox::AnswerMode;
+    let sandbox = SandboxThread::start(SandboxConfig {
+        answer_mode: AnswerMode::PlatformCertificate,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let certs = dir.path().join("certs");
+    let state = sandbox.state();
+    // `wxpay certificates`: one GET.
+    let out = wxpay()
+        .args(["certificates", "--out", certs.to_str().unwrap()])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(state.certificate_downloads(), 1, "one download: {:?}", text(&out));
+    let cert_env: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| !k.starts_with("WXPAY_PUBLIC_KEY") && k != "WXPAY_PLATFORM_CERT_FILE")
+        .cloned()
+        .chain([("WXPAY_PLATFORM_CERT_DIR".to_owned(), certs.display().to_string())])
+        .collect();
+    let close = |no: &str| {
+        state.put_order(OrderKey::new("1900000001", no), OrderState::Unpaid);
+        let out =
+            wxpay().args(["close", "--api", "v3", no]).envs(cert_env.iter().cloned()).output();
+        let out = out.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    };
+    // Fresh certificates in the directory: the close downloads nothing.
+    close("fresh-1");
+    close("fresh-2");
+    assert_eq!(state.certificate_downloads(), 1, "fresh files: no download");
+    // Older than the refresh interval (6 h): downloaded once, and written back (fresh again).
+    let old = std::time::SystemTime::now() - Duration::from_secs(7 * 3600);
+    let pem = std::fs::read_dir(&certs).unwrap().next().unwrap().unwrap().path();
+    std::fs::File::options().write(true).open(&pem).unwrap().set_modified(old).unwrap();
+    close("stale-1");
+    assert_eq!(state.certificate_downloads(), 2, "stale files: one download");
+    let age = std::fs::metadata(&pem).unwrap().modified().unwrap().elapsed().unwrap();
+    assert!(age < Duration::from_secs(600), "rewritten: {age:?}");
+    close("fresh-3");
+    assert_eq!(state.certificate_downloads(), 2);
+    // An APIv2 close with the same APIv3 settings around downloads no APIv3 list.
+    state.put_order(OrderKey::new("10000100", "v2-with-v3"), OrderState::Unpaid);
+    std::fs::File::options().write(true).open(&pem).unwrap().set_modified(old).unwrap();
+    let out = wxpay()
+        .args(["close", "--api", "v2", "v2-with-v3"])
+        .envs(cert_env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(state.certificate_downloads(), 2, "a v2 close downloads no v3 list");
+    // `wxpay sandbox`'s exports as they are (public key, a fresh certificate file, the APIv3
+    // key): nothing downloaded either.
+    state.put_order(OrderKey::new("1900000001", "exports-1"), OrderState::Unpaid);
+    let out =
+        wxpay().args(["close", "--api", "v3", "exports-1"]).envs(env.iter().cloned()).output();
+    assert_eq!(out.unwrap().status.code(), Some(0));
+    assert_eq!(state.certificate_downloads(), 2, "a fresh certificate file: no download");
+}
+
+#[test]
+fn key_and_download_errors_name_the_right_key_file_and_no_order() {
+    use wxpay_sandbox::AnswerMode;
+    let sandbox = SandboxThread::start(SandboxConfig {
+        answer_mode: AnswerMode::PlatformCertificate,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let short = dir.path().join("short_v3_key.txt");
+    std::fs::write(&short, "0123456789abcdef\n").unwrap();
+    let out = wxpay()
+        .args(["certificates", "--out", dir.path().join("a").to_str().unwrap()])
+        .envs(env.iter().cloned())
+        .env("WXPAY_API_V3_KEY_FILE", &short)
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("APIv3 key must be 32 characters, got 16"), "{stderr}");
+    assert!(stderr.contains("short_v3_key.txt") && !stderr.contains("v2"), "{stderr}");
+    let short_v2 = dir.path().join("short_v2_key.txt");
+    std::fs::write(&short_v2, "0123456789").unwrap();
+    let out = wxpay()
+        .args(["close", "--api", "v2", "x-000001"])
+        .envs(env.iter().cloned())
+        .env("WXPAY_API_V2_KEY_FILE", &short_v2)
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("short_v2_key.txt: the API v2 key must be 32"), "{stderr}");
+    // A wrong APIv3 key: the list cannot be decrypted. No order is involved, and the --out
+    // directory is not created.
+    let wrong = dir.path().join("wrong_v3_key.txt");
+    std::fs::write(&wrong, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ").unwrap();
+    let out_dir = dir.path().join("not-created");
+    let out = wxpay()
+        .args(["certificates", "--out", out_dir.to_str().unwrap()])
+        .envs(env.iter().cloned())
+        .env("WXPAY_API_V3_KEY_FILE", &wrong)
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("wxpay: the certificate list could not be downloaded or verified: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("order"), "no order is involved: {stderr}");
+    assert!(!out_dir.exists(), "nothing created on failure");
+}
+
+/// A forger on loopback: answers every request with `status` and `body`, unsigned.
+fn forger(status: &str, content_type: &str, body: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The head, then as many body bytes as it announces.
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    url
+}
+
+/// Whether `bytes` hold a control character a terminal acts on (ESC, BEL, CR, C1), raw.
+fn raw_controls(bytes: &[u8]) -> Vec<char> {
+    String::from_utf8_lossy(bytes).chars().filter(|c| c.is_control() && *c != '\n').collect()
+}
+
+#[test]
+fn network_text_never_reaches_the_terminal_or_the_journal_raw() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    // An unsigned APIv2 refusal whose message clears the screen, retitles the terminal,
+    // recolours (with a one-character C1 CSI) and forges a line of its own.
+    let v2 = forger(
+        "200 OK",
+        "text/xml",
+        b"<xml><return_code>FAIL</return_code><return_msg>\x1b[2J\x1b]0;pwned\x07\xc2\x9b31m\rx\nwxpay: closed</return_msg></xml>",
+    );
+    // An APIv3 5xx with such a body: retried, and logged with -v.
+    let v3 = forger(
+        "500 Internal Server Error",
+        "application/json",
+        b"{\"code\":\"SYSTEM_ERROR\",\"message\":\"\x1b[31mred\xc2\x9b\"}",
+    );
+    for (api, url, args) in [
+        ("v2", &v2, &[][..]),
+        ("v2", &v2, &["--json"][..]),
+        ("v3", &v3, &["-v"][..]),
+        ("v3", &v3, &["-v", "--json"][..]),
+    ] {
+        let out = wxpay()
+            .args(["close", "--api", api, "--base-url", url])
+            .args(args)
+            .arg("forged-0001")
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(raw_controls(&out.stdout), [] as [char; 0], "{args:?}: {stdout:?}");
+        assert_eq!(raw_controls(&out.stderr), [] as [char; 0], "{args:?}: {stderr:?}");
+        assert!(!stdout.lines().any(|l| l.starts_with("wxpay: closed")), "{stdout:?}");
+    }
+    // In bulk: the journal holds no raw control character either.
+    let file = dir.path().join("forged.txt");
+    std::fs::write(&file, "forged-0001\nforged-0002\n").unwrap();
+    let out = wxpay()
+        .args(["close", "--api", "v2", "--base-url", &v2, "--from"])
+        .arg(&file)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(raw_controls(&out.stdout), [] as [char; 0], "{:?}", text(&out));
+    assert_eq!(raw_controls(&out.stderr), [] as [char; 0], "{:?}", text(&out));
+    let journal = std::fs::read(dir.path().join("forged.txt.journal.jsonl")).unwrap();
+    assert_eq!(raw_controls(&journal), [] as [char; 0], "{}", String::from_utf8_lossy(&journal));
+    // Still there, escaped as JSON: nothing is lost for diagnosis.
+    let records = journal_records(&dir.path().join("forged.txt.journal.jsonl"));
+    let error = records.iter().find_map(|r| r["error"].as_str()).unwrap();
+    assert!(error.contains("\u{1b}]0;pwned\u{7}\u{9b}31m"), "{error:?}");
 }

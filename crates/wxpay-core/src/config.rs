@@ -142,13 +142,15 @@ impl fmt::Debug for ClientConfig {
     }
 }
 
-/// A proxy URL with any user name and password replaced by `[redacted]`.
+/// A proxy URL with any user name and password replaced by `[redacted]`: everything between
+/// `://` and the last `@`. People type a raw `/`, `?`, `#` or `@` in a password
+/// (`http://u:pa/ss@host:1`), so the userinfo cannot be told from the path by the first `/`;
+/// a proxy URL has no path worth showing, and an `@` in one costs only some redaction.
 pub(crate) fn redact_proxy(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "[redacted]".to_owned();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    match rest.rfind('@') {
         Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
         None => url.to_owned(),
     }
@@ -453,7 +455,10 @@ mod tests {
     #[test]
     fn proxy_credentials_and_roots_never_show_in_debug() {
         assert_eq!(redact_proxy("http://alice:secret@proxy:3128"), "http://[redacted]@proxy:3128");
-        assert_eq!(redact_proxy("socks5://bob@p:1080/x@y"), "socks5://[redacted]@p:1080/x@y");
+        // A raw `/` (or `@`, `?`, `#`) in the password: the whole userinfo goes.
+        assert_eq!(redact_proxy("http://u:pa/ss@host:1"), "http://[redacted]@host:1");
+        assert_eq!(redact_proxy("http://u:p@s/s?x#y@host:1"), "http://[redacted]@host:1");
+        assert_eq!(redact_proxy("socks5://bob@p:1080/x@y"), "socks5://[redacted]@y");
         assert_eq!(redact_proxy("http://proxy:3128"), "http://proxy:3128");
         assert_eq!(redact_proxy("no scheme alice:secret"), "[redacted]");
         let ca = include_str!("../tests/vectors/keys/wechatpay_cert.pem");

@@ -124,6 +124,12 @@ impl OrderReader {
             if record.iter().all(|f| trim(f).is_empty()) {
                 continue;
             }
+            // A plain list's comment, indented (the CSV reader skips only a `#` at the very
+            // start of a line). No order number holds a `#`. In a CSV file a first field that
+            // starts with `#` may be data, so it is left to the column's check.
+            if self.column.is_none() && record.get(0).is_some_and(|f| trim(f).starts_with(b"#")) {
+                continue;
+            }
             let field = match self.column {
                 None if record.len() > 1 => {
                     return Some(Ok(Line {
@@ -260,6 +266,10 @@ mod tests {
     #[test]
     fn plain_lists_in_every_line_ending_with_comments_blanks_and_a_bom() {
         let lf = read_all(b"\xEF\xBB\xBFfirst01\n# note\n\n  second2  \nthird03", None).unwrap();
+        let indented =
+            read_all(b"first01\n   # note, with a comma\n\t# tab\n\n  second2  \nthird03", None)
+                .unwrap();
+        assert_eq!(indented, [ok(1, "first01"), ok(5, "second2"), ok(6, "third03")]);
         assert_eq!(lf, [ok(1, "first01"), ok(4, "second2"), ok(5, "third03")]);
         let crlf =
             read_all(b"\xEF\xBB\xBFfirst01\r\n# note\r\n\r\n  second2  \r\nthird03\r\n", None)

@@ -3,8 +3,9 @@
 //! The first line is a header that says what run the journal belongs to: the format
 //! version, the call and merchant, and the input file's identity (path, size, SHA-256 of its
 //! first 64 KiB; when the whole file was read, a trailer adds the SHA-256 of all of it).
-//! Records name the input line they came from, so a resumed run skips finished lines by
-//! number, which means the same thing only for the same file.
+//! Records name the input line they came from and its order number: a resumed run skips a
+//! line only while it holds the order number its record names (a line whose content changed
+//! is closed again), and only for a run of the same call, merchant, column, input and host.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use wxpay_core::CloseOutcome;
 
 use crate::Failure;
 
@@ -33,6 +35,8 @@ pub(crate) struct RunIdentity {
     pub(crate) sub_merchant: Option<String>,
     /// The CSV column, if any.
     pub(crate) column: Option<String>,
+    /// Where the closes go: the base URL, or WeChat Pay's endpoint (`mainland`, `hongkong`).
+    pub(crate) base_url: String,
 }
 
 /// The input file's identity.
@@ -80,32 +84,50 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Line numbers of the input that already have an outcome: one bit per line.
+/// The input lines that already have an outcome, each with the order number it had then
+/// (a keyed 64-bit hash of it) and that outcome: a line is skipped on resume only while it
+/// still holds the same order number. 16 bytes per line with an outcome, sorted by line.
 #[derive(Debug, Default)]
 pub(crate) struct Finished {
-    bits: Vec<u64>,
-    count: u64,
+    hasher: std::collections::hash_map::RandomState,
+    /// `(line, hash of the order number with its low two bits replaced by the outcome)`.
+    entries: Vec<(u64, u64)>,
 }
 
+/// The outcomes, by the two bits [`Finished`] keeps them in.
+const OUTCOMES: [CloseOutcome; 4] =
+    [CloseOutcome::Closed, CloseOutcome::AlreadyClosed, CloseOutcome::NotFound, CloseOutcome::Paid];
+
 impl Finished {
-    pub(crate) fn insert(&mut self, line: u64) {
-        let (word, bit) = ((line / 64) as usize, line % 64);
-        if self.bits.len() <= word {
-            self.bits.resize(word + 1, 0);
-        }
-        if self.bits[word] & (1 << bit) == 0 {
-            self.bits[word] |= 1 << bit;
-            self.count += 1;
-        }
+    fn tag(&self, no: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(no) & !3
     }
 
-    pub(crate) fn contains(&self, line: u64) -> bool {
-        let (word, bit) = ((line / 64) as usize, line % 64);
-        self.bits.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    /// Records that `line` held `no` and ended with `outcome`.
+    pub(crate) fn insert(&mut self, line: u64, no: &str, outcome: CloseOutcome) {
+        let code = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(0) as u64;
+        let entry = (line, self.tag(no) | code);
+        self.entries.push(entry);
     }
 
-    pub(crate) fn len(&self) -> u64 {
-        self.count
+    /// Sorts the entries by line, for [`outcome`](Self::outcome); call once, after the inserts.
+    fn seal(&mut self) {
+        self.entries.sort_unstable();
+        self.entries.dedup();
+        self.entries.shrink_to_fit();
+    }
+
+    /// The outcome `line` ended with, when it held `no` then; `None` when it has no outcome,
+    /// or held another order number (which is then closed like any other).
+    pub(crate) fn outcome(&self, line: u64, no: &str) -> Option<CloseOutcome> {
+        let tag = self.tag(no);
+        let start = self.entries.partition_point(|(l, _)| *l < line);
+        self.entries[start..]
+            .iter()
+            .take_while(|(l, _)| *l == line)
+            .find(|(_, t)| t & !3 == tag)
+            .and_then(|(_, t)| OUTCOMES.get((t & 3) as usize).copied())
     }
 }
 
@@ -132,29 +154,173 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// What a journal file holds, read through once.
+struct Contents {
+    /// The first line, if it is a journal header.
+    header: Option<Value>,
+    /// Whether any line after the header is a close's result (an outcome or an error).
+    results: bool,
+    /// The lines with an outcome, by line number and order number.
+    finished: Finished,
+    /// The first record that cannot be part of a journal of this input, and why.
+    corrupt: Option<String>,
+    /// The last trailer's SHA-256 of the whole input.
+    trailer_sha: Option<String>,
+    /// Where the last whole line ends, and where the file ends.
+    good_end: u64,
+    end: u64,
+}
+
+/// Reads a journal through. `input_size` bounds the line numbers its records may name.
+fn read_contents(
+    file: &mut File,
+    shown: &str,
+    input_size: u64,
+    warn: &mut dyn FnMut(String),
+) -> Result<Contents, Failure> {
+    let cannot = |e: io::Error| Failure::usage(format!("cannot read the journal {shown}: {e}"));
+    let mut c = Contents {
+        header: None,
+        results: false,
+        finished: Finished::default(),
+        corrupt: None,
+        trailer_sha: None,
+        good_end: 0,
+        end: 0,
+    };
+    let mut reader = BufReader::new(file);
+    reader.seek(io::SeekFrom::Start(0)).map_err(cannot)?;
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(cannot)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        c.end += n as u64;
+        if line.last() != Some(&b'\n') {
+            // A record cut off mid-write by a kill: dropped, and that order is closed again
+            // (closing is idempotent).
+            warn(format!(
+                "{shown}:{number}: a record cut off mid-write (the run was stopped); dropped"
+            ));
+            break;
+        }
+        c.good_end = c.end;
+        let record: Value = match serde_json::from_slice(&line) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                warn(format!("{shown}:{number}: not a journal record, skipped"));
+                continue;
+            }
+        };
+        if number == 1 {
+            if record.get("wxpay_journal").is_none() {
+                return Err(Failure::usage(format!(
+                    "{shown} has no journal header on its first line: it is not a journal of this version of wxpay"
+                )));
+            }
+            c.header = Some(record);
+            continue;
+        }
+        if let Some(sha) = record.get("input_sha256").and_then(Value::as_str) {
+            c.trailer_sha = Some(sha.to_owned());
+        }
+        let is_result = ["line", "outcome", "error"].iter().any(|k| record.get(k).is_some());
+        c.results |= is_result;
+        let Some(outcome) = record.get("outcome") else { continue };
+        match finished_line(&record, outcome, input_size) {
+            Ok(Some((line, no, outcome))) => c.finished.insert(line, no, outcome),
+            Ok(None) => warn(format!(
+                "{shown}:{number}: an outcome this wxpay does not know ({outcome}); that line is closed again"
+            )),
+            Err(why) => {
+                c.corrupt.get_or_insert(format!("{shown}:{number}: {why}"));
+            }
+        }
+    }
+    c.finished.seal();
+    Ok(c)
+}
+
+/// A record with an outcome: its line (from 1, and no further than a file of `input_size`
+/// bytes reaches), its order number and its outcome (`None`: an outcome not known here).
+fn finished_line<'a>(
+    record: &'a Value,
+    outcome: &Value,
+    input_size: u64,
+) -> Result<Option<(u64, &'a str, CloseOutcome)>, String> {
+    let line = record.get("line").and_then(Value::as_u64);
+    // Each line takes at least one byte, its line end, but the last.
+    let last = input_size.saturating_add(1);
+    let line = match line {
+        Some(l) if (1..=last).contains(&l) => l,
+        _ => {
+            return Err(format!(
+                "the record's line {} is not a line of the input (a file of {input_size} bytes has at most {last})",
+                record.get("line").map_or("(none)".to_owned(), Value::to_string)
+            ));
+        }
+    };
+    let no = record
+        .get("out_trade_no")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "a record with an outcome and no order number".to_owned())?;
+    let outcome = outcome.as_str().and_then(|o| OUTCOMES.iter().find(|k| k.as_str() == o));
+    Ok(outcome.map(|o| (line, no, *o)))
+}
+
 impl Journal {
     /// Starts a new journal at `path` for this run, writing its header. Refuses a path that
-    /// is the input itself, or a journal that already holds records (resume it instead).
+    /// is the input itself, a file that is not a journal, or a journal that already holds
+    /// results (resume it instead); a journal that holds only a header (its run sent
+    /// nothing) is started afresh.
     pub(crate) fn create(
         path: &Path,
         run: &RunIdentity,
         input: &InputIdentity,
+        warn: &mut dyn FnMut(String),
     ) -> Result<Journal, Failure> {
+        let shown = path.display().to_string();
         if same_file(path, &input.path) {
             return Err(Failure::usage(format!(
-                "the journal {} is the input file: give another --journal",
-                path.display()
+                "the journal {shown} is the input file: give another --journal"
             )));
         }
         if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0) {
-            return Err(Failure::usage(format!(
-                "the journal {} already holds records: continue that run with --resume {0}, or give another --journal",
-                path.display()
-            )));
+            let mut file = File::open(path)
+                .map_err(|e| Failure::usage(format!("cannot read the journal {shown}: {e}")))?;
+            let contents =
+                read_contents(&mut file, &shown, input.size, &mut |_| {}).map_err(|_| {
+                    Failure::usage(format!(
+                        "{shown} is not a wxpay journal: give another --journal"
+                    ))
+                })?;
+            if contents.header.is_none() || contents.results {
+                return Err(Failure::usage(format!(
+                    "the journal {shown} already holds records: continue that run with --resume {shown}, or give another --journal"
+                )));
+            }
+            warn(format!("{shown} held only the header of a run that sent nothing: reused"));
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
-            Failure::usage(format!("cannot open the journal {}: {e}", path.display()))
-        })?;
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| Failure::usage(format!("cannot open the journal {shown}: {e}")))?;
+        Journal::start(file, path, run, input)
+    }
+
+    /// A journal in `file` (empty), with this run's header.
+    fn start(
+        file: File,
+        path: &Path,
+        run: &RunIdentity,
+        input: &InputIdentity,
+    ) -> Result<Journal, Failure> {
         let mut journal =
             Journal { file, path: path.to_owned(), last_sync: Instant::now(), unsynced: false };
         journal.append(&header(run, input)).map_err(|e| journal.write_failure(&e))?;
@@ -163,14 +329,18 @@ impl Journal {
     }
 
     /// Opens a journal to continue its run: checks its header against this run, drops a torn
-    /// last line, and returns the input lines that already have an outcome.
+    /// last line, and returns the input lines that already have an outcome. A journal whose
+    /// run sent nothing (a header only) is started afresh for this run, whatever it was.
+    ///
+    /// Refused (nothing sent): another run's journal, a changed input, and a corrupt journal
+    /// (a record naming a line the input cannot have).
     pub(crate) fn resume(
         path: &Path,
         run: &RunIdentity,
         input: &InputIdentity,
         warn: &mut dyn FnMut(String),
     ) -> Result<(Journal, Finished), Failure> {
-        let shown = path.display();
+        let shown = path.display().to_string();
         if same_file(path, &input.path) {
             return Err(Failure::usage(format!(
                 "--resume {shown} is the input file, not a journal"
@@ -181,67 +351,28 @@ impl Journal {
             .append(true)
             .open(path)
             .map_err(|e| Failure::usage(format!("cannot open the journal {shown}: {e}")))?;
-        let cannot = |e: io::Error| Failure::usage(format!("cannot read the journal {shown}: {e}"));
-        let mut finished = Finished::default();
-        let mut header_seen = None;
-        let mut trailer_sha = None;
-        let mut good_end = 0u64;
-        let mut offset = 0u64;
-        let mut number = 0u64;
-        {
-            let mut reader = BufReader::new(&mut file);
-            reader.seek(io::SeekFrom::Start(0)).map_err(cannot)?;
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                let n = reader.read_until(b'\n', &mut line).map_err(cannot)?;
-                if n == 0 {
-                    break;
-                }
-                number += 1;
-                offset += n as u64;
-                if line.last() != Some(&b'\n') {
-                    // A record cut off mid-write by a kill: dropped below, and that order is
-                    // closed again (closing is idempotent).
-                    warn(format!(
-                        "{shown}:{number}: a record cut off mid-write (the run was stopped); dropped"
-                    ));
-                    break;
-                }
-                good_end = offset;
-                let record: Value = match serde_json::from_slice(&line) {
-                    Ok(v @ Value::Object(_)) => v,
-                    _ => {
-                        warn(format!("{shown}:{number}: not a journal record, skipped"));
-                        continue;
-                    }
-                };
-                if header_seen.is_none() {
-                    if record.get("wxpay_journal").is_none() {
-                        return Err(Failure::usage(format!(
-                            "{shown} has no journal header on its first line: it is not a journal of this version of wxpay"
-                        )));
-                    }
-                    check_header(&record, run, input).map_err(|why| {
-                        Failure::usage(format!("--resume {shown}: {why}; nothing was sent"))
-                    })?;
-                    header_seen = Some(());
-                    continue;
-                }
-                if let Some(sha) = record.get("input_sha256").and_then(Value::as_str) {
-                    trailer_sha = Some(sha.to_owned());
-                }
-                if record.get("outcome").is_some() {
-                    if let Some(line) = record.get("line").and_then(Value::as_u64) {
-                        finished.insert(line);
-                    }
-                }
-            }
-        }
-        if header_seen.is_none() {
+        let contents = read_contents(&mut file, &shown, input.size, warn)?;
+        let Some(header) = &contents.header else {
             return Err(Failure::usage(format!("{shown} is empty: there is no run to resume")));
+        };
+        if let Err(why) = check_header(header, run, input) {
+            if contents.results {
+                return Err(Failure::usage(format!("--resume {shown}: {why}; nothing was sent")));
+            }
+            warn(format!(
+                "{shown} held only the header of a run that sent nothing: this run starts afresh in it"
+            ));
+            file.set_len(0).map_err(|e| {
+                Failure::error(format!("cannot start the journal {shown} afresh: {e}"))
+            })?;
+            return Ok((Journal::start(file, path, run, input)?, Finished::default()));
         }
-        if let Some(recorded) = trailer_sha {
+        if let Some(why) = contents.corrupt {
+            return Err(Failure::usage(format!(
+                "--resume {shown}: the journal is corrupt: {why}; nothing was sent"
+            )));
+        }
+        if let Some(recorded) = contents.trailer_sha {
             let now = file_sha256(&input.path).map_err(|e| {
                 Failure::usage(format!("cannot read {}: {e}", input.path.display()))
             })?;
@@ -251,14 +382,14 @@ impl Journal {
                 )));
             }
         }
-        if good_end < offset {
-            file.set_len(good_end).map_err(|e| {
+        if contents.good_end < contents.end {
+            file.set_len(contents.good_end).map_err(|e| {
                 Failure::error(format!("cannot drop the torn last line of {shown}: {e}"))
             })?;
         }
         let journal =
             Journal { file, path: path.to_owned(), last_sync: Instant::now(), unsynced: false };
-        Ok((journal, finished))
+        Ok((journal, contents.finished))
     }
 
     /// The journal's path.
@@ -269,7 +400,8 @@ impl Journal {
     /// Appends one record in a single write (a killed process leaves whole lines, or a torn
     /// last one that resume drops), and forces it to disk at most a second later.
     pub(crate) fn append(&mut self, record: &Value) -> io::Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
+        // One line, and no control character raw in it (errors may quote the network).
+        let mut line = crate::escape::json(record).into_bytes();
         line.push(b'\n');
         self.file.write_all(&line)?;
         self.unsynced = true;
@@ -302,6 +434,7 @@ fn header(run: &RunIdentity, input: &InputIdentity) -> Value {
         "merchant": run.merchant,
         "sub_merchant": run.sub_merchant,
         "column": run.column,
+        "base_url": run.base_url,
         "input": input.path.display().to_string(),
         "input_size": input.size,
         "input_head_sha256": input.head_sha256,
@@ -342,6 +475,9 @@ fn check_header(h: &Value, run: &RunIdentity, input: &InputIdentity) -> Result<(
     if text("column") != run.column {
         return Err(differs("--column", text("column"), run.column.clone()));
     }
+    if text("base_url").as_deref() != Some(run.base_url.as_str()) {
+        return Err(differs("base URL", text("base_url"), Some(run.base_url.clone())));
+    }
     let size = h.get("input_size").and_then(Value::as_u64);
     if size != Some(input.size) || text("input_head_sha256").as_deref() != Some(&input.head_sha256)
     {
@@ -360,13 +496,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finished_lines_are_bits() {
+    fn a_line_is_finished_only_with_the_order_number_it_had() {
         let mut f = Finished::default();
-        for line in [1, 64, 65, 1_000_000, 64] {
-            f.insert(line);
-        }
-        assert_eq!(f.len(), 4);
-        assert!(f.contains(64) && f.contains(1_000_000) && !f.contains(2) && !f.contains(u64::MAX));
-        assert!(f.bits.len() * 8 < 130_000, "a million lines take 125 KB");
+        f.insert(7, "order-7", CloseOutcome::Paid);
+        f.insert(3, "order-3", CloseOutcome::Closed);
+        f.insert(7, "order-7b", CloseOutcome::NotFound);
+        f.insert(u64::MAX, "far", CloseOutcome::AlreadyClosed);
+        f.seal();
+        assert_eq!(f.entries.len(), 4);
+        assert_eq!(f.outcome(7, "order-7"), Some(CloseOutcome::Paid));
+        assert_eq!(f.outcome(7, "order-7b"), Some(CloseOutcome::NotFound));
+        assert_eq!(f.outcome(3, "order-3"), Some(CloseOutcome::Closed));
+        assert_eq!(f.outcome(3, "order-7"), None, "another number on that line");
+        assert_eq!(f.outcome(4, "order-3"), None);
+        assert_eq!(f.outcome(u64::MAX, "far"), Some(CloseOutcome::AlreadyClosed));
+        assert!(f.entries.capacity() * 16 <= 64, "16 bytes a line, not a bit per line number");
     }
 }

@@ -14,7 +14,7 @@ use std::hash::BuildHasher;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -45,6 +45,8 @@ pub(crate) struct Plan {
     pub(crate) close_for: CloseFor,
     /// The command line that continues this run (`--resume JOURNAL`), for the summary.
     pub(crate) resume_command: String,
+    /// Where the closes go, for `--json` records.
+    pub(crate) base_url: String,
 }
 
 /// Parses `--rate`: `50` or `50/s`, within [`RATE_RANGE`].
@@ -58,6 +60,9 @@ pub(crate) fn parse_rate(rate: &str) -> Result<f64, Failure> {
         ))),
     }
 }
+
+/// Results counted by kind: an outcome's name (`closed`, `paid`, …) or `error`.
+type Tally = BTreeMap<&'static str, u64>;
 
 /// What the reader and the workers tell the main task.
 enum Event {
@@ -112,25 +117,29 @@ impl Out {
 
 /// A line on standard error, `wxpay: ` first.
 fn note(text: &str) {
-    note!("wxpay: {text}");
+    note!("wxpay: {}", crate::escape::lines(text));
 }
 
 /// Runs the plan. Returns the exit code, by the documented precedence.
-pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, Failure> {
+pub(crate) async fn run(plan: Plan, client: crate::certificates::Closer) -> Result<u8, Failure> {
     let input = InputIdentity::of(&plan.file)?;
     let mut warnings = Vec::new();
-    let (mut journal, finished) = if plan.resume {
-        Journal::resume(&plan.journal, &plan.run, &input, &mut |w| warnings.push(w))?
+    // A resume checks its journal first (another run's is refused as such); a new run opens
+    // the input first, so that one that cannot be read (a wrong --column) leaves no journal.
+    let (reader, mut journal, finished) = if plan.resume {
+        let (journal, finished) =
+            Journal::resume(&plan.journal, &plan.run, &input, &mut |w| warnings.push(w))?;
+        (OrderReader::open(&plan.file, plan.column.as_deref())?, journal, finished)
     } else {
-        (Journal::create(&plan.journal, &plan.run, &input)?, Finished::default())
+        let reader = OrderReader::open(&plan.file, plan.column.as_deref())?;
+        let journal = Journal::create(&plan.journal, &plan.run, &input, &mut |w| warnings.push(w))?;
+        (reader, journal, Finished::default())
     };
     for w in warnings {
         note(&w);
     }
-    let already = finished.len();
-    let reader = OrderReader::open(&plan.file, plan.column.as_deref())?;
 
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(Stop::default());
     let concurrency = plan.concurrency.clamp(1, 1024);
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(2 * concurrency);
     let (events_tx, mut events) = mpsc::channel::<Event>(4 * concurrency + 64);
@@ -164,13 +173,22 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
             (jobs_rx.clone(), events_tx.clone(), client.clone(), rate.clone(), stop.clone());
         tokio::spawn(async move {
             loop {
-                let next = jobs.lock().await.recv().await;
+                let next = tokio::select! {
+                    next = async { jobs.lock().await.recv().await } => next,
+                    () = stop.wait() => break,
+                };
                 let Some(job) = next else { break };
                 if let Some(rate) = &rate {
-                    rate.lock().await.tick().await;
+                    let ticked = tokio::select! {
+                        _ = async { rate.lock().await.tick().await } => true,
+                        () = stop.wait() => false,
+                    };
+                    if !ticked {
+                        break;
+                    }
                 }
                 // Nothing new starts once the run is stopping.
-                if stop.load(Ordering::SeqCst) {
+                if stop.is_set() {
                     break;
                 }
                 let result = client.close(job.close).await;
@@ -185,7 +203,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
 
     let mut signals = Signals::new()?;
     let mut out = Out { json: plan.json, closed: false, bar };
-    let mut tally: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut tally = Tally::new();
     let (mut invalid, mut duplicates) = (0u64, 0u64);
     let mut stopped_because: Option<String> = None;
     let mut journal_failed = false;
@@ -200,7 +218,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
                     let _ = journal.sync();
                     std::process::exit(130);
                 }
-                stop.store(true, Ordering::SeqCst);
+                stop.set();
                 note("stopping: no new closes start; waiting for those in flight (a second signal exits at once)");
                 stopped_because = Some("interrupted".into());
                 continue;
@@ -232,7 +250,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
                 );
             }
             Event::Done { line, no, result } => {
-                let record = crate::close::record(&no, Some(line), &result);
+                let mut record = crate::close::record(&no, Some(line), &result);
                 // The journal first: a result is not known until it is written down.
                 record_or_stop(
                     &mut journal,
@@ -241,6 +259,9 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
                     &stop,
                     &mut stopped_because,
                 );
+                if plan.json {
+                    record["base_url"] = json!(plan.base_url);
+                }
                 let key = result.as_ref().map_or("error", |outcome| outcome.as_str());
                 *tally.entry(key).or_default() += 1;
                 if journal_failed {
@@ -249,7 +270,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
                 }
                 out.result(&record);
                 if out.closed && stopped_because.is_none() {
-                    stop.store(true, Ordering::SeqCst);
+                    stop.set();
                     stopped_because = Some("standard output was closed".into());
                 }
                 if let Some(bar) = &out.bar {
@@ -259,7 +280,14 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
             }
         }
     }
-    let _ = reading.join();
+    // What the journal already had for the lines skipped: with this run's results, the
+    // whole run's.
+    let skipped = reading.join().unwrap_or_default();
+    let already: u64 = skipped.values().sum();
+    let mut whole = tally.clone();
+    for (k, v) in &skipped {
+        *whole.entry(k).or_default() += v;
+    }
     if let Some(bar) = out.bar.take() {
         bar.finish_and_clear();
     }
@@ -277,6 +305,11 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
     summary.push(format!("invalid lines {invalid}"));
     summary.push(format!("duplicates {duplicates}"));
     summary.push(format!("skipped (already in the journal) {already}"));
+    if plan.resume {
+        let whole: Vec<String> =
+            whole.iter().map(|(k, v)| format!("{} {v}", k.replace('_', " "))).collect();
+        summary.push(format!("whole run: {}", whole.join(", ")));
+    }
     note(&format!("{closes} closes: {}; journal {}", summary.join(", "), journal.path().display()));
     let unfinished = !read_all || stopped_because.is_some();
     if unfinished {
@@ -285,19 +318,27 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
             "{why}: not every line was processed; to finish the run: {}",
             plan.resume_command
         ));
+        if plan.resume_command.contains("[redacted]@") {
+            note(
+                "put the proxy's user and password back in place of [redacted] (or set WXPAY_PROXY)",
+            );
+        }
     }
     if plan.json && !out.closed {
         let summary = json!({
             "summary": tally,
+            "whole_run": whole,
             "invalid_lines": invalid,
             "duplicates": duplicates,
             "skipped": already,
             "journal": journal.path().display().to_string(),
+            "base_url": plan.base_url,
             "complete": !unfinished,
         });
-        let _ = writeln!(std::io::stdout(), "{summary}");
+        let _ = writeln!(std::io::stdout(), "{}", crate::escape::json(&summary));
     }
-    let count = |k: &str| tally.get(k).copied().unwrap_or(0);
+    // The exit code says the worst of the whole run, the journal's part included.
+    let count = |k: &str| whole.get(k).copied().unwrap_or(0);
     Ok(if count("error") > 0 || journal_failed || unfinished {
         exit::ERROR
     } else if count("paid") > 0 {
@@ -317,7 +358,7 @@ fn record_or_stop(
     journal: &mut Journal,
     record: &Value,
     failed: &mut bool,
-    stop: &AtomicBool,
+    stop: &Stop,
     stopped_because: &mut Option<String>,
 ) {
     if *failed {
@@ -325,7 +366,7 @@ fn record_or_stop(
     }
     if let Err(e) = journal.append(record) {
         *failed = true;
-        stop.store(true, Ordering::SeqCst);
+        stop.set();
         note(&format!(
             "{}; stopped: no new closes start, and results from now on are printed only",
             journal.write_failure(&e).message
@@ -334,69 +375,96 @@ fn record_or_stop(
     }
 }
 
-/// Reads the file on a thread of its own, sending each line on as it is read.
+/// The run's stop: set once (a signal, a closed output, a journal that cannot be written),
+/// checked by the reader and awaited by the workers, so that one waiting for the rate
+/// limiter's next tick (100 s apart at `--rate 0.01`) stops at once.
+#[derive(Debug)]
+struct Stop(tokio::sync::watch::Sender<bool>);
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop(tokio::sync::watch::Sender::new(false))
+    }
+}
+
+impl Stop {
+    fn set(&self) {
+        self.0.send_replace(true);
+    }
+
+    fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Returns once the stop is set.
+    async fn wait(&self) {
+        let _ = self.0.subscribe().wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// Reads the file on a thread of its own, sending each line on as it is read. Returns the
+/// outcomes of the lines it skipped because the journal already has them.
 fn spawn_reader(
     mut reader: OrderReader,
     close_for: CloseFor,
     finished: Finished,
     jobs: mpsc::Sender<Job>,
     events: mpsc::Sender<Event>,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
+    stop: Arc<Stop>,
+) -> std::thread::JoinHandle<Tally> {
     std::thread::spawn(move || {
-        // Order numbers seen, as keyed 64-bit hashes: 8 bytes an order rather than the text.
-        // Two different numbers share a hash with odds of about n²/2⁶⁵ (3 in 100 million for
-        // a million lines); the later one would then be reported as a duplicate, by line.
+        // Order numbers seen, as keyed 64-bit hashes: 8 bytes an order rather than the text
+        // (in a hash table: 9 bytes a slot, kept at most 7/8 full, doubled as it grows).
+        // Two different numbers share a hash with odds of about n²/2⁶⁵ (3 in 100 million
+        // for a million lines); the later one would then be reported as a duplicate, by line.
         let hasher = std::collections::hash_map::RandomState::new();
         let mut seen: HashSet<u64> = HashSet::new();
+        let mut skipped = Tally::new();
         let mut lines = 0u64;
         let send = |event| events.blocking_send(event).is_ok();
-        while !stop.load(Ordering::SeqCst) {
+        while !stop.is_set() {
             let line = match reader.next_line() {
                 None => {
                     let sha256 = reader.sha256_hex();
                     let _ = send(Event::ReadAll { sha256, lines });
-                    return;
+                    break;
                 }
                 Some(Err(e)) => {
                     let _ = send(Event::ReadFailed(e.to_string()));
-                    return;
+                    break;
                 }
                 Some(Ok(line)) => line,
             };
             lines += 1;
             let Line { number, order } = line;
-            let no = match order {
-                Ok(no) => no,
+            // A line that is not an order number is reported as such, every time: only
+            // valid numbers are compared for duplicates.
+            let checked = order.and_then(|no| close_for(&no).map(|close| (no, close)));
+            let (no, close) = match checked {
+                Ok(found) => found,
                 Err(why) => {
                     if !send(Event::Invalid { line: number, why }) {
-                        return;
+                        break;
                     }
                     continue;
                 }
             };
             if !seen.insert(hasher.hash_one(&no)) {
                 if !send(Event::Duplicate { line: number, no }) {
-                    return;
+                    break;
                 }
                 continue;
             }
-            if finished.contains(number) {
+            // Skipped only while the line holds the order number its outcome was for.
+            if let Some(outcome) = finished.outcome(number, &no) {
+                *skipped.entry(outcome.as_str()).or_default() += 1;
                 continue;
             }
-            match close_for(&no) {
-                Ok(close) => {
-                    if jobs.blocking_send(Job { line: number, no, close }).is_err() {
-                        return;
-                    }
-                }
-                Err(why) => {
-                    if !send(Event::Invalid { line: number, why }) {
-                        return;
-                    }
-                }
+            if jobs.blocking_send(Job { line: number, no, close }).is_err() {
+                break;
             }
         }
+        skipped
     })
 }
 

@@ -1,0 +1,104 @@
+//! Text that may hold what the network sent, made safe for a terminal: control characters
+//! (C0, DEL, C1) never reach it raw. The core escapes what its errors' `Display` shows; this
+//! is the command's own guard for everything it prints, so a forged answer cannot move the
+//! cursor, recolour, retitle or rewrite the lines around it whatever the core says.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Whether `c` is a control character a terminal may act on.
+fn is_control(c: char) -> bool {
+    c.is_control()
+}
+
+/// `text` for one line of a terminal: every control character, line ends included, as
+/// `\x1b` (C0 and DEL) or `\u{9b}` (C1).
+pub(crate) fn line(text: &str) -> Cow<'_, str> {
+    escape(text, |_| false)
+}
+
+/// `text` with every control character escaped but `\n`, for messages of several lines.
+pub(crate) fn lines(text: &str) -> Cow<'_, str> {
+    escape(text, |c| c == '\n')
+}
+
+fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(|c| is_control(c) && !keep(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !is_control(c) || keep(c) => out.push(c),
+            c if (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A JSON value as one line: serde_json escapes C0 controls in strings, and this escapes
+/// DEL and the C1 controls it leaves raw (`\u009b`, valid JSON), so `cat journal` is safe.
+pub(crate) fn json(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    if !text.chars().any(is_control) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_control(c) {
+            // Outside strings JSON has only ASCII structure and no controls: every one is in a string.
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Standard error for `-v`'s log lines, with control characters escaped (a log field may hold
+/// what the network sent); each event's own line end is kept.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (&*text, ""),
+        };
+        let mut err = std::io::stderr().lock();
+        err.write_all(line(body).as_bytes())?;
+        err.write_all(end.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_escaped_and_the_rest_kept() {
+        assert_eq!(line("plain 中文 text"), "plain 中文 text");
+        assert_eq!(
+            line("a\u{1b}[31mred\u{7}\r\nb\u{7f}\u{9b}2J"),
+            "a\\x1b[31mred\\x07\\x0d\\x0ab\\x7f\\u{9b}2J"
+        );
+        assert_eq!(lines("one\ntwo\u{1b}"), "one\ntwo\\x1b");
+        let v = serde_json::json!({"error": "x\u{1b}y\u{9b}z\u{7f}"});
+        let text = json(&v);
+        assert!(!text.chars().any(char::is_control), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, v, "the same JSON");
+    }
+}
