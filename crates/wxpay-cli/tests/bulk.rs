@@ -724,3 +724,75 @@ fn the_resume_hint_never_repeats_proxy_credentials() {
         assert!(stderr.contains("[redacted]@127.0.0.1:9"), "{stderr}");
     }
 }
+
+/// Someone in the path sends one genuine signed "paid" answer again for four other orders of
+/// a bulk run (APIv3 and APIv2): each is refused as a replay, effect unknown, never "paid";
+/// the orders are untouched and the run says so in its exit code (1: state unknown).
+#[test]
+fn one_signed_paid_answer_replayed_for_four_orders_is_not_believed() {
+    let b = Bench::new("replay");
+    for api in ["v3", "v2"] {
+        let key = |no: &str| match api {
+            "v3" => OrderKey::new(V3_MCH, no),
+            _ => OrderKey::new("10000100", no),
+        };
+        let paid = format!("replay-{api}-paid");
+        b.sandbox.state().put_order(key(&paid), OrderState::Paid);
+        let mut lines = vec![paid.clone()];
+        for i in 1..=4 {
+            let no = format!("replay-{api}-{i}");
+            b.sandbox.state().put_order(key(&no), OrderState::Unpaid);
+            b.sandbox.state().add_fault(FaultRule::next(Fault::Replay, 1).for_order(no.as_str()));
+            lines.push(no);
+        }
+        let file = b.file(&format!("replay-{api}.txt"), lines.join("\n") + "\n");
+        let out = wxpay()
+            .args(["close", "--api", api, "--concurrency", "1", "--from"])
+            .arg(&file)
+            .envs(b.env.iter().cloned())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        no_panic(&out);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{api}: {stdout}\n{stderr}");
+        let journal = b.dir.join(format!("replay-{api}.txt.journal.jsonl"));
+        let records = journal_records(&journal);
+        let of = |no: &str| records.iter().find(|r| r["out_trade_no"] == no).cloned().unwrap();
+        assert_eq!(of(&paid)["outcome"], "paid", "{api}");
+        for no in &lines[1..] {
+            let r = of(no);
+            assert!(r["outcome"].is_null(), "{api} {no}: {r}");
+            assert_eq!(r["effect"], "unknown", "{api} {no}: {r}");
+            assert!(r["error"].as_str().unwrap().contains("replay"), "{api} {no}: {r}");
+            assert_eq!(b.sandbox.state().order(&key(no)).unwrap().state, OrderState::Unpaid);
+        }
+    }
+}
+
+/// The status line is not signed: a genuine "paid" relabelled 200 must not print "closed"
+/// (exit 0), and a genuine 204 relabelled 403 must not print "unchanged" (exit 6).
+#[test]
+fn a_relabelled_status_line_proves_nothing_to_the_command() {
+    let b = Bench::new("relabel");
+    for (no, state, status) in
+        [("relabel-paid", OrderState::Paid, 200), ("relabel-closed", OrderState::Unpaid, 403)]
+    {
+        b.put(no, state);
+        b.sandbox.state().add_fault(FaultRule::next(Fault::RelabelStatus(status), 1).for_order(no));
+        let out = wxpay()
+            .args(["close", "--api", "v3", no])
+            .envs(b.env.iter().cloned())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        no_panic(&out);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{no}: {stdout}\n{stderr}");
+        assert!(!stdout.contains("closed, the order can no longer be paid"), "{stdout}");
+        assert!(
+            stderr.contains("order state unknown") || stdout.contains("order state unknown"),
+            "{stdout}\n{stderr}"
+        );
+    }
+}

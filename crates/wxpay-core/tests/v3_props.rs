@@ -7,8 +7,7 @@ use wxpay_core::v3::{Authorization, CloseOrderV3, PublicKeyVerifier, RsaSigner, 
 use wxpay_core::{Context, Operation};
 
 fn ctx() -> Context {
-    let signer =
-        RsaSigner::from_pem(include_str!("vectors/keys/merchant_key.pem")).unwrap();
+    let signer = RsaSigner::from_pem(include_str!("vectors/keys/merchant_key.pem")).unwrap();
     let verifier = PublicKeyVerifier::from_pem(
         "PUB_KEY_ID_0114232134912410000000000000",
         include_str!("vectors/keys/wechatpay_pub.pem"),
