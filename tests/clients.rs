@@ -709,10 +709,16 @@ fn the_core_needs_no_transport_crate() {
 
     let v3 = CloseOrderV3::direct("raw-tcp-1");
     let answer = raw_tcp_exchange(v3.build(&ctx, &attempt).unwrap()).unwrap();
-    assert_eq!(v3.parse(&ctx, now, answer).unwrap(), CloseOutcome::Closed);
+    assert_eq!(
+        v3.parse(&ctx, &wxpay_core::ReplayGuard::new(), now, answer).unwrap(),
+        CloseOutcome::Closed
+    );
     let v2 = CloseOrderV2::new("raw-tcp-2");
     let answer = raw_tcp_exchange(v2.build(&ctx, &attempt).unwrap()).unwrap();
-    assert_eq!(v2.parse(&ctx, now, answer).unwrap(), CloseOutcome::Paid);
+    assert_eq!(
+        v2.parse(&ctx, &wxpay_core::ReplayGuard::new(), now, answer).unwrap(),
+        CloseOutcome::Paid
+    );
 }
 
 /// A signer that works once and then fails, as a KMS that goes down mid-call would.

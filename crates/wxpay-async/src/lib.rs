@@ -4,7 +4,8 @@
 //! This crate only moves bytes: it sends with one pooled reqwest client (rustls,
 //! keep-alive, no redirects) and reads the answer up to the configured cap. Signing (a KMS
 //! or HSM can sign through an [`AsyncSigner`](wxpay_core::v3::AsyncSigner)), verification,
-//! retries and fail-over are the core's one call loop ([`Call::run`](wxpay_core::Call)).
+//! retries, fail-over and certificate refresh are the core's call machine
+//! ([`Call`](wxpay_core::Call)), which this client drives with async IO and tokio's timers.
 //! Everything a caller needs is re-exported here: one dependency is enough.
 //!
 //! ```
@@ -39,24 +40,23 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use wxpay_core::*;
 
-/// An async client. Clone it freely: clones share one connection pool.
+/// An async client. Clone it freely: clones share one connection pool and one
+/// [`Session`] (the answers believed so far, the certificate refresh).
 ///
 /// `Debug` shows the configuration only, with its secrets redacted.
 #[derive(Clone)]
 pub struct Client {
-    config: Arc<ClientConfig>,
+    session: Arc<Session>,
     http: reqwest::Client,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Client").field("config", self.session.config()).finish_non_exhaustive()
     }
 }
 
@@ -94,13 +94,19 @@ impl Client {
         let http = builder.build().map_err(|e| {
             TransportError::new(TransportErrorKind::Other, "(client)", Some(Box::new(e)))
         })?;
-        Ok(Client { config: Arc::new(config), http })
+        Ok(Client { session: Arc::new(Session::new(config)), http })
     }
 
     /// The configuration.
     #[must_use]
     pub fn config(&self) -> &ClientConfig {
-        &self.config
+        self.session.config()
+    }
+
+    /// The session its calls share.
+    #[must_use]
+    pub fn session(&self) -> &Session {
+        &self.session
     }
 
     /// Closes an order: any [`CloseOrder`], or a call type that converts into one.
@@ -111,22 +117,53 @@ impl Client {
         self.execute(&order.into()).await
     }
 
-    /// Runs any core operation through the core's call loop, with retries and fail-over as
-    /// the policy says, keeping platform certificates current when the configuration asks
+    /// Runs any core operation as the core's [`Call`] machine: retries and fail-over as the
+    /// policy says, platform certificates kept current when the configuration asks
     /// ([`ClientConfigBuilder::refresh_certificates`]).
     ///
     /// # Errors
     /// The core's [`Error`]: an outcome is never an error.
     pub async fn execute<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
-        wxpay_core::execute(&self.config, op, self).await
+        self.drive(self.session.call(op)).await
+    }
+
+    /// Runs any call machine to its end: the one driver loop of this client.
+    ///
+    /// # Errors
+    /// The machine's [`Error`].
+    pub async fn drive<M: Machine>(&self, mut machine: M) -> Result<M::Output, Error> {
+        loop {
+            match machine.poll(Now::system()) {
+                Action::Random => machine.random(system_random()),
+                Action::Sign { message, signer } => {
+                    machine.signed(signer.sign_async(&message).await);
+                }
+                Action::Send(request) => {
+                    let answer = self.exchange(request).await;
+                    machine.answer(Now::system(), answer);
+                }
+                Action::Wait(wait) => {
+                    let until = tokio::time::Instant::from_std(wait.until());
+                    match wait.listener() {
+                        Some(listener) => {
+                            let _ = tokio::time::timeout_at(until, listener).await;
+                        }
+                        None => tokio::time::sleep_until(until).await,
+                    }
+                }
+                Action::Done(result) => return result,
+            }
+        }
     }
 
     /// One exchange: the request out, the answer in, up to the size cap.
-    async fn exchange(&self, host: &str, request: Request) -> Result<Response, TransportError> {
+    async fn exchange(&self, request: Request) -> Result<Response, TransportError> {
+        let host = request.uri().host().unwrap_or_default().to_owned();
+        let host = host.as_str();
         let fail = |e: reqwest::Error| TransportError::new(kind(&e), host, Some(Box::new(e)));
         let request = reqwest::Request::try_from(request).map_err(fail)?;
         let mut response = self.http.execute(request).await.map_err(fail)?;
-        let cap = self.config.max_response_bytes();
+        let cap = self.session.config().max_response_bytes();
         if response.content_length().is_some_and(|n| n > cap) {
             return Err(too_large(host, cap));
         }
@@ -148,29 +185,6 @@ impl Client {
 fn too_large(host: &str, cap: u64) -> TransportError {
     let why = format!("the answer is larger than the {cap}-byte cap");
     TransportError::new(TransportErrorKind::BodyTooLarge, host, Some(why.into()))
-}
-
-/// The IO of an async call.
-impl Transport for Client {
-    fn send(
-        &self,
-        host: &str,
-        request: Request,
-    ) -> impl Future<Output = Result<Response, TransportError>> {
-        self.exchange(host, request)
-    }
-
-    fn sleep(&self, delay: Duration) -> impl Future<Output = ()> {
-        tokio::time::sleep(delay)
-    }
-
-    fn sign(
-        &self,
-        ctx: &Context,
-        prepared: Prepared,
-    ) -> impl Future<Output = Result<Request, Error>> {
-        prepared.sign_async(ctx)
-    }
 }
 
 /// What a reqwest error means for the order: could the request have been sent?

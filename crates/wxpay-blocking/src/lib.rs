@@ -1,8 +1,9 @@
 //! A blocking WeChat Pay close-order client: [`wxpay_core`] over [ureq](https://docs.rs/ureq).
 //!
 //! This crate only moves bytes: it sends with a pooled ureq agent (rustls, keep-alive, no
-//! redirects) and reads the answer up to the configured cap. Signing, verification, retries
-//! and fail-over are the core's one call loop ([`Call::run_blocking`](wxpay_core::Call)).
+//! redirects) and reads the answer up to the configured cap. Signing, verification, retries,
+//! fail-over and certificate refresh are the core's call machine ([`Call`](wxpay_core::Call)),
+//! which this client drives with blocking IO and thread sleeps.
 //! Everything a caller needs is re-exported here: one dependency is enough.
 //!
 //! ```
@@ -32,25 +33,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::future::{Future, ready};
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use wxpay_core::*;
 
-/// A blocking client. Clone it freely: clones share one connection pool.
+/// A blocking client. Clone it freely: clones share one connection pool and one
+/// [`Session`] (the answers believed so far, the certificate refresh).
 ///
 /// `Debug` shows the configuration only, with its secrets redacted.
 #[derive(Clone)]
 pub struct Client {
-    config: Arc<ClientConfig>,
+    session: Arc<Session>,
     agent: ureq::Agent,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Client").field("config", self.session.config()).finish_non_exhaustive()
     }
 }
 
@@ -82,13 +82,19 @@ impl Client {
             .tls_config(tls_config(config.tls_roots()))
             .build()
             .into();
-        Ok(Client { config: Arc::new(config), agent })
+        Ok(Client { session: Arc::new(Session::new(config)), agent })
     }
 
     /// The configuration.
     #[must_use]
     pub fn config(&self) -> &ClientConfig {
-        &self.config
+        self.session.config()
+    }
+
+    /// The session its calls share.
+    #[must_use]
+    pub fn session(&self) -> &Session {
+        &self.session
     }
 
     /// Closes an order: any [`CloseOrder`], or a call type that converts into one.
@@ -99,50 +105,59 @@ impl Client {
         self.execute(&order.into())
     }
 
-    /// Runs any core operation through the core's call loop, with retries and fail-over as
-    /// the policy says, keeping platform certificates current when the configuration asks
+    /// Runs any core operation as the core's [`Call`] machine: retries and fail-over as the
+    /// policy says, platform certificates kept current when the configuration asks
     /// ([`ClientConfigBuilder::refresh_certificates`]).
     ///
     /// # Errors
     /// The core's [`Error`]: an outcome is never an error.
     pub fn execute<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
-        wxpay_core::execute_blocking(&self.config, op, self)
+        self.drive(self.session.call(op))
+    }
+
+    /// Runs any call machine to its end: the one driver loop of this client.
+    ///
+    /// # Errors
+    /// The machine's [`Error`].
+    pub fn drive<M: Machine>(&self, mut machine: M) -> Result<M::Output, Error> {
+        loop {
+            match machine.poll(Now::system()) {
+                Action::Random => machine.random(system_random()),
+                // Refused when the client was built: only an asynchronous signer asks.
+                Action::Sign { .. } => machine.signed(Err(SignError::new(
+                    "the blocking client cannot run an asynchronous signer",
+                ))),
+                Action::Send(request) => {
+                    let answer = self.exchange(request);
+                    machine.answer(Now::system(), answer);
+                }
+                Action::Wait(wait) => {
+                    let until = wait.until();
+                    match wait.listener() {
+                        Some(listener) => {
+                            listener.wait_deadline(until);
+                        }
+                        None => std::thread::sleep(
+                            until.saturating_duration_since(std::time::Instant::now()),
+                        ),
+                    }
+                }
+                Action::Done(result) => return result,
+            }
+        }
     }
 
     /// One exchange: the request out, the answer in, up to the size cap.
-    fn exchange(&self, host: &str, request: Request) -> Result<Response, TransportError> {
-        let fail = |e: ureq::Error| TransportError::new(kind(&e), host, Some(Box::new(e)));
+    fn exchange(&self, request: Request) -> Result<Response, TransportError> {
+        let host = request.uri().host().unwrap_or_default().to_owned();
+        let fail = |e: ureq::Error| TransportError::new(kind(&e), &host, Some(Box::new(e)));
         let (parts, mut body) = self.agent.run(request).map_err(fail)?.into_parts();
         let bytes = body
             .with_config()
-            .limit(self.config.max_response_bytes())
+            .limit(self.session.config().max_response_bytes())
             .read_to_vec()
             .map_err(fail)?;
         Ok(Response::from_parts(parts, bytes))
-    }
-}
-
-/// The IO of a blocking call: every future is complete when returned.
-impl Transport for Client {
-    fn send(
-        &self,
-        host: &str,
-        request: Request,
-    ) -> impl Future<Output = Result<Response, TransportError>> {
-        ready(self.exchange(host, request))
-    }
-
-    fn sleep(&self, delay: Duration) -> impl Future<Output = ()> {
-        std::thread::sleep(delay);
-        ready(())
-    }
-
-    fn sign(
-        &self,
-        ctx: &Context,
-        prepared: Prepared,
-    ) -> impl Future<Output = Result<Request, Error>> {
-        ready(prepared.sign(ctx))
     }
 }
 

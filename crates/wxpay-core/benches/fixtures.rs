@@ -21,7 +21,7 @@ use sha2::Sha256;
 use wxpay_core::{Attempt, CloseOutcome, Operation};
 
 use wxpay_core::v2::{self, CloseOrderV2, SignType, V2Credentials};
-use wxpay_core::{ApiV2Key, BaseUrl, Context};
+use wxpay_core::{ApiV2Key, BaseUrl, Context, ReplayGuard};
 
 pub const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
 pub const NONCE: &str = "4ca93f17ddf3443ceabf72f26d64fe0e";
@@ -237,9 +237,9 @@ pub fn cases() -> Vec<Case> {
         let pool = std::rc::Rc::clone(&v2_answers);
         fresh_answers(
             std::rc::Rc::clone(&v2_answers),
-            move || (v2_ctx(SignType::Md5), extra.then(wxpay_core::ReplayGuard::new)),
-            move |(ctx, extra), i, resp| {
-                assert_eq!(close.parse(ctx, TIMESTAMP, resp).unwrap(), CloseOutcome::Closed);
+            move || (v2_ctx(SignType::Md5), ReplayGuard::new(), extra.then(ReplayGuard::new)),
+            move |(ctx, seen, extra), i, resp| {
+                assert_eq!(close.parse(ctx, seen, TIMESTAMP, resp).unwrap(), CloseOutcome::Closed);
                 if let Some(g) = extra {
                     let (nonce, _, sign) = &pool.ids[i];
                     g.first_v2(nonce, sign).unwrap();
@@ -267,9 +267,9 @@ pub fn cases() -> Vec<Case> {
         let pool = std::rc::Rc::clone(&v3_answers);
         fresh_answers(
             std::rc::Rc::clone(&v3_answers),
-            move || (v3_ctx(), extra.then(wxpay_core::ReplayGuard::new)),
-            move |(ctx, extra), i, resp| {
-                assert_eq!(close.parse(ctx, now, resp).unwrap(), CloseOutcome::Closed);
+            move || (v3_ctx(), ReplayGuard::new(), extra.then(ReplayGuard::new)),
+            move |(ctx, seen, extra), i, resp| {
+                assert_eq!(close.parse(ctx, seen, now, resp).unwrap(), CloseOutcome::Closed);
                 if let Some(g) = extra {
                     let (serial, ts, nonce) = &pool.ids[i];
                     g.first_v3(serial, *ts, nonce, now, 300).unwrap();
@@ -290,9 +290,9 @@ pub fn cases() -> Vec<Case> {
         let close = v3_close();
         fresh_answers(
             std::rc::Rc::new(v3_pool(1024, later, CERT_SERIAL)),
-            move || v3_ctx_with(store.clone()),
-            move |ctx, _, resp| {
-                assert_eq!(close.parse(ctx, later, resp).unwrap(), CloseOutcome::Closed)
+            move || (v3_ctx_with(store.clone()), ReplayGuard::new()),
+            move |(ctx, seen), _, resp| {
+                assert_eq!(close.parse(ctx, seen, later, resp).unwrap(), CloseOutcome::Closed)
             },
         )
     };

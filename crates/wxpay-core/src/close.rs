@@ -5,6 +5,7 @@ use crate::endpoint::Endpoint;
 use crate::error::{ApiVersion, Error, InvalidInput};
 use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::outcome::CloseOutcome;
+use crate::replay::ReplayGuard;
 use crate::v2::CloseOrderV2;
 use crate::v3::{CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3};
 
@@ -91,8 +92,13 @@ impl CloseOrder {
 trait CloseCall {
     fn validate_at(&self, now: u64) -> Result<(), InvalidInput>;
     fn prepare_dyn(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error>;
-    fn parse_dyn(&self, ctx: &Context, now: u64, response: Response)
-    -> Result<CloseOutcome, Error>;
+    fn parse_dyn(
+        &self,
+        ctx: &Context,
+        seen: &ReplayGuard,
+        now: u64,
+        response: Response,
+    ) -> Result<CloseOutcome, Error>;
     fn endpoint_dyn(&self, configured: &Endpoint) -> Endpoint;
 }
 
@@ -105,8 +111,8 @@ macro_rules! close_call {
             fn prepare_dyn(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
                 self.prepare(ctx, attempt)
             }
-            fn parse_dyn(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
-                self.parse(ctx, now, response)
+            fn parse_dyn(&self, ctx: &Context, seen: &ReplayGuard, now: u64, response: Response) -> Result<CloseOutcome, Error> {
+                self.parse(ctx, seen, now, response)
             }
             fn endpoint_dyn(&self, configured: &Endpoint) -> Endpoint {
                 self.endpoint(configured)
@@ -138,7 +144,13 @@ impl Operation for CloseOrder {
         self.as_operation().prepare_dyn(ctx, attempt)
     }
 
-    fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
-        self.as_operation().parse_dyn(ctx, now, response)
+    fn parse(
+        &self,
+        ctx: &Context,
+        seen: &ReplayGuard,
+        now: u64,
+        response: Response,
+    ) -> Result<CloseOutcome, Error> {
+        self.as_operation().parse_dyn(ctx, seen, now, response)
     }
 }

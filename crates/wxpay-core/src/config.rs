@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::endpoint::{BaseUrl, Endpoint};
 use crate::error::{InvalidInput, KeyError};
 use crate::operation::Context;
-use crate::refresh::{CertificateRefresh, Keeper, MAX_REFRESH_INTERVAL};
+use crate::refresh::{CertificateRefresh, MAX_REFRESH_INTERVAL};
 use crate::retry::RetryPolicy;
 use crate::v2::V2Credentials;
 use crate::v3::V3Credentials;
@@ -41,7 +41,7 @@ pub struct ClientConfig {
     max_response_bytes: u64,
     proxy: Option<String>,
     tls_roots: Option<Arc<[Vec<u8>]>>,
-    keeper: Option<Arc<Keeper>>,
+    certificates: Option<(crate::v3::PlatformCertificates, CertificateRefresh)>,
 }
 
 impl ClientConfig {
@@ -109,11 +109,16 @@ impl ClientConfig {
     /// The platform certificate store the clients keep current, if any.
     #[must_use]
     pub fn certificate_store(&self) -> Option<&crate::v3::PlatformCertificates> {
-        self.keeper.as_deref().map(|k| &k.store)
+        self.certificates.as_ref().map(|(store, _)| store)
     }
 
-    pub(crate) fn keeper(&self) -> Option<&Keeper> {
-        self.keeper.as_deref()
+    /// The store kept current and when it is refreshed, if the configuration asks for it
+    /// ([`ClientConfigBuilder::refresh_certificates`]).
+    #[must_use]
+    pub fn certificate_refresh(
+        &self,
+    ) -> Option<(&crate::v3::PlatformCertificates, &CertificateRefresh)> {
+        self.certificates.as_ref().map(|(store, refresh)| (store, refresh))
     }
 
     /// The only certificate authorities trusted for TLS, as DER, when set with
@@ -324,7 +329,7 @@ impl ClientConfigBuilder {
         if self.v2.is_none() && self.v3.is_none() {
             return Err(InvalidInput::MissingCredentials { api: "v2 or v3" });
         }
-        let keeper = match self.certificates {
+        let certificates = match self.certificates {
             None => None,
             Some((store, refresh)) => {
                 let v3 = self.v3.as_ref().ok_or(InvalidInput::MissingCredentials { api: "v3" })?;
@@ -345,7 +350,7 @@ impl ClientConfigBuilder {
                         max: u64::try_from(MAX_REFRESH_INTERVAL.as_millis()).unwrap_or(u64::MAX),
                     });
                 }
-                Some(Arc::new(Keeper::new(store, refresh)))
+                Some((store, refresh))
             }
         };
         let max = crate::MAX_RESPONSE_BODY as u64;
@@ -388,7 +393,7 @@ impl ClientConfigBuilder {
             max_response_bytes: self.max_response_bytes,
             proxy: self.proxy,
             tls_roots,
-            keeper,
+            certificates,
         })
     }
 }

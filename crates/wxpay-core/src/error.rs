@@ -400,6 +400,10 @@ pub enum InvalidInput {
     /// A key or certificate could not be used.
     #[error(transparent)]
     Key(KeyError),
+    /// A call machine was polled after it had finished (a driver's mistake): nothing was
+    /// sent for that poll.
+    #[error("the call had already finished: make a new one")]
+    Finished,
 }
 
 /// Why a key, public key or certificate could not be loaded. Never contains key material.

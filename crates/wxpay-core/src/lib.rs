@@ -34,7 +34,7 @@
 //! (time and nonce are inputs), send it, read the answer.
 //!
 //! ```
-//! use wxpay_core::{ApiV2Key, Attempt, BaseUrl, CloseOutcome, Context, Operation};
+//! use wxpay_core::{ApiV2Key, Attempt, BaseUrl, CloseOutcome, Context, Operation, ReplayGuard};
 //! use wxpay_core::v2::{CloseOrderV2, SignType, V2Credentials};
 //!
 //! let key = ApiV2Key::new("192006250b4c09247ec02edce69f6a2d")?;
@@ -53,7 +53,8 @@
 //! let answer = http::Response::builder().status(200).body(
 //!     b"<xml><return_code><![CDATA[FAIL]]></return_code><return_msg>SIGNERROR</return_msg></xml>".to_vec(),
 //! )?;
-//! let err = close.parse(&ctx, 1_700_000_001, answer).unwrap_err();
+//! let seen = ReplayGuard::new(); // the answers believed so far (a `Session` keeps one)
+//! let err = close.parse(&ctx, &seen, 1_700_000_001, answer).unwrap_err();
 //! assert!(matches!(err.kind(), wxpay_core::ErrorKind::Communication { .. }));
 //! assert_eq!(err.order_effect(), wxpay_core::OrderEffect::Refused); // the order is unchanged
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -63,7 +64,7 @@
 //! (byte-exact against the shared vectors), then verify WeChat Pay's `204` answer.
 //!
 //! ```
-//! use wxpay_core::{Attempt, BaseUrl, CloseOutcome, Context, Operation};
+//! use wxpay_core::{Attempt, BaseUrl, CloseOutcome, Context, Operation, ReplayGuard};
 //! use wxpay_core::v3::{CloseOrderV3, PublicKeyVerifier, RsaSigner, V3Credentials};
 //!
 //! # use wxpay_sandbox::merchants::{MERCHANT_KEY_PEM, WECHATPAY_PUB_PEM};
@@ -93,7 +94,8 @@
 //!     .header("Wechatpay-Serial", "PUB_KEY_ID_0114232134912410000000000000")
 //!     .header("Wechatpay-Signature", "OtOvsdVXMPwQhJSpKptsAyWsWonujbZMXvdK1MaAaWN8Wim0JiixMB/Kt129yYfYuhici7coCYhen6q787+NMbc3nxcncvHJ7X/YDGk9ptGbhlo2ASxPQOOQuJX8eK2t62u6QWqdKZDrxyjxeQ3j5Gv9nWTePGe1357PxqQN+ue6wz5EICdAXXBbJQJmzbdG9QjR57sHM4609SEZBcfvSxly1Saqjw0kP8rRPytQTQPLQJS9YL3Z4Di5vSyQQKPIs9x9E750P3xmSc8736lu/sUTziDzKFbhSSGB+6vSJfTFPHV7f53nm3jiy3+PAXJBKTK9uFmXEMYnzSPL7ER7rg==")
 //!     .body(Vec::new())?;
-//! assert_eq!(close.parse(&ctx, 1700000301, answer)?, CloseOutcome::Closed);
+//! let seen = ReplayGuard::new();
+//! assert_eq!(close.parse(&ctx, &seen, 1700000301, answer)?, CloseOutcome::Closed);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -110,6 +112,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod call;
 mod close;
 mod config;
 mod endpoint;
@@ -122,10 +125,15 @@ mod refresh;
 mod replay;
 mod retry;
 mod secret;
+mod session;
 pub mod v2;
 pub mod v3;
 mod validate;
 
+pub use call::{
+    Action, Attempts, Call, Machine, Now, RandomError, Scripted, Then, Wait, run_scripted,
+    system_random,
+};
 pub use close::CloseOrder;
 pub use config::{ClientConfig, ClientConfigBuilder};
 pub use endpoint::{BaseUrl, Endpoint};
@@ -134,13 +142,15 @@ pub use error::{
     OrderEffect, SignError, TransportError, TransportErrorKind, VerifyError,
 };
 pub use escape::{Escaped, escape};
+pub use event_listener::{EventListener, Listener};
 pub use http;
 pub use operation::{Attempt, Context, Operation, Prepared, USER_AGENT};
 pub use outcome::CloseOutcome;
-pub use refresh::{CertificateRefresh, MAX_REFRESH_INTERVAL, execute, execute_blocking};
+pub use refresh::{CertificateRefresh, MAX_REFRESH_INTERVAL};
 pub use replay::ReplayGuard;
-pub use retry::{AttemptRandom, Call, RetryPolicy, Step, Transport};
+pub use retry::{AttemptRandom, RetryPolicy};
 pub use secret::{ApiV2Key, ApiV3Key};
+pub use session::Session;
 pub use validate::MIN_CLOSE_DELAY_SECS;
 
 /// The request type wxpay hands to transports.

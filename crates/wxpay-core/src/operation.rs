@@ -24,27 +24,13 @@ pub struct Context {
     pub(crate) v2: Option<V2Credentials>,
     pub(crate) v3: Option<V3Credentials>,
     pub(crate) user_agent: HeaderValue,
-    /// The answers already believed, shared by clones (every call of one client).
-    pub(crate) replay: Arc<ReplayGuard>,
 }
 
 impl Context {
     /// A context with no credentials yet and the default `User-Agent`.
     #[must_use]
     pub fn new() -> Self {
-        Context {
-            v2: None,
-            v3: None,
-            user_agent: HeaderValue::from_static(USER_AGENT),
-            replay: Arc::new(ReplayGuard::new()),
-        }
-    }
-
-    /// The replay guard: the signed answers this context (and its clones) has believed, each
-    /// of which is refused if it comes again. See [`ReplayGuard`].
-    #[must_use]
-    pub fn replay_guard(&self) -> &ReplayGuard {
-        &self.replay
+        Context { v2: None, v3: None, user_agent: HeaderValue::from_static(USER_AGENT) }
     }
 
     /// Adds APIv2 credentials.
@@ -113,7 +99,6 @@ impl fmt::Debug for Context {
             .field("v2", &self.v2)
             .field("v3", &self.v3)
             .field("user_agent", &self.user_agent)
-            .field("replay", &self.replay)
             .finish()
     }
 }
@@ -224,6 +209,16 @@ impl Prepared {
         Self::finish(self.request, creds, pending, &signature)
     }
 
+    /// The asynchronous signer this request still needs, if any (a synchronous one signs in
+    /// [`sign`](Self::sign)).
+    pub(crate) fn async_signer(&self, ctx: &Context) -> Option<Arc<dyn crate::v3::AsyncSigner>> {
+        self.pending.as_ref()?;
+        match &ctx.v3.as_ref()?.signer {
+            SignerKind::Async(signer) => Some(Arc::clone(signer)),
+            SignerKind::Sync(_) => None,
+        }
+    }
+
     /// Completes the request with a signature made elsewhere over [`message`](Self::message).
     ///
     /// Dangerous: nothing checks the signature. One made over other bytes, or with another
@@ -281,11 +276,19 @@ pub trait Operation {
     /// APIv2 signer fails.
     fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error>;
 
-    /// Reads and verifies the answer. `now` is local Unix time in seconds when it arrived.
+    /// Reads and verifies the answer. `now` is local Unix time in seconds when it arrived;
+    /// `seen` the signed answers already believed by this client (a [`Session`](crate::Session)'s),
+    /// which a verified answer joins, and which refuses one that comes again.
     ///
     /// # Errors
     /// Any [`Error`] kind but `InvalidInput`, `Sign` and `Transport`.
-    fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<Self::Output, Error>;
+    fn parse(
+        &self,
+        ctx: &Context,
+        seen: &ReplayGuard,
+        now: u64,
+        response: Response,
+    ) -> Result<Self::Output, Error>;
 
     /// [`prepare`](Operation::prepare) and sign with the context's synchronous signers.
     ///

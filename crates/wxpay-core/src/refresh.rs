@@ -1,14 +1,10 @@
-//! Keeping platform certificates current: when the clients refresh a
-//! [`PlatformCertificates`] store, and the one entry point both clients call.
+//! Keeping platform certificates current: when a session refreshes a
+//! [`PlatformCertificates`] store (the [`Call`](crate::Call) machine does the refreshing).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::ClientConfig;
-use crate::error::{Error, ErrorKind, VerifyError};
-use crate::operation::Operation;
-use crate::retry::{Call, Transport, complete_now};
-use crate::v3::{DownloadCertificates, PlatformCertificates};
+use crate::v3::PlatformCertificates;
 
 /// The longest refresh interval: WeChat Pay lists a new certificate about 24 hours before it
 /// signs with it, and asks merchants to fetch at intervals under 12 hours.
@@ -66,12 +62,14 @@ impl CertificateRefresh {
     }
 }
 
-/// A store and when it was last refreshed, shared by a client's clones.
+/// A store and when it was last refreshed: part of a [`Session`](crate::Session).
 #[derive(Debug)]
 pub(crate) struct Keeper {
     pub(crate) store: PlatformCertificates,
     pub(crate) refresh: CertificateRefresh,
     state: Mutex<KeeperState>,
+    /// Notified when a refresh ends (calls waiting for the first list wake up).
+    ended: event_listener::Event,
 }
 
 #[derive(Debug, Default)]
@@ -88,15 +86,31 @@ struct KeeperState {
 
 impl Keeper {
     pub(crate) fn new(store: PlatformCertificates, refresh: CertificateRefresh) -> Self {
-        Keeper { store, refresh, state: Mutex::new(KeeperState::default()) }
+        Keeper {
+            store,
+            refresh,
+            state: Mutex::new(KeeperState::default()),
+            ended: event_listener::Event::new(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, KeeperState> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Whether a refresh is under way.
+    pub(crate) fn is_running(&self) -> bool {
+        self.lock().running
+    }
+
+    /// Fires when the refresh under way ends (take it before checking
+    /// [`is_running`](Self::is_running), so that no end is missed).
+    pub(crate) fn listen(&self) -> event_listener::EventListener {
+        self.ended.listen()
+    }
+
     /// Claims the periodic refresh when it is due.
-    fn claim_periodic(&self, now: Instant) -> Claim {
+    pub(crate) fn claim_periodic(&self, now: Instant) -> Claim {
         let mut s = self.lock();
         if s.running {
             return Claim::Running;
@@ -113,7 +127,7 @@ impl Keeper {
 
     /// Claims a refresh for an unknown serial: always while the store is empty, else once
     /// the forced back-off has passed.
-    fn claim_forced(&self, now: Instant) -> Claim {
+    pub(crate) fn claim_forced(&self, now: Instant) -> Claim {
         let mut s = self.lock();
         if s.running {
             return Claim::Running;
@@ -127,151 +141,38 @@ impl Keeper {
         Claim::NotNow
     }
 
-    /// Records how a refresh ended and releases the waiters (the store already holds what
-    /// it brought). `forced_for` is the serial a forced refresh was looking for.
-    fn finish(&self, now: Instant, succeeded: bool, forced_for: Option<&str>) {
+    /// Records how a refresh ended and wakes the waiters (the store already holds what it
+    /// brought). `forced_for` is the serial a forced refresh was looking for.
+    pub(crate) fn finish(&self, now: Instant, succeeded: bool, forced_for: Option<&str>) {
         let first = self.refresh.retry_after.min(self.refresh.interval);
         let doubled = |(_, backoff): (Instant, Duration)| (backoff * 2).min(self.refresh.interval);
-        let mut s = self.lock();
-        if succeeded {
-            s.succeeded = Some(now);
-            s.failed = None;
-        } else {
-            let backoff = s.failed.map_or(first, doubled);
-            s.failed = Some((now + backoff, backoff));
-        }
-        if let Some(serial) = forced_for {
-            let backoff = if succeeded && self.store.knows(serial) {
-                first
-            } else {
-                s.forced.map_or(first, doubled)
-            };
-            s.forced = Some((now + backoff, backoff));
-        }
-        s.running = false;
-    }
-
-    /// Waits (sleeping through the transport) for the refresh another call is making, up to
-    /// the retry deadline.
-    async fn wait_for_refresh<T: Transport>(&self, config: &ClientConfig, io: &T) {
-        let started = io.instant_now();
-        while self.lock().running
-            && io.instant_now().saturating_duration_since(started) < config.retry().deadline
         {
-            io.sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Downloads the list and updates the store; a failure is logged and changes nothing.
-    /// `forced_for` is the unknown serial that forced it, if any.
-    async fn refresh<T: Transport>(&self, config: &ClientConfig, io: &T, forced_for: Option<&str>) {
-        /// Marks the refresh finished (as failed) should the future be dropped half-way.
-        struct Finish<'a> {
-            keeper: &'a Keeper,
-            started: Instant,
-            done: bool,
-        }
-        impl Drop for Finish<'_> {
-            fn drop(&mut self) {
-                if !self.done {
-                    self.keeper.finish(self.started, false, None);
-                }
+            let mut s = self.lock();
+            if succeeded {
+                s.succeeded = Some(now);
+                s.failed = None;
+            } else {
+                let backoff = s.failed.map_or(first, doubled);
+                s.failed = Some((now + backoff, backoff));
             }
+            if let Some(serial) = forced_for {
+                let backoff = if succeeded && self.store.knows(serial) {
+                    first
+                } else {
+                    s.forced.map_or(first, doubled)
+                };
+                s.forced = Some((now + backoff, backoff));
+            }
+            s.running = false;
         }
-        let mut finish = Finish { keeper: self, started: io.instant_now(), done: false };
-        let op = if self.refresh.global {
-            DownloadCertificates::global()
-        } else {
-            DownloadCertificates::new()
-        };
-        let call = Call::new(&op, config.context(), config.endpoint(), config.retry());
-        let result = call.run(io).await;
-        let why = forced_for.map_or("periodic", |_| "an answer named an unknown serial");
-        let succeeded = match result {
-            Ok(certificates) => {
-                let added = self.store.update(certificates, io.unix_now());
-                let serials: Vec<String> =
-                    self.store.certificates().iter().map(|c| c.serial().to_owned()).collect();
-                tracing::info!(why, added, ?serials, "platform certificates refreshed");
-                true
-            }
-            Err(error) => {
-                tracing::warn!(why, %error, "platform certificate refresh failed; keeping the current set");
-                false
-            }
-        };
-        // Released only now: whoever waited finds the store updated.
-        finish.done = true;
-        self.finish(io.instant_now(), succeeded, forced_for);
+        self.ended.notify(usize::MAX);
     }
 }
 
 /// Whether this call may refresh, another call is refreshing, or neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Claim {
+pub(crate) enum Claim {
     Mine,
     Running,
     NotNow,
-}
-
-/// The serial of an answer signed under a key not held.
-fn unknown_serial(error: &Error) -> Option<&str> {
-    match error.kind() {
-        ErrorKind::Verify(VerifyError::UnknownSerial(serial)) => Some(serial),
-        _ => None,
-    }
-}
-
-/// Runs `op` as both clients do: its call loop, and, when the configuration keeps platform
-/// certificates current ([`ClientConfigBuilder::refresh_certificates`](crate::ClientConfigBuilder::refresh_certificates)),
-/// a refresh when one is due, and one after an answer signed under an unknown serial, after
-/// which the call is made once more (closing is idempotent).
-///
-/// # Errors
-/// The call's [`Error`].
-pub async fn execute<O: Operation, T: Transport>(
-    config: &ClientConfig,
-    op: &O,
-    io: &T,
-) -> Result<O::Output, Error> {
-    let call = || Call::new(op, config.context(), config.endpoint(), config.retry()).run(io);
-    let Some(keeper) = config.keeper() else { return call().await };
-    match keeper.claim_periodic(io.instant_now()) {
-        Claim::Mine => keeper.refresh(config, io, None).await,
-        // A store that knows nothing yet waits for its first list rather than fail.
-        Claim::Running if keeper.store.certificates().is_empty() => {
-            keeper.wait_for_refresh(config, io).await;
-        }
-        Claim::Running | Claim::NotNow => {}
-    }
-    let first = match call().await {
-        Err(first) if unknown_serial(&first).is_some() => first,
-        result => return result,
-    };
-    let serial = unknown_serial(&first).unwrap_or_default();
-    match keeper.claim_forced(io.instant_now()) {
-        Claim::Mine => keeper.refresh(config, io, Some(serial)).await,
-        // Another call is refreshing: its list may hold the serial.
-        Claim::Running => keeper.wait_for_refresh(config, io).await,
-        Claim::NotNow => {}
-    }
-    // Called again only if the key it needs is now held.
-    if !keeper.store.knows(serial) {
-        return Err(first);
-    }
-    // The first answer could not be believed: what it may have done stays in the error if
-    // this call fails too.
-    call().await.map_err(|again| again.after(&first))
-}
-
-/// [`execute`] for a blocking transport, whose futures are always ready.
-///
-/// # Errors
-/// As [`execute`].
-pub fn execute_blocking<O: Operation, T: Transport>(
-    config: &ClientConfig,
-    op: &O,
-    io: &T,
-) -> Result<O::Output, Error> {
-    complete_now(execute(config, op, io))
 }

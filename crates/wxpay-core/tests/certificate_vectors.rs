@@ -125,19 +125,21 @@ fn the_request_is_a_signed_get_without_a_body() {
 fn a_first_list_verifies_with_the_certificate_inside_it() {
     let store = PlatformCertificates::new();
     let ctx = ctx(store.clone(), key());
-    let got = DownloadCertificates::new().parse(&ctx, NOW, answer(None, None)).unwrap();
+    let seen = wxpay_core::ReplayGuard::new();
+    let got = DownloadCertificates::new().parse(&ctx, &seen, NOW, answer(None, None)).unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].serial(), "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
     assert_eq!(got[0].pem(), WECHATPAY_CERT);
     assert_eq!(store.update(got, NOW), 1);
     assert!(store.knows("5157f09efdc096de15ebe81a47057a7232f1b8e1"));
     // The same signed answer again, to the same client: a replay, not believed.
-    let replayed = DownloadCertificates::new().parse(&ctx, NOW, answer(None, None)).unwrap_err();
+    let replayed =
+        DownloadCertificates::new().parse(&ctx, &seen, NOW, answer(None, None)).unwrap_err();
     assert!(matches!(replayed.kind(), ErrorKind::Verify(VerifyError::Replayed)), "{replayed}");
     assert_eq!(replayed.order_effect(), OrderEffect::Unknown);
-    // Another client sharing the store: now trusted, it verifies the same list.
-    let other = self::ctx(store.clone(), key());
-    let again = DownloadCertificates::new().parse(&other, NOW, answer(None, None)).unwrap();
+    // Another client (its own session) sharing the store: now trusted, it verifies the list.
+    let other = wxpay_core::ReplayGuard::new();
+    let again = DownloadCertificates::new().parse(&ctx, &other, NOW, answer(None, None)).unwrap();
     assert_eq!(store.update(again, NOW), 0);
 }
 
@@ -154,7 +156,12 @@ fn every_bad_list_is_refused_with_a_clear_error() {
     let store = PlatformCertificates::new();
     let parse = |key: ApiV3Key, body: Option<&str>, serial: Option<&str>, now: u64| {
         DownloadCertificates::new()
-            .parse(&ctx(store.clone(), key), now, answer(body, serial))
+            .parse(
+                &ctx(store.clone(), key),
+                &wxpay_core::ReplayGuard::new(),
+                now,
+                answer(body, serial),
+            )
             .unwrap_err()
     };
     let verify_error = |e: wxpay_core::Error| match e.into_kind() {
@@ -213,7 +220,7 @@ fn every_bad_list_is_refused_with_a_clear_error() {
     let after = 2_200_000_000;
     let e = verify_error(
         DownloadCertificates::new()
-            .parse(&ctx(store.clone(), key()), after, {
+            .parse(&ctx(store.clone(), key()), &wxpay_core::ReplayGuard::new(), after, {
                 let mut a = answer(None, None);
                 a.headers_mut().insert("Wechatpay-Timestamp", after.to_string().parse().unwrap());
                 a
@@ -238,7 +245,12 @@ fn every_bad_list_is_refused_with_a_clear_error() {
     // And the vector itself, unaltered, still passes: none of the above was vacuous.
     assert!(
         DownloadCertificates::new()
-            .parse(&ctx(store.clone(), key()), NOW, answer(None, None))
+            .parse(
+                &ctx(store.clone(), key()),
+                &wxpay_core::ReplayGuard::new(),
+                NOW,
+                answer(None, None)
+            )
             .is_ok()
     );
 }

@@ -84,6 +84,8 @@ fn all_four_request_shapes_byte_for_byte() {
 fn answers_verify_and_read_as_the_mainland_close() {
     let vectors: Value = serde_json::from_str(VECTORS).unwrap();
     let ctx = ctx("1900000001");
+    // One client's memory of the answers it believed.
+    let seen = wxpay_core::ReplayGuard::new();
     let op = CloseGlobalOrder::by_transaction_id("4200000000201811201234567890");
     for v in vectors["responses"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
@@ -93,7 +95,7 @@ fn answers_verify_and_read_as_the_mainland_close() {
             builder = builder.header(k, value.as_str().unwrap());
         }
         let answer = builder.body(v["body"].as_str().unwrap().as_bytes().to_vec()).unwrap();
-        let got = match op.parse(&ctx, now + 1, answer.clone()) {
+        let got = match op.parse(&ctx, &seen, now + 1, answer.clone()) {
             Ok(outcome) => outcome.as_str().to_owned(),
             Err(e) => {
                 assert_eq!(e.order_effect(), OrderEffect::Refused, "{name}");
@@ -108,7 +110,14 @@ fn answers_verify_and_read_as_the_mainland_close() {
         } else {
             body[0] ^= 1;
         }
-        let err = op.parse(&ctx, now + 1, http::Response::from_parts(parts, body)).unwrap_err();
+        let err = op
+            .parse(
+                &ctx,
+                &wxpay_core::ReplayGuard::new(),
+                now + 1,
+                http::Response::from_parts(parts, body),
+            )
+            .unwrap_err();
         // A 204 with a body is no close before any signature is looked at.
         assert!(
             matches!(err.kind(), ErrorKind::Verify(_) | ErrorKind::Decode(_)),
@@ -125,12 +134,12 @@ fn answers_verify_and_read_as_the_mainland_close() {
         b.body(v["body"].as_str().unwrap().as_bytes().to_vec()).unwrap()
     };
     // The same answer again, to the same client: a replay.
-    let replay = op.parse(&ctx, 1_700_000_401, already_closed()).unwrap_err();
+    let replay = op.parse(&ctx, &seen, 1_700_000_401, already_closed()).unwrap_err();
     assert!(matches!(replay.kind(), ErrorKind::Verify(VerifyError::Replayed)), "{replay}");
     // To a client that has not seen it: believed.
-    let fresh = self::ctx("1900000001");
+    let fresh = wxpay_core::ReplayGuard::new();
     assert_eq!(
-        op.parse(&fresh, 1_700_000_401, already_closed()).unwrap(),
+        op.parse(&ctx, &fresh, 1_700_000_401, already_closed()).unwrap(),
         CloseOutcome::AlreadyClosed
     );
 }

@@ -42,14 +42,14 @@ proptest! {
     fn parser_never_panics_on_bytes(body in prop::collection::vec(any::<u8>(), 0..512), status in 100u16..600) {
         let _ = V2Fields::parse(&body);
         let resp = http::Response::builder().status(status).body(body).unwrap();
-        let _ = CloseOrderV2::new("1").parse(&ctx(), 0, resp);
+        let _ = CloseOrderV2::new("1").parse(&ctx(), &wxpay_core::ReplayGuard::new(), 0, resp);
     }
 
     #[test]
     fn parser_never_panics_on_xmlish(body in xmlish()) {
         let _ = V2Fields::parse(body.as_bytes());
         let resp = http::Response::builder().status(200).body(body.into_bytes()).unwrap();
-        let result = CloseOrderV2::new("1").parse(&ctx(), 0, resp);
+        let result = CloseOrderV2::new("1").parse(&ctx(), &wxpay_core::ReplayGuard::new(), 0, resp);
         // Random text can never carry a valid signature, so it is never an outcome.
         prop_assert!(result.is_err());
     }

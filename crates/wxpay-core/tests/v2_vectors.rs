@@ -137,7 +137,12 @@ fn response_vectors_verdicts() {
             let sign = key(v).sign(sign_type, payload.as_bytes()).unwrap();
             assert_eq!(sign.as_str(), v["sign"].as_str().unwrap(), "{name}");
         }
-        let result = CloseOrderV2::new("1415983244").parse(&ctx, 0, answer(xml));
+        let result = CloseOrderV2::new("1415983244").parse(
+            &ctx,
+            &wxpay_core::ReplayGuard::new(),
+            0,
+            answer(xml),
+        );
         match name {
             "success_md5" => assert_eq!(result.unwrap(), CloseOutcome::Closed),
             "orderpaid_hmac" => assert_eq!(result.unwrap(), CloseOutcome::Paid),
@@ -196,7 +201,12 @@ fn every_outcome_and_error_kind_from_real_xml() {
             let ctx = ctx_for(st);
             let close = CloseOrderV2::new("1415983244");
             let run = |extra: &[(&str, &str)]| {
-                close.parse(&ctx, 0, answer(&signed_answer(st, extra, plain)))
+                close.parse(
+                    &ctx,
+                    &wxpay_core::ReplayGuard::new(),
+                    0,
+                    answer(&signed_answer(st, extra, plain)),
+                )
             };
 
             assert_eq!(run(&[("result_code", "SUCCESS")]).unwrap(), CloseOutcome::Closed);
@@ -232,33 +242,41 @@ fn signatures_missing_tampered_or_of_the_wrong_algorithm_are_rejected() {
     let close = CloseOrderV2::new("1415983244");
 
     // Wrong algorithm: an MD5-signed answer to an HMAC-SHA256 request.
-    let err = close.parse(&ctx_for(SignType::HmacSha256), 0, answer(&ok)).unwrap_err();
+    let err = close
+        .parse(&ctx_for(SignType::HmacSha256), &wxpay_core::ReplayGuard::new(), 0, answer(&ok))
+        .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Verify(VerifyError::BadSignature)), "{err:?}");
 
     // Missing sign.
     let start = ok.find("<sign>").unwrap();
     let end = ok.find("</sign>").unwrap() + "</sign>".len();
     let unsigned = format!("{}{}", &ok[..start], &ok[end..]);
-    let err = close.parse(&ctx_for(SignType::Md5), 0, answer(&unsigned)).unwrap_err();
+    let err = close
+        .parse(&ctx_for(SignType::Md5), &wxpay_core::ReplayGuard::new(), 0, answer(&unsigned))
+        .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Verify(VerifyError::MissingSign)), "{err:?}");
 
     // Lower-case hex of the right signature is not the signature that was sent.
     let sign = &ok[start + "<sign><![CDATA[".len()..end - "]]></sign>".len()];
     let lowered = ok.replace(sign, &sign.to_lowercase());
-    let err = close.parse(&ctx_for(SignType::Md5), 0, answer(&lowered)).unwrap_err();
+    let err = close
+        .parse(&ctx_for(SignType::Md5), &wxpay_core::ReplayGuard::new(), 0, answer(&lowered))
+        .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Verify(VerifyError::BadSignature)), "{err:?}");
 
     // Tampered: flip the business result after signing.
     let tampered =
         signed_answer(SignType::Md5, &fail("ORDERPAID"), false).replace("ORDERPAID", "ORDERCLOSED");
-    let err = close.parse(&ctx_for(SignType::Md5), 0, answer(&tampered)).unwrap_err();
+    let err = close
+        .parse(&ctx_for(SignType::Md5), &wxpay_core::ReplayGuard::new(), 0, answer(&tampered))
+        .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Verify(VerifyError::BadSignature)), "{err:?}");
 
     // Signed with another key.
     let other_key = ApiV2Key::new("00000000000000000000000000000000").unwrap();
     let other = Context::new()
         .with_v2(V2Credentials::new("wx2421b1c4370ec43b", "10000100", other_key).unwrap());
-    let err = close.parse(&other, 0, answer(&ok)).unwrap_err();
+    let err = close.parse(&other, &wxpay_core::ReplayGuard::new(), 0, answer(&ok)).unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Verify(VerifyError::BadSignature)), "{err:?}");
 }
 
@@ -268,7 +286,9 @@ fn a_correctly_signed_answer_for_another_merchant_is_rejected() {
     let ctx =
         Context::new().with_v2(V2Credentials::new("wx2421b1c4370ec43b", "99999999", key).unwrap());
     let ok = signed_answer(SignType::Md5, &[("result_code", "SUCCESS")], false);
-    let err = CloseOrderV2::new("1415983244").parse(&ctx, 0, answer(&ok)).unwrap_err();
+    let err = CloseOrderV2::new("1415983244")
+        .parse(&ctx, &wxpay_core::ReplayGuard::new(), 0, answer(&ok))
+        .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::Verify(VerifyError::Mismatch { field: "mch_id" })),
         "{err:?}"
@@ -282,13 +302,16 @@ fn a_correctly_signed_answer_for_another_merchant_is_rejected() {
         false,
     );
     let close = CloseOrderV2::new("1415983244").for_sub_merchant("1900000999", None);
-    let err = close.parse(&ctx, 0, answer(&ok)).unwrap_err();
+    let err = close.parse(&ctx, &wxpay_core::ReplayGuard::new(), 0, answer(&ok)).unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::Verify(VerifyError::Mismatch { field: "sub_mch_id" })),
         "{err:?}"
     );
     let close = CloseOrderV2::new("1415983244").for_sub_merchant("1900000110", None);
-    assert_eq!(close.parse(&ctx, 0, answer(&ok)).unwrap(), CloseOutcome::Closed);
+    assert_eq!(
+        close.parse(&ctx, &wxpay_core::ReplayGuard::new(), 0, answer(&ok)).unwrap(),
+        CloseOutcome::Closed
+    );
 }
 
 #[test]
@@ -296,19 +319,24 @@ fn undecodable_answers_keep_their_bytes() {
     let ctx = ctx_for(SignType::Md5);
     let close = CloseOrderV2::new("1415983244");
     for body in ["", "not xml", "<xml><return_code>MAYBE</return_code></xml>", "<xml></xml>"] {
-        match close.parse(&ctx, 0, answer(body)).map_err(Error::into_kind) {
+        match close
+            .parse(&ctx, &wxpay_core::ReplayGuard::new(), 0, answer(body))
+            .map_err(Error::into_kind)
+        {
             Err(ErrorKind::Decode(d)) => assert_eq!(d.body, body.as_bytes()),
             other => panic!("{body:?}: {other:?}"),
         }
     }
     let big = format!("<xml>{}</xml>", " ".repeat(wxpay_core::MAX_RESPONSE_BODY));
     assert!(matches!(
-        close.parse(&ctx, 0, answer(&big)).map_err(Error::into_kind),
+        close
+            .parse(&ctx, &wxpay_core::ReplayGuard::new(), 0, answer(&big))
+            .map_err(Error::into_kind),
         Err(ErrorKind::Decode(_))
     ));
 
     let gateway = http::Response::builder().status(502).body(b"bad gateway".to_vec()).unwrap();
-    let err = close.parse(&ctx, 0, gateway).unwrap_err();
+    let err = close.parse(&ctx, &wxpay_core::ReplayGuard::new(), 0, gateway).unwrap_err();
     let api = err.api().unwrap();
     assert_eq!((api.status, api.verified, api.is_retryable()), (502, false, true));
 }
@@ -382,6 +410,7 @@ fn the_key_never_shows_in_debug_or_errors() {
     assert!(!shown.contains(secret) && !shown.contains("192006250b4c"), "{shown}");
     let err = CloseOrderV2::new("1").parse(
         &ctx,
+        &wxpay_core::ReplayGuard::new(),
         0,
         answer("<xml><return_code>SUCCESS</return_code></xml>"),
     );

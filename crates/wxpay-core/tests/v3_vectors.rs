@@ -157,7 +157,7 @@ fn response_vectors_verdicts() {
         if name != "tampered_timestamp" {
             assert_eq!(message, v["message"].as_str().unwrap().as_bytes(), "{name}");
         }
-        let result = op.parse(&ctx, CERT_VALID_NOW, answer(v));
+        let result = op.parse(&ctx, &wxpay_core::ReplayGuard::new(), CERT_VALID_NOW, answer(v));
         match name {
             "close_204_public_key" | "close_204_platform_cert" => {
                 assert_eq!(result.unwrap(), CloseOutcome::Closed)
@@ -235,7 +235,7 @@ fn every_answer_kind() {
     let ctx = live_ctx();
     let now = CERT_VALID_NOW;
     let op = CloseOrderV3::direct("1217752501201407033233368018");
-    let run = |resp| op.parse(&ctx, now, resp);
+    let run = |resp| op.parse(&ctx, &wxpay_core::ReplayGuard::new(), now, resp);
 
     // Outcomes, exactly as SPEC lists them (both spellings of paid), from signed answers.
     for (status, code, outcome) in [
@@ -327,7 +327,10 @@ fn every_verification_failure() {
     let ctx = live_ctx();
     let now = CERT_VALID_NOW;
     let op = CloseOrderV3::direct("1217752501201407033233368018");
-    let verdict = |resp| match op.parse(&ctx, now, resp).map_err(Error::into_kind) {
+    let verdict = |resp| match op
+        .parse(&ctx, &wxpay_core::ReplayGuard::new(), now, resp)
+        .map_err(Error::into_kind)
+    {
         Err(ErrorKind::Verify(e)) => e,
         other => panic!("{other:?}"),
     };
@@ -341,7 +344,13 @@ fn every_verification_failure() {
         VerifyError::StaleTimestamp { timestamp: now + 301, now, window: 300 }
     );
     assert_eq!(
-        op.parse(&ctx, now, signed(204, "", now - 300, PUB_KEY_ID, None)).unwrap(),
+        op.parse(
+            &ctx,
+            &wxpay_core::ReplayGuard::new(),
+            now,
+            signed(204, "", now - 300, PUB_KEY_ID, None)
+        )
+        .unwrap(),
         CloseOutcome::Closed
     );
     assert_eq!(
@@ -361,7 +370,7 @@ fn every_verification_failure() {
     // A body added after signing: a 204 must be empty; not a close whatever its signature.
     let mut resp = signed(204, "", now, PUB_KEY_ID, None);
     *resp.body_mut() = b"{}".to_vec();
-    let err = op.parse(&ctx, now, resp).unwrap_err();
+    let err = op.parse(&ctx, &wxpay_core::ReplayGuard::new(), now, resp).unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Decode(_)), "{err:?}");
     assert_eq!(err.order_effect(), OrderEffect::Unknown);
 
@@ -398,14 +407,27 @@ fn every_verification_failure() {
 
     // The platform certificate is used only inside its validity window.
     let before = 1_700_000_000;
-    let err = op.parse(&ctx, before, signed(204, "", before, CERT_SERIAL, None)).unwrap_err();
+    let err = op
+        .parse(
+            &ctx,
+            &wxpay_core::ReplayGuard::new(),
+            before,
+            signed(204, "", before, CERT_SERIAL, None),
+        )
+        .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::Verify(VerifyError::CertificateNotValidNow { .. })),
         "{err:?}"
     );
     // The same signature by serial in lower case is the same certificate.
     assert_eq!(
-        op.parse(&ctx, now, signed(204, "", now, &CERT_SERIAL.to_lowercase(), None)).unwrap(),
+        op.parse(
+            &ctx,
+            &wxpay_core::ReplayGuard::new(),
+            now,
+            signed(204, "", now, &CERT_SERIAL.to_lowercase(), None)
+        )
+        .unwrap(),
         CloseOutcome::Closed
     );
 }
@@ -620,7 +642,13 @@ fn custom_signers_and_verifiers_plug_in() {
 
     let now = CERT_VALID_NOW;
     assert_eq!(
-        op.parse(&ctx, now, signed(204, "", now, PUB_KEY_ID, None)).unwrap(),
+        op.parse(
+            &ctx,
+            &wxpay_core::ReplayGuard::new(),
+            now,
+            signed(204, "", now, PUB_KEY_ID, None)
+        )
+        .unwrap(),
         CloseOutcome::Closed
     );
     assert_eq!(*recording.1.lock().unwrap(), vec![PUB_KEY_ID.to_string()]);

@@ -90,7 +90,10 @@ fn main() {
                     let (parts, mut body) = agent.run(req).unwrap().into_parts();
                     let resp = http::Response::from_parts(parts, body.read_to_vec().unwrap());
                     let now = wxpay_core::unix_now();
-                    assert_eq!(op.parse(&ctx, now, resp).unwrap(), CloseOutcome::Closed);
+                    assert_eq!(
+                        op.parse(&ctx, &wxpay_core::ReplayGuard::new(), now, resp).unwrap(),
+                        CloseOutcome::Closed
+                    );
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             })

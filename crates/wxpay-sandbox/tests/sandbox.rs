@@ -69,7 +69,7 @@ impl Fixture {
                 Some(Box::new(e)),
             ))
         })?;
-        op.parse(ctx, now(), resp)
+        op.parse(ctx, &wxpay_core::ReplayGuard::new(), now(), resp)
     }
 
     fn control(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -152,7 +152,9 @@ fn shared_vectors_replayed_verbatim_are_accepted() {
         assert_eq!(resp.status(), 204, "{}: {:?}", v["name"], String::from_utf8_lossy(resp.body()));
         // The answer verifies with the core, in public-key mode.
         let ctx = v3_ctx(v["mchid"].as_str().unwrap(), AnswerMode::PublicKey);
-        let outcome = wxpay_core::v3::read_close_answer(&ctx, now(), resp).unwrap();
+        let outcome =
+            wxpay_core::v3::read_close_answer(&ctx, &wxpay_core::ReplayGuard::new(), now(), resp)
+                .unwrap();
         assert_eq!(outcome, CloseOutcome::Closed);
     }
     assert_eq!(
@@ -191,7 +193,9 @@ fn shared_vectors_replayed_verbatim_are_accepted() {
                 params.get("sub_appid").map(|s| s.as_str().unwrap().to_owned()),
             );
         }
-        let outcome = close.parse(&v2_ctx(mch, sign_type), now(), resp).unwrap();
+        let outcome = close
+            .parse(&v2_ctx(mch, sign_type), &wxpay_core::ReplayGuard::new(), now(), resp)
+            .unwrap();
         let expected = if mch == V2_SP || first_v2 {
             CloseOutcome::Closed
         } else {

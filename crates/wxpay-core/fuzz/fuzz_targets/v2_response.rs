@@ -15,5 +15,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(creds) = V2Credentials::new("wx2421b1c4370ec43b", "10000100", key) else { return };
     let ctx = Context::new().with_v2(creds);
     let Ok(resp) = http::Response::builder().status(200).body(data.to_vec()) else { return };
-    let _ = CloseOrderV2::new("1415983244").parse(&ctx, 0, resp);
+    let _ = CloseOrderV2::new("1415983244").parse(&ctx, &wxpay_core::ReplayGuard::new(), 0, resp);
 });

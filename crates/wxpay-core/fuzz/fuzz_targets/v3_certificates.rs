@@ -24,5 +24,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(creds) = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, PlatformCertificates::new()) else { return };
     let ctx = Context::new().with_v3(creds.with_api_v3_key(key));
     // Nothing in random bytes can carry a valid AEAD tag and signature: never a certificate.
-    assert!(DownloadCertificates::new().parse(&ctx, 1_800_000_000, resp).is_err());
+    assert!(DownloadCertificates::new().parse(&ctx, &wxpay_core::ReplayGuard::new(), 1_800_000_000, resp).is_err());
 });

@@ -12,6 +12,7 @@ use crate::error::{
 };
 use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::outcome::CloseOutcome;
+use crate::replay::ReplayGuard;
 use crate::{MAX_RESPONSE_BODY, Response, validate};
 
 /// The path of the APIv2 close-order call.
@@ -155,8 +156,14 @@ impl Operation for CloseOrderV2 {
         Ok(Prepared::signed(request))
     }
 
-    fn parse(&self, ctx: &Context, _now: u64, response: Response) -> Result<CloseOutcome, Error> {
-        parse_close(ctx, self, response)
+    fn parse(
+        &self,
+        ctx: &Context,
+        seen: &ReplayGuard,
+        _now: u64,
+        response: Response,
+    ) -> Result<CloseOutcome, Error> {
+        parse_close(ctx, seen, self, response)
     }
 }
 
@@ -190,6 +197,7 @@ fn decode_error(reason: impl Into<String>, status: StatusCode, body: Vec<u8>) ->
 
 fn parse_close(
     ctx: &Context,
+    seen: &ReplayGuard,
     op: &CloseOrderV2,
     response: Response,
 ) -> Result<CloseOutcome, Error> {
@@ -243,7 +251,7 @@ fn parse_close(
         same("sub_appid", op.sub_appid.as_deref(), false)?;
     }
     let sign = fields.get("sign").unwrap_or_default();
-    ctx.replay.first_v2(fields.get("nonce_str").unwrap_or_default(), sign)?;
+    seen.first_v2(fields.get("nonce_str").unwrap_or_default(), sign)?;
 
     match fields.get("result_code") {
         Some("SUCCESS") => Ok(CloseOutcome::Closed),

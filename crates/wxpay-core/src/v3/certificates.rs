@@ -15,6 +15,7 @@ use super::verify::{PlatformCertificateVerifier, Verifier, VerifierSet, verify_o
 use crate::endpoint::Endpoint;
 use crate::error::{DecodeError, Error, InvalidInput, KeyError, VerifyError};
 use crate::operation::{Attempt, Context, Operation, Prepared};
+use crate::replay::ReplayGuard;
 use crate::{ApiV3Key, Response};
 
 /// The only encryption WeChat Pay uses for certificates.
@@ -52,14 +53,14 @@ pub struct DownloadCertificates {
 impl DownloadCertificates {
     /// The mainland list, `GET /v3/certificates`.
     #[must_use]
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         DownloadCertificates { global: false }
     }
 
     /// The cross-border list, `GET /v3/global/certificates` (at the Hong Kong host unless
     /// the client has a base URL of its own).
     #[must_use]
-    pub fn global() -> Self {
+    pub const fn global() -> Self {
         DownloadCertificates { global: true }
     }
 
@@ -87,8 +88,14 @@ impl Operation for DownloadCertificates {
         prepare_request(ctx, creds, attempt, Method::GET, self.path().to_owned(), Vec::new())
     }
 
-    fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<Self::Output, Error> {
-        read_certificates(ctx, now, response)
+    fn parse(
+        &self,
+        ctx: &Context,
+        seen: &ReplayGuard,
+        now: u64,
+        response: Response,
+    ) -> Result<Self::Output, Error> {
+        read_certificates(ctx, seen, now, response)
     }
 }
 
@@ -199,6 +206,7 @@ fn rfc3339(text: &str) -> Option<u64> {
 /// [`ErrorKind::Api`](crate::ErrorKind::Api) for an error answer.
 pub fn read_certificates(
     ctx: &Context,
+    seen: &ReplayGuard,
     now: u64,
     response: Response,
 ) -> Result<Vec<PlatformCertificate>, Error> {
@@ -206,7 +214,7 @@ pub fn read_certificates(
     let key = creds.api_v3_key.as_ref().ok_or(InvalidInput::MissingApiV3Key)?;
     let (parts, body) = response.into_parts();
     if !parts.status.is_success() {
-        let (error, _) = read_error_answer(ctx, creds, now, &parts, body)?;
+        let (error, _) = read_error_answer(seen, creds, now, &parts, body)?;
         return Err(error.into());
     }
     check_size(parts.status, &body)?;
@@ -269,7 +277,7 @@ pub fn read_certificates(
     for certificate in &listed {
         verifiers = verifiers.with(certificate.verifier.clone());
     }
-    verify_once(&ctx.replay, &verifiers, &parts.headers, &body, now, creds.window_secs)?;
+    verify_once(seen, &verifiers, &parts.headers, &body, now, creds.window_secs)?;
     if !listed.iter().any(|c| c.valid_at(now)) {
         return Err(VerifyError::NoValidCertificate.into());
     }

@@ -12,6 +12,7 @@ use crate::endpoint::Endpoint;
 use crate::error::{ApiCode, ApiError, ApiVersion, DecodeError, Error, InvalidInput};
 use crate::operation::{Attempt, Context, Operation, PendingSignature, Prepared};
 use crate::outcome::CloseOutcome;
+use crate::replay::ReplayGuard;
 use crate::{MAX_RESPONSE_BODY, Response, validate};
 
 const JSON: &str = "application/json";
@@ -276,8 +277,14 @@ impl Operation for CloseOrderV3 {
         self.0.prepare(ctx, attempt)
     }
 
-    fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
-        read_close_answer(ctx, now, response)
+    fn parse(
+        &self,
+        ctx: &Context,
+        seen: &ReplayGuard,
+        now: u64,
+        response: Response,
+    ) -> Result<CloseOutcome, Error> {
+        read_close_answer(ctx, seen, now, response)
     }
 }
 
@@ -377,8 +384,14 @@ impl Operation for CloseGlobalOrder {
         self.0.prepare(ctx, attempt)
     }
 
-    fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
-        read_close_answer(ctx, now, response)
+    fn parse(
+        &self,
+        ctx: &Context,
+        seen: &ReplayGuard,
+        now: u64,
+        response: Response,
+    ) -> Result<CloseOutcome, Error> {
+        read_close_answer(ctx, seen, now, response)
     }
 }
 
@@ -548,8 +561,14 @@ impl Operation for CloseCombinedOrder {
         prepare_post(ctx, creds, attempt, self.path_unchecked(), self.body())
     }
 
-    fn parse(&self, ctx: &Context, now: u64, response: Response) -> Result<CloseOutcome, Error> {
-        read_close_answer(ctx, now, response)
+    fn parse(
+        &self,
+        ctx: &Context,
+        seen: &ReplayGuard,
+        now: u64,
+        response: Response,
+    ) -> Result<CloseOutcome, Error> {
+        read_close_answer(ctx, seen, now, response)
     }
 }
 
@@ -674,7 +693,7 @@ pub(crate) fn authorize(
 }
 
 /// Reads and verifies the answer to any APIv3 close call, with `ctx`'s APIv3 credentials
-/// and its replay guard (a signed answer is believed once).
+/// and the replay guard `seen` (a signed answer is believed once).
 ///
 /// A `204` with an empty body is [`CloseOutcome::Closed`] once its signature verifies; any
 /// other 2xx is a decoding failure (the signature does not cover the status line, so a
@@ -689,6 +708,7 @@ pub(crate) fn authorize(
 /// or [`ErrorKind::Decode`](crate::ErrorKind::Decode).
 pub fn read_close_answer(
     ctx: &Context,
+    seen: &ReplayGuard,
     now: u64,
     response: Response,
 ) -> Result<CloseOutcome, Error> {
@@ -704,10 +724,10 @@ pub fn read_close_answer(
             return Err(DecodeError::new(reason, parts.status.as_u16(), body).into());
         }
         let verifier = creds.verifier.as_ref();
-        verify_once(&ctx.replay, verifier, &parts.headers, &body, now, creds.window_secs)?;
+        verify_once(seen, verifier, &parts.headers, &body, now, creds.window_secs)?;
         return Ok(CloseOutcome::Closed);
     }
-    let (error, code) = read_error_answer(ctx, creds, now, &parts, body)?;
+    let (error, code) = read_error_answer(seen, creds, now, &parts, body)?;
     if error.verified {
         if let Some(outcome) = CloseOutcome::from_v3_answer(error.status, &code) {
             return Ok(outcome);
@@ -732,7 +752,7 @@ pub(crate) fn check_size(status: http::StatusCode, body: &[u8]) -> Result<(), Er
 /// [`ErrorKind::Verify`](crate::ErrorKind::Verify) and
 /// [`ErrorKind::Decode`](crate::ErrorKind::Decode).
 pub(crate) fn read_error_answer(
-    ctx: &Context,
+    seen: &ReplayGuard,
     creds: &V3Credentials,
     now: u64,
     parts: &http::response::Parts,
@@ -742,7 +762,7 @@ pub(crate) fn read_error_answer(
     check_size(status, &body)?;
     let verified = if has_signature_headers(&parts.headers) {
         let verifier = creds.verifier.as_ref();
-        verify_once(&ctx.replay, verifier, &parts.headers, &body, now, creds.window_secs)?;
+        verify_once(seen, verifier, &parts.headers, &body, now, creds.window_secs)?;
         true
     } else {
         false
