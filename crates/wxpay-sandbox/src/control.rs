@@ -3,15 +3,20 @@
 use http::{HeaderValue, Method};
 use serde_json::{Value, json};
 
-use crate::body::AnswerBody;
+use wxpay_core::v3::percent_decode;
+
+use crate::answer::{Answer, AnswerBody, not_found, now};
 use crate::merchants::{
     API_V2_KEY, MERCHANT_KEY_PEM, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES, V2_MERCHANTS,
     V3_MERCHANTS, WECHATPAY_CERT_PEM, WECHATPAY_CERT_SERIAL, WECHATPAY_PUB_PEM,
     WECHATPAY_PUBLIC_KEY_ID,
 };
-use crate::server::{Answer, CONTROL_PREFIX, Shared, not_found, now, percent_decode};
-use crate::state::RotationStep;
-use crate::state::{Fault, FaultRule, OrderKey, OrderState, Route};
+use crate::order::{OrderKey, OrderState};
+use crate::shared::Shared;
+use crate::state::{Fault, FaultRule, RotationStep, Route};
+
+/// The prefix of the control API: never a WeChat Pay path.
+pub const CONTROL_PREFIX: &str = "/__sandbox/";
 
 /// How old an order made through the control API is unless `created_at` or `age_secs` says
 /// otherwise: old enough to close at once.

@@ -88,10 +88,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod body;
+mod answer;
+mod config;
 mod control;
+mod faults;
 pub mod merchants;
+mod order;
 mod server;
+mod shared;
 mod state;
 mod wechat_v2;
 mod wechat_v3;
@@ -99,61 +103,20 @@ mod wechat_v3;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use control::DEFAULT_ORDER_AGE_SECS;
-pub use merchants::{Credentials, Merchant};
-pub use server::CONTROL_PREFIX;
-pub use state::{
-    ESCAPE_TEXT, Fault, FaultRule, Order, OrderKey, OrderState, RotationStep, Route, State,
-};
 use tokio::sync::watch;
 
-/// How large an `oversized_body` answer is.
-pub const OVERSIZED_BODY_BYTES: usize = 1024 * 1024;
-
-/// Which key id APIv3 answers name when the request's `Wechatpay-Serial` names neither.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AnswerMode {
-    /// `PUB_KEY_ID_…`: the current mode.
-    #[default]
-    PublicKey,
-    /// The platform certificate's serial: the older mode.
-    PlatformCertificate,
-}
-
-/// How the sandbox behaves. `Default` is what WeChat Pay does.
-#[derive(Debug, Clone)]
-pub struct SandboxConfig {
-    /// The port on 127.0.0.1; 0 picks a free one.
-    pub port: u16,
-    /// The shortest time between creating and closing an order; 0 turns the rule off.
-    pub min_close_delay_secs: u64,
-    /// How far an APIv3 request's timestamp may be from now; `None` accepts any (to replay
-    /// recorded requests).
-    pub request_window_secs: Option<u64>,
-    /// The key APIv3 answers are signed under by default.
-    pub answer_mode: AnswerMode,
-    /// Serve HTTPS (`https://127.0.0.1:<port>`) with the built-in test certificate, issued
-    /// by [`merchants::TLS_CA_PEM`], instead of plain HTTP.
-    pub tls: bool,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            port: 0,
-            min_close_delay_secs: wxpay_core::MIN_CLOSE_DELAY_SECS,
-            request_window_secs: Some(300),
-            answer_mode: AnswerMode::PublicKey,
-            tls: false,
-        }
-    }
-}
+pub use answer::OVERSIZED_BODY_BYTES;
+pub use config::{AnswerMode, SandboxConfig};
+pub use control::{CONTROL_PREFIX, DEFAULT_ORDER_AGE_SECS};
+pub use merchants::{Credentials, Merchant};
+pub use order::{Order, OrderKey, OrderState};
+pub use state::{ESCAPE_TEXT, Fault, FaultRule, RotationStep, Route, State};
 
 /// A running sandbox on a tokio runtime.
 #[derive(Debug)]
 pub struct Sandbox {
     addr: SocketAddr,
-    shared: Arc<server::Shared>,
+    shared: Arc<shared::Shared>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -182,7 +145,7 @@ impl Sandbox {
         .map_err(|e| std::io::Error::other(e.to_string()))?;
         let tls = if config.tls { Some(server::tls_config()?) } else { None };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let shared = Arc::new(server::Shared {
+        let shared = Arc::new(shared::Shared {
             state: Arc::new(State::default()),
             config,
             signer,
@@ -190,7 +153,7 @@ impl Sandbox {
             merchant_verifier,
             base_url: format!("{scheme}://{addr}"),
             tls,
-            last_answers: std::sync::Mutex::default(),
+            replays: faults::Replays::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, shared.clone(), stopped));

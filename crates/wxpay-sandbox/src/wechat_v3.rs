@@ -6,13 +6,14 @@ use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 use wxpay_core::v3::{Authorization, Signer, Verifier, header, response_message};
 
-use crate::body::AnswerBody;
+use crate::answer::{Answer, AnswerBody, OVERSIZED_BODY_BYTES, nonce, now, plain};
+use crate::config::AnswerMode;
 use crate::merchants::{
     API_V3_KEY, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES, WECHATPAY_PUBLIC_KEY_ID, v3_merchant,
 };
-use crate::server::{Answer, DropConnection, Shared, finish, nonce, now};
-use crate::state::{Closing, ESCAPE_TEXT, Fault, OrderKey, Route};
-use crate::{AnswerMode, OVERSIZED_BODY_BYTES};
+use crate::order::{Closing, OrderKey};
+use crate::shared::Shared;
+use crate::state::{ESCAPE_TEXT, Fault, Route};
 
 /// The serial of [`Fault::ForgedSerial`] answers: no platform certificate's.
 const FORGED_SERIAL: &str = "F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0";
@@ -37,25 +38,18 @@ impl Reply {
     }
 }
 
-pub(crate) async fn close(
+/// Answers a close on `endpoint` for the order (or WeChat Pay number) `out_trade_no` from the
+/// path, with the APIv3 form of `fault`.
+pub(crate) fn close(
     shared: &Shared,
     endpoint: Route,
-    out_trade_no: String,
+    out_trade_no: &str,
     parts: &http::request::Parts,
     body: &[u8],
-) -> Result<Answer, DropConnection> {
-    let fault =
-        shared.state.take_fault(endpoint, Some(&out_trade_no), |f| f != Fault::DropBeforeRead);
-    if let Some(Fault::Delay(d)) = fault {
-        tokio::time::sleep(d).await;
-    }
-    if fault == Some(Fault::Replay) {
-        if let Some(answer) = shared.replay(endpoint) {
-            return Ok(answer);
-        }
-    }
+    fault: Option<Fault>,
+) -> Answer {
     if fault == Some(Fault::EscapeText) {
-        return Ok(crate::server::plain(400, ESCAPE_TEXT));
+        return plain(400, ESCAPE_TEXT);
     }
     let reply = match fault {
         Some(Fault::SystemError) => {
@@ -78,13 +72,9 @@ pub(crate) async fn close(
             )
             .into_bytes(),
         },
-        _ => process(shared, endpoint, &out_trade_no, parts, body),
+        _ => process(shared, endpoint, out_trade_no, parts, body),
     };
-    if fault == Some(Fault::DropAfterRead) {
-        return Err(DropConnection);
-    }
-    let answer = sign(shared, parts, reply, fault);
-    Ok(finish(shared, endpoint, answer, fault))
+    sign(shared, parts, reply, fault)
 }
 
 /// Checks the request as WeChat Pay does and closes the order(s).
@@ -351,32 +341,19 @@ fn sign(
 /// `GET /v3/certificates` (and the global list): the listed platform certificates, each
 /// encrypted with the merchants' APIv3 key (AES-256-GCM, associated data `certificate`), in
 /// an answer signed like every other.
-pub(crate) async fn certificates(
+pub(crate) fn certificates(
     shared: &Shared,
     parts: &http::request::Parts,
     body: &[u8],
-) -> Result<Answer, DropConnection> {
-    let fault =
-        shared.state.take_fault(Route::V3Certificates, None, |f| f != Fault::DropBeforeRead);
-    if let Some(Fault::Delay(d)) = fault {
-        tokio::time::sleep(d).await;
-    }
-    if fault == Some(Fault::Replay) {
-        if let Some(answer) = shared.replay(Route::V3Certificates) {
-            return Ok(answer);
-        }
-    }
+    fault: Option<Fault>,
+) -> Answer {
     let reply = match fault {
         Some(Fault::SystemError) => {
             Reply::error(500, "SYSTEM_ERROR", "系统错误 (sandbox fault)", None)
         }
         _ => list_certificates(shared, parts, body),
     };
-    if fault == Some(Fault::DropAfterRead) {
-        return Err(DropConnection);
-    }
-    let answer = sign(shared, parts, reply, fault);
-    Ok(finish(shared, Route::V3Certificates, answer, fault))
+    sign(shared, parts, reply, fault)
 }
 
 fn list_certificates(shared: &Shared, parts: &http::request::Parts, body: &[u8]) -> Reply {

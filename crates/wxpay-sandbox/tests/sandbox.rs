@@ -128,8 +128,7 @@ fn no_delay() -> SandboxConfig {
 #[test]
 fn shared_vectors_replayed_verbatim_are_accepted() {
     let f = Fixture::new(SandboxConfig { request_window_secs: None, ..no_delay() });
-    let vectors: Value =
-        serde_json::from_str(include_str!("vectors/close_order.json")).unwrap();
+    let vectors: Value = serde_json::from_str(include_str!("vectors/close_order.json")).unwrap();
     let state = f.sandbox.state();
 
     // APIv3: the exact bytes of each vector request, old timestamps and all.
@@ -409,8 +408,7 @@ fn bad_requests_get_the_documented_answers() {
 
     // A stale request timestamp is refused by default.
     let strict = Fixture::new(SandboxConfig::default());
-    let vectors: Value =
-        serde_json::from_str(include_str!("vectors/close_order.json")).unwrap();
+    let vectors: Value = serde_json::from_str(include_str!("vectors/close_order.json")).unwrap();
     let v = &vectors["v3"]["requests"][0];
     let req = http::Request::builder()
         .method("POST")
