@@ -122,6 +122,7 @@ mod refresh;
 mod replay;
 mod retry;
 mod secret;
+pub mod server;
 pub mod v2;
 pub mod v3;
 mod validate;

@@ -51,7 +51,7 @@ pub(crate) fn nonce() -> String {
     // The system random source does not fail on supported platforms; a zero nonce would
     // still be a valid (if predictable) test answer.
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    wxpay_core::server::nonce_from_random(bytes)
 }
 
 /// An answer body. `Truncated` sends its bytes and then fails, so the connection closes

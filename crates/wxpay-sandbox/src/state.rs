@@ -425,7 +425,11 @@ impl State {
             order.close_calls += 1;
             match order.state {
                 OrderState::Paid => return Closing::Paid,
-                OrderState::Unpaid if now < order.created_at.saturating_add(min_delay) => {
+                // The 5-minute rule (or the configured delay): the core's.
+                OrderState::Unpaid
+                    if wxpay_core::server::check_close_delay(order.created_at, now, min_delay)
+                        .is_err() =>
+                {
                     return Closing::TooEarly;
                 }
                 OrderState::Unpaid => verdict = Closing::Closed,

@@ -4,7 +4,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
-use wxpay_core::v3::{Authorization, Signer, Verifier, header, response_message};
+use wxpay_core::server::{check_combined_close, check_nonce};
+use wxpay_core::v3::{Authorization, Signer, SubOrder, Verifier, header, response_message};
 
 use crate::answer::{Answer, AnswerBody, OVERSIZED_BODY_BYTES, nonce, now, plain};
 use crate::config::AnswerMode;
@@ -180,22 +181,49 @@ fn process(
             }
         }
         Route::V3Combined => {
-            if field("combine_appid").is_none() {
+            let Some(combine_appid) = field("combine_appid") else {
                 return missing("combine_appid");
-            }
+            };
             let Some(subs) =
                 json.get("sub_orders").and_then(Value::as_array).filter(|s| !s.is_empty())
             else {
                 return missing("sub_orders");
             };
-            let mut keys = Vec::with_capacity(subs.len());
-            for (i, sub) in subs.iter().enumerate() {
-                let (Some(mchid), Some(no)) = (
-                    sub.get("mchid").and_then(Value::as_str),
-                    sub.get("out_trade_no").and_then(Value::as_str),
-                ) else {
+            let mut sub_orders = Vec::with_capacity(subs.len());
+            for sub in subs {
+                let text = |name: &str| sub.get(name).and_then(Value::as_str);
+                let (Some(mchid), Some(no)) = (text("mchid"), text("out_trade_no")) else {
                     return missing("sub_orders.mchid");
                 };
+                let mut sub_order = SubOrder::new(mchid, no);
+                if let Some(s) = text("sub_mchid") {
+                    sub_order = sub_order.sub_mchid(s);
+                }
+                if let Some(s) = text("sub_appid") {
+                    sub_order = sub_order.sub_appid(s);
+                }
+                sub_orders.push((mchid, no, text("sub_mchid"), sub_order));
+            }
+            // The combined order's rules (1 to 50 sub-orders, ids, order numbers): the core's.
+            let checked: Vec<SubOrder> = sub_orders.iter().map(|s| s.3.clone()).collect();
+            if let Err(e) = check_combined_close(out_trade_no, combine_appid, &checked) {
+                let value = match (e.sub_order, e.field.rsplit('.').next()) {
+                    (Some(i), Some(name)) => subs[i].get(name).cloned().unwrap_or(Value::Null),
+                    _ if e.field == "combine_out_trade_no" => json!(out_trade_no),
+                    _ if e.field == "combine_appid" => json!(combine_appid),
+                    _ => json!(subs.len()),
+                };
+                let detail = json!({
+                    "field": e.field,
+                    "value": value,
+                    "location": e.location,
+                    "issue": e.error.to_string(),
+                });
+                let message = format!("{} 格式错误: {}", e.field, e.error);
+                return Reply::error(400, "PARAM_ERROR", &message, Some(detail));
+            }
+            let mut keys = Vec::with_capacity(sub_orders.len());
+            for (i, (mchid, no, sub_mchid, _)) in sub_orders.into_iter().enumerate() {
                 // Every sub-order is the signing merchant's, or a merchant's it combines for.
                 if mchid != auth.mchid && !merchant.combined_with.contains(&mchid) {
                     let detail = json!({
@@ -211,7 +239,7 @@ fn process(
                         Some(detail),
                     );
                 }
-                keys.push(match sub.get("sub_mchid").and_then(Value::as_str) {
+                keys.push(match sub_mchid {
                     Some(s) => OrderKey::sub(mchid, s, no),
                     None => OrderKey::new(mchid, no),
                 });
@@ -248,6 +276,7 @@ fn check_signature(
     if v3_merchant(&auth.mchid).is_none() {
         return Err(Reply::error(400, "MCH_NOT_EXISTS", "商户号不存在", None));
     }
+    check_nonce(&auth.nonce_str).map_err(|e| sign_error(&e.to_string()))?;
     if !auth.serial_no.eq_ignore_ascii_case(MERCHANT_SERIAL_NO) {
         return Err(sign_error("serial_no names no certificate of this merchant"));
     }

@@ -947,3 +947,125 @@ fn cross_border_orders_are_found_by_either_number_and_set_through_the_control_ap
     assert_eq!(err.api().unwrap().code, ApiCode::SystemError);
     assert_eq!(f.call(&ctx, &by_no).unwrap(), CloseOutcome::AlreadyClosed, "only that route");
 }
+
+/// An APIv3 `POST` signed with the merchant's key, with a nonce of the test's choosing.
+fn signed_post(f: &Fixture, path: &str, body: &str, nonce: &str) -> http::Request<Vec<u8>> {
+    use base64::Engine;
+    use wxpay_core::v3::Signer;
+    let ts = now();
+    let message = wxpay_core::v3::request_message("POST", path, ts, nonce, body.as_bytes());
+    let signature = wxpay_sandbox::Credentials { base_url: String::new() }
+        .merchant_signer()
+        .sign(&message)
+        .unwrap();
+    let auth = format!(
+        "WECHATPAY2-SHA256-RSA2048 mchid=\"{V3_MCH}\",nonce_str=\"{nonce}\",signature=\"{}\",timestamp=\"{ts}\",serial_no=\"{}\"",
+        base64::engine::general_purpose::STANDARD.encode(signature),
+        wxpay_sandbox::merchants::MERCHANT_SERIAL_NO,
+    );
+    http::Request::builder()
+        .method("POST")
+        .uri(format!("{}{path}", f.sandbox.base_url()))
+        .header("Authorization", auth)
+        .header("User-Agent", "test/1")
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/json")
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+/// A combined close that breaks the core's rules (`CloseCombinedOrder::validate`), which no
+/// client of wxpay can send, is answered as WeChat Pay answers it: a signed 400 `PARAM_ERROR`
+/// whose `detail` names the field, and no sub-order is touched.
+#[test]
+fn combined_closes_that_break_the_core_rules_are_param_errors() {
+    use wxpay_core::v3::verify_response;
+    let f = Fixture::new(no_delay());
+    let state = f.sandbox.state();
+    let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    let creds = ctx.v3_credentials().unwrap();
+    let path = "/v3/combine-transactions/out-trade-no/combo-rules-1/close";
+    state.put_order(OrderKey::new(V3_MCH, "combo-rule-a"), OrderState::Unpaid);
+    let answer = |body: &Value| {
+        let resp = send(&f.agent, signed_post(&f, path, &body.to_string(), "RULESNONCE")).unwrap();
+        let (parts, bytes) = resp.into_parts();
+        verify_response(creds.verifier(), &parts.headers, &bytes, now(), 300)
+            .expect("refusals are signed like every answer");
+        (parts.status.as_u16(), serde_json::from_slice::<Value>(&bytes).unwrap())
+    };
+    let sub = |no: &str| json!({"mchid": V3_MCH, "out_trade_no": no});
+
+    // 51 sub-orders: one more than a combined order holds.
+    let many: Vec<Value> = (0..51).map(|_| sub("combo-rule-a")).collect();
+    let (status, v) = answer(&json!({"combine_appid": "wxd678efh567hg6787", "sub_orders": many}));
+    assert_eq!((status, v["code"].as_str()), (400, Some("PARAM_ERROR")), "{v}");
+    assert_eq!(
+        (v["detail"]["field"].as_str(), v["detail"]["value"].as_u64()),
+        (Some("sub_orders"), Some(51))
+    );
+    assert!(v["detail"]["issue"].as_str().unwrap().contains("1 to 50"), "{v}");
+
+    // A sub-order number with a character the API does not allow, and one too short.
+    for (bad, issue) in [("combo#rule", "'#'"), ("abc", "at least 6")] {
+        let body = json!({"combine_appid": "wxd678efh567hg6787", "sub_orders": [sub("combo-rule-a"), sub(bad)]});
+        let (status, v) = answer(&body);
+        assert_eq!((status, v["code"].as_str()), (400, Some("PARAM_ERROR")), "{v}");
+        let detail = &v["detail"];
+        assert_eq!(detail["field"], "sub_orders[1].out_trade_no", "{v}");
+        assert_eq!(
+            (detail["value"].as_str(), detail["location"].as_str()),
+            (Some(bad), Some("body"))
+        );
+        assert!(detail["issue"].as_str().unwrap().contains(issue), "{v}");
+    }
+    // A sub-merchant id no WeChat Pay id looks like.
+    let odd = json!({"mchid": V3_MCH, "out_trade_no": "combo-rule-a", "sub_mchid": "19<0"});
+    let (status, v) = answer(&json!({"combine_appid": "wxd678efh567hg6787", "sub_orders": [odd]}));
+    assert_eq!(
+        (status, v["detail"]["field"].as_str()),
+        (400, Some("sub_orders[0].sub_mchid")),
+        "{v}"
+    );
+    let o = state.order(&OrderKey::new(V3_MCH, "combo-rule-a")).unwrap();
+    assert_eq!((o.state, o.close_calls), (OrderState::Unpaid, 0), "no sub-order was reached");
+
+    // Within the rules, the same order closes.
+    let body = json!({"combine_appid": "wxd678efh567hg6787", "sub_orders": [sub("combo-rule-a")]});
+    let resp = send(&f.agent, signed_post(&f, path, &body.to_string(), "RULESNONCE")).unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        state.order(&OrderKey::new(V3_MCH, "combo-rule-a")).unwrap().state,
+        OrderState::Closed
+    );
+}
+
+/// The request's nonce and the order's age are checked by the core's rules.
+#[test]
+fn request_nonces_and_the_close_delay_follow_the_core() {
+    let f = Fixture::new(SandboxConfig { min_close_delay_secs: 30, ..SandboxConfig::default() });
+    let state = f.sandbox.state();
+    let path = |no: &str| format!("/v3/pay/transactions/out-trade-no/{no}/close");
+    let body = format!(r#"{{"mchid":"{V3_MCH}"}}"#);
+    state.put_order(OrderKey::new(V3_MCH, "nonce-rule-1"), OrderState::Unpaid);
+    for nonce in ["has space", &"N".repeat(33), "nonce-with-dash"] {
+        let resp = send(&f.agent, signed_post(&f, &path("nonce-rule-1"), &body, nonce)).unwrap();
+        let v: Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(
+            (resp.status().as_u16(), v["code"].as_str()),
+            (401, Some("SIGN_ERROR")),
+            "{nonce}: {v}"
+        );
+        assert!(v["message"].as_str().unwrap().contains("nonce_str"), "{v}");
+    }
+    let resp = send(&f.agent, signed_post(&f, &path("nonce-rule-1"), &body, "GOODNONCE1")).unwrap();
+    assert_eq!(resp.status(), 204);
+
+    // The configured 30 seconds, not WeChat Pay's 5 minutes.
+    let ago = |secs| std::time::SystemTime::now() - Duration::from_secs(secs);
+    state.put_order_created(OrderKey::new(V3_MCH, "delay-rule-1"), OrderState::Unpaid, ago(10));
+    state.put_order_created(OrderKey::new(V3_MCH, "delay-rule-2"), OrderState::Unpaid, ago(60));
+    let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    let err = f.call(&ctx, &CloseOrderV3::direct("delay-rule-1")).unwrap_err();
+    assert_eq!(err.api().unwrap().code, ApiCode::RuleLimit);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("delay-rule-2")).unwrap(), CloseOutcome::Closed);
+}
