@@ -61,18 +61,30 @@
 //! | bad signature | `return_code=FAIL`, `SIGNERROR` | 401 `SIGN_ERROR` |
 //! | not POST | `return_code=FAIL`, `REQUIRE_POST_METHOD` | 405 `INVALID_REQUEST` |
 //! | bad body | `return_code=FAIL`, `XML_FORMAT_ERROR` | 400 `PARAM_ERROR` with `detail` |
+//! | a combined close against `CloseCombinedOrder`'s rules (1 to 50 sub-orders, ids, order numbers) | — | 400 `PARAM_ERROR`, `detail.field` naming it (`sub_orders[1].out_trade_no`) |
+//! | a request `nonce_str` wxpay would not send (1 to 32 letters and digits) | (checked with the other fields) | 401 `SIGN_ERROR` |
+//!
+//! Those rules, and the 5-minute rule, are wxpay-core's own ([`wxpay_core::server`]).
 //!
 //! # Control API
 //!
-//! JSON in and out, under `/__sandbox/` (never a WeChat Pay path):
+//! JSON in and out, under `/__sandbox/` (never a WeChat Pay path). `GET /__sandbox/` lists
+//! it: every route with the fields it takes (`routes`), every fault by name with its
+//! parameters (`faults`), the `endpoints` a fault can be scoped to, the `order_states` and the
+//! `rotation_steps`. The control API refuses, with a 400 `{"error", "accepted"}` that lists
+//! what it takes, a field a route does not take (a query parameter of a `GET`, a body field
+//! otherwise), a field of the wrong type, a parameter of another fault (`delay_ms` on
+//! `system_error`), and an unknown fault, endpoint, order state or rotation step; `null` is
+//! the same as leaving a field out. An unknown control path is a 404 that points to the list.
 //!
 //! - `POST /__sandbox/orders` `{"mchid", "sub_mchid"?, "out_trade_no", "transaction_id"?, "state"?: "unpaid"|"paid"|"closed", "created_at"?: unix, "age_secs"?: n, "count"?: n}`
 //!   (orders are an hour old unless told otherwise; `count` makes `{out_trade_no}000000`, `…000001`, …);
-//! - `GET /__sandbox/orders?mchid=…&out_trade_no=…[&sub_mchid=…]`: state, creation time, close calls;
+//! - `GET /__sandbox/orders?mchid=…&out_trade_no=…[&sub_mchid=…]`: state, creation time, close calls, closes;
 //! - `POST /__sandbox/orders/pay` `{"mchid", "sub_mchid"?, "out_trade_no"}`;
 //! - `POST /__sandbox/faults` `{"fault", "endpoint"?: "v2"|"v3_direct"|"v3_partner"|"v3_combined"|"v3_global"|"v3_global_id"|"v3_certificates", "out_trade_no"?, "times"?: n, "delay_ms"?: n, "status"?: n}`
 //!   (for `v3_global_id`, `out_trade_no` scopes the fault to the `transaction_id` in the path)
-//!   with the faults of [`Fault`] by name ([`Fault::NAMES`]); `DELETE /__sandbox/faults`
+//!   with the faults of [`Fault`] by name ([`Fault::NAMES`]; `delay` takes `delay_ms`,
+//!   `relabel_status` needs `status`); `DELETE /__sandbox/faults`
 //!   clears them. Besides servers' own failures, they play what someone in the path can do
 //!   with genuine answers: `relabel_status` (the signed answer under another `status`: the
 //!   signature does not cover the status line), `replay` (the route's last signed answer

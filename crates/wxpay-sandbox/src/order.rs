@@ -13,6 +13,9 @@ pub enum OrderState {
 }
 
 impl OrderState {
+    /// Every state, as the control API lists them.
+    pub const ALL: [OrderState; 3] = [OrderState::Unpaid, OrderState::Paid, OrderState::Closed];
+
     /// `unpaid`, `paid` or `closed`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -26,12 +29,7 @@ impl OrderState {
     /// Reads `unpaid`, `paid` or `closed`.
     #[must_use]
     pub fn parse(s: &str) -> Option<OrderState> {
-        match s {
-            "unpaid" => Some(OrderState::Unpaid),
-            "paid" => Some(OrderState::Paid),
-            "closed" => Some(OrderState::Closed),
-            _ => None,
-        }
+        OrderState::ALL.into_iter().find(|o| o.as_str() == s)
     }
 }
 

@@ -238,15 +238,24 @@ pub enum RotationStep {
 }
 
 impl RotationStep {
-    /// Reads `add`, `switch` or `retire`.
+    /// Every step, in the order a rotation takes them.
+    pub const ALL: [RotationStep; 3] =
+        [RotationStep::Add, RotationStep::Switch, RotationStep::Retire];
+
+    /// `add`, `switch` or `retire`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationStep::Add => "add",
+            RotationStep::Switch => "switch",
+            RotationStep::Retire => "retire",
+        }
+    }
+
+    /// Reads what [`as_str`](Self::as_str) writes.
     #[must_use]
     pub fn parse(s: &str) -> Option<RotationStep> {
-        match s {
-            "add" => Some(RotationStep::Add),
-            "switch" => Some(RotationStep::Switch),
-            "retire" => Some(RotationStep::Retire),
-            _ => None,
-        }
+        RotationStep::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 

@@ -1069,3 +1069,181 @@ fn request_nonces_and_the_close_delay_follow_the_core() {
     assert_eq!(err.api().unwrap().code, ApiCode::RuleLimit);
     assert_eq!(f.call(&ctx, &CloseOrderV3::direct("delay-rule-2")).unwrap(), CloseOutcome::Closed);
 }
+
+/// `GET /__sandbox/` says what the control API takes: every route, every fault with its
+/// parameters, the endpoints, order states and rotation steps.
+#[test]
+fn the_control_api_lists_itself() {
+    let f = Fixture::new(SandboxConfig::default());
+    let (status, v) = f.control("GET", "", None);
+    assert_eq!(status, 200, "{v}");
+    let routes: Vec<(String, String)> = v["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["method"].as_str().unwrap().to_owned(), r["path"].as_str().unwrap().to_owned()))
+        .collect();
+    for (method, path) in [
+        ("GET", "/__sandbox/"),
+        ("GET", "/__sandbox/health"),
+        ("GET", "/__sandbox/credentials"),
+        ("GET", "/__sandbox/stats"),
+        ("POST", "/__sandbox/orders"),
+        ("GET", "/__sandbox/orders"),
+        ("POST", "/__sandbox/orders/pay"),
+        ("POST", "/__sandbox/faults"),
+        ("DELETE", "/__sandbox/faults"),
+        ("GET", "/__sandbox/certificates"),
+        ("POST", "/__sandbox/certificates/rotate"),
+    ] {
+        assert!(
+            routes.contains(&(method.to_owned(), path.to_owned())),
+            "{method} {path}: {routes:?}"
+        );
+    }
+    assert_eq!(routes.len(), 11);
+    // Every listed route answers as listed (none is a 404).
+    for (method, path) in &routes {
+        if method == "GET" && path != "/__sandbox/orders" {
+            let (status, _) = f.control(method, path.trim_start_matches("/__sandbox/"), None);
+            assert_eq!(status, 200, "{method} {path}");
+        }
+    }
+    let faults = v["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/__sandbox/faults" && r["method"] == "POST")
+        .unwrap();
+    assert_eq!(
+        faults["fields"],
+        json!(["fault", "endpoint", "out_trade_no", "times", "delay_ms", "status"])
+    );
+
+    let names: Vec<&str> =
+        v["faults"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, Fault::NAMES);
+    let parameters = |name: &str| {
+        v["faults"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["parameters"]
+            .clone()
+    };
+    assert_eq!(parameters("delay"), json!([{"name": "delay_ms", "required": false}]));
+    assert_eq!(parameters("relabel_status"), json!([{"name": "status", "required": true}]));
+    assert_eq!(parameters("replay"), json!([]));
+    assert_eq!(v["order_states"], json!(["unpaid", "paid", "closed"]));
+    assert_eq!(v["rotation_steps"], json!(["add", "switch", "retire"]));
+    let endpoints: Vec<&str> =
+        v["endpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert_eq!(endpoints, Route::ALL.map(Route::as_str));
+    // Each listed endpoint is one a fault can be scoped to.
+    for endpoint in endpoints {
+        let (status, body) = f.control(
+            "POST",
+            "faults",
+            Some(json!({"fault": "delay", "endpoint": endpoint, "times": 1})),
+        );
+        assert_eq!(status, 201, "{endpoint}: {body}");
+    }
+
+    // An unknown control path says where the list is.
+    let (status, v) = f.control("GET", "nothing-here", None);
+    assert_eq!(status, 404);
+    assert!(v["routes"].as_str().unwrap().contains("GET /__sandbox/"), "{v}");
+}
+
+/// Unknown fields, and unknown names of faults, endpoints, states and steps, are refused with
+/// a 400 that lists what is accepted; nothing is done.
+#[test]
+fn the_control_api_refuses_what_it_does_not_know() {
+    let f = Fixture::new(SandboxConfig::default());
+    let state = f.sandbox.state();
+    let refused = |method: &str, path: &str, body: Option<Value>| {
+        let (status, v) = f.control(method, path, body.clone());
+        assert_eq!(status, 400, "{method} {path} {body:?}: {v}");
+        let error = v["error"].as_str().unwrap().to_owned();
+        let accepted: Vec<String> = v["accepted"]
+            .as_array()
+            .map(|a| a.iter().map(|s| s.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        (error, accepted)
+    };
+
+    // Unknown fields, in every kind of request.
+    let order = json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-1"});
+    let with = |extra: &str| {
+        let mut o = order.clone();
+        o[extra] = json!("x");
+        o
+    };
+    let (error, accepted) = refused("POST", "orders", Some(with("colour")));
+    assert!(error.contains("`colour`"), "{error}");
+    assert!(accepted.contains(&"age_secs".to_owned()) && accepted.contains(&"count".to_owned()));
+    assert_eq!(state.order_count(), 0, "no order was made");
+    let (error, accepted) = refused("POST", "orders/pay", Some(with("state")));
+    assert!(error.contains("`state`"), "{error}");
+    assert_eq!(accepted, ["mchid", "sub_mchid", "out_trade_no"]);
+    let (error, _) =
+        refused("GET", &format!("orders?mchid={V3_MCH}&out_trade_no=x&verbose=1"), None);
+    assert!(error.contains("query parameter `verbose`"), "{error}");
+    let (error, accepted) = refused("POST", "faults", Some(json!({"fault": "delay", "delay": 5})));
+    assert!(error.contains("`delay`"), "{error}");
+    assert!(accepted.contains(&"delay_ms".to_owned()));
+    let (error, _) =
+        refused("POST", "certificates/rotate", Some(json!({"step": "add", "force": true})));
+    assert!(error.contains("`force`"), "{error}");
+    let (error, _) = refused("GET", "stats?reset=1", None);
+    assert!(error.contains("`reset`") && error.contains("no fields"), "{error}");
+    let (error, _) = refused("DELETE", "faults", Some(json!({"endpoint": "v2"})));
+    assert!(error.contains("`endpoint`"), "{error}");
+    let (error, _) = refused("POST", "faults?fault=replay", Some(json!({"fault": "replay"})));
+    assert!(error.contains("`fault`"), "a query parameter on a POST: {error}");
+    // A parameter of another fault, a wrong type: refused, not ignored.
+    let (error, _) =
+        refused("POST", "faults", Some(json!({"fault": "system_error", "delay_ms": 5})));
+    assert!(error.contains("`delay_ms` is not a parameter of `system_error`"), "{error}");
+    refused("POST", "faults", Some(json!({"fault": "system_error", "endpoint": 2})));
+    refused("POST", "faults", Some(json!({"fault": "system_error", "out_trade_no": 7})));
+    refused(
+        "POST",
+        "orders",
+        Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-2", "count": "3"})),
+    );
+    refused(
+        "POST",
+        "orders",
+        Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-2", "age_secs": -1})),
+    );
+    assert_eq!(state.order_count(), 0, "no order was made");
+
+    // Unknown names: each lists the accepted ones.
+    let (error, accepted) = refused("POST", "faults", Some(json!({"fault": "meltdown"})));
+    assert!(error.contains("\"meltdown\""), "{error}");
+    assert_eq!(accepted, Fault::NAMES);
+    let (error, accepted) =
+        refused("POST", "faults", Some(json!({"fault": "system_error", "endpoint": "v4"})));
+    assert!(error.contains("\"v4\"") && error.contains("v3_certificates"), "{error}");
+    assert_eq!(accepted, Route::ALL.map(Route::as_str));
+    let (error, accepted) = refused(
+        "POST",
+        "orders",
+        Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-3", "state": "refunded"})),
+    );
+    assert!(error.contains("\"refunded\""), "{error}");
+    assert_eq!(accepted, ["unpaid", "paid", "closed"]);
+    let (error, accepted) = refused("POST", "certificates/rotate", Some(json!({"step": "renew"})));
+    assert!(error.contains("\"renew\""), "{error}");
+    assert_eq!(accepted, ["add", "switch", "retire"]);
+    let (_, accepted) = refused("POST", "certificates/rotate", Some(json!({})));
+    assert_eq!(accepted, ["add", "switch", "retire"]);
+    assert_eq!(state.order_count(), 0, "no order was made");
+    assert_eq!(state.platform_certificates(), (vec![0], 0), "no rotation was made");
+
+    // No fault was scripted by any of these: an order closes.
+    state.put_order(OrderKey::new(V3_MCH, "ctl-strict-4"), OrderState::Unpaid);
+    let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("ctl-strict-4")).unwrap(), CloseOutcome::Closed);
+    // What is well-formed still works, `null` as absent included.
+    let (status, v) = f.control("POST", "orders", Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-5", "state": "paid", "sub_mchid": null, "count": null})));
+    assert_eq!((status, v["state"].as_str()), (201, Some("paid")), "{v}");
+    assert_eq!(f.control("DELETE", "faults", Some(json!({}))).0, 200);
+}
