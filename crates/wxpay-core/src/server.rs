@@ -47,7 +47,7 @@ pub fn check_nonce(value: &str) -> Result<(), InvalidInput> {
 
 /// The 5-minute rule as a server applies it: an order created at `created_at` cannot be closed
 /// at `now` (Unix seconds) until `min_delay_secs` have passed. WeChat Pay's delay is
-/// [`MIN_CLOSE_DELAY_SECS`](crate::MIN_CLOSE_DELAY_SECS); a test server may shorten it (0
+/// [`MIN_CLOSE_DELAY_SECS`]; a test server may shorten it (0
 /// turns it off). The rule is the one the close calls check before sending.
 ///
 /// # Errors
