@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+#[cfg(test)]
+mod tidy;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 

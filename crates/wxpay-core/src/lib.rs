@@ -125,6 +125,7 @@ mod refresh;
 mod replay;
 mod retry;
 mod secret;
+pub mod server;
 mod session;
 pub mod v2;
 pub mod v3;

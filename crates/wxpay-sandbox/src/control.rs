@@ -3,19 +3,155 @@
 use http::{HeaderValue, Method};
 use serde_json::{Value, json};
 
-use crate::body::AnswerBody;
+use wxpay_core::v3::percent_decode;
+
+use crate::answer::{Answer, AnswerBody, now};
 use crate::merchants::{
     API_V2_KEY, MERCHANT_KEY_PEM, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES, V2_MERCHANTS,
     V3_MERCHANTS, WECHATPAY_CERT_PEM, WECHATPAY_CERT_SERIAL, WECHATPAY_PUB_PEM,
     WECHATPAY_PUBLIC_KEY_ID,
 };
-use crate::server::{Answer, CONTROL_PREFIX, Shared, not_found, now, percent_decode};
-use crate::state::RotationStep;
-use crate::state::{Fault, FaultRule, OrderKey, OrderState, Route};
+use crate::order::{OrderKey, OrderState};
+use crate::shared::Shared;
+use crate::state::{Fault, FaultRule, RotationStep, Route};
+
+/// The prefix of the control API: never a WeChat Pay path.
+pub const CONTROL_PREFIX: &str = "/__sandbox/";
 
 /// How old an order made through the control API is unless `created_at` or `age_secs` says
 /// otherwise: old enough to close at once.
 pub const DEFAULT_ORDER_AGE_SECS: u64 = 3600;
+
+/// What a control request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Index,
+    Health,
+    Credentials,
+    Stats,
+    Certificates,
+    Rotate,
+    CreateOrders,
+    GetOrder,
+    PayOrder,
+    AddFault,
+    ClearFaults,
+}
+
+/// A route of the control API: the one list that dispatches, checks fields and is listed by
+/// `GET /__sandbox/`.
+#[derive(Debug)]
+struct ControlRoute {
+    method: Method,
+    /// Under [`CONTROL_PREFIX`].
+    path: &'static str,
+    action: Action,
+    /// The fields it takes: query parameters for `GET`, JSON body fields otherwise.
+    fields: &'static [&'static str],
+    what: &'static str,
+}
+
+/// The fields that name an order.
+const ORDER_FIELDS: &[&str] = &["mchid", "sub_mchid", "out_trade_no"];
+
+const ROUTES: &[ControlRoute] = &[
+    ControlRoute {
+        method: Method::GET,
+        path: "",
+        action: Action::Index,
+        fields: &[],
+        what: "this list: the control routes, the faults and their parameters, the endpoints, order states and rotation steps",
+    },
+    ControlRoute {
+        method: Method::GET,
+        path: "health",
+        action: Action::Health,
+        fields: &[],
+        what: "{\"ok\": true} while the sandbox serves",
+    },
+    ControlRoute {
+        method: Method::GET,
+        path: "credentials",
+        action: Action::Credentials,
+        fields: &[],
+        what: "the base URL, the test merchants and their test keys",
+    },
+    ControlRoute {
+        method: Method::GET,
+        path: "stats",
+        action: Action::Stats,
+        fields: &[],
+        what: "requests answered or dropped, orders held, certificate lists served",
+    },
+    ControlRoute {
+        method: Method::POST,
+        path: "orders",
+        action: Action::CreateOrders,
+        fields: &[
+            "mchid",
+            "sub_mchid",
+            "out_trade_no",
+            "transaction_id",
+            "state",
+            "created_at",
+            "age_secs",
+            "count",
+        ],
+        what: "creates (or replaces) an order, an hour old unless `created_at` or `age_secs` says otherwise; `count` makes {out_trade_no}000000, …000001, …",
+    },
+    ControlRoute {
+        method: Method::GET,
+        path: "orders",
+        action: Action::GetOrder,
+        fields: ORDER_FIELDS,
+        what: "an order's state, creation time, close calls and closes",
+    },
+    ControlRoute {
+        method: Method::POST,
+        path: "orders/pay",
+        action: Action::PayOrder,
+        fields: ORDER_FIELDS,
+        what: "pays an unpaid order, as the payer would",
+    },
+    ControlRoute {
+        method: Method::POST,
+        path: "faults",
+        action: Action::AddFault,
+        fields: &["fault", "endpoint", "out_trade_no", "times", "delay_ms", "status"],
+        what: "scripts a fault, on every endpoint or one, for every order or one, for ever or `times` requests",
+    },
+    ControlRoute {
+        method: Method::DELETE,
+        path: "faults",
+        action: Action::ClearFaults,
+        fields: &[],
+        what: "removes every scripted fault",
+    },
+    ControlRoute {
+        method: Method::GET,
+        path: "certificates",
+        action: Action::Certificates,
+        fields: &[],
+        what: "the listed platform certificates' serials and the one that signs",
+    },
+    ControlRoute {
+        method: Method::POST,
+        path: "certificates/rotate",
+        action: Action::Rotate,
+        fields: &["step"],
+        what: "takes one step of a platform-certificate rotation",
+    },
+];
+
+/// The parameters a fault takes besides the rule's (`endpoint`, `out_trade_no`, `times`), and
+/// whether each is required.
+fn fault_parameters(name: &str) -> &'static [(&'static str, bool)] {
+    match name {
+        "delay" => &[("delay_ms", false)],
+        "relabel_status" => &[("status", true)],
+        _ => &[],
+    }
+}
 
 fn reply(status: u16, v: Value) -> Answer {
     let mut answer = http::Response::new(AnswerBody::full(v.to_string()));
@@ -26,19 +162,59 @@ fn reply(status: u16, v: Value) -> Answer {
     answer
 }
 
-fn bad(why: &str) -> Answer {
-    reply(400, json!({ "error": why }))
+/// Why a control request is refused (400): the reason, and what is accepted instead when the
+/// request named something unknown.
+#[derive(Debug)]
+struct Refusal {
+    error: String,
+    accepted: Vec<&'static str>,
 }
 
-fn why(s: &str) -> String {
-    s.to_owned()
+impl Refusal {
+    fn answer(self) -> Answer {
+        let mut v = json!({ "error": self.error });
+        if !self.accepted.is_empty() {
+            v["accepted"] = json!(self.accepted);
+        }
+        reply(400, v)
+    }
 }
 
-fn key_of(v: &Value) -> Result<OrderKey, String> {
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let mchid = s("mchid").ok_or_else(|| why("`mchid` is required"))?;
-    let out_trade_no = s("out_trade_no").ok_or_else(|| why("`out_trade_no` is required"))?;
-    Ok(OrderKey { mchid, sub_mchid: s("sub_mchid"), out_trade_no })
+fn why(s: &str) -> Refusal {
+    Refusal { error: s.to_owned(), accepted: Vec::new() }
+}
+
+/// An unknown name for `field`: says which names are accepted.
+fn unknown(field: &str, given: &str, accepted: Vec<&'static str>) -> Refusal {
+    let error = format!("unknown `{field}` {given:?}; it is one of {}", accepted.join(", "));
+    Refusal { error, accepted }
+}
+
+/// An optional string field (absent and `null` are `None`).
+fn text<'v>(v: &'v Value, field: &str) -> Result<Option<&'v str>, Refusal> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(why(&format!("`{field}` is a string"))),
+    }
+}
+
+/// An optional whole-number field (absent and `null` are `None`), `what` saying what it is.
+fn number(v: &Value, field: &str, what: &str) -> Result<Option<u64>, Refusal> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(n) => n.as_u64().map(Some).ok_or_else(|| why(&format!("`{field}` is {what}"))),
+    }
+}
+
+fn key_of(v: &Value) -> Result<OrderKey, Refusal> {
+    let mchid = text(v, "mchid")?.ok_or_else(|| why("`mchid` is required"))?;
+    let out_trade_no = text(v, "out_trade_no")?.ok_or_else(|| why("`out_trade_no` is required"))?;
+    Ok(OrderKey {
+        mchid: mchid.to_owned(),
+        sub_mchid: text(v, "sub_mchid")?.map(str::to_owned),
+        out_trade_no: out_trade_no.to_owned(),
+    })
 }
 
 fn query(parts: &http::request::Parts) -> Value {
@@ -50,35 +226,82 @@ fn query(parts: &http::request::Parts) -> Value {
     Value::Object(map)
 }
 
+/// The request's fields, every one of them known to `route`: the query of a `GET`, the JSON
+/// object of a body otherwise (an empty body is no fields, for routes that take none).
+fn fields(
+    route: &ControlRoute,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Value, Refusal> {
+    let from_body = route.method != Method::GET;
+    let place = if from_body { "body field" } else { "query parameter" };
+    let (v, stray) = if from_body {
+        let v = match serde_json::from_slice(body) {
+            Ok(v @ Value::Object(_)) => v,
+            _ if body.is_empty() && route.fields.is_empty() => json!({}),
+            _ => return Err(why("the body must be a JSON object")),
+        };
+        (v, query(parts))
+    } else {
+        (query(parts), json!({}))
+    };
+    // Query parameters on a route that takes a body are unknown too.
+    let given = v.as_object().into_iter().chain(stray.as_object()).flat_map(|m| m.keys());
+    for name in given {
+        if !route.fields.contains(&name.as_str()) || stray.get(name).is_some() {
+            let takes = if route.fields.is_empty() {
+                "no fields".to_owned()
+            } else {
+                format!("{}s {}", place, route.fields.join(", "))
+            };
+            let error = format!(
+                "unknown {place} `{name}`: {} {CONTROL_PREFIX}{} takes {takes}",
+                route.method, route.path
+            );
+            return Err(Refusal { error, accepted: route.fields.to_vec() });
+        }
+    }
+    Ok(v)
+}
+
 pub(crate) fn handle(shared: &Shared, parts: &http::request::Parts, body: &[u8]) -> Answer {
     let path = parts.uri.path().strip_prefix(CONTROL_PREFIX).unwrap_or_default();
-    let json = || -> Result<Value, String> {
-        match serde_json::from_slice(body) {
-            Ok(v @ Value::Object(_)) => Ok(v),
-            _ => Err(why("the body must be a JSON object")),
-        }
+    let Some(route) = ROUTES.iter().find(|r| r.method == parts.method && r.path == path) else {
+        let error = format!("no control route {} {CONTROL_PREFIX}{path}", parts.method);
+        let hint = format!("GET {CONTROL_PREFIX} lists them");
+        return reply(404, json!({ "error": error, "routes": hint }));
     };
-    let result = match (&parts.method, path) {
-        (&Method::GET, "health") => Ok(reply(200, json!({ "ok": true }))),
-        (&Method::GET, "credentials") => Ok(reply(200, credentials(shared))),
-        (&Method::GET, "stats") => Ok(reply(
+    let result = fields(route, parts, body).and_then(|v| act(shared, route.action, &v));
+    result.unwrap_or_else(Refusal::answer)
+}
+
+fn act(shared: &Shared, action: Action, v: &Value) -> Result<Answer, Refusal> {
+    Ok(match action {
+        Action::Index => reply(200, index()),
+        Action::Health => reply(200, json!({ "ok": true })),
+        Action::Credentials => reply(200, credentials(shared)),
+        Action::Stats => reply(
             200,
             json!({
                 "requests": shared.state.requests(),
                 "orders": shared.state.order_count(),
                 "certificate_downloads": shared.state.certificate_downloads(),
             }),
-        )),
-        (&Method::GET, "certificates") => Ok(certificates(shared)),
-        (&Method::POST, "certificates/rotate") => json().and_then(|v| {
-            let step = v.get("step").and_then(Value::as_str).and_then(RotationStep::parse);
-            let step = step.ok_or_else(|| why("`step` is add, switch or retire"))?;
+        ),
+        Action::Certificates => certificates(shared),
+        Action::Rotate => {
+            let accepted = || RotationStep::ALL.map(RotationStep::as_str).to_vec();
+            let name = text(v, "step")?
+                .ok_or_else(|| Refusal { accepted: accepted(), ..why("`step` is required") })?;
+            let step =
+                RotationStep::parse(name).ok_or_else(|| unknown("step", name, accepted()))?;
             shared.state.rotate_certificate(step).map_err(why)?;
-            Ok(certificates(shared))
-        }),
-        (&Method::POST, "orders") => json().and_then(|v| create_order(shared, &v)),
-        (&Method::GET, "orders") => {
-            key_of(&query(parts)).map(|key| match shared.state.order(&key) {
+            certificates(shared)
+        }
+        Action::CreateOrders => create_order(shared, v)?,
+        Action::GetOrder => {
+            let key = key_of(v)?;
+            match shared.state.order(&key) {
                 Some(o) => reply(
                     200,
                     json!({
@@ -89,34 +312,68 @@ pub(crate) fn handle(shared: &Shared, parts: &http::request::Parts, body: &[u8])
                     }),
                 ),
                 None => reply(404, json!({ "error": "no such order" })),
-            })
+            }
         }
-        (&Method::POST, "orders/pay") => json().and_then(|v| key_of(&v)).map(|key| {
+        Action::PayOrder => {
+            let key = key_of(v)?;
             if shared.state.pay(&key) {
                 reply(200, json!({ "state": "paid" }))
             } else {
                 reply(409, json!({ "error": "no such order, or it is closed" }))
             }
-        }),
-        (&Method::POST, "faults") => json().and_then(|v| add_fault(shared, &v)),
-        (&Method::DELETE, "faults") => {
-            shared.state.clear_faults();
-            Ok(reply(200, json!({ "ok": true })))
         }
-        _ => Ok(not_found()),
-    };
-    result.unwrap_or_else(|e| bad(&e))
+        Action::AddFault => add_fault(shared, v)?,
+        Action::ClearFaults => {
+            shared.state.clear_faults();
+            reply(200, json!({ "ok": true }))
+        }
+    })
 }
 
-fn create_order(shared: &Shared, v: &Value) -> Result<Answer, String> {
+/// `GET /__sandbox/`: what the control API takes.
+fn index() -> Value {
+    let routes: Vec<Value> = ROUTES
+        .iter()
+        .map(|r| {
+            json!({
+                "method": r.method.as_str(),
+                "path": format!("{CONTROL_PREFIX}{}", r.path),
+                "fields": r.fields,
+                "fields_in": if r.method == Method::GET { "query" } else { "body" },
+                "what": r.what,
+            })
+        })
+        .collect();
+    let faults: Vec<Value> = Fault::NAMES
+        .iter()
+        .map(|name| {
+            let parameters: Vec<Value> = fault_parameters(name)
+                .iter()
+                .map(|(p, required)| json!({ "name": p, "required": required }))
+                .collect();
+            json!({ "name": name, "parameters": parameters })
+        })
+        .collect();
+    json!({
+        "routes": routes,
+        "faults": faults,
+        "fault_scopes": ["endpoint", "out_trade_no", "times"],
+        "endpoints": Route::ALL.map(Route::as_str),
+        "order_states": OrderState::ALL.map(OrderState::as_str),
+        "rotation_steps": RotationStep::ALL.map(RotationStep::as_str),
+    })
+}
+
+fn create_order(shared: &Shared, v: &Value) -> Result<Answer, Refusal> {
     let mut key = key_of(v)?;
-    let state = match v.get("state").and_then(Value::as_str) {
+    let state = match text(v, "state")? {
         None => OrderState::Unpaid,
-        Some(s) => OrderState::parse(s).ok_or_else(|| why("`state` is unpaid, paid or closed"))?,
+        Some(s) => OrderState::parse(s)
+            .ok_or_else(|| unknown("state", s, OrderState::ALL.map(OrderState::as_str).to_vec()))?,
     };
     let created_at = match (
-        v.get("created_at").and_then(Value::as_u64),
-        v.get("age_secs").and_then(Value::as_u64),
+        number(v, "created_at", "Unix seconds")?,
+        number(v, "age_secs", "a whole number of seconds")?,
     ) {
         (Some(t), _) => t,
         (None, Some(age)) => now().saturating_sub(age),
@@ -127,13 +384,13 @@ fn create_order(shared: &Shared, v: &Value) -> Result<Answer, String> {
         None | Some(Value::Null) => None,
         Some(t) => {
             let t = t.as_str().ok_or_else(|| why("`transaction_id` is a string of digits"))?;
-            wxpay_core::v3::check_transaction_id(t).map_err(|e| e.to_string())?;
+            wxpay_core::v3::check_transaction_id(t).map_err(|e| why(&e.to_string()))?;
             Some(t.to_owned())
         }
     };
     // `count` makes that many orders, numbered `{out_trade_no}{i:06}` (and
     // `{transaction_id}{i:06}`) from 0.
-    match v.get("count").and_then(Value::as_u64) {
+    match number(v, "count", "a whole number, at most 1000000")? {
         None => {
             shared.state.insert_order(key.clone(), state, created_at);
             if let Some(t) = &transaction_id {
@@ -155,14 +412,25 @@ fn create_order(shared: &Shared, v: &Value) -> Result<Answer, String> {
     Ok(reply(201, json!({ "state": state.as_str(), "created_at": created_at })))
 }
 
-fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, String> {
-    let name = v.get("fault").and_then(Value::as_str).ok_or_else(|| why("`fault` is required"))?;
-    let delay_ms = match v.get("delay_ms") {
-        None | Some(Value::Null) => 0,
-        Some(d) => d
-            .as_u64()
-            .ok_or_else(|| why("`delay_ms` is a whole number of milliseconds, 0 or more"))?,
-    };
+fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, Refusal> {
+    let accepted = || Fault::NAMES.to_vec();
+    let name = text(v, "fault")?
+        .ok_or_else(|| Refusal { accepted: accepted(), ..why("`fault` is required") })?;
+    if !Fault::NAMES.contains(&name) {
+        return Err(unknown("fault", name, accepted()));
+    }
+    // A parameter given to a fault that does not take it would be silently ignored: refused.
+    let takes = fault_parameters(name);
+    for parameter in ["delay_ms", "status"] {
+        let given = !matches!(v.get(parameter), None | Some(Value::Null));
+        if given && !takes.iter().any(|(p, _)| *p == parameter) {
+            return Err(why(&format!("`{parameter}` is not a parameter of `{name}`")));
+        }
+        if !given && takes.contains(&(parameter, true)) {
+            return Err(why(&format!("`{name}` needs `{parameter}`")));
+        }
+    }
+    let delay_ms = number(v, "delay_ms", "a whole number of milliseconds, 0 or more")?.unwrap_or(0);
     let status = match v.get("status") {
         None | Some(Value::Null) => 0,
         Some(s) => s
@@ -171,17 +439,14 @@ fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, String> {
             .filter(|s| (100..=599).contains(s))
             .ok_or_else(|| why("`status` is an HTTP status, 100 to 599"))?,
     };
-    if name == "relabel_status" && status == 0 {
-        return Err(why("`relabel_status` needs `status`"));
-    }
-    let fault = Fault::parse(name, delay_ms, status).ok_or_else(|| {
-        why(&format!("unknown `fault` {name:?}; the faults are {}", Fault::NAMES.join(", ")))
-    })?;
-    let endpoint = match v.get("endpoint").and_then(Value::as_str) {
+    let fault =
+        Fault::parse(name, delay_ms, status).ok_or_else(|| unknown("fault", name, accepted()))?;
+    let endpoint = match text(v, "endpoint")? {
         None => None,
-        Some(e) => Some(Route::parse(e).ok_or_else(|| {
-            why("`endpoint` is v2, v3_direct, v3_partner, v3_combined, v3_global or v3_global_id")
-        })?),
+        Some(e) => Some(
+            Route::parse(e)
+                .ok_or_else(|| unknown("endpoint", e, Route::ALL.map(Route::as_str).to_vec()))?,
+        ),
     };
     let times = match v.get("times") {
         None | Some(Value::Null) => None,
@@ -192,7 +457,7 @@ fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, String> {
                 .ok_or_else(|| why("`times` is a count from 1 (leave it out for every time)"))?,
         ),
     };
-    let out_trade_no = v.get("out_trade_no").and_then(Value::as_str).map(str::to_owned);
+    let out_trade_no = text(v, "out_trade_no")?.map(str::to_owned);
     shared.state.add_fault(FaultRule { fault, endpoint, out_trade_no, times });
     Ok(reply(201, json!({ "fault": fault.name() })))
 }

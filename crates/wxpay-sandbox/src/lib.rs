@@ -61,18 +61,30 @@
 //! | bad signature | `return_code=FAIL`, `SIGNERROR` | 401 `SIGN_ERROR` |
 //! | not POST | `return_code=FAIL`, `REQUIRE_POST_METHOD` | 405 `INVALID_REQUEST` |
 //! | bad body | `return_code=FAIL`, `XML_FORMAT_ERROR` | 400 `PARAM_ERROR` with `detail` |
+//! | a combined close against `CloseCombinedOrder`'s rules (1 to 50 sub-orders, ids, order numbers) | — | 400 `PARAM_ERROR`, `detail.field` naming it (`sub_orders[1].out_trade_no`) |
+//! | a request `nonce_str` wxpay would not send (1 to 32 letters and digits) | (checked with the other fields) | 401 `SIGN_ERROR` |
+//!
+//! Those rules, and the 5-minute rule, are wxpay-core's own ([`wxpay_core::server`]).
 //!
 //! # Control API
 //!
-//! JSON in and out, under `/__sandbox/` (never a WeChat Pay path):
+//! JSON in and out, under `/__sandbox/` (never a WeChat Pay path). `GET /__sandbox/` lists
+//! it: every route with the fields it takes (`routes`), every fault by name with its
+//! parameters (`faults`), the `endpoints` a fault can be scoped to, the `order_states` and the
+//! `rotation_steps`. The control API refuses, with a 400 `{"error", "accepted"}` that lists
+//! what it takes, a field a route does not take (a query parameter of a `GET`, a body field
+//! otherwise), a field of the wrong type, a parameter of another fault (`delay_ms` on
+//! `system_error`), and an unknown fault, endpoint, order state or rotation step; `null` is
+//! the same as leaving a field out. An unknown control path is a 404 that points to the list.
 //!
 //! - `POST /__sandbox/orders` `{"mchid", "sub_mchid"?, "out_trade_no", "transaction_id"?, "state"?: "unpaid"|"paid"|"closed", "created_at"?: unix, "age_secs"?: n, "count"?: n}`
 //!   (orders are an hour old unless told otherwise; `count` makes `{out_trade_no}000000`, `…000001`, …);
-//! - `GET /__sandbox/orders?mchid=…&out_trade_no=…[&sub_mchid=…]`: state, creation time, close calls;
+//! - `GET /__sandbox/orders?mchid=…&out_trade_no=…[&sub_mchid=…]`: state, creation time, close calls, closes;
 //! - `POST /__sandbox/orders/pay` `{"mchid", "sub_mchid"?, "out_trade_no"}`;
 //! - `POST /__sandbox/faults` `{"fault", "endpoint"?: "v2"|"v3_direct"|"v3_partner"|"v3_combined"|"v3_global"|"v3_global_id"|"v3_certificates", "out_trade_no"?, "times"?: n, "delay_ms"?: n, "status"?: n}`
 //!   (for `v3_global_id`, `out_trade_no` scopes the fault to the `transaction_id` in the path)
-//!   with the faults of [`Fault`] by name ([`Fault::NAMES`]); `DELETE /__sandbox/faults`
+//!   with the faults of [`Fault`] by name ([`Fault::NAMES`]; `delay` takes `delay_ms`,
+//!   `relabel_status` needs `status`); `DELETE /__sandbox/faults`
 //!   clears them. Besides servers' own failures, they play what someone in the path can do
 //!   with genuine answers: `relabel_status` (the signed answer under another `status`: the
 //!   signature does not cover the status line), `replay` (the route's last signed answer
@@ -88,10 +100,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod body;
+mod answer;
+mod config;
 mod control;
+mod faults;
 pub mod merchants;
+mod order;
 mod server;
+mod shared;
 mod state;
 mod wechat_v2;
 mod wechat_v3;
@@ -99,61 +115,20 @@ mod wechat_v3;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use control::DEFAULT_ORDER_AGE_SECS;
-pub use merchants::{Credentials, Merchant};
-pub use server::CONTROL_PREFIX;
-pub use state::{
-    ESCAPE_TEXT, Fault, FaultRule, Order, OrderKey, OrderState, RotationStep, Route, State,
-};
 use tokio::sync::watch;
 
-/// How large an `oversized_body` answer is.
-pub const OVERSIZED_BODY_BYTES: usize = 1024 * 1024;
-
-/// Which key id APIv3 answers name when the request's `Wechatpay-Serial` names neither.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AnswerMode {
-    /// `PUB_KEY_ID_…`: the current mode.
-    #[default]
-    PublicKey,
-    /// The platform certificate's serial: the older mode.
-    PlatformCertificate,
-}
-
-/// How the sandbox behaves. `Default` is what WeChat Pay does.
-#[derive(Debug, Clone)]
-pub struct SandboxConfig {
-    /// The port on 127.0.0.1; 0 picks a free one.
-    pub port: u16,
-    /// The shortest time between creating and closing an order; 0 turns the rule off.
-    pub min_close_delay_secs: u64,
-    /// How far an APIv3 request's timestamp may be from now; `None` accepts any (to replay
-    /// recorded requests).
-    pub request_window_secs: Option<u64>,
-    /// The key APIv3 answers are signed under by default.
-    pub answer_mode: AnswerMode,
-    /// Serve HTTPS (`https://127.0.0.1:<port>`) with the built-in test certificate, issued
-    /// by [`merchants::TLS_CA_PEM`], instead of plain HTTP.
-    pub tls: bool,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            port: 0,
-            min_close_delay_secs: wxpay_core::MIN_CLOSE_DELAY_SECS,
-            request_window_secs: Some(300),
-            answer_mode: AnswerMode::PublicKey,
-            tls: false,
-        }
-    }
-}
+pub use answer::OVERSIZED_BODY_BYTES;
+pub use config::{AnswerMode, SandboxConfig};
+pub use control::{CONTROL_PREFIX, DEFAULT_ORDER_AGE_SECS};
+pub use merchants::{Credentials, Merchant};
+pub use order::{Order, OrderKey, OrderState};
+pub use state::{ESCAPE_TEXT, Fault, FaultRule, RotationStep, Route, State};
 
 /// A running sandbox on a tokio runtime.
 #[derive(Debug)]
 pub struct Sandbox {
     addr: SocketAddr,
-    shared: Arc<server::Shared>,
+    shared: Arc<shared::Shared>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -182,7 +157,7 @@ impl Sandbox {
         .map_err(|e| std::io::Error::other(e.to_string()))?;
         let tls = if config.tls { Some(server::tls_config()?) } else { None };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let shared = Arc::new(server::Shared {
+        let shared = Arc::new(shared::Shared {
             state: Arc::new(State::default()),
             config,
             signer,
@@ -190,7 +165,7 @@ impl Sandbox {
             merchant_verifier,
             base_url: format!("{scheme}://{addr}"),
             tls,
-            last_answers: std::sync::Mutex::default(),
+            replays: faults::Replays::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, shared.clone(), stopped));

@@ -9,7 +9,7 @@ use wxpay_core::v3::{
 };
 use wxpay_core::{ApiV2Key, ClientConfig, ClientConfigBuilder, CloseOrder};
 
-use crate::OrderKey;
+use crate::order::OrderKey;
 
 /// The merchant's API private key (test key).
 pub const MERCHANT_KEY_PEM: &str = include_str!("../keys/merchant_key.pem");

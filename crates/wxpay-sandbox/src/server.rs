@@ -1,4 +1,5 @@
-//! The HTTP server: accepts on loopback, routes, applies connection-level faults.
+//! The HTTP server: accepts on loopback, routes, runs each WeChat Pay handler inside the
+//! fault layer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,91 +12,15 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::body::AnswerBody;
-use crate::state::{Fault, Route, State};
-use crate::{SandboxConfig, control, wechat_v2, wechat_v3};
+use crate::answer::{Answer, DropConnection, not_found, plain};
+use crate::control::{self, CONTROL_PREFIX};
+use crate::faults;
+use crate::shared::Shared;
+use crate::state::Route;
+use crate::{wechat_v2, wechat_v3};
 
 /// The largest request body the sandbox reads (WeChat Pay's own limit is far above any close).
 const MAX_REQUEST_BODY: usize = 64 * 1024;
-
-/// The prefix of the control API: never a WeChat Pay path.
-pub const CONTROL_PREFIX: &str = "/__sandbox/";
-
-pub(crate) type Answer = http::Response<AnswerBody>;
-
-/// Shared by every connection.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) state: Arc<State>,
-    pub(crate) config: SandboxConfig,
-    /// Signs in public-key mode.
-    pub(crate) signer: wxpay_core::v3::RsaSigner,
-    /// Sign in platform-certificate mode, one per [`PLATFORM_CERTIFICATES`](crate::merchants::PLATFORM_CERTIFICATES).
-    pub(crate) platform_signers: Vec<wxpay_core::v3::RsaSigner>,
-    /// Verifies the merchants' APIv3 request signatures (their API key, by serial).
-    pub(crate) merchant_verifier: wxpay_core::v3::PublicKeyVerifier,
-    pub(crate) base_url: String,
-    /// Set when serving HTTPS.
-    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
-    /// Each route's last answer, for [`Fault::Replay`].
-    pub(crate) last_answers: std::sync::Mutex<std::collections::HashMap<Route, Recorded>>,
-}
-
-/// An answer as it was sent: status, headers and body.
-#[derive(Debug, Clone)]
-pub(crate) struct Recorded {
-    status: http::StatusCode,
-    headers: http::HeaderMap,
-    body: Option<Bytes>,
-}
-
-impl Shared {
-    fn last_answers(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Route, Recorded>> {
-        self.last_answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Keeps `answer` as `route`'s last, to be replayed.
-    pub(crate) fn remember(&self, route: Route, answer: &Answer) {
-        let body = match answer.body() {
-            AnswerBody::Full(b) => b.clone(),
-            AnswerBody::Truncated(_) => return,
-        };
-        let recorded =
-            Recorded { status: answer.status(), headers: answer.headers().clone(), body };
-        self.last_answers().insert(route, recorded);
-    }
-
-    /// `route`'s last answer, byte for byte, if it has answered.
-    pub(crate) fn replay(&self, route: Route) -> Option<Answer> {
-        let recorded = self.last_answers().get(&route).cloned()?;
-        let mut answer = http::Response::new(AnswerBody::Full(recorded.body));
-        *answer.status_mut() = recorded.status;
-        *answer.headers_mut() = recorded.headers;
-        Some(answer)
-    }
-}
-
-/// Applies the faults that act on a finished answer: kept for a replay when it is a genuine
-/// one, relabelled, or cut short.
-pub(crate) fn finish(
-    shared: &Shared,
-    route: Route,
-    mut answer: Answer,
-    fault: Option<Fault>,
-) -> Answer {
-    match fault {
-        None => shared.remember(route, &answer),
-        Some(Fault::RelabelStatus(status)) => {
-            *answer.status_mut() =
-                http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
-        }
-        Some(Fault::TruncatedBody) => return truncate(answer),
-        Some(_) => {}
-    }
-    answer
-}
 
 /// The TLS setup for the built-in test certificate: HTTP/1.1 only, as WeChat Pay's API.
 pub(crate) fn tls_config() -> std::io::Result<Arc<rustls::ServerConfig>> {
@@ -118,17 +43,6 @@ pub(crate) fn tls_config() -> std::io::Result<Arc<rustls::ServerConfig>> {
     Ok(Arc::new(config))
 }
 
-pub(crate) use wxpay_core::unix_now as now;
-
-/// 32 random upper-case hex characters.
-pub(crate) fn nonce() -> String {
-    let mut bytes = [0u8; 16];
-    // The system random source does not fail on supported platforms; a zero nonce would
-    // still be a valid (if predictable) test answer.
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
-}
-
 pub(crate) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
@@ -140,7 +54,7 @@ pub(crate) async fn serve(
             _ = stop.changed() => return,
         };
         let Ok((stream, _)) = accepted else { continue };
-        if shared.state.take_connection_drop() {
+        if faults::drop_on_accept(&shared.state) {
             shared.state.count_request();
             drop(stream);
             continue;
@@ -186,18 +100,6 @@ where
     }
 }
 
-/// Closes the connection without an answer (hyper drops a connection whose service fails).
-#[derive(Debug)]
-pub(crate) struct DropConnection;
-
-impl std::fmt::Display for DropConnection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection dropped on purpose")
-    }
-}
-
-impl std::error::Error for DropConnection {}
-
 /// Which WeChat Pay endpoint a path is, with the order number from the path (APIv3): the
 /// core reads the path.
 pub(crate) fn route(path: &str) -> Option<(Route, Option<String>)> {
@@ -223,8 +125,6 @@ pub(crate) fn route(path: &str) -> Option<(Route, Option<String>)> {
     Some((endpoint, Some(no)))
 }
 
-pub(crate) use wxpay_core::v3::percent_decode;
-
 async fn handle(
     shared: Arc<Shared>,
     req: http::Request<Incoming>,
@@ -238,55 +138,45 @@ async fn handle(
         return Ok(not_found());
     };
     shared.state.count_request();
-    // Faults that act before the body is read.
-    let early = |f: Fault| matches!(f, Fault::DropBeforeRead);
-    if shared.state.take_fault(endpoint, path_order.as_deref(), early).is_some() {
+    if faults::drop_before_read(&shared.state, endpoint, path_order.as_deref()) {
         return Err(DropConnection);
     }
     let Ok(body) = read_body(body).await else {
         return Ok(plain(413, "request body too large"));
     };
+    let (state, replays) = (&shared.state, &shared.replays);
     match endpoint {
-        Route::V2Close => wechat_v2::close(&shared, &parts, &body).await,
-        Route::V3Certificates => wechat_v3::certificates(&shared, &parts, &body).await,
+        Route::V2Close => {
+            // The order number is in the body: a request that cannot be read as a close is
+            // answered before any fault is taken.
+            let fields = match wechat_v2::read(&parts, &body) {
+                Ok(fields) => fields,
+                Err(answer) => return Ok(*answer),
+            };
+            let scope = fields.get("out_trade_no").unwrap_or_default();
+            faults::around(state, replays, endpoint, Some(scope), |fault| {
+                wechat_v2::close(&shared, &fields, fault)
+            })
+            .await
+        }
+        Route::V3Certificates => {
+            faults::around(state, replays, endpoint, None, |fault| {
+                wechat_v3::certificates(&shared, &parts, &body, fault)
+            })
+            .await
+        }
         _ => {
-            wechat_v3::close(&shared, endpoint, path_order.unwrap_or_default(), &parts, &body).await
+            let no = path_order.unwrap_or_default();
+            faults::around(state, replays, endpoint, Some(&no), |fault| {
+                wechat_v3::close(&shared, endpoint, &no, &parts, &body, fault)
+            })
+            .await
         }
     }
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, ()> {
     Limited::new(body, MAX_REQUEST_BODY).collect().await.map(|c| c.to_bytes()).map_err(|_| ())
-}
-
-pub(crate) fn not_found() -> Answer {
-    plain(404, "no such path in the sandbox")
-}
-
-pub(crate) fn plain(status: u16, text: &str) -> Answer {
-    let mut answer = http::Response::new(AnswerBody::full(text.to_owned()));
-    *answer.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    answer
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
-    answer
-}
-
-/// Cuts an answer's body short: the full `Content-Length` is promised, half is sent. A 204
-/// cannot carry a body, so it becomes a 200 promising one.
-pub(crate) fn truncate(mut answer: Answer) -> Answer {
-    if answer.status() == http::StatusCode::NO_CONTENT {
-        *answer.status_mut() = http::StatusCode::OK;
-    }
-    let full = match std::mem::replace(answer.body_mut(), AnswerBody::Full(None)) {
-        AnswerBody::Full(Some(b)) | AnswerBody::Truncated(Some(b)) => b,
-        _ => Bytes::from_static(b"{\"code\":\"SYSTEM_ERROR\"}"),
-    };
-    let half = full.slice(..full.len() / 2);
-    answer.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(full.len()));
-    *answer.body_mut() = AnswerBody::Truncated(Some(half));
-    answer
 }
 
 /// Binds the listener: loopback only.

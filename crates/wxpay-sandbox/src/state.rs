@@ -5,95 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// An order's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OrderState {
-    /// Created, not paid: it can be closed.
-    Unpaid,
-    /// Paid: it cannot be closed.
-    Paid,
-    /// Closed: it can no longer be paid.
-    Closed,
-}
-
-impl OrderState {
-    /// `unpaid`, `paid` or `closed`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderState::Unpaid => "unpaid",
-            OrderState::Paid => "paid",
-            OrderState::Closed => "closed",
-        }
-    }
-
-    /// Reads `unpaid`, `paid` or `closed`.
-    #[must_use]
-    pub fn parse(s: &str) -> Option<OrderState> {
-        match s {
-            "unpaid" => Some(OrderState::Unpaid),
-            "paid" => Some(OrderState::Paid),
-            "closed" => Some(OrderState::Closed),
-            _ => None,
-        }
-    }
-}
-
-/// Which merchant's order: the merchant (`mch_id`/`mchid`, or the service provider's),
-/// the sub-merchant if any, and the merchant's order number. APIv2 and APIv3 merchants are
-/// kept apart by their ids.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct OrderKey {
-    /// The merchant, or the service provider acting for a sub-merchant.
-    pub mchid: String,
-    /// The sub-merchant, for service-provider orders.
-    pub sub_mchid: Option<String>,
-    /// The merchant's order number.
-    pub out_trade_no: String,
-}
-
-impl OrderKey {
-    /// A direct merchant's order.
-    pub fn new(mchid: impl Into<String>, out_trade_no: impl Into<String>) -> Self {
-        OrderKey { mchid: mchid.into(), sub_mchid: None, out_trade_no: out_trade_no.into() }
-    }
-
-    /// A sub-merchant's order, placed through service provider `sp_mchid`.
-    pub fn sub(
-        sp_mchid: impl Into<String>,
-        sub_mchid: impl Into<String>,
-        out_trade_no: impl Into<String>,
-    ) -> Self {
-        OrderKey {
-            mchid: sp_mchid.into(),
-            sub_mchid: Some(sub_mchid.into()),
-            out_trade_no: out_trade_no.into(),
-        }
-    }
-}
-
-/// An order as the sandbox holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Order {
-    /// Its state.
-    pub state: OrderState,
-    /// When it was created, Unix seconds.
-    pub created_at: u64,
-    /// How many close calls reached it (answered or not).
-    pub close_calls: u32,
-    /// How many of those closed it (0 or 1).
-    pub closes: u32,
-}
-
-/// What a close did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Closing {
-    Closed,
-    AlreadyClosed,
-    Paid,
-    NotFound,
-    TooEarly,
-}
+use crate::order::{Closing, Order, OrderKey, OrderState};
 
 /// An endpoint of the sandbox's WeChat Pay side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -326,15 +238,24 @@ pub enum RotationStep {
 }
 
 impl RotationStep {
-    /// Reads `add`, `switch` or `retire`.
+    /// Every step, in the order a rotation takes them.
+    pub const ALL: [RotationStep; 3] =
+        [RotationStep::Add, RotationStep::Switch, RotationStep::Retire];
+
+    /// `add`, `switch` or `retire`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationStep::Add => "add",
+            RotationStep::Switch => "switch",
+            RotationStep::Retire => "retire",
+        }
+    }
+
+    /// Reads what [`as_str`](Self::as_str) writes.
     #[must_use]
     pub fn parse(s: &str) -> Option<RotationStep> {
-        match s {
-            "add" => Some(RotationStep::Add),
-            "switch" => Some(RotationStep::Switch),
-            "retire" => Some(RotationStep::Retire),
-            _ => None,
-        }
+        RotationStep::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -513,7 +434,11 @@ impl State {
             order.close_calls += 1;
             match order.state {
                 OrderState::Paid => return Closing::Paid,
-                OrderState::Unpaid if now < order.created_at.saturating_add(min_delay) => {
+                // The 5-minute rule (or the configured delay): the core's.
+                OrderState::Unpaid
+                    if wxpay_core::server::check_close_delay(order.created_at, now, min_delay)
+                        .is_err() =>
+                {
                     return Closing::TooEarly;
                 }
                 OrderState::Unpaid => verdict = Closing::Closed,

@@ -4,11 +4,11 @@ use http::HeaderValue;
 use wxpay_core::ApiV2Key;
 use wxpay_core::v2::{SignType, V2Fields, sign_fields, verify_fields, xml_document};
 
-use crate::OVERSIZED_BODY_BYTES;
-use crate::body::AnswerBody;
+use crate::answer::{Answer, AnswerBody, OVERSIZED_BODY_BYTES, nonce, now};
 use crate::merchants::{API_V2_KEY, v2_merchant};
-use crate::server::{Answer, DropConnection, Shared, finish, nonce, now};
-use crate::state::{Closing, ESCAPE_TEXT, Fault, OrderKey, Route};
+use crate::order::{Closing, OrderKey};
+use crate::shared::Shared;
+use crate::state::{ESCAPE_TEXT, Fault};
 
 /// The business part of a signed answer.
 enum Business {
@@ -16,45 +16,35 @@ enum Business {
     Fail { code: &'static str, description: &'static str },
 }
 
-pub(crate) async fn close(
-    shared: &Shared,
+/// Reads a request as a close: `POST` and an XML body. What is not is answered at once, before
+/// any fault (the order number the fault scope needs is in the body).
+pub(crate) fn read<'a>(
     parts: &http::request::Parts,
-    body: &[u8],
-) -> Result<Answer, DropConnection> {
+    body: &'a [u8],
+) -> Result<V2Fields<'a>, Box<Answer>> {
     if parts.method != http::Method::POST {
-        return Ok(communication_failure("REQUIRE_POST_METHOD"));
+        return Err(Box::new(communication_failure("REQUIRE_POST_METHOD")));
     }
-    let Ok(fields) = V2Fields::parse(body) else {
-        return Ok(communication_failure("XML_FORMAT_ERROR"));
-    };
-    let out_trade_no = fields.get("out_trade_no").unwrap_or_default().to_owned();
-    let fault = shared
-        .state
-        .take_fault(Route::V2Close, Some(&out_trade_no), |f| f != Fault::DropBeforeRead);
-    if let Some(Fault::Delay(d)) = fault {
-        tokio::time::sleep(d).await;
-    }
+    V2Fields::parse(body).map_err(|_| Box::new(communication_failure("XML_FORMAT_ERROR")))
+}
+
+/// Answers a close read by [`read`], with the APIv2 form of `fault`.
+pub(crate) fn close(shared: &Shared, fields: &V2Fields<'_>, fault: Option<Fault>) -> Answer {
     match fault {
-        Some(Fault::Replay) => {
-            if let Some(answer) = shared.replay(Route::V2Close) {
-                return Ok(answer);
-            }
-        }
-        Some(Fault::EscapeText) => return Ok(communication_failure(ESCAPE_TEXT)),
+        Some(Fault::EscapeText) => return communication_failure(ESCAPE_TEXT),
         Some(Fault::MalformedBody) => {
-            return Ok(xml_answer(b"<xml><return_code><![CDATA[SUCC".to_vec()));
+            return xml_answer(b"<xml><return_code><![CDATA[SUCC".to_vec());
         }
         Some(Fault::OversizedBody) => {
             let big = "x".repeat(OVERSIZED_BODY_BYTES);
-            return Ok(xml_answer(xml_document([
+            return xml_answer(xml_document([
                 ("return_code", "FAIL"),
                 ("return_msg", big.as_str()),
-            ])));
+            ]));
         }
         _ => {}
     }
-
-    let answer = match check(&fields) {
+    match check(fields) {
         Err(msg) => communication_failure(&msg),
         Ok(request) => {
             let business = match fault {
@@ -70,11 +60,7 @@ pub(crate) async fn close(
             };
             signed_answer(&request, business, fault)
         }
-    };
-    if fault == Some(Fault::DropAfterRead) {
-        return Err(DropConnection);
     }
-    Ok(finish(shared, Route::V2Close, answer, fault))
 }
 
 /// A checked request: who sent it and what it asks.

@@ -4,15 +4,17 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
-use wxpay_core::v3::{Authorization, Signer, Verifier, header, response_message};
+use wxpay_core::server::{check_combined_close, check_nonce};
+use wxpay_core::v3::{Authorization, Signer, SubOrder, Verifier, header, response_message};
 
-use crate::body::AnswerBody;
+use crate::answer::{Answer, AnswerBody, OVERSIZED_BODY_BYTES, nonce, now, plain};
+use crate::config::AnswerMode;
 use crate::merchants::{
     API_V3_KEY, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES, WECHATPAY_PUBLIC_KEY_ID, v3_merchant,
 };
-use crate::server::{Answer, DropConnection, Shared, finish, nonce, now};
-use crate::state::{Closing, ESCAPE_TEXT, Fault, OrderKey, Route};
-use crate::{AnswerMode, OVERSIZED_BODY_BYTES};
+use crate::order::{Closing, OrderKey};
+use crate::shared::Shared;
+use crate::state::{ESCAPE_TEXT, Fault, Route};
 
 /// The serial of [`Fault::ForgedSerial`] answers: no platform certificate's.
 const FORGED_SERIAL: &str = "F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0";
@@ -37,25 +39,18 @@ impl Reply {
     }
 }
 
-pub(crate) async fn close(
+/// Answers a close on `endpoint` for the order (or WeChat Pay number) `out_trade_no` from the
+/// path, with the APIv3 form of `fault`.
+pub(crate) fn close(
     shared: &Shared,
     endpoint: Route,
-    out_trade_no: String,
+    out_trade_no: &str,
     parts: &http::request::Parts,
     body: &[u8],
-) -> Result<Answer, DropConnection> {
-    let fault =
-        shared.state.take_fault(endpoint, Some(&out_trade_no), |f| f != Fault::DropBeforeRead);
-    if let Some(Fault::Delay(d)) = fault {
-        tokio::time::sleep(d).await;
-    }
-    if fault == Some(Fault::Replay) {
-        if let Some(answer) = shared.replay(endpoint) {
-            return Ok(answer);
-        }
-    }
+    fault: Option<Fault>,
+) -> Answer {
     if fault == Some(Fault::EscapeText) {
-        return Ok(crate::server::plain(400, ESCAPE_TEXT));
+        return plain(400, ESCAPE_TEXT);
     }
     let reply = match fault {
         Some(Fault::SystemError) => {
@@ -78,13 +73,9 @@ pub(crate) async fn close(
             )
             .into_bytes(),
         },
-        _ => process(shared, endpoint, &out_trade_no, parts, body),
+        _ => process(shared, endpoint, out_trade_no, parts, body),
     };
-    if fault == Some(Fault::DropAfterRead) {
-        return Err(DropConnection);
-    }
-    let answer = sign(shared, parts, reply, fault);
-    Ok(finish(shared, endpoint, answer, fault))
+    sign(shared, parts, reply, fault)
 }
 
 /// Checks the request as WeChat Pay does and closes the order(s).
@@ -190,22 +181,49 @@ fn process(
             }
         }
         Route::V3Combined => {
-            if field("combine_appid").is_none() {
+            let Some(combine_appid) = field("combine_appid") else {
                 return missing("combine_appid");
-            }
+            };
             let Some(subs) =
                 json.get("sub_orders").and_then(Value::as_array).filter(|s| !s.is_empty())
             else {
                 return missing("sub_orders");
             };
-            let mut keys = Vec::with_capacity(subs.len());
-            for (i, sub) in subs.iter().enumerate() {
-                let (Some(mchid), Some(no)) = (
-                    sub.get("mchid").and_then(Value::as_str),
-                    sub.get("out_trade_no").and_then(Value::as_str),
-                ) else {
+            let mut sub_orders = Vec::with_capacity(subs.len());
+            for sub in subs {
+                let text = |name: &str| sub.get(name).and_then(Value::as_str);
+                let (Some(mchid), Some(no)) = (text("mchid"), text("out_trade_no")) else {
                     return missing("sub_orders.mchid");
                 };
+                let mut sub_order = SubOrder::new(mchid, no);
+                if let Some(s) = text("sub_mchid") {
+                    sub_order = sub_order.sub_mchid(s);
+                }
+                if let Some(s) = text("sub_appid") {
+                    sub_order = sub_order.sub_appid(s);
+                }
+                sub_orders.push((mchid, no, text("sub_mchid"), sub_order));
+            }
+            // The combined order's rules (1 to 50 sub-orders, ids, order numbers): the core's.
+            let checked: Vec<SubOrder> = sub_orders.iter().map(|s| s.3.clone()).collect();
+            if let Err(e) = check_combined_close(out_trade_no, combine_appid, &checked) {
+                let value = match (e.sub_order, e.field.rsplit('.').next()) {
+                    (Some(i), Some(name)) => subs[i].get(name).cloned().unwrap_or(Value::Null),
+                    _ if e.field == "combine_out_trade_no" => json!(out_trade_no),
+                    _ if e.field == "combine_appid" => json!(combine_appid),
+                    _ => json!(subs.len()),
+                };
+                let detail = json!({
+                    "field": e.field,
+                    "value": value,
+                    "location": e.location,
+                    "issue": e.error.to_string(),
+                });
+                let message = format!("{} 格式错误: {}", e.field, e.error);
+                return Reply::error(400, "PARAM_ERROR", &message, Some(detail));
+            }
+            let mut keys = Vec::with_capacity(sub_orders.len());
+            for (i, (mchid, no, sub_mchid, _)) in sub_orders.into_iter().enumerate() {
                 // Every sub-order is the signing merchant's, or a merchant's it combines for.
                 if mchid != auth.mchid && !merchant.combined_with.contains(&mchid) {
                     let detail = json!({
@@ -221,7 +239,7 @@ fn process(
                         Some(detail),
                     );
                 }
-                keys.push(match sub.get("sub_mchid").and_then(Value::as_str) {
+                keys.push(match sub_mchid {
                     Some(s) => OrderKey::sub(mchid, s, no),
                     None => OrderKey::new(mchid, no),
                 });
@@ -258,6 +276,7 @@ fn check_signature(
     if v3_merchant(&auth.mchid).is_none() {
         return Err(Reply::error(400, "MCH_NOT_EXISTS", "商户号不存在", None));
     }
+    check_nonce(&auth.nonce_str).map_err(|e| sign_error(&e.to_string()))?;
     if !auth.serial_no.eq_ignore_ascii_case(MERCHANT_SERIAL_NO) {
         return Err(sign_error("serial_no names no certificate of this merchant"));
     }
@@ -351,32 +370,19 @@ fn sign(
 /// `GET /v3/certificates` (and the global list): the listed platform certificates, each
 /// encrypted with the merchants' APIv3 key (AES-256-GCM, associated data `certificate`), in
 /// an answer signed like every other.
-pub(crate) async fn certificates(
+pub(crate) fn certificates(
     shared: &Shared,
     parts: &http::request::Parts,
     body: &[u8],
-) -> Result<Answer, DropConnection> {
-    let fault =
-        shared.state.take_fault(Route::V3Certificates, None, |f| f != Fault::DropBeforeRead);
-    if let Some(Fault::Delay(d)) = fault {
-        tokio::time::sleep(d).await;
-    }
-    if fault == Some(Fault::Replay) {
-        if let Some(answer) = shared.replay(Route::V3Certificates) {
-            return Ok(answer);
-        }
-    }
+    fault: Option<Fault>,
+) -> Answer {
     let reply = match fault {
         Some(Fault::SystemError) => {
             Reply::error(500, "SYSTEM_ERROR", "系统错误 (sandbox fault)", None)
         }
         _ => list_certificates(shared, parts, body),
     };
-    if fault == Some(Fault::DropAfterRead) {
-        return Err(DropConnection);
-    }
-    let answer = sign(shared, parts, reply, fault);
-    Ok(finish(shared, Route::V3Certificates, answer, fault))
+    sign(shared, parts, reply, fault)
 }
 
 fn list_certificates(shared: &Shared, parts: &http::request::Parts, body: &[u8]) -> Reply {

@@ -951,3 +951,303 @@ fn cross_border_orders_are_found_by_either_number_and_set_through_the_control_ap
     assert_eq!(err.api().unwrap().code, ApiCode::SystemError);
     assert_eq!(f.call(&ctx, &by_no).unwrap(), CloseOutcome::AlreadyClosed, "only that route");
 }
+
+/// An APIv3 `POST` signed with the merchant's key, with a nonce of the test's choosing.
+fn signed_post(f: &Fixture, path: &str, body: &str, nonce: &str) -> http::Request<Vec<u8>> {
+    use base64::Engine;
+    use wxpay_core::v3::Signer;
+    let ts = now();
+    let message = wxpay_core::v3::request_message("POST", path, ts, nonce, body.as_bytes());
+    let signature = wxpay_sandbox::Credentials { base_url: String::new() }
+        .merchant_signer()
+        .sign(&message)
+        .unwrap();
+    let auth = format!(
+        "WECHATPAY2-SHA256-RSA2048 mchid=\"{V3_MCH}\",nonce_str=\"{nonce}\",signature=\"{}\",timestamp=\"{ts}\",serial_no=\"{}\"",
+        base64::engine::general_purpose::STANDARD.encode(signature),
+        wxpay_sandbox::merchants::MERCHANT_SERIAL_NO,
+    );
+    http::Request::builder()
+        .method("POST")
+        .uri(format!("{}{path}", f.sandbox.base_url()))
+        .header("Authorization", auth)
+        .header("User-Agent", "test/1")
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/json")
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+/// A combined close that breaks the core's rules (`CloseCombinedOrder::validate`), which no
+/// client of wxpay can send, is answered as WeChat Pay answers it: a signed 400 `PARAM_ERROR`
+/// whose `detail` names the field, and no sub-order is touched.
+#[test]
+fn combined_closes_that_break_the_core_rules_are_param_errors() {
+    use wxpay_core::v3::verify_response;
+    let f = Fixture::new(no_delay());
+    let state = f.sandbox.state();
+    let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    let creds = ctx.v3_credentials().unwrap();
+    let path = "/v3/combine-transactions/out-trade-no/combo-rules-1/close";
+    state.put_order(OrderKey::new(V3_MCH, "combo-rule-a"), OrderState::Unpaid);
+    let answer = |body: &Value| {
+        let resp = send(&f.agent, signed_post(&f, path, &body.to_string(), "RULESNONCE")).unwrap();
+        let (parts, bytes) = resp.into_parts();
+        verify_response(creds.verifier(), &parts.headers, &bytes, now(), 300)
+            .expect("refusals are signed like every answer");
+        (parts.status.as_u16(), serde_json::from_slice::<Value>(&bytes).unwrap())
+    };
+    let sub = |no: &str| json!({"mchid": V3_MCH, "out_trade_no": no});
+
+    // 51 sub-orders: one more than a combined order holds.
+    let many: Vec<Value> = (0..51).map(|_| sub("combo-rule-a")).collect();
+    let (status, v) = answer(&json!({"combine_appid": "wxd678efh567hg6787", "sub_orders": many}));
+    assert_eq!((status, v["code"].as_str()), (400, Some("PARAM_ERROR")), "{v}");
+    assert_eq!(
+        (v["detail"]["field"].as_str(), v["detail"]["value"].as_u64()),
+        (Some("sub_orders"), Some(51))
+    );
+    assert!(v["detail"]["issue"].as_str().unwrap().contains("1 to 50"), "{v}");
+
+    // A sub-order number with a character the API does not allow, and one too short.
+    for (bad, issue) in [("combo#rule", "'#'"), ("abc", "at least 6")] {
+        let body = json!({"combine_appid": "wxd678efh567hg6787", "sub_orders": [sub("combo-rule-a"), sub(bad)]});
+        let (status, v) = answer(&body);
+        assert_eq!((status, v["code"].as_str()), (400, Some("PARAM_ERROR")), "{v}");
+        let detail = &v["detail"];
+        assert_eq!(detail["field"], "sub_orders[1].out_trade_no", "{v}");
+        assert_eq!(
+            (detail["value"].as_str(), detail["location"].as_str()),
+            (Some(bad), Some("body"))
+        );
+        assert!(detail["issue"].as_str().unwrap().contains(issue), "{v}");
+    }
+    // A sub-merchant id no WeChat Pay id looks like.
+    let odd = json!({"mchid": V3_MCH, "out_trade_no": "combo-rule-a", "sub_mchid": "19<0"});
+    let (status, v) = answer(&json!({"combine_appid": "wxd678efh567hg6787", "sub_orders": [odd]}));
+    assert_eq!(
+        (status, v["detail"]["field"].as_str()),
+        (400, Some("sub_orders[0].sub_mchid")),
+        "{v}"
+    );
+    let o = state.order(&OrderKey::new(V3_MCH, "combo-rule-a")).unwrap();
+    assert_eq!((o.state, o.close_calls), (OrderState::Unpaid, 0), "no sub-order was reached");
+
+    // Within the rules, the same order closes.
+    let body = json!({"combine_appid": "wxd678efh567hg6787", "sub_orders": [sub("combo-rule-a")]});
+    let resp = send(&f.agent, signed_post(&f, path, &body.to_string(), "RULESNONCE")).unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        state.order(&OrderKey::new(V3_MCH, "combo-rule-a")).unwrap().state,
+        OrderState::Closed
+    );
+}
+
+/// The request's nonce and the order's age are checked by the core's rules.
+#[test]
+fn request_nonces_and_the_close_delay_follow_the_core() {
+    let f = Fixture::new(SandboxConfig { min_close_delay_secs: 30, ..SandboxConfig::default() });
+    let state = f.sandbox.state();
+    let path = |no: &str| format!("/v3/pay/transactions/out-trade-no/{no}/close");
+    let body = format!(r#"{{"mchid":"{V3_MCH}"}}"#);
+    state.put_order(OrderKey::new(V3_MCH, "nonce-rule-1"), OrderState::Unpaid);
+    for nonce in ["has space", &"N".repeat(33), "nonce-with-dash"] {
+        let resp = send(&f.agent, signed_post(&f, &path("nonce-rule-1"), &body, nonce)).unwrap();
+        let v: Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(
+            (resp.status().as_u16(), v["code"].as_str()),
+            (401, Some("SIGN_ERROR")),
+            "{nonce}: {v}"
+        );
+        assert!(v["message"].as_str().unwrap().contains("nonce_str"), "{v}");
+    }
+    let resp = send(&f.agent, signed_post(&f, &path("nonce-rule-1"), &body, "GOODNONCE1")).unwrap();
+    assert_eq!(resp.status(), 204);
+
+    // The configured 30 seconds, not WeChat Pay's 5 minutes.
+    let ago = |secs| std::time::SystemTime::now() - Duration::from_secs(secs);
+    state.put_order_created(OrderKey::new(V3_MCH, "delay-rule-1"), OrderState::Unpaid, ago(10));
+    state.put_order_created(OrderKey::new(V3_MCH, "delay-rule-2"), OrderState::Unpaid, ago(60));
+    let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    let err = f.call(&ctx, &CloseOrderV3::direct("delay-rule-1")).unwrap_err();
+    assert_eq!(err.api().unwrap().code, ApiCode::RuleLimit);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("delay-rule-2")).unwrap(), CloseOutcome::Closed);
+}
+
+/// `GET /__sandbox/` says what the control API takes: every route, every fault with its
+/// parameters, the endpoints, order states and rotation steps.
+#[test]
+fn the_control_api_lists_itself() {
+    let f = Fixture::new(SandboxConfig::default());
+    let (status, v) = f.control("GET", "", None);
+    assert_eq!(status, 200, "{v}");
+    let routes: Vec<(String, String)> = v["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["method"].as_str().unwrap().to_owned(), r["path"].as_str().unwrap().to_owned()))
+        .collect();
+    for (method, path) in [
+        ("GET", "/__sandbox/"),
+        ("GET", "/__sandbox/health"),
+        ("GET", "/__sandbox/credentials"),
+        ("GET", "/__sandbox/stats"),
+        ("POST", "/__sandbox/orders"),
+        ("GET", "/__sandbox/orders"),
+        ("POST", "/__sandbox/orders/pay"),
+        ("POST", "/__sandbox/faults"),
+        ("DELETE", "/__sandbox/faults"),
+        ("GET", "/__sandbox/certificates"),
+        ("POST", "/__sandbox/certificates/rotate"),
+    ] {
+        assert!(
+            routes.contains(&(method.to_owned(), path.to_owned())),
+            "{method} {path}: {routes:?}"
+        );
+    }
+    assert_eq!(routes.len(), 11);
+    // Every listed route answers as listed (none is a 404).
+    for (method, path) in &routes {
+        if method == "GET" && path != "/__sandbox/orders" {
+            let (status, _) = f.control(method, path.trim_start_matches("/__sandbox/"), None);
+            assert_eq!(status, 200, "{method} {path}");
+        }
+    }
+    let faults = v["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "/__sandbox/faults" && r["method"] == "POST")
+        .unwrap();
+    assert_eq!(
+        faults["fields"],
+        json!(["fault", "endpoint", "out_trade_no", "times", "delay_ms", "status"])
+    );
+
+    let names: Vec<&str> =
+        v["faults"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, Fault::NAMES);
+    let parameters = |name: &str| {
+        v["faults"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["parameters"]
+            .clone()
+    };
+    assert_eq!(parameters("delay"), json!([{"name": "delay_ms", "required": false}]));
+    assert_eq!(parameters("relabel_status"), json!([{"name": "status", "required": true}]));
+    assert_eq!(parameters("replay"), json!([]));
+    assert_eq!(v["order_states"], json!(["unpaid", "paid", "closed"]));
+    assert_eq!(v["rotation_steps"], json!(["add", "switch", "retire"]));
+    let endpoints: Vec<&str> =
+        v["endpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert_eq!(endpoints, Route::ALL.map(Route::as_str));
+    // Each listed endpoint is one a fault can be scoped to.
+    for endpoint in endpoints {
+        let (status, body) = f.control(
+            "POST",
+            "faults",
+            Some(json!({"fault": "delay", "endpoint": endpoint, "times": 1})),
+        );
+        assert_eq!(status, 201, "{endpoint}: {body}");
+    }
+
+    // An unknown control path says where the list is.
+    let (status, v) = f.control("GET", "nothing-here", None);
+    assert_eq!(status, 404);
+    assert!(v["routes"].as_str().unwrap().contains("GET /__sandbox/"), "{v}");
+}
+
+/// Unknown fields, and unknown names of faults, endpoints, states and steps, are refused with
+/// a 400 that lists what is accepted; nothing is done.
+#[test]
+fn the_control_api_refuses_what_it_does_not_know() {
+    let f = Fixture::new(SandboxConfig::default());
+    let state = f.sandbox.state();
+    let refused = |method: &str, path: &str, body: Option<Value>| {
+        let (status, v) = f.control(method, path, body.clone());
+        assert_eq!(status, 400, "{method} {path} {body:?}: {v}");
+        let error = v["error"].as_str().unwrap().to_owned();
+        let accepted: Vec<String> = v["accepted"]
+            .as_array()
+            .map(|a| a.iter().map(|s| s.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        (error, accepted)
+    };
+
+    // Unknown fields, in every kind of request.
+    let order = json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-1"});
+    let with = |extra: &str| {
+        let mut o = order.clone();
+        o[extra] = json!("x");
+        o
+    };
+    let (error, accepted) = refused("POST", "orders", Some(with("colour")));
+    assert!(error.contains("`colour`"), "{error}");
+    assert!(accepted.contains(&"age_secs".to_owned()) && accepted.contains(&"count".to_owned()));
+    assert_eq!(state.order_count(), 0, "no order was made");
+    let (error, accepted) = refused("POST", "orders/pay", Some(with("state")));
+    assert!(error.contains("`state`"), "{error}");
+    assert_eq!(accepted, ["mchid", "sub_mchid", "out_trade_no"]);
+    let (error, _) =
+        refused("GET", &format!("orders?mchid={V3_MCH}&out_trade_no=x&verbose=1"), None);
+    assert!(error.contains("query parameter `verbose`"), "{error}");
+    let (error, accepted) = refused("POST", "faults", Some(json!({"fault": "delay", "delay": 5})));
+    assert!(error.contains("`delay`"), "{error}");
+    assert!(accepted.contains(&"delay_ms".to_owned()));
+    let (error, _) =
+        refused("POST", "certificates/rotate", Some(json!({"step": "add", "force": true})));
+    assert!(error.contains("`force`"), "{error}");
+    let (error, _) = refused("GET", "stats?reset=1", None);
+    assert!(error.contains("`reset`") && error.contains("no fields"), "{error}");
+    let (error, _) = refused("DELETE", "faults", Some(json!({"endpoint": "v2"})));
+    assert!(error.contains("`endpoint`"), "{error}");
+    let (error, _) = refused("POST", "faults?fault=replay", Some(json!({"fault": "replay"})));
+    assert!(error.contains("`fault`"), "a query parameter on a POST: {error}");
+    // A parameter of another fault, a wrong type: refused, not ignored.
+    let (error, _) =
+        refused("POST", "faults", Some(json!({"fault": "system_error", "delay_ms": 5})));
+    assert!(error.contains("`delay_ms` is not a parameter of `system_error`"), "{error}");
+    refused("POST", "faults", Some(json!({"fault": "system_error", "endpoint": 2})));
+    refused("POST", "faults", Some(json!({"fault": "system_error", "out_trade_no": 7})));
+    refused(
+        "POST",
+        "orders",
+        Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-2", "count": "3"})),
+    );
+    refused(
+        "POST",
+        "orders",
+        Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-2", "age_secs": -1})),
+    );
+    assert_eq!(state.order_count(), 0, "no order was made");
+
+    // Unknown names: each lists the accepted ones.
+    let (error, accepted) = refused("POST", "faults", Some(json!({"fault": "meltdown"})));
+    assert!(error.contains("\"meltdown\""), "{error}");
+    assert_eq!(accepted, Fault::NAMES);
+    let (error, accepted) =
+        refused("POST", "faults", Some(json!({"fault": "system_error", "endpoint": "v4"})));
+    assert!(error.contains("\"v4\"") && error.contains("v3_certificates"), "{error}");
+    assert_eq!(accepted, Route::ALL.map(Route::as_str));
+    let (error, accepted) = refused(
+        "POST",
+        "orders",
+        Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-3", "state": "refunded"})),
+    );
+    assert!(error.contains("\"refunded\""), "{error}");
+    assert_eq!(accepted, ["unpaid", "paid", "closed"]);
+    let (error, accepted) = refused("POST", "certificates/rotate", Some(json!({"step": "renew"})));
+    assert!(error.contains("\"renew\""), "{error}");
+    assert_eq!(accepted, ["add", "switch", "retire"]);
+    let (_, accepted) = refused("POST", "certificates/rotate", Some(json!({})));
+    assert_eq!(accepted, ["add", "switch", "retire"]);
+    assert_eq!(state.order_count(), 0, "no order was made");
+    assert_eq!(state.platform_certificates(), (vec![0], 0), "no rotation was made");
+
+    // No fault was scripted by any of these: an order closes.
+    state.put_order(OrderKey::new(V3_MCH, "ctl-strict-4"), OrderState::Unpaid);
+    let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("ctl-strict-4")).unwrap(), CloseOutcome::Closed);
+    // What is well-formed still works, `null` as absent included.
+    let (status, v) = f.control("POST", "orders", Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-5", "state": "paid", "sub_mchid": null, "count": null})));
+    assert_eq!((status, v["state"].as_str()), (201, Some("paid")), "{v}");
+    assert_eq!(f.control("DELETE", "faults", Some(json!({}))).0, 200);
+}
