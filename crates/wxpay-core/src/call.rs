@@ -25,13 +25,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::endpoint::BaseUrl;
+use crate::error::TransportError;
 use crate::error::{Error, ErrorKind, OrderEffect, SignError, TransportErrorKind, VerifyError};
 use crate::operation::{Attempt, Operation, Prepared};
 use crate::refresh::Claim;
 use crate::retry::{AttemptRandom, RetryPolicy};
 use crate::session::Session;
 use crate::v3::{AsyncSigner, DownloadCertificates};
-use crate::{Request, Response, TransportError};
+use crate::wire::{Request, Response};
 
 /// The time, as a driver reads it: Unix seconds (for signatures and answers' timestamps) and
 /// a monotonic instant (for back-offs and deadlines).
@@ -47,7 +48,7 @@ impl Now {
     /// The system's clocks (for drivers; the machines never read them).
     #[must_use]
     pub fn system() -> Self {
-        Now { unix: crate::unix_now(), instant: Instant::now() }
+        Now { unix: crate::wire::unix_now(), instant: Instant::now() }
     }
 }
 
@@ -142,6 +143,19 @@ pub trait Machine {
 
     /// The answer to the request of [`Action::Send`], received at `now`.
     fn answer(&mut self, now: Now, answer: Result<Response, TransportError>);
+}
+
+impl Session {
+    /// A call of `op` as the clients make it: its attempts, and the certificate refresh
+    /// around them when the configuration keeps certificates current.
+    pub fn call<'s, O: Operation>(&'s self, op: &'s O) -> Call<'s, O> {
+        Call::new(self, op)
+    }
+
+    /// `op`'s attempts alone (retries and fail-over, no refresh).
+    pub fn attempts<'s, O: Operation>(&'s self, op: &'s O) -> Attempts<'s, O> {
+        Attempts::new(self, op)
+    }
 }
 
 /// One operation through its attempts: signed afresh each time, retried and failed over as
@@ -332,7 +346,7 @@ impl<O: Operation> Machine for Attempts<'_, O> {
         };
         let random = AttemptRandom::from_bytes(bytes);
         self.jitter = random.jitter;
-        let unix = self.now.map_or_else(crate::unix_now, |n| n.unix);
+        let unix = self.now.map_or_else(crate::wire::unix_now, |n| n.unix);
         let ctx = self.session.config().context();
         match self.op.prepare(ctx, &Attempt::new(&self.base, unix, &random.nonce)) {
             Ok(prepared) => self.state = AttemptState::Prepared(Some(prepared)),

@@ -1,6 +1,5 @@
 //! [`CloseOrder`]: every close call wxpay makes, as one type.
 
-use crate::Response;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiVersion, Error, InvalidInput};
 use crate::operation::{Attempt, Context, Operation, Prepared};
@@ -8,6 +7,7 @@ use crate::outcome::CloseOutcome;
 use crate::replay::ReplayGuard;
 use crate::v2::CloseOrderV2;
 use crate::v3::{CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3};
+use crate::wire::Response;
 
 /// Any close call: APIv2, APIv3 (direct merchant or service provider), or an APIv3
 /// combined order. Clients, the command and the tests dispatch on this type and nowhere

@@ -56,7 +56,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
-            max_response_bytes: crate::MAX_RESPONSE_BODY as u64,
+            max_response_bytes: crate::wire::MAX_RESPONSE_BODY as u64,
             user_agent_suffix: None,
             proxy: None,
             tls_roots: None,
@@ -353,7 +353,7 @@ impl ClientConfigBuilder {
                 Some((store, refresh))
             }
         };
-        let max = crate::MAX_RESPONSE_BODY as u64;
+        let max = crate::wire::MAX_RESPONSE_BODY as u64;
         if self.max_response_bytes > max {
             let given = self.max_response_bytes;
             return Err(InvalidInput::OutOfRange { setting: "max_response_bytes", given, max });

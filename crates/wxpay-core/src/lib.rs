@@ -130,6 +130,7 @@ mod session;
 pub mod v2;
 pub mod v3;
 mod validate;
+mod wire;
 
 pub use call::{
     Action, Attempts, Call, Machine, Now, RandomError, Scripted, Then, Wait, run_scripted,
@@ -153,18 +154,4 @@ pub use retry::{AttemptRandom, RetryPolicy};
 pub use secret::{ApiV2Key, ApiV3Key};
 pub use session::Session;
 pub use validate::MIN_CLOSE_DELAY_SECS;
-
-/// The request type wxpay hands to transports.
-pub type Request = http::Request<Vec<u8>>;
-/// The response type wxpay takes back from transports.
-pub type Response = http::Response<Vec<u8>>;
-
-/// The largest response body wxpay reads (close answers are a few hundred bytes).
-pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
-
-/// The system's Unix time in seconds, for transports and tools: the core's own functions
-/// never read the clock, they take the time as an argument.
-#[must_use]
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+pub use wire::{MAX_RESPONSE_BODY, Request, Response, unix_now};

@@ -11,7 +11,7 @@ use crate::error::{Error, InvalidInput, SignError};
 use crate::replay::ReplayGuard;
 use crate::v2::V2Credentials;
 use crate::v3::{SignerKind, V3Credentials};
-use crate::{Request, Response};
+use crate::wire::{Request, Response};
 
 /// The `User-Agent` wxpay sends unless told otherwise: `wxpay/<version>`.
 pub const USER_AGENT: &str = concat!("wxpay/", env!("CARGO_PKG_VERSION"));

@@ -7,9 +7,7 @@
 //! between their clones; two sessions built from one configuration share nothing but the
 //! certificate store the configuration names.
 
-use crate::call::{Attempts, Call};
 use crate::config::ClientConfig;
-use crate::operation::Operation;
 use crate::refresh::Keeper;
 use crate::replay::ReplayGuard;
 
@@ -51,17 +49,6 @@ impl Session {
     #[must_use]
     pub fn replay_guard(&self) -> &ReplayGuard {
         &self.replay
-    }
-
-    /// A call of `op` as the clients make it: its attempts, and the certificate refresh
-    /// around them when the configuration keeps certificates current.
-    pub fn call<'s, O: Operation>(&'s self, op: &'s O) -> Call<'s, O> {
-        Call::new(self, op)
-    }
-
-    /// `op`'s attempts alone (retries and fail-over, no refresh).
-    pub fn attempts<'s, O: Operation>(&'s self, op: &'s O) -> Attempts<'s, O> {
-        Attempts::new(self, op)
     }
 
     pub(crate) fn keeper(&self) -> Option<&Keeper> {

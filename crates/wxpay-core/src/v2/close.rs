@@ -4,16 +4,17 @@ use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, StatusCode};
 
-use super::sign::write_sorted_payload;
+use super::credentials::V2Credentials;
+use super::sign::{verify_fields, write_sorted_payload};
 use super::xml::{V2Fields, write_validated_document};
-use super::{V2Credentials, verify_fields};
 use crate::error::{
     ApiCode, ApiError, ApiVersion, DecodeError, Error, ErrorKind, InvalidInput, VerifyError,
 };
 use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::outcome::CloseOutcome;
 use crate::replay::ReplayGuard;
-use crate::{MAX_RESPONSE_BODY, Response, validate};
+use crate::validate;
+use crate::wire::{MAX_RESPONSE_BODY, Response};
 
 /// The path of the APIv2 close-order call.
 pub const PATH: &str = "/pay/closeorder";

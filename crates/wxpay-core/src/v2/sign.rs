@@ -7,6 +7,7 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::xml::V2Fields;
 use crate::error::SignError;
 use crate::secret::ApiV2Key;
 
@@ -188,6 +189,36 @@ pub fn payload<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Stri
     write_payload(fields, &mut out);
     // Built only from `&str` pieces and ASCII separators.
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Signs a set of fields as APIv2 does: the sign over the non-empty fields other than `sign`.
+///
+/// # Errors
+/// [`SignError`](crate::SignError) from the signer.
+pub fn sign_fields<'a>(
+    signer: &dyn V2Signer,
+    sign_type: SignType,
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<V2Signature, crate::SignError> {
+    let mut buf = Vec::with_capacity(256);
+    write_payload(fields, &mut buf);
+    signer.sign(sign_type, &buf)
+}
+
+/// Verifies the `sign` of a set of APIv2 fields in constant time.
+///
+/// # Errors
+/// [`VerifyError::MissingSign`](crate::VerifyError::MissingSign) when there is no (non-empty)
+/// `sign`, [`VerifyError::BadSignature`](crate::VerifyError::BadSignature) when it does not
+/// match, and [`ErrorKind::Sign`](crate::ErrorKind::Sign) when the signer fails.
+pub fn verify_fields(
+    signer: &dyn V2Signer,
+    sign_type: SignType,
+    fields: &V2Fields,
+) -> Result<(), crate::Error> {
+    let received = fields.non_empty("sign").ok_or(crate::VerifyError::MissingSign)?;
+    let expected = sign_fields(signer, sign_type, fields.iter())?;
+    if expected.matches(received) { Ok(()) } else { Err(crate::VerifyError::BadSignature.into()) }
 }
 
 #[cfg(test)]

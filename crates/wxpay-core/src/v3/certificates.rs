@@ -4,22 +4,18 @@
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use http::Method;
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use serde_json::Value;
 
-use super::close::{check_size, prepare_request, read_error_answer};
+use super::answer::{check_size, read_error_answer};
+use super::decrypt::decrypt_resource;
+use super::request::prepare_request;
 use super::verify::{PlatformCertificateVerifier, Verifier, VerifierSet, verify_once};
 use crate::endpoint::Endpoint;
 use crate::error::{DecodeError, Error, InvalidInput, KeyError, VerifyError};
 use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::replay::ReplayGuard;
-use crate::{ApiV3Key, Response};
-
-/// The only encryption WeChat Pay uses for certificates.
-pub const AEAD_AES_256_GCM: &str = "AEAD_AES_256_GCM";
+use crate::wire::Response;
 
 /// Downloads WeChat Pay's platform certificates: `GET /v3/certificates` (or
 /// `GET /v3/global/certificates` at the Hong Kong host, for cross-border merchants).
@@ -157,35 +153,6 @@ impl fmt::Debug for PlatformCertificate {
             .field("not_after", &until)
             .finish_non_exhaustive()
     }
-}
-
-/// Decrypts a resource WeChat Pay encrypted for the merchant (`AEAD_AES_256_GCM`): `nonce`
-/// and `associated_data` as given, `ciphertext` base64 of the ciphertext and its 16-byte tag.
-///
-/// # Errors
-/// [`VerifyError::UnsupportedAlgorithm`], or [`VerifyError::Decrypt`] (naming `serial`) for a
-/// wrong key or anything altered.
-pub fn decrypt_resource(
-    key: &ApiV3Key,
-    algorithm: &str,
-    nonce: &str,
-    associated_data: &str,
-    ciphertext: &str,
-    serial: &str,
-) -> Result<zeroize::Zeroizing<Vec<u8>>, VerifyError> {
-    if algorithm != AEAD_AES_256_GCM {
-        return Err(VerifyError::UnsupportedAlgorithm(algorithm.to_owned()));
-    }
-    let fail = || VerifyError::Decrypt { serial: serial.to_owned() };
-    let nonce = Nonce::try_assume_unique_for_key(nonce.as_bytes()).map_err(|_| fail())?;
-    let key = UnboundKey::new(&AES_256_GCM, key.expose()).map_err(|_| fail())?;
-    let mut data = zeroize::Zeroizing::new(STANDARD.decode(ciphertext).map_err(|_| fail())?);
-    let plain = LessSafeKey::new(key)
-        .open_in_place(nonce, Aad::from(associated_data.as_bytes()), &mut data)
-        .map_err(|_| fail())?
-        .len();
-    data.truncate(plain);
-    Ok(data)
 }
 
 /// An RFC 3339 time (`2023-06-08T10:34:56+08:00`) in Unix seconds.

@@ -1,123 +1,16 @@
 //! The three APIv3 close calls and the reading of their answers.
 
-use std::fmt::Write as _;
-
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-use http::uri::PathAndQuery;
-use http::{HeaderName, HeaderValue, Method};
-
-use super::verify::{has_signature_headers, header, verify_once};
-use super::{AUTH_SCHEME, V3Credentials, itoa_buf, request_message};
+use super::answer::read_error_answer;
+use super::paths::{CloseCall, check_transaction_id, out_trade_no, segment_path};
+use super::request::prepare_post;
+use super::verify::verify_once;
 use crate::endpoint::Endpoint;
-use crate::error::{ApiCode, ApiError, ApiVersion, DecodeError, Error, InvalidInput};
-use crate::operation::{Attempt, Context, Operation, PendingSignature, Prepared};
+use crate::error::{DecodeError, Error, InvalidInput};
+use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::outcome::CloseOutcome;
 use crate::replay::ReplayGuard;
-use crate::{MAX_RESPONSE_BODY, Response, validate};
-
-const JSON: &str = "application/json";
-/// Characters an APIv3 `out_trade_no` may hold besides letters and digits.
-const OUT_TRADE_NO_EXTRA: &[u8] = b"_-|*";
-
-fn out_trade_no(field: &'static str, value: &str) -> Result<(), InvalidInput> {
-    validate::charset(field, value, 6, 32, OUT_TRADE_NO_EXTRA)
-}
-
-/// Checks an APIv3 `out_trade_no` (6 to 32 of ASCII letters, digits and `_ - | *`), as the
-/// close calls do before sending and as a server receiving one should.
-///
-/// # Errors
-/// The [`InvalidInput`] that says what is wrong.
-pub fn check_out_trade_no(value: &str) -> Result<(), InvalidInput> {
-    out_trade_no("out_trade_no", value)
-}
-
-/// Checks a WeChat Pay order number (`transaction_id`): 1 to 32 digits.
-///
-/// # Errors
-/// The [`InvalidInput`] that says what is wrong.
-pub fn check_transaction_id(value: &str) -> Result<(), InvalidInput> {
-    validate::charset("transaction_id", value, 1, 32, b"")?;
-    if let Some((position, character)) =
-        value.chars().enumerate().find(|(_, c)| !c.is_ascii_digit())
-    {
-        return Err(InvalidInput::BadCharacter { field: "transaction_id", character, position });
-    }
-    Ok(())
-}
-
-/// Which APIv3 close call a request path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CloseCall {
-    /// A direct merchant's close.
-    Direct,
-    /// A service provider's close for a sub-merchant.
-    Partner,
-    /// A combined order's close.
-    Combined,
-    /// A cross-border (global) close by the merchant's order number.
-    GlobalOutTradeNo,
-    /// A cross-border (global) close by WeChat Pay's order number (`transaction_id`).
-    GlobalTransactionId,
-}
-
-impl CloseCall {
-    /// Every APIv3 close call.
-    pub const ALL: [CloseCall; 5] = [
-        CloseCall::Direct,
-        CloseCall::Partner,
-        CloseCall::Combined,
-        CloseCall::GlobalOutTradeNo,
-        CloseCall::GlobalTransactionId,
-    ];
-
-    /// The path up to the order number.
-    #[must_use]
-    pub fn path_prefix(self) -> &'static str {
-        match self {
-            CloseCall::Direct => "/v3/pay/transactions/out-trade-no/",
-            CloseCall::Partner => "/v3/pay/partner/transactions/out-trade-no/",
-            CloseCall::Combined => "/v3/combine-transactions/out-trade-no/",
-            CloseCall::GlobalOutTradeNo => "/v3/global/transactions/out-trade-no/",
-            CloseCall::GlobalTransactionId => "/v3/global/transactions/id/",
-        }
-    }
-
-    /// Reads a request path: the close call it names and its order number, percent-decoded
-    /// (not yet checked: see [`check_out_trade_no`] and [`check_transaction_id`]). `None` for
-    /// any other path.
-    #[must_use]
-    pub fn from_path(path: &str) -> Option<(CloseCall, String)> {
-        CloseCall::ALL.into_iter().find_map(|call| {
-            let segment = path.strip_prefix(call.path_prefix())?.strip_suffix("/close")?;
-            (!segment.is_empty() && !segment.contains('/')).then(|| (call, percent_decode(segment)))
-        })
-    }
-}
-
-/// Decodes `%XX` escapes (a `%` not followed by two hex digits stays as it is); bytes that
-/// do not form UTF-8 become U+FFFD.
-#[must_use]
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| char::from(c).to_digit(16);
-        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(h), Some(l)) => {
-                // Two hex digits: at most 255.
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+use crate::validate;
+use crate::wire::Response;
 
 fn id(field: &'static str, value: &str) -> Result<(), InvalidInput> {
     validate::charset(field, value, 1, 32, b"_")
@@ -578,120 +471,6 @@ fn json_string(s: &str, out: &mut Vec<u8>) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-/// `{prefix}{segment, percent-encoded}/close`, in a string of exactly that length (so that
-/// `http` takes it over without another allocation).
-fn segment_path(prefix: &str, segment: &str) -> String {
-    let encoded: usize = segment.bytes().map(|b| if keep_in_segment(b) { 1 } else { 3 }).sum();
-    let mut path = String::with_capacity(prefix.len() + encoded + "/close".len());
-    path.push_str(prefix);
-    encode_segment(segment, &mut path);
-    path.push_str("/close");
-    path
-}
-
-fn keep_in_segment(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
-}
-
-/// Percent-encodes a path segment as RFC 3986 requires: unreserved characters, sub-delims,
-/// `:` and `@` stay; everything else becomes `%XX` (upper-case hex).
-pub(crate) fn encode_segment(segment: &str, out: &mut String) {
-    for b in segment.bytes() {
-        if keep_in_segment(b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-}
-
-/// Builds an unsigned APIv3 `POST` with its headers and the message its signature will cover.
-fn prepare_post(
-    ctx: &Context,
-    creds: &V3Credentials,
-    attempt: &Attempt<'_>,
-    path: String,
-    body: Vec<u8>,
-) -> Result<Prepared, Error> {
-    prepare_request(ctx, creds, attempt, Method::POST, path, body)
-}
-
-/// Builds an unsigned APIv3 request with its headers and the message its signature will
-/// cover (`Content-Type` only when there is a body).
-pub(crate) fn prepare_request(
-    ctx: &Context,
-    creds: &V3Credentials,
-    attempt: &Attempt<'_>,
-    method: Method,
-    path: String,
-    body: Vec<u8>,
-) -> Result<Prepared, Error> {
-    validate::nonce(attempt.nonce)?;
-    let message = request_message(method.as_str(), &path, attempt.timestamp, attempt.nonce, &body);
-    let path = PathAndQuery::try_from(path)
-        .map_err(|_| InvalidInput::BadBaseUrl { reason: "could not form the request path" })?;
-    let uri = attempt.base_url.join(path)?;
-
-    // The Authorization header up to the signature; the rest is added once signed.
-    let mut auth = String::with_capacity(authorization_len(creds, attempt));
-    let _ = write!(
-        auth,
-        "{AUTH_SCHEME} mchid=\"{}\",nonce_str=\"{}\",signature=\"",
-        creds.mchid, attempt.nonce
-    );
-
-    let has_body = !body.is_empty();
-    let mut request = http::Request::new(body);
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    let headers = request.headers_mut();
-    headers.insert(ACCEPT, HeaderValue::from_static(JSON));
-    if has_body {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
-    }
-    headers.insert(USER_AGENT, ctx.user_agent.clone());
-    if let Some(serial) = creds.wechatpay_serial() {
-        headers.insert(HeaderName::from_static(header::SERIAL), serial);
-    }
-    Ok(Prepared::unsigned(
-        request,
-        PendingSignature { message, auth, timestamp: attempt.timestamp },
-    ))
-}
-
-/// The exact length of the finished Authorization header (an exact capacity lets `http`
-/// take the string over without another allocation).
-fn authorization_len(creds: &V3Credentials, attempt: &Attempt<'_>) -> usize {
-    const PUNCTUATION: &str =
-        " mchid=\"\",nonce_str=\"\",signature=\"\",timestamp=\"\",serial_no=\"\"";
-    AUTH_SCHEME.len()
-        + PUNCTUATION.len()
-        + creds.mchid.len()
-        + attempt.nonce.len()
-        + creds.signature_len.div_ceil(3) * 4
-        + itoa_buf(attempt.timestamp).as_str().len()
-        + creds.serial_no.len()
-}
-
-/// Completes the Authorization header with the signature and sets it (marked sensitive).
-pub(crate) fn authorize(
-    creds: &V3Credentials,
-    request: &mut http::Request<Vec<u8>>,
-    mut auth: String,
-    timestamp: u64,
-    signature: &[u8],
-) -> Result<(), Error> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode_string(signature, &mut auth);
-    let ts = itoa_buf(timestamp);
-    let _ = write!(auth, "\",timestamp=\"{}\",serial_no=\"{}\"", ts.as_str(), creds.serial_no);
-    let mut value = HeaderValue::try_from(auth)
-        .map_err(|_| crate::SignError::new("the signature made an invalid header"))?;
-    value.set_sensitive(true);
-    request.headers_mut().insert(AUTHORIZATION, value);
-    Ok(())
-}
-
 /// Reads and verifies the answer to any APIv3 close call, with `ctx`'s APIv3 credentials
 /// and the replay guard `seen` (a signed answer is believed once).
 ///
@@ -736,65 +515,10 @@ pub fn read_close_answer(
     Err(error.into())
 }
 
-/// A body over the cap is a decoding failure.
-pub(crate) fn check_size(status: http::StatusCode, body: &[u8]) -> Result<(), Error> {
-    if body.len() > MAX_RESPONSE_BODY {
-        let reason = "body exceeds the response size cap";
-        return Err(DecodeError::new(reason, status.as_u16(), body.to_vec()).into());
-    }
-    Ok(())
-}
-
-/// Reads an APIv3 error answer (any non-2xx): verified when it carries signature headers
-/// (and refused when they do not verify), its code as received beside the typed error.
-///
-/// # Errors
-/// [`ErrorKind::Verify`](crate::ErrorKind::Verify) and
-/// [`ErrorKind::Decode`](crate::ErrorKind::Decode).
-pub(crate) fn read_error_answer(
-    seen: &ReplayGuard,
-    creds: &V3Credentials,
-    now: u64,
-    parts: &http::response::Parts,
-    body: Vec<u8>,
-) -> Result<(ApiError, String), Error> {
-    let status = parts.status;
-    check_size(status, &body)?;
-    let verified = if has_signature_headers(&parts.headers) {
-        let verifier = creds.verifier.as_ref();
-        verify_once(seen, verifier, &parts.headers, &body, now, creds.window_secs)?;
-        true
-    } else {
-        false
-    };
-    let request_id =
-        parts.headers.get(header::REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let api_error = |code: ApiCode, message: String, detail| {
-        let mut error = ApiError::new(ApiVersion::V3, status.as_u16(), code, message, verified);
-        error.detail = detail;
-        error.request_id.clone_from(&request_id);
-        error
-    };
-    let json: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v @ serde_json::Value::Object(_)) => v,
-        _ if status.is_server_error() || body.is_empty() || !body.starts_with(b"{") => {
-            let text = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-            return Ok((api_error(ApiCode::HttpStatus, text, None), String::new()));
-        }
-        _ => {
-            let reason = "an error answer that is not a JSON object";
-            return Err(DecodeError::new(reason, status.as_u16(), body).into());
-        }
-    };
-    let code = json.get("code").and_then(|c| c.as_str()).unwrap_or_default().to_owned();
-    let message = json.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_owned();
-    let typed = if code.is_empty() { ApiCode::HttpStatus } else { ApiCode::from_wire(&code) };
-    Ok((api_error(typed, message, json.get("detail").cloned()), code))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v3::{check_out_trade_no, percent_decode};
 
     #[test]
     fn paths_read_back_as_they_are_written() {

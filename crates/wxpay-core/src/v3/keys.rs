@@ -10,7 +10,7 @@ use x509_cert::der::{Decode, DecodePem, Reader};
 use x509_cert::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
 use zeroize::Zeroizing;
 
-use super::Signer;
+use super::sign::Signer;
 use crate::error::{KeyError, SignError};
 
 /// The OID of `rsaEncryption`.

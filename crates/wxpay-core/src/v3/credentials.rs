@@ -1,0 +1,219 @@
+//! The merchant's APIv3 identity: merchant id, certificate serial, signer, verifier, and the
+//! `Wechatpay-Serial` its requests name.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderValue;
+
+use super::sign::{AsyncSigner, Signer};
+use super::verify::{DEFAULT_WINDOW_SECS, Verifier};
+use crate::error::InvalidInput;
+use crate::validate;
+
+#[derive(Clone)]
+pub(crate) enum SignerKind {
+    Sync(Arc<dyn Signer>),
+    Async(Arc<dyn AsyncSigner>),
+}
+
+/// The merchant's APIv3 identity: merchant id, API certificate serial, request signer and
+/// answer verifier.
+///
+/// For the service-provider and combined closes, `mchid` is the service provider's
+/// (`sp_mchid`) or the combining merchant's: whoever signs the request.
+#[derive(Clone)]
+pub struct V3Credentials {
+    pub(crate) mchid: String,
+    pub(crate) serial_no: String,
+    pub(crate) signer: SignerKind,
+    pub(crate) verifier: Arc<dyn Verifier>,
+    /// The `Wechatpay-Serial` request header.
+    pub(crate) wechatpay_serial: WechatpaySerial,
+    pub(crate) window_secs: u64,
+    pub(crate) signature_len: usize,
+    pub(crate) api_v3_key: Option<crate::ApiV3Key>,
+}
+
+impl V3Credentials {
+    /// Credentials with a synchronous signer (an [`RsaSigner`] or your own).
+    ///
+    /// ```
+    /// use wxpay_core::v3::{PlatformCertificateVerifier, PublicKeyVerifier, RsaSigner, V3Credentials, VerifierSet};
+    /// # use wxpay_sandbox::merchants::{MERCHANT_KEY_PEM as KEY, WECHATPAY_PUB_PEM as PUB, WECHATPAY_CERT_PEM as CERT};
+    ///
+    /// let signer = RsaSigner::from_pem(KEY)?; // apiclient_key.pem
+    /// // Public-key mode; during a migration, the platform certificate as well.
+    /// let verifiers = VerifierSet::new()
+    ///     .with(PublicKeyVerifier::from_pem("PUB_KEY_ID_0114232134912410000000000000", PUB)?)
+    ///     .with(PlatformCertificateVerifier::from_pem(CERT)?);
+    /// let creds = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, verifiers)?;
+    /// assert_eq!(creds.mchid(), "1900000001");
+    /// assert!(!format!("{creds:?}").contains("PRIVATE KEY"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidInput`] when `mchid` or `serial_no` is empty, too long or not letters and
+    /// digits, or when the verifier names no serial to expect.
+    pub fn new(
+        mchid: impl Into<String>,
+        serial_no: impl Into<String>,
+        signer: impl Signer + 'static,
+        verifier: impl Verifier + 'static,
+    ) -> Result<Self, InvalidInput> {
+        let signature_len = signer.signature_len();
+        let signer = SignerKind::Sync(Arc::new(signer));
+        Self::with_kind(mchid.into(), serial_no.into(), signer, signature_len, Arc::new(verifier))
+    }
+
+    /// Credentials whose signer is asynchronous only (a KMS, an HSM). Such credentials work
+    /// with the async client and [`Prepared::sign_async`](crate::Prepared::sign_async) only.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_async_signer(
+        mchid: impl Into<String>,
+        serial_no: impl Into<String>,
+        signer: impl AsyncSigner + 'static,
+        verifier: impl Verifier + 'static,
+    ) -> Result<Self, InvalidInput> {
+        let signer = SignerKind::Async(Arc::new(signer));
+        Self::with_kind(mchid.into(), serial_no.into(), signer, 256, Arc::new(verifier))
+    }
+
+    fn with_kind(
+        mchid: String,
+        serial_no: String,
+        signer: SignerKind,
+        signature_len: usize,
+        verifier: Arc<dyn Verifier>,
+    ) -> Result<Self, InvalidInput> {
+        validate::charset("mchid", &mchid, 1, 32, b"")?;
+        validate::charset("serial_no", &serial_no, 1, 64, b"")?;
+        // A verifier that knows no serial is a mistake, unless it is a store that learns them
+        // (its first certificate list is verified by the certificate inside it).
+        let wechatpay_serial = match verifier.preferred_serial() {
+            _ if verifier.learns_serials() => WechatpaySerial::Follow(Arc::default()),
+            Some(preferred) => WechatpaySerial::Fixed(serial_header(&preferred)?),
+            None => return Err(InvalidInput::Empty { field: "wechatpay_serial" }),
+        };
+        Ok(V3Credentials {
+            mchid,
+            serial_no,
+            signer,
+            verifier,
+            wechatpay_serial,
+            window_secs: DEFAULT_WINDOW_SECS,
+            signature_len,
+            api_v3_key: None,
+        })
+    }
+
+    /// Names the key answers are expected to be signed with (`Wechatpay-Serial` request
+    /// header) instead of the verifier's preferred one.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] when the serial is empty or not letters, digits and `_`.
+    pub fn with_wechatpay_serial(mut self, serial: &str) -> Result<Self, InvalidInput> {
+        self.wechatpay_serial = WechatpaySerial::Fixed(serial_header(serial)?);
+        Ok(self)
+    }
+
+    /// The APIv3 key, which decrypts the platform certificate list
+    /// ([`DownloadCertificates`]).
+    #[must_use]
+    pub fn with_api_v3_key(mut self, key: crate::ApiV3Key) -> Self {
+        self.api_v3_key = Some(key);
+        self
+    }
+
+    /// How far (seconds) an answer's `Wechatpay-Timestamp` may be from local time; 300 by
+    /// default. Widen it only to replay recorded answers in tests.
+    #[must_use]
+    pub fn dangerous_timestamp_window(mut self, secs: u64) -> Self {
+        self.window_secs = secs;
+        self
+    }
+
+    /// The merchant id that signs requests.
+    #[must_use]
+    pub fn mchid(&self) -> &str {
+        &self.mchid
+    }
+
+    /// The merchant API certificate's serial number.
+    #[must_use]
+    pub fn serial_no(&self) -> &str {
+        &self.serial_no
+    }
+
+    /// The verifier for answers.
+    #[must_use]
+    pub fn verifier(&self) -> &dyn Verifier {
+        self.verifier.as_ref()
+    }
+
+    /// The allowed timestamp distance, seconds.
+    #[must_use]
+    pub fn timestamp_window(&self) -> u64 {
+        self.window_secs
+    }
+
+    /// Whether the signer can sign synchronously (the blocking client needs that).
+    #[must_use]
+    pub fn has_sync_signer(&self) -> bool {
+        matches!(self.signer, SignerKind::Sync(_))
+    }
+}
+
+fn serial_header(serial: &str) -> Result<HeaderValue, InvalidInput> {
+    validate::charset("wechatpay_serial", serial, 1, 64, b"_")?;
+    HeaderValue::from_str(serial).map_err(|_| InvalidInput::Empty { field: "wechatpay_serial" })
+}
+
+/// Where the `Wechatpay-Serial` request header comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum WechatpaySerial {
+    /// Named once: a fixed key, or the caller's choice.
+    Fixed(HeaderValue),
+    /// The verifier's preferred serial at each request (a certificate store learns new
+    /// ones), with the header made for the last one seen, so that a request makes none.
+    Follow(Arc<std::sync::Mutex<Option<NamedSerial>>>),
+}
+
+/// A serial and the header value made for it.
+pub(crate) type NamedSerial = (Arc<str>, HeaderValue);
+
+impl V3Credentials {
+    /// The `Wechatpay-Serial` header the next request carries, if any (none while a store
+    /// knows no certificate).
+    pub(crate) fn wechatpay_serial(&self) -> Option<HeaderValue> {
+        let cache = match &self.wechatpay_serial {
+            WechatpaySerial::Fixed(value) => return Some(value.clone()),
+            WechatpaySerial::Follow(cache) => cache,
+        };
+        let serial = self.verifier.preferred_serial()?;
+        let mut cache = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*cache {
+            Some((seen, value)) if **seen == *serial => Some(value.clone()),
+            _ => {
+                let value = serial_header(&serial).ok()?;
+                *cache = Some((serial, value.clone()));
+                Some(value)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for V3Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("V3Credentials")
+            .field("mchid", &self.mchid)
+            .field("serial_no", &self.serial_no)
+            .field("signer", &"[redacted]")
+            .field("wechatpay_serial", &self.wechatpay_serial)
+            .field("window_secs", &self.window_secs)
+            .finish()
+    }
+}
