@@ -71,6 +71,8 @@ pub fn v2_success_response() -> wxpay_core::Response {
 pub struct Pool {
     pub answers: Vec<wxpay_core::Response>,
     pub ids: Vec<(String, u64, String)>,
+    /// APIv3: each answer's signature.
+    pub signatures: Vec<Vec<u8>>,
 }
 
 /// `n` APIv2 success answers like the vector's, each with its own `nonce_str` (MD5).
@@ -95,20 +97,22 @@ pub fn v2_pool(n: usize) -> Pool {
         answers.push(http::Response::builder().status(200).body(body.into_bytes()).unwrap());
         ids.push((nonce, 0, sign.as_str().to_owned()));
     }
-    Pool { answers, ids }
+    Pool { answers, ids, signatures: Vec::new() }
 }
 
 /// `n` APIv3 204 answers signed at `timestamp` under `serial`, each with its own nonce.
 pub fn v3_pool(n: usize, timestamp: u64, serial: &str) -> Pool {
     let (mut answers, mut ids) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut signatures = Vec::with_capacity(n);
     for i in 0..n {
         let nonce = format!("A1B2C3D4E5F60718293A4B5C6D{i:06}");
-        let (mut resp, _) = v3_signed_204_with(timestamp, &nonce);
+        let (mut resp, signature) = v3_signed_204_with(timestamp, &nonce);
         resp.headers_mut().insert("Wechatpay-Serial", serial.parse().unwrap());
         answers.push(resp);
         ids.push((serial.to_owned(), timestamp, nonce));
+        signatures.push(signature);
     }
-    Pool { answers, ids }
+    Pool { answers, ids, signatures }
 }
 
 /// `n` reads of answers from `pool` by a client made afresh for each timed run (outside the
@@ -271,8 +275,8 @@ pub fn cases() -> Vec<Case> {
             move |(ctx, seen, extra), i, resp| {
                 assert_eq!(close.parse(ctx, seen, now, resp).unwrap(), CloseOutcome::Closed);
                 if let Some(g) = extra {
-                    let (serial, ts, nonce) = &pool.ids[i];
-                    g.first_v3(serial, *ts, nonce, now, 300).unwrap();
+                    let (_, ts, nonce) = &pool.ids[i];
+                    g.first_v3(&pool.signatures[i], *ts, nonce, now, 300).unwrap();
                 }
             },
         )

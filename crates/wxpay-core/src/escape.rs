@@ -13,10 +13,20 @@ use std::fmt::{self, Write as _};
 #[derive(Debug, Clone, Copy)]
 pub struct Escaped<'a>(pub &'a str);
 
-/// Whether `c` is shown escaped.
-fn is_hidden(c: char) -> bool {
+/// Whether `c` is shown escaped: control characters (C0, DEL, C1), and the invisible
+/// format characters that move or hide text on screen (bidirectional marks, overrides and
+/// isolates, zero-width characters, line and paragraph separators, the byte-order mark).
+#[must_use]
+pub fn is_hidden(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{feff}'
+        )
 }
 
 impl fmt::Display for Escaped<'_> {
@@ -49,6 +59,10 @@ mod tests {
         assert_eq!(escape("\u{1b}[2J\u{1b}[32mclosed"), "\\u{1b}[2J\\u{1b}[32mclosed");
         assert_eq!(escape("a\rb\nc\u{7f}d\u{9b}e"), "a\\u{d}b\\u{a}c\\u{7f}d\\u{9b}e");
         assert_eq!(escape("abc\u{202e}cba"), "abc\\u{202e}cba");
+        for hidden in ['\u{61c}', '\u{200b}', '\u{2028}', '\u{2029}', '\u{2066}', '\u{feff}'] {
+            assert!(is_hidden(hidden), "{hidden:?}");
+            assert!(!escape(&format!("a{hidden}b")).contains(hidden));
+        }
         assert_eq!(escape("订单已关闭 ok"), "订单已关闭 ok");
         assert_eq!(escape(""), "");
     }

@@ -143,7 +143,7 @@ pub use error::{
     ApiCode, ApiError, ApiVersion, DecodeError, Error, ErrorKind, InvalidInput, KeyError,
     OrderEffect, SignError, TransportError, TransportErrorKind, VerifyError,
 };
-pub use escape::{Escaped, escape};
+pub use escape::{Escaped, escape, is_hidden};
 pub use event_listener::{EventListener, Listener};
 pub use http;
 pub use operation::{Attempt, Context, Operation, Prepared, USER_AGENT};

@@ -48,21 +48,24 @@ impl ReplayGuard {
         }
     }
 
-    /// Records a verified APIv3 answer, identified by its `Wechatpay-Serial`,
-    /// `Wechatpay-Timestamp` and `Wechatpay-Nonce`; `now` and `window_secs` are those it was
-    /// verified with (answers older than the window are forgotten).
+    /// Records a verified APIv3 answer, identified by what its signature covers: the
+    /// signature itself (RSA PKCS#1 v1.5 is deterministic: the same signed bytes always carry
+    /// the same signature, whichever serial header names the key), its `Wechatpay-Timestamp`
+    /// and `Wechatpay-Nonce`. Never by its `Wechatpay-Serial`, which is not signed and matches
+    /// in any letter case. `now` and `window_secs` are those it was verified with (answers
+    /// older than the window are forgotten).
     ///
     /// # Errors
     /// [`VerifyError::Replayed`] when the same answer was recorded before.
     pub fn first_v3(
         &self,
-        serial: &str,
+        signature: &[u8],
         timestamp: u64,
         nonce: &str,
         now: u64,
         window_secs: u64,
     ) -> Result<(), VerifyError> {
-        let digest = self.digest(&[serial.as_bytes(), &timestamp.to_be_bytes(), nonce.as_bytes()]);
+        let digest = self.digest(&[signature, &timestamp.to_be_bytes(), nonce.as_bytes()]);
         let forget_after = timestamp.saturating_add(window_secs);
         lock(&self.v3).first(digest, forget_after, now)
     }
@@ -173,12 +176,12 @@ mod tests {
     #[test]
     fn an_answer_is_believed_once() {
         let g = ReplayGuard::new();
-        g.first_v3("S", 1000, "N1", 1000, 300).unwrap();
-        assert_eq!(g.first_v3("S", 1000, "N1", 1001, 300), Err(VerifyError::Replayed));
+        g.first_v3(b"S", 1000, "N1", 1000, 300).unwrap();
+        assert_eq!(g.first_v3(b"S", 1000, "N1", 1001, 300), Err(VerifyError::Replayed));
         // Any part different: another answer.
-        g.first_v3("S", 1000, "N2", 1001, 300).unwrap();
-        g.first_v3("S", 1001, "N1", 1001, 300).unwrap();
-        g.first_v3("T", 1000, "N1", 1001, 300).unwrap();
+        g.first_v3(b"S", 1000, "N2", 1001, 300).unwrap();
+        g.first_v3(b"S", 1001, "N1", 1001, 300).unwrap();
+        g.first_v3(b"T", 1000, "N1", 1001, 300).unwrap();
         g.first_v2("n", "SIGN").unwrap();
         assert_eq!(g.first_v2("n", "SIGN"), Err(VerifyError::Replayed));
         g.first_v2("n", "SIGN2").unwrap();
@@ -190,12 +193,12 @@ mod tests {
     #[test]
     fn v3_answers_are_forgotten_after_their_window_and_v2_at_capacity() {
         let g = ReplayGuard::new();
-        g.first_v3("S", 1000, "N", 1000, 300).unwrap();
-        g.first_v3("S", 1200, "M", 1200, 300).unwrap();
+        g.first_v3(b"S", 1000, "N", 1000, 300).unwrap();
+        g.first_v3(b"S", 1200, "M", 1200, 300).unwrap();
         // At 1301 the first is outside its window (a replay fails the timestamp check).
-        g.first_v3("S", 1301, "O", 1301, 300).unwrap();
+        g.first_v3(b"S", 1301, "O", 1301, 300).unwrap();
         assert_eq!(g.len().1, 2);
-        assert_eq!(g.first_v3("S", 1200, "M", 1301, 300), Err(VerifyError::Replayed));
+        assert_eq!(g.first_v3(b"S", 1200, "M", 1301, 300), Err(VerifyError::Replayed));
 
         let mut seen = Seen::default();
         for i in 0..(ReplayGuard::CAPACITY as u64 + 10) {

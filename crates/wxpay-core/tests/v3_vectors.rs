@@ -671,3 +671,36 @@ fn custom_signers_and_verifiers_plug_in() {
     );
     assert!(!err.was_sent());
 }
+
+/// The same signed answer under another `Wechatpay-Serial` (not signed; serials match in
+/// any letter case, and a public key and a certificate may hold one key pair).
+fn with_serial(answer: &wxpay_core::Response, serial: &str) -> wxpay_core::Response {
+    let mut copy = http::Response::new(answer.body().clone());
+    *copy.status_mut() = answer.status();
+    *copy.headers_mut() = answer.headers().clone();
+    copy.headers_mut().insert("Wechatpay-Serial", serial.parse().unwrap());
+    copy
+}
+
+#[test]
+fn a_replay_is_caught_whatever_serial_header_it_carries() {
+    let ctx = live_ctx(); // the public key and the certificate of one key pair
+    let seen = wxpay_core::ReplayGuard::new();
+    let now = CERT_VALID_NOW;
+    let op = CloseOrderV3::direct("1217752501201407033233368018");
+    let paid = signed(400, r#"{"code":"ORDER_PAID","message":"m"}"#, now, CERT_SERIAL, None);
+    let closed = signed(204, "", now, CERT_SERIAL, None);
+    for genuine in [paid, closed] {
+        assert!(op.parse(&ctx, &seen, now, with_serial(&genuine, CERT_SERIAL)).is_ok());
+        let mut mixed = CERT_SERIAL.to_owned();
+        mixed.replace_range(0..1, &mixed[0..1].to_lowercase());
+        for serial in [CERT_SERIAL.to_lowercase(), mixed, PUB_KEY_ID.to_owned()] {
+            let err = op.parse(&ctx, &seen, now, with_serial(&genuine, &serial)).unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::Verify(VerifyError::Replayed)),
+                "{serial}: {err}"
+            );
+            assert_eq!(err.order_effect(), OrderEffect::Unknown);
+        }
+    }
+}

@@ -320,18 +320,20 @@ pub(crate) fn verify_once(
     now: u64,
     window_secs: u64,
 ) -> Result<(), VerifyError> {
-    let (serial, timestamp, nonce) = verify_signed(verifier, headers, body, now, window_secs)?;
-    guard.first_v3(serial, timestamp, nonce, now, window_secs)
+    let (signature, timestamp, nonce) = verify_signed(verifier, headers, body, now, window_secs)?;
+    guard.first_v3(&signature, timestamp, nonce, now, window_secs)
 }
 
-/// Verifies as [`verify_response`] says; the answer's serial, timestamp and nonce.
+/// Verifies as [`verify_response`] says; the answer's signature (decoded), timestamp and
+/// nonce: what identifies it among the answers its signature covers. Not its serial: the
+/// header is not signed, and serials match in any letter case.
 fn verify_signed<'h>(
     verifier: &dyn Verifier,
     headers: &'h HeaderMap,
     body: &[u8],
     now: u64,
     window_secs: u64,
-) -> Result<(&'h str, u64, &'h str), VerifyError> {
+) -> Result<(Vec<u8>, u64, &'h str), VerifyError> {
     let timestamp = text(headers, header::TIMESTAMP)?;
     let nonce = text(headers, header::NONCE)?;
     let signature = text(headers, header::SIGNATURE)?;
@@ -358,7 +360,7 @@ fn verify_signed<'h>(
     let raw = STANDARD.decode(signature).map_err(|_| VerifyError::BadSignature)?;
     let message = response_message(timestamp, nonce, body);
     verifier.verify(serial, &message, &raw, now)?;
-    Ok((serial, ts, nonce))
+    Ok((raw, ts, nonce))
 }
 
 /// Reads a public key or certificate PEM into the matching verifier: a certificate becomes a
