@@ -31,7 +31,9 @@ pub use credentials::V3Credentials;
 pub use decrypt::{AEAD_AES_256_GCM, decrypt_resource};
 pub use keys::RsaSigner;
 pub use message::request_message;
-pub use paths::{CloseCall, check_out_trade_no, check_transaction_id, percent_decode};
+pub use paths::{
+    CloseCall, QueryCall, check_out_trade_no, check_transaction_id, percent_decode, query_pairs,
+};
 pub use request::{Refusal, check_request_headers};
 pub use sign::{AsyncSigner, SignFuture, Signer};
 pub use verify::{

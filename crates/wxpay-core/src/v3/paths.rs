@@ -85,6 +85,84 @@ impl CloseCall {
     }
 }
 
+/// Which APIv3 query call a request path names (`GET`, the merchant ids in the query
+/// string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueryCall {
+    /// A direct merchant's order by its number (`?mchid=`).
+    Direct,
+    /// A direct merchant's order by WeChat Pay's number (`?mchid=`).
+    DirectById,
+    /// A sub-merchant's order by its number (`?sp_mchid=&sub_mchid=`).
+    Partner,
+    /// A sub-merchant's order by WeChat Pay's number (`?sp_mchid=&sub_mchid=`).
+    PartnerById,
+    /// A combined order by its number (no query string).
+    Combined,
+    /// A cross-border order by the merchant's number (`?mchid=` or `?sp_mchid=&sub_mchid=`).
+    Global,
+    /// A cross-border order by WeChat Pay's number.
+    GlobalById,
+}
+
+impl QueryCall {
+    /// Every APIv3 query call.
+    pub const ALL: [QueryCall; 7] = [
+        QueryCall::Direct,
+        QueryCall::DirectById,
+        QueryCall::Partner,
+        QueryCall::PartnerById,
+        QueryCall::Combined,
+        QueryCall::Global,
+        QueryCall::GlobalById,
+    ];
+
+    /// The path up to the order number.
+    #[must_use]
+    pub fn path_prefix(self) -> &'static str {
+        match self {
+            QueryCall::Direct => "/v3/pay/transactions/out-trade-no/",
+            QueryCall::DirectById => "/v3/pay/transactions/id/",
+            QueryCall::Partner => "/v3/pay/partner/transactions/out-trade-no/",
+            QueryCall::PartnerById => "/v3/pay/partner/transactions/id/",
+            QueryCall::Combined => "/v3/combine-transactions/out-trade-no/",
+            QueryCall::Global => "/v3/global/transactions/out-trade-no/",
+            QueryCall::GlobalById => "/v3/global/transactions/id/",
+        }
+    }
+
+    /// Whether the path names WeChat Pay's order number (`transaction_id`).
+    #[must_use]
+    pub fn by_transaction_id(self) -> bool {
+        matches!(self, QueryCall::DirectById | QueryCall::PartnerById | QueryCall::GlobalById)
+    }
+
+    /// Reads a request path (without its query string): the query call it names and its
+    /// order number, percent-decoded (not yet checked). `None` for any other path (a close's
+    /// path ends in `/close`).
+    #[must_use]
+    pub fn from_path(path: &str) -> Option<(QueryCall, String)> {
+        QueryCall::ALL.into_iter().find_map(|call| {
+            let segment = path.strip_prefix(call.path_prefix())?;
+            (!segment.is_empty() && !segment.contains('/')).then(|| (call, percent_decode(segment)))
+        })
+    }
+}
+
+/// The `name=value` pairs of a query string, percent-decoded (`+` is a plus: WeChat Pay's
+/// values never hold spaces).
+#[must_use]
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
 /// Decodes `%XX` escapes (a `%` not followed by two hex digits stays as it is); bytes that
 /// do not form UTF-8 become U+FFFD.
 #[must_use]
