@@ -117,6 +117,32 @@ impl Client {
         self.execute(&order.into()).await
     }
 
+    /// Queries an order: any [`QueryOrder`], or a query type that converts into one. The
+    /// answer names the order asked about (checked).
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute).
+    pub async fn query(&self, query: impl Into<QueryOrder>) -> Result<QueryAnswer, Error> {
+        self.execute(&query.into()).await
+    }
+
+    /// Closes an order and, where the close alone proves nothing (as `settings.policy`
+    /// says), queries it until its end state is proven by a signed answer that names it,
+    /// or the deadline passes: see [`ConfirmedClose`].
+    ///
+    /// # Errors
+    /// The close's [`Error`] when it changed nothing (not sent, refused); else
+    /// [`ErrorKind::Unproven`] when no end state was proven by the deadline (state unknown).
+    pub async fn close_confirmed(
+        &self,
+        close: impl Into<CloseOrder>,
+        settings: ConfirmSettings,
+    ) -> Result<Confirmed, Error> {
+        let close = close.into();
+        let query = close.query();
+        self.drive(self.session.close_confirmed(&close, &query, settings)).await
+    }
+
     /// Runs any core operation as the core's [`Call`] machine: retries and fail-over as the
     /// policy says, platform certificates kept current when the configuration asks
     /// ([`ClientConfigBuilder::refresh_certificates`]).

@@ -114,6 +114,11 @@ pub struct Wait {
 }
 
 impl Wait {
+    /// A wait until `until`, for no event.
+    pub(crate) fn at(until: Instant) -> Self {
+        Wait { until, listener: None }
+    }
+
     /// Poll again at `until` at the latest.
     #[must_use]
     pub fn until(&self) -> Instant {
@@ -680,13 +685,13 @@ impl<O: Operation> Machine for Call<'_, O> {
 }
 
 /// The error of a machine polled after it finished (a driver's mistake): nothing was sent.
-fn finished() -> Error {
+pub(crate) fn finished() -> Error {
     crate::error::InvalidInput::Finished.into()
 }
 
 /// An action of an inner machine whose output is not this machine's: only `Done` differs,
 /// and callers handle it before.
-fn map_action<A, B>(action: Action<A>) -> Action<B> {
+pub(crate) fn map_action<A, B>(action: Action<A>) -> Action<B> {
     match action {
         Action::Random => Action::Random,
         Action::Sign { message, signer } => Action::Sign { message, signer },

@@ -4,6 +4,7 @@ use crate::endpoint::Endpoint;
 use crate::error::{ApiVersion, Error, InvalidInput};
 use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::outcome::CloseOutcome;
+use crate::query::QueryOrder;
 use crate::replay::ReplayGuard;
 use crate::v2::CloseOrderV2;
 use crate::v3::{CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3};
@@ -76,6 +77,18 @@ impl CloseOrder {
     /// The first [`InvalidInput`] found.
     pub fn validate(&self, now: u64) -> Result<(), InvalidInput> {
         self.as_operation().validate_at(now)
+    }
+
+    /// The query that asks about the order this close names: same merchant, sub-merchant
+    /// and number (for a combined order, the combined order).
+    #[must_use]
+    pub fn query(&self) -> QueryOrder {
+        match self {
+            CloseOrder::V2(op) => QueryOrder::V2(op.query()),
+            CloseOrder::V3(op) => QueryOrder::V3(op.query()),
+            CloseOrder::Combined(op) => QueryOrder::Combined(op.query()),
+            CloseOrder::Global(op) => QueryOrder::V3(op.query()),
+        }
     }
 
     fn as_operation(&self) -> &dyn CloseCall {

@@ -252,6 +252,17 @@ pub enum ErrorKind {
     /// The answer could not be decoded.
     #[error(transparent)]
     Decode(DecodeError),
+    /// A confirmed close could not prove the order's end state before its deadline: the
+    /// close may have happened, and the last state a verified query answer named (if any)
+    /// was not an end state.
+    #[error(
+        "no end state proven before the deadline{}",
+        .last_state.as_ref().map(|s| format!(" (last state seen: {s})")).unwrap_or_default()
+    )]
+    Unproven {
+        /// The last `trade_state` a verified query answer named.
+        last_state: Option<crate::order_state::TradeState>,
+    },
 }
 
 impl ErrorKind {
@@ -268,7 +279,10 @@ impl ErrorKind {
             },
             ErrorKind::Communication { .. } => OrderEffect::Refused,
             ErrorKind::Api(a) if a.is_refusal() => OrderEffect::Refused,
-            ErrorKind::Api(_) | ErrorKind::Verify(_) | ErrorKind::Decode(_) => OrderEffect::Unknown,
+            ErrorKind::Api(_)
+            | ErrorKind::Verify(_)
+            | ErrorKind::Decode(_)
+            | ErrorKind::Unproven { .. } => OrderEffect::Unknown,
         }
     }
 
@@ -285,6 +299,7 @@ impl ErrorKind {
             ErrorKind::Api(_) => "api",
             ErrorKind::Verify(_) => "verify",
             ErrorKind::Decode(_) => "decode",
+            ErrorKind::Unproven { .. } => "unproven",
         }
     }
 }

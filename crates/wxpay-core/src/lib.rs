@@ -115,12 +115,15 @@
 mod call;
 mod close;
 mod config;
+mod confirm;
 mod endpoint;
 mod error;
 mod escape;
 mod hex;
 mod operation;
+mod order_state;
 mod outcome;
+mod query;
 mod refresh;
 mod replay;
 mod retry;
@@ -138,6 +141,7 @@ pub use call::{
 };
 pub use close::CloseOrder;
 pub use config::{ClientConfig, ClientConfigBuilder};
+pub use confirm::{ConfirmPolicy, ConfirmSettings, Confirmed, ConfirmedClose, Proof};
 pub use endpoint::{BaseUrl, Endpoint};
 pub use error::{
     ApiCode, ApiError, ApiVersion, DecodeError, Error, ErrorKind, InvalidInput, KeyError,
@@ -147,7 +151,9 @@ pub use escape::{Escaped, escape, is_hidden};
 pub use event_listener::{EventListener, Listener};
 pub use http;
 pub use operation::{Attempt, Context, Operation, Prepared, USER_AGENT};
+pub use order_state::{OrderState, QueryAnswer, TradeState};
 pub use outcome::CloseOutcome;
+pub use query::QueryOrder;
 pub use refresh::{CertificateRefresh, MAX_REFRESH_INTERVAL};
 pub use replay::ReplayGuard;
 pub use retry::{AttemptRandom, RetryPolicy};

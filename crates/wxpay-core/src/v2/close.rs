@@ -1,26 +1,18 @@
 //! `POST /pay/closeorder`.
 
-use http::header::{CONTENT_TYPE, USER_AGENT};
-use http::uri::PathAndQuery;
-use http::{HeaderValue, Method, StatusCode};
-
+use super::answer::{bad_result_code, business_error, read_signed, signed_post};
 use super::credentials::V2Credentials;
-use super::sign::{verify_fields, write_sorted_payload};
-use super::xml::{V2Fields, write_validated_document};
-use crate::error::{
-    ApiCode, ApiError, ApiVersion, DecodeError, Error, ErrorKind, InvalidInput, VerifyError,
-};
+use super::query::QueryOrderV2;
+use super::xml::V2Fields;
+use crate::error::{Error, InvalidInput};
 use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::outcome::CloseOutcome;
 use crate::replay::ReplayGuard;
 use crate::validate;
-use crate::wire::{MAX_RESPONSE_BODY, Response};
+use crate::wire::Response;
 
 /// The path of the APIv2 close-order call.
 pub const PATH: &str = "/pay/closeorder";
-
-/// The content type of APIv2 request bodies.
-pub const CONTENT_TYPE_XML: &str = "text/xml; charset=utf-8";
 
 /// Closes an order through APIv2 (`POST /pay/closeorder`), in common or institutional mode.
 ///
@@ -128,6 +120,22 @@ impl CloseOrderV2 {
     }
 }
 
+impl CloseOrderV2 {
+    /// The query that asks about the order this close names (same merchant, sub-merchant
+    /// and number).
+    #[must_use]
+    pub fn query(&self) -> QueryOrderV2 {
+        let mut query = QueryOrderV2::by_out_trade_no(&self.out_trade_no);
+        if let Some(sub) = &self.sub_mch_id {
+            query = query.for_sub_merchant(sub);
+        }
+        if let Some(app) = &self.sub_appid {
+            query = query.with_sub_appid(app);
+        }
+        query
+    }
+}
+
 impl Operation for CloseOrderV2 {
     type Output = CloseOutcome;
 
@@ -137,24 +145,7 @@ impl Operation for CloseOrderV2 {
         validate::nonce(attempt.nonce)?;
 
         let (fields, n) = self.fields(creds, attempt.nonce);
-        let fields = &fields[..n];
-        // One buffer: first the payload to sign, then (cleared) the XML document.
-        // `<name>value</name>` is twice the name and 5 bytes of tags; room for escapes besides.
-        let size: usize = fields.iter().map(|(n, v)| 2 * n.len() + v.len() + 5).sum();
-        let mut body = Vec::with_capacity(size + 192);
-        write_sorted_payload(fields, &mut body);
-        let sign = creds.signer.sign(creds.sign_type, &body)?;
-        body.clear();
-        write_validated_document(fields, sign.as_str(), &mut body);
-
-        let uri = attempt.base_url.join(PathAndQuery::from_static(PATH))?;
-        let mut request = http::Request::new(body);
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_XML));
-        headers.insert(USER_AGENT, ctx.user_agent.clone());
-        Ok(Prepared::signed(request))
+        signed_post(ctx, creds, attempt, PATH, &fields[..n])
     }
 
     fn parse(
@@ -192,90 +183,22 @@ pub fn check_close_request(fields: &V2Fields<'_>) -> Result<(), InvalidInput> {
     op.validate(0)
 }
 
-fn decode_error(reason: impl Into<String>, status: StatusCode, body: Vec<u8>) -> Error {
-    DecodeError::new(reason, status.as_u16(), body).into()
-}
-
 fn parse_close(
     ctx: &Context,
     seen: &ReplayGuard,
     op: &CloseOrderV2,
     response: Response,
 ) -> Result<CloseOutcome, Error> {
-    let creds = ctx.v2()?;
-    let (parts, body) = response.into_parts();
-    let status = parts.status;
-    if body.len() > MAX_RESPONSE_BODY {
-        return Err(decode_error("body exceeds the response size cap", status, body));
-    }
-    if !status.is_success() {
-        let message = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-        let error =
-            ApiError::new(ApiVersion::V2, status.as_u16(), ApiCode::HttpStatus, message, false);
-        return Err(error.into());
-    }
-    let fields = match V2Fields::parse(&body) {
-        Ok(f) => f,
-        Err(reason) => return Err(decode_error(reason, status, body)),
-    };
-    match fields.get("return_code") {
-        Some("SUCCESS") => {}
-        Some("FAIL") => {
-            let return_msg = fields.get("return_msg").unwrap_or_default().to_owned();
-            return Err(ErrorKind::Communication { return_msg }.into());
-        }
-        Some(other) => {
-            let reason = format!("unknown return_code {other:?}");
-            return Err(decode_error(reason, status, body));
-        }
-        None => return Err(decode_error("no return_code", status, body)),
-    }
-
-    // Nothing in a SUCCESS answer is believed before its signature checks out, and then
-    // once: an APIv2 answer names no order and no time, so a replay is the same answer again.
-    verify_fields(creds.signer.as_ref(), creds.sign_type, &fields)?;
-    let same =
-        |field: &'static str, sent: Option<&str>, required: bool| -> Result<(), VerifyError> {
-            match (fields.non_empty(field), sent) {
-                (Some(got), Some(sent)) if got == sent => Ok(()),
-                (None, _) if !required => Ok(()),
-                _ => Err(VerifyError::Mismatch { field }),
-            }
-        };
-    same("appid", Some(&creds.appid), true)?;
-    same("mch_id", Some(&creds.mch_id), true)?;
-    // Sub ids are checked when we sent them; an answer that omits them is still ours.
-    if op.sub_mch_id.is_some() {
-        same("sub_mch_id", op.sub_mch_id.as_deref(), false)?;
-    }
-    if op.sub_appid.is_some() {
-        same("sub_appid", op.sub_appid.as_deref(), false)?;
-    }
-    let sign = fields.get("sign").unwrap_or_default();
-    seen.first_v2(fields.get("nonce_str").unwrap_or_default(), sign)?;
-
-    match fields.get("result_code") {
+    let subs = (op.sub_mch_id.as_deref(), op.sub_appid.as_deref());
+    read_signed(ctx, seen, response, subs, |fields, status, body| match fields.get("result_code") {
         Some("SUCCESS") => Ok(CloseOutcome::Closed),
         Some("FAIL") => {
             let code = fields.get("err_code").unwrap_or_default();
-            if let Some(outcome) = CloseOutcome::from_v2_code(code) {
-                return Ok(outcome);
+            match CloseOutcome::from_v2_code(code) {
+                Some(outcome) => Ok(outcome),
+                None => Err(business_error(fields, status)),
             }
-            let message = fields.non_empty("err_code_des").or_else(|| fields.get("result_msg"));
-            let code = ApiCode::from_wire(code);
-            let error = ApiError::new(
-                ApiVersion::V2,
-                status.as_u16(),
-                code,
-                message.unwrap_or_default(),
-                true,
-            );
-            Err(error.into())
         }
-        Some(other) => {
-            let reason = format!("unknown result_code {other:?}");
-            Err(decode_error(reason, status, body))
-        }
-        None => Err(decode_error("a SUCCESS answer without result_code", status, body)),
-    }
+        _ => Err(bad_result_code(fields, status, body)),
+    })
 }

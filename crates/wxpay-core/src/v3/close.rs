@@ -2,6 +2,7 @@
 
 use super::answer::read_error_answer;
 use super::paths::{CloseCall, check_transaction_id, out_trade_no, segment_path};
+use super::query::{QueryCombinedOrder, QueryOrderV3};
 use super::request::prepare_post;
 use super::verify::verify_once;
 use crate::endpoint::Endpoint;
@@ -88,6 +89,22 @@ struct OrderClose {
 }
 
 impl OrderClose {
+    /// The query that asks about the order this close names.
+    fn query(&self) -> QueryOrderV3 {
+        let query = match self.call {
+            CloseCall::GlobalTransactionId => QueryOrderV3::by_transaction_id(&self.number),
+            _ => QueryOrderV3::direct(&self.number),
+        };
+        let query = match &self.closer {
+            Closer::Direct => query,
+            Closer::Partner { sub_mchid } => query.for_sub_merchant(sub_mchid),
+        };
+        match self.call {
+            CloseCall::GlobalOutTradeNo | CloseCall::GlobalTransactionId => query.global(),
+            _ => query,
+        }
+    }
+
     fn new(call: CloseCall, number: String, closer: Closer) -> Self {
         OrderClose { call, number, closer, created_at: None }
     }
@@ -160,6 +177,14 @@ impl CloseOrderV3 {
     /// aside).
     pub fn path(&self) -> Result<String, InvalidInput> {
         self.0.path()
+    }
+}
+
+impl CloseOrderV3 {
+    /// The query that asks about the order this close names (same merchant, same number).
+    #[must_use]
+    pub fn query(&self) -> QueryOrderV3 {
+        self.0.query()
     }
 }
 
@@ -260,6 +285,14 @@ impl CloseGlobalOrder {
     /// As [`validate`](Self::validate) (the 5-minute rule aside).
     pub fn path(&self) -> Result<String, InvalidInput> {
         self.0.path()
+    }
+}
+
+impl CloseGlobalOrder {
+    /// The query that asks about the order this close names (same merchant, same number).
+    #[must_use]
+    pub fn query(&self) -> QueryOrderV3 {
+        self.0.query()
     }
 }
 
@@ -442,6 +475,14 @@ impl CloseCombinedOrder {
         }
         body.extend_from_slice(b"]}");
         body
+    }
+}
+
+impl CloseCombinedOrder {
+    /// The query that asks about the combined order this close names.
+    #[must_use]
+    pub fn query(&self) -> QueryCombinedOrder {
+        QueryCombinedOrder::new(&self.combine_out_trade_no)
     }
 }
 

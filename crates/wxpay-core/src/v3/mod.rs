@@ -16,6 +16,7 @@ mod decrypt;
 pub(crate) mod keys;
 mod message;
 mod paths;
+mod query;
 mod request;
 mod sign;
 mod verify;
@@ -34,6 +35,7 @@ pub use message::request_message;
 pub use paths::{
     CloseCall, QueryCall, check_out_trade_no, check_transaction_id, percent_decode, query_pairs,
 };
+pub use query::{QueryCombinedOrder, QueryOrderV3};
 pub use request::{Refusal, check_request_headers};
 pub use sign::{AsyncSigner, SignFuture, Signer};
 pub use verify::{

@@ -1,0 +1,296 @@
+//! The APIv3 query calls (direct, partner, combined, cross-border; by either number) and the
+//! reading of their answers, whose signed body names the order: the one proof of an order's
+//! state that a replay cannot move to another order.
+
+use http::Method;
+use serde_json::Value;
+
+use super::answer::{check_size, read_error_answer};
+use super::paths::{QueryCall, check_transaction_id, encode_segment, out_trade_no};
+use super::request::prepare_request;
+use super::verify::verify_once;
+use crate::endpoint::Endpoint;
+use crate::error::{DecodeError, Error, InvalidInput, VerifyError};
+use crate::operation::{Attempt, Context, Operation, Prepared};
+use crate::order_state::{OrderState, QueryAnswer, TradeState, rfc3339};
+use crate::replay::ReplayGuard;
+use crate::validate;
+use crate::wire::Response;
+
+/// Queries one APIv3 order: a direct merchant's, a sub-merchant's (service provider), or a
+/// cross-border one (Hong Kong host), by the merchant's number or WeChat Pay's.
+///
+/// ```
+/// use wxpay_core::v3::QueryOrderV3;
+///
+/// let q = QueryOrderV3::direct("1217752501201407033233368018");
+/// assert_eq!(q.target("1900000001")?, "/v3/pay/transactions/out-trade-no/1217752501201407033233368018?mchid=1900000001");
+/// let q = QueryOrderV3::by_transaction_id("4200000000201811201234567890").for_sub_merchant("1900000109");
+/// assert_eq!(q.target("1230000109")?, "/v3/pay/partner/transactions/id/4200000000201811201234567890?sp_mchid=1230000109&sub_mchid=1900000109");
+/// # Ok::<(), wxpay_core::InvalidInput>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryOrderV3 {
+    number: String,
+    by_id: bool,
+    sub_mchid: Option<String>,
+    global: bool,
+}
+
+impl QueryOrderV3 {
+    /// The order the merchant numbered `out_trade_no`.
+    pub fn direct(out_trade_no: impl Into<String>) -> Self {
+        QueryOrderV3 { number: out_trade_no.into(), by_id: false, sub_mchid: None, global: false }
+    }
+
+    /// The order WeChat Pay numbered `transaction_id`.
+    pub fn by_transaction_id(transaction_id: impl Into<String>) -> Self {
+        QueryOrderV3 { number: transaction_id.into(), by_id: true, sub_mchid: None, global: false }
+    }
+
+    /// A sub-merchant's order: the credentials' `mchid` asks as service provider
+    /// (`sp_mchid`).
+    #[must_use]
+    pub fn for_sub_merchant(mut self, sub_mchid: impl Into<String>) -> Self {
+        self.sub_mchid = Some(sub_mchid.into());
+        self
+    }
+
+    /// A cross-border order (`/v3/global/…`, at the Hong Kong host from the default
+    /// endpoint).
+    #[must_use]
+    pub fn global(mut self) -> Self {
+        self.global = true;
+        self
+    }
+
+    /// The order number asked about (the merchant's or WeChat Pay's).
+    #[must_use]
+    pub fn order_number(&self) -> &str {
+        &self.number
+    }
+
+    /// Whether it asks by WeChat Pay's number.
+    #[must_use]
+    pub fn is_by_transaction_id(&self) -> bool {
+        self.by_id
+    }
+
+    fn call(&self) -> QueryCall {
+        match (self.global, self.sub_mchid.is_some(), self.by_id) {
+            (true, _, false) => QueryCall::Global,
+            (true, _, true) => QueryCall::GlobalById,
+            (false, false, false) => QueryCall::Direct,
+            (false, false, true) => QueryCall::DirectById,
+            (false, true, false) => QueryCall::Partner,
+            (false, true, true) => QueryCall::PartnerById,
+        }
+    }
+
+    /// Checks the input as [`prepare`](Operation::prepare) does.
+    ///
+    /// # Errors
+    /// The first [`InvalidInput`] found.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        if self.by_id {
+            check_transaction_id(&self.number)?;
+        } else {
+            out_trade_no("out_trade_no", &self.number)?;
+        }
+        if let Some(sub) = &self.sub_mchid {
+            validate::charset("sub_mchid", sub, 1, 32, b"_")?;
+        }
+        Ok(())
+    }
+
+    /// The request target (path and query string) for merchant `mchid`, once the input is
+    /// valid.
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate).
+    pub fn target(&self, mchid: &str) -> Result<String, InvalidInput> {
+        self.validate()?;
+        let mut target = String::with_capacity(96);
+        target.push_str(self.call().path_prefix());
+        encode_segment(&self.number, &mut target);
+        match &self.sub_mchid {
+            None => {
+                target.push_str("?mchid=");
+                encode_segment(mchid, &mut target);
+            }
+            Some(sub) => {
+                target.push_str("?sp_mchid=");
+                encode_segment(mchid, &mut target);
+                target.push_str("&sub_mchid=");
+                encode_segment(sub, &mut target);
+            }
+        }
+        Ok(target)
+    }
+}
+
+impl Operation for QueryOrderV3 {
+    type Output = QueryAnswer;
+
+    fn endpoint(&self, configured: &Endpoint) -> Endpoint {
+        match configured {
+            Endpoint::Mainland if self.global => Endpoint::HongKong,
+            other => other.clone(),
+        }
+    }
+
+    fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
+        let creds = ctx.v3()?;
+        let target = self.target(&creds.mchid)?;
+        prepare_request(ctx, creds, attempt, Method::GET, target, Vec::new())
+    }
+
+    fn parse(
+        &self,
+        ctx: &Context,
+        seen: &ReplayGuard,
+        now: u64,
+        response: Response,
+    ) -> Result<QueryAnswer, Error> {
+        let creds = ctx.v3()?;
+        let Some(json) = read_query_answer(ctx, seen, now, response)? else {
+            return Ok(QueryAnswer::NotFound);
+        };
+        // The answer must be about this order, of this merchant.
+        let text = |name: &'static str| json.get(name).and_then(Value::as_str);
+        let same = |field: &'static str, want: &str| match text(field) {
+            Some(got) if got == want => Ok(()),
+            _ => Err(Error::from(VerifyError::Mismatch { field })),
+        };
+        match &self.sub_mchid {
+            None => same("mchid", &creds.mchid)?,
+            Some(sub) => {
+                same("sp_mchid", &creds.mchid)?;
+                same("sub_mchid", sub)?;
+            }
+        }
+        if self.by_id {
+            same("transaction_id", &self.number)?;
+        } else {
+            same("out_trade_no", &self.number)?;
+        }
+        Ok(QueryAnswer::Found(vec![order_state(&json)?]))
+    }
+}
+
+/// Queries a combined order (`GET /v3/combine-transactions/out-trade-no/{combine_out_trade_no}`),
+/// as the combining merchant (the credentials' `mchid`). The answer lists every sub-order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryCombinedOrder {
+    combine_out_trade_no: String,
+}
+
+impl QueryCombinedOrder {
+    /// The combined order `combine_out_trade_no`.
+    pub fn new(combine_out_trade_no: impl Into<String>) -> Self {
+        QueryCombinedOrder { combine_out_trade_no: combine_out_trade_no.into() }
+    }
+
+    /// The combined order's number.
+    #[must_use]
+    pub fn combine_out_trade_no(&self) -> &str {
+        &self.combine_out_trade_no
+    }
+
+    /// The request path, once the input is valid.
+    ///
+    /// # Errors
+    /// An [`InvalidInput`] for a number that is not an APIv3 `out_trade_no`.
+    pub fn target(&self) -> Result<String, InvalidInput> {
+        out_trade_no("combine_out_trade_no", &self.combine_out_trade_no)?;
+        let mut target = String::from(QueryCall::Combined.path_prefix());
+        encode_segment(&self.combine_out_trade_no, &mut target);
+        Ok(target)
+    }
+}
+
+impl Operation for QueryCombinedOrder {
+    type Output = QueryAnswer;
+
+    fn prepare(&self, ctx: &Context, attempt: &Attempt<'_>) -> Result<Prepared, Error> {
+        let creds = ctx.v3()?;
+        prepare_request(ctx, creds, attempt, Method::GET, self.target()?, Vec::new())
+    }
+
+    fn parse(
+        &self,
+        ctx: &Context,
+        seen: &ReplayGuard,
+        now: u64,
+        response: Response,
+    ) -> Result<QueryAnswer, Error> {
+        let creds = ctx.v3()?;
+        let Some(json) = read_query_answer(ctx, seen, now, response)? else {
+            return Ok(QueryAnswer::NotFound);
+        };
+        let text = |name: &'static str| json.get(name).and_then(Value::as_str);
+        if text("combine_mchid") != Some(creds.mchid.as_str()) {
+            return Err(VerifyError::Mismatch { field: "combine_mchid" }.into());
+        }
+        if text("combine_out_trade_no") != Some(self.combine_out_trade_no.as_str()) {
+            return Err(VerifyError::Mismatch { field: "combine_out_trade_no" }.into());
+        }
+        let subs = json.get("sub_orders").and_then(Value::as_array).filter(|s| !s.is_empty());
+        let subs = subs.ok_or_else(|| decode("a combined answer without sub_orders", &json))?;
+        let orders = subs.iter().map(order_state).collect::<Result<Vec<_>, Error>>()?;
+        Ok(QueryAnswer::Found(orders))
+    }
+}
+
+fn decode(reason: &str, json: &Value) -> Error {
+    DecodeError::new(reason, 200, json.to_string().into_bytes()).into()
+}
+
+/// A verified query answer's JSON object, or `None` for a verified `404 ORDER_NOT_EXIST`.
+fn read_query_answer(
+    ctx: &Context,
+    seen: &ReplayGuard,
+    now: u64,
+    response: Response,
+) -> Result<Option<Value>, Error> {
+    let creds = ctx.v3()?;
+    let (parts, body) = response.into_parts();
+    if parts.status != http::StatusCode::OK {
+        if parts.status.is_success() {
+            let reason = "a query is answered 200; this 2xx answer is not one";
+            return Err(DecodeError::new(reason, parts.status.as_u16(), body).into());
+        }
+        let (error, code) = read_error_answer(seen, creds, now, &parts, body)?;
+        if error.verified && error.status == 404 && code == "ORDER_NOT_EXIST" {
+            return Ok(None);
+        }
+        return Err(error.into());
+    }
+    check_size(parts.status, &body)?;
+    verify_once(seen, creds.verifier.as_ref(), &parts.headers, &body, now, creds.window_secs)?;
+    match serde_json::from_slice(&body) {
+        Ok(v @ Value::Object(_)) => Ok(Some(v)),
+        _ => Err(DecodeError::new("a query answer that is not a JSON object", 200, body).into()),
+    }
+}
+
+/// One order of a (verified) query answer.
+fn order_state(json: &Value) -> Result<OrderState, Error> {
+    let text = |name: &str| json.get(name).and_then(Value::as_str).map(str::to_owned);
+    let (Some(no), Some(state)) = (text("out_trade_no"), text("trade_state")) else {
+        return Err(decode("an order without out_trade_no or trade_state", json));
+    };
+    let mut order = OrderState::new(no, TradeState::from_wire(&state));
+    order.trade_state_desc = text("trade_state_desc").unwrap_or_default();
+    order.transaction_id = text("transaction_id").filter(|t| !t.is_empty());
+    order.paid_at = text("success_time").filter(|t| !t.is_empty());
+    order.paid_at_unix = order.paid_at.as_deref().and_then(rfc3339);
+    let amount = json.get("amount");
+    order.total = amount.and_then(|a| a.get("total")).and_then(Value::as_u64);
+    order.currency =
+        amount.and_then(|a| a.get("currency")).and_then(Value::as_str).map(str::to_owned);
+    if order.trade_state.is_paid() && order.transaction_id.is_none() {
+        return Err(decode("a paid order without transaction_id", json));
+    }
+    Ok(order)
+}
