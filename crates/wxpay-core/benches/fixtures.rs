@@ -115,6 +115,40 @@ pub fn v3_pool(n: usize, timestamp: u64, serial: &str) -> Pool {
     Pool { answers, ids, signatures }
 }
 
+/// The body of a signed APIv3 query answer (a paid direct order).
+pub const V3_QUERY_BODY: &str = r#"{"appid":"wxd678efh567hg6787","mchid":"1900000001","out_trade_no":"1217752501201407033233368018","transaction_id":"4200000000201811201234567890","trade_type":"NATIVE","trade_state":"SUCCESS","trade_state_desc":"支付成功","success_time":"2018-06-08T10:34:56+08:00","amount":{"total":100,"payer_total":100,"currency":"CNY","payer_currency":"CNY"}}"#;
+
+/// `n` APIv3 query answers (200, [`V3_QUERY_BODY`]) signed at `timestamp`, each with its own
+/// nonce; and the message and signature of the first, for the baseline.
+pub fn v3_query_pool(n: usize, timestamp: u64) -> (Pool, Vec<u8>, Vec<u8>) {
+    use base64::Engine;
+    use wxpay_core::v3::{RsaSigner, Signer, response_message};
+    let signer = RsaSigner::from_pem(WECHATPAY_KEY).unwrap();
+    let ts = timestamp.to_string();
+    let (mut answers, mut ids, mut signatures) = (Vec::new(), Vec::new(), Vec::new());
+    let mut first = None;
+    for i in 0..n {
+        let nonce = format!("Q1B2C3D4E5F60718293A4B5C6D{i:06}");
+        let message = response_message(&ts, &nonce, V3_QUERY_BODY.as_bytes());
+        let sig = signer.sign(&message).unwrap();
+        first.get_or_insert_with(|| (message.clone(), sig.clone()));
+        let resp = http::Response::builder()
+            .status(200)
+            .header("Wechatpay-Timestamp", &ts)
+            .header("Wechatpay-Nonce", &nonce)
+            .header("Wechatpay-Serial", PUB_KEY_ID)
+            .header("Wechatpay-Signature", base64::engine::general_purpose::STANDARD.encode(&sig))
+            .header("Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048")
+            .body(V3_QUERY_BODY.as_bytes().to_vec())
+            .unwrap();
+        answers.push(resp);
+        ids.push((PUB_KEY_ID.to_owned(), timestamp, nonce));
+        signatures.push(sig);
+    }
+    let (message, sig) = first.unwrap();
+    (Pool { answers, ids, signatures }, message, sig)
+}
+
 /// `n` reads of answers from `pool` by a client made afresh for each timed run (outside the
 /// clock), so that no answer is read twice by one client.
 pub fn fresh_answers<S: 'static>(
@@ -283,6 +317,25 @@ pub fn cases() -> Vec<Case> {
     };
     let v3_verify = v3_read(false);
     let public = wechatpay_rsa_public_key_der();
+    // A query answer read and verified (it names the order, checked), against ring alone.
+    let (query_pool, query_message, query_sig) = v3_query_pool(1024, now);
+    let v3_query = {
+        let query = wxpay_core::v3::QueryOrderV3::direct("1217752501201407033233368018");
+        fresh_answers(
+            std::rc::Rc::new(query_pool),
+            move || (v3_ctx(), ReplayGuard::new()),
+            move |(ctx, seen), _, resp| {
+                let answer = query.parse(ctx, seen, now, resp).unwrap();
+                assert!(answer.order().unwrap().trade_state.is_paid());
+            },
+        )
+    };
+    let query_public = public.clone();
+    let v3_query_baseline = simple(move || {
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &query_public)
+            .verify(black_box(&query_message), black_box(&query_sig))
+            .unwrap()
+    });
     let message = format!("{now}\nA1B2C3D4E5F60718293A4B5C6D7E8F90\n\n");
     // The same answer in certificate mode, through a store that can change under it.
     let later = 1_800_000_000;
@@ -346,6 +399,7 @@ pub fn cases() -> Vec<Case> {
         // check of the same answer, against the read alone.
         Case { name: "replay_guard.v2_share", measured: v2_read(true), baseline: v2_read(false) },
         Case { name: "replay_guard.v3_share", measured: v3_read(true), baseline: v3_read(false) },
+        Case { name: "v3.query_parse_verify", measured: v3_query, baseline: v3_query_baseline },
         Case {
             name: "v3.verify",
             measured: v3_verify,

@@ -2,8 +2,10 @@
 //! reading of their answers, whose signed body names the order: the one proof of an order's
 //! state that a replay cannot move to another order.
 
+use std::borrow::Cow;
+
 use http::Method;
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::answer::{check_size, read_error_answer};
 use super::paths::{QueryCall, check_transaction_id, encode_segment, out_trade_no};
@@ -153,28 +155,28 @@ impl Operation for QueryOrderV3 {
         response: Response,
     ) -> Result<QueryAnswer, Error> {
         let creds = ctx.v3()?;
-        let Some(json) = read_query_answer(ctx, seen, now, response)? else {
+        let Some(body) = read_query_answer(ctx, seen, now, response)? else {
             return Ok(QueryAnswer::NotFound);
         };
+        let a = answered(&body)?;
         // The answer must be about this order, of this merchant.
-        let text = |name: &'static str| json.get(name).and_then(Value::as_str);
-        let same = |field: &'static str, want: &str| match text(field) {
+        let same = |field: &'static str, got: &Option<Cow<'_, str>>, want: &str| match got {
             Some(got) if got == want => Ok(()),
             _ => Err(Error::from(VerifyError::Mismatch { field })),
         };
         match &self.sub_mchid {
-            None => same("mchid", &creds.mchid)?,
+            None => same("mchid", &a.mchid, &creds.mchid)?,
             Some(sub) => {
-                same("sp_mchid", &creds.mchid)?;
-                same("sub_mchid", sub)?;
+                same("sp_mchid", &a.sp_mchid, &creds.mchid)?;
+                same("sub_mchid", &a.sub_mchid, sub)?;
             }
         }
         if self.by_id {
-            same("transaction_id", &self.number)?;
+            same("transaction_id", &a.transaction_id, &self.number)?;
         } else {
-            same("out_trade_no", &self.number)?;
+            same("out_trade_no", &a.out_trade_no, &self.number)?;
         }
-        Ok(QueryAnswer::Found(vec![order_state(&json)?]))
+        Ok(QueryAnswer::Found(vec![order_state(&a, &body)?]))
     }
 }
 
@@ -225,34 +227,72 @@ impl Operation for QueryCombinedOrder {
         response: Response,
     ) -> Result<QueryAnswer, Error> {
         let creds = ctx.v3()?;
-        let Some(json) = read_query_answer(ctx, seen, now, response)? else {
+        let Some(body) = read_query_answer(ctx, seen, now, response)? else {
             return Ok(QueryAnswer::NotFound);
         };
-        let text = |name: &'static str| json.get(name).and_then(Value::as_str);
-        if text("combine_mchid") != Some(creds.mchid.as_str()) {
+        let a = answered(&body)?;
+        if a.combine_mchid.as_deref() != Some(creds.mchid.as_str()) {
             return Err(VerifyError::Mismatch { field: "combine_mchid" }.into());
         }
-        if text("combine_out_trade_no") != Some(self.combine_out_trade_no.as_str()) {
+        if a.combine_out_trade_no.as_deref() != Some(self.combine_out_trade_no.as_str()) {
             return Err(VerifyError::Mismatch { field: "combine_out_trade_no" }.into());
         }
-        let subs = json.get("sub_orders").and_then(Value::as_array).filter(|s| !s.is_empty());
-        let subs = subs.ok_or_else(|| decode("a combined answer without sub_orders", &json))?;
-        let orders = subs.iter().map(order_state).collect::<Result<Vec<_>, Error>>()?;
+        let subs = a.sub_orders.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
+            Error::from(DecodeError::new("a combined answer without sub_orders", 200, body.clone()))
+        })?;
+        let orders =
+            subs.iter().map(|o| order_state(o, &body)).collect::<Result<Vec<_>, Error>>()?;
         Ok(QueryAnswer::Found(orders))
     }
 }
 
-fn decode(reason: &str, json: &Value) -> Error {
-    DecodeError::new(reason, 200, json.to_string().into_bytes()).into()
+/// An order in a query answer (and a combined answer, whose `sub_orders` are orders too),
+/// read straight from the body's bytes.
+#[derive(Debug, Deserialize)]
+struct Answered<'a> {
+    #[serde(borrow, default)]
+    mchid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sp_mchid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sub_mchid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    out_trade_no: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    transaction_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    trade_state: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    trade_state_desc: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    success_time: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    amount: Option<Amount<'a>>,
+    #[serde(borrow, default)]
+    combine_mchid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    combine_out_trade_no: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sub_orders: Option<Vec<Answered<'a>>>,
 }
 
-/// A verified query answer's JSON object, or `None` for a verified `404 ORDER_NOT_EXIST`.
+#[derive(Debug, Deserialize)]
+struct Amount<'a> {
+    #[serde(default)]
+    total: Option<u64>,
+    #[serde(default)]
+    total_amount: Option<u64>,
+    #[serde(borrow, default)]
+    currency: Option<Cow<'a, str>>,
+}
+
+/// A verified query answer's body, or `None` for a verified `404 ORDER_NOT_EXIST`.
 fn read_query_answer(
     ctx: &Context,
     seen: &ReplayGuard,
     now: u64,
     response: Response,
-) -> Result<Option<Value>, Error> {
+) -> Result<Option<Vec<u8>>, Error> {
     let creds = ctx.v3()?;
     let (parts, body) = response.into_parts();
     if parts.status != http::StatusCode::OK {
@@ -268,29 +308,35 @@ fn read_query_answer(
     }
     check_size(parts.status, &body)?;
     verify_once(seen, creds.verifier.as_ref(), &parts.headers, &body, now, creds.window_secs)?;
-    match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => Ok(Some(v)),
-        _ => Err(DecodeError::new("a query answer that is not a JSON object", 200, body).into()),
-    }
+    Ok(Some(body))
+}
+
+/// The body as an order (or combined order).
+fn answered(body: &[u8]) -> Result<Answered<'_>, Error> {
+    serde_json::from_slice(body).map_err(|_| {
+        DecodeError::new("a query answer that is not an order object", 200, body.to_vec()).into()
+    })
 }
 
 /// One order of a (verified) query answer.
-fn order_state(json: &Value) -> Result<OrderState, Error> {
-    let text = |name: &str| json.get(name).and_then(Value::as_str).map(str::to_owned);
-    let (Some(no), Some(state)) = (text("out_trade_no"), text("trade_state")) else {
-        return Err(decode("an order without out_trade_no or trade_state", json));
+fn order_state(a: &Answered<'_>, body: &[u8]) -> Result<OrderState, Error> {
+    let decode = |reason: &str| Error::from(DecodeError::new(reason, 200, body.to_vec()));
+    let (Some(no), Some(state)) = (&a.out_trade_no, &a.trade_state) else {
+        return Err(decode("an order without out_trade_no or trade_state"));
     };
-    let mut order = OrderState::new(no, TradeState::from_wire(&state));
-    order.trade_state_desc = text("trade_state_desc").unwrap_or_default();
-    order.transaction_id = text("transaction_id").filter(|t| !t.is_empty());
-    order.paid_at = text("success_time").filter(|t| !t.is_empty());
+    let owned =
+        |s: &Option<Cow<'_, str>>| s.as_deref().filter(|t| !t.is_empty()).map(str::to_owned);
+    let mut order = OrderState::new(no.to_string(), TradeState::from_wire(state));
+    order.trade_state_desc = owned(&a.trade_state_desc).unwrap_or_default();
+    order.transaction_id = owned(&a.transaction_id);
+    order.paid_at = owned(&a.success_time);
     order.paid_at_unix = order.paid_at.as_deref().and_then(rfc3339);
-    let amount = json.get("amount");
-    order.total = amount.and_then(|a| a.get("total")).and_then(Value::as_u64);
-    order.currency =
-        amount.and_then(|a| a.get("currency")).and_then(Value::as_str).map(str::to_owned);
+    if let Some(amount) = &a.amount {
+        order.total = amount.total.or(amount.total_amount);
+        order.currency = owned(&amount.currency);
+    }
     if order.trade_state.is_paid() && order.transaction_id.is_none() {
-        return Err(decode("a paid order without transaction_id", json));
+        return Err(decode("a paid order without transaction_id"));
     }
     Ok(order)
 }
