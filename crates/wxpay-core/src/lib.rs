@@ -99,6 +99,33 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Calls are state machines
+//!
+//! A client's runtime state is a [`Session`] over a plain [`ClientConfig`]: the answers
+//! believed so far (the [`ReplayGuard`]) and the certificate refresh. A call made from it
+//! ([`Session::call`], or [`Session::close_confirmed`] for a close proven by a query) is a
+//! [`Machine`]: given the time, random bytes and answers, it says what to do next
+//! ([`Action`]); it never touches a socket, a clock or a random source. Each client is one
+//! driver loop over it; yours can be too, and [`run_scripted`] drives one with no IO at all:
+//!
+//! ```
+//! use wxpay_core::{ApiV2Key, ClientConfig, Now, OrderEffect, Session, run_scripted};
+//! use wxpay_core::v2::{CloseOrderV2, V2Credentials};
+//!
+//! let key = ApiV2Key::new("192006250b4c09247ec02edce69f6a2d")?;
+//! let config = ClientConfig::builder().v2(V2Credentials::new("wx2421b1c4370ec43b", "10000100", key)?).build()?;
+//! let session = Session::new(config);
+//! let close = CloseOrderV2::new("1415983244");
+//! // The driver loop, with one scripted answer: WeChat Pay refuses the request itself.
+//! let refused = http::Response::builder().status(200).body(
+//!     b"<xml><return_code>FAIL</return_code><return_msg>SIGNERROR</return_msg></xml>".to_vec(),
+//! )?;
+//! let run = run_scripted(session.call(&close), Now::system(), [Ok(refused)]);
+//! assert_eq!(run.sent.len(), 1);
+//! assert_eq!(run.result.unwrap_err().order_effect(), OrderEffect::Refused);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Outcomes and errors
 //!
 //! What WeChat Pay said about the order is a [`CloseOutcome`] (closed, already closed, not
