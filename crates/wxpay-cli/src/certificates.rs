@@ -3,13 +3,12 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use wxpay_core::v3::{DownloadCertificates, PlatformCertificate};
-use wxpay_core::{CertificateRefresh, CloseOrder, CloseOutcome, Error, ErrorKind, VerifyError};
+use wxpay_core::v3::{DownloadCertificates, PlatformCertificate, PlatformCertificates};
+use wxpay_core::{Error, Session};
 
-use crate::settings::{KeptCertificates, Purpose, Settings};
+use crate::settings::{Purpose, Settings};
 use crate::{Failure, exit, runtime};
 
 #[derive(clap::Args, Debug)]
@@ -46,7 +45,7 @@ fn write_atomically(dir: &Path, certificate: &PlatformCertificate) -> std::io::R
 /// Why a certificate download failed, without the order-effect wording of a close's error
 /// (no order is involved): the kind of the last attempt, its causes, and the attempts.
 fn download_failure(e: &Error) -> String {
-    let mut text = crate::close::report(e.kind());
+    let mut text = crate::report::report(e.kind());
     if e.attempts() > 1 {
         text.push_str(&format!(" (after {} attempts)", e.attempts()));
     }
@@ -84,155 +83,92 @@ pub(crate) fn run(args: CertificatesArgs) -> Result<u8, Failure> {
     // Only now: a failed download creates nothing.
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Failure::usage(format!("cannot make {}: {e}", args.out.display())))?;
-    for certificate in &certificates {
-        let path = write_atomically(&args.out, certificate)
-            .map_err(|e| Failure::error(format!("cannot write {}: {e}", args.out.display())))?;
+    let mirrored = mirror(&args.out, &certificates)
+        .map_err(|e| Failure::error(format!("cannot write {}: {e}", args.out.display())))?;
+    for (certificate, path) in certificates.iter().zip(&mirrored.written) {
         let (from, until) = certificate.validity();
         say!("{}  valid {} to {}  {}", certificate.serial(), utc(from), utc(until), path.display());
+    }
+    for path in &mirrored.removed {
+        say!("removed {} (no longer listed)", path.display());
     }
     Ok(exit::CLOSED)
 }
 
-/// Keeps a certificate-mode store current for the command's closes, as the clients'
-/// refresh would, but knowing what a process that lives for one close cannot: when the
-/// certificates were last downloaded, from the directory's file times. The list is
-/// downloaded before a close only when the directory's newest certificate file (or the
-/// certificate file given) is older than the refresh interval (6 hours; always, with
-/// neither), again when a long run passes
-/// the interval, and once per interval after an answer names a serial the store does not
-/// hold; what is downloaded is written back to the directory (atomically).
-#[derive(Debug)]
-pub(crate) struct Keeper {
-    kept: KeptCertificates,
-    interval: Duration,
-    state: tokio::sync::Mutex<KeeperState>,
-}
-
+/// What [`mirror`] did.
 #[derive(Debug, Default)]
-struct KeeperState {
-    /// When this process last downloaded the list.
-    last: Option<Instant>,
-    /// When it last did so for an unknown serial.
-    forced: Option<Instant>,
+pub(crate) struct Mirrored {
+    /// Each listed certificate's file, in the list's order.
+    pub(crate) written: Vec<PathBuf>,
+    /// The certificate files no longer listed, removed.
+    pub(crate) removed: Vec<PathBuf>,
 }
 
-impl Keeper {
-    pub(crate) fn new(kept: KeptCertificates) -> Self {
-        Keeper {
-            kept,
-            interval: CertificateRefresh::default().interval,
-            state: tokio::sync::Mutex::default(),
+/// Makes `dir` hold exactly `listed`, a verified list: each certificate written to
+/// `<SERIAL>.pem` atomically, then every other `*.pem` that is a platform certificate removed
+/// (a close trusts every certificate in the directory: a retired one must go). Files that
+/// are not certificates are left alone.
+pub(crate) fn mirror(dir: &Path, listed: &[PlatformCertificate]) -> std::io::Result<Mirrored> {
+    let mut done = Mirrored::default();
+    for certificate in listed {
+        done.written.push(write_atomically(dir, certificate)?);
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "pem") || done.written.contains(&path) {
+            continue;
+        }
+        let held = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|pem| PlatformCertificate::from_pem(pem).ok());
+        let Some(held) = held else { continue };
+        if !listed.iter().any(|c| c.serial().eq_ignore_ascii_case(held.serial())) {
+            std::fs::remove_file(&path)?;
+            done.removed.push(path);
         }
     }
-
-    /// Whether the certificate directory, or the certificate file, was written within the
-    /// interval.
-    fn fresh_on_disk(&self) -> bool {
-        let in_dir = self.kept.dir.iter().filter_map(|dir| std::fs::read_dir(dir).ok()).flat_map(
-            |entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "pem"))
-            },
-        );
-        in_dir
-            .chain(self.kept.file.iter().cloned())
-            .filter_map(|p| std::fs::metadata(p).ok()?.modified().ok())
-            .filter_map(|t| t.elapsed().ok())
-            .any(|age| age < self.interval)
-    }
-
-    /// Downloads the list, adds it to the store and writes it to the directory; a failure
-    /// is said and keeps the certificates held.
-    async fn download(&self, client: &wxpay_async::Client, why: &str) {
-        let op = if self.kept.global {
-            DownloadCertificates::global()
-        } else {
-            DownloadCertificates::new()
-        };
-        match client.execute(&op).await {
-            Ok(certificates) => {
-                if let Some(dir) = &self.kept.dir {
-                    for certificate in &certificates {
-                        if let Err(e) = write_atomically(dir, certificate) {
-                            note!("wxpay: cannot write {}: {e}", dir.display());
-                        }
-                    }
-                }
-                let added = self.kept.store.update(certificates, wxpay_core::unix_now());
-                tracing::info!(why, added, "platform certificates refreshed");
-            }
-            Err(e) => note!(
-                "wxpay: {}; going on with the certificates held ({why})",
-                crate::escape::line(&download_failure(&e))
-            ),
-        }
-    }
-
-    /// Before a close: downloads the list when the certificates held are older than the
-    /// interval.
-    async fn before_close(&self, client: &wxpay_async::Client) {
-        let mut state = self.state.lock().await;
-        let due = match state.last {
-            Some(last) => last.elapsed() >= self.interval,
-            None => !self.fresh_on_disk(),
-        };
-        if due {
-            state.last = Some(Instant::now());
-            self.download(client, "the certificates held are older than the refresh interval")
-                .await;
-        }
-    }
-
-    /// After an answer signed under `serial`, which the store did not hold: downloads the
-    /// list, at most once per interval (a forged serial cannot start a storm of downloads).
-    /// Whether the store holds `serial` now.
-    async fn learn(&self, client: &wxpay_async::Client, serial: &str) -> bool {
-        let mut state = self.state.lock().await;
-        if self.kept.store.knows(serial) {
-            // Another close's download brought it.
-            return true;
-        }
-        if state.forced.is_some_and(|t| t.elapsed() < self.interval) {
-            return false;
-        }
-        state.forced = Some(Instant::now());
-        state.last = state.forced;
-        self.download(client, "an answer named an unknown serial").await;
-        self.kept.store.knows(serial)
-    }
+    Ok(done)
 }
 
-/// What the command closes with: the client, and in certificate mode with the APIv3 key, the
-/// [`Keeper`] of its certificates. Clones share both.
+/// Certificate mode with the APIv3 key: the store the close verifies with, which the core's
+/// refresh keeps current, the directory it was loaded from, and when that was last refreshed
+/// (the newest file's time, if younger than the interval): the session refreshes the list
+/// only an interval after that.
 #[derive(Debug, Clone)]
-pub(crate) struct Closer {
-    pub(crate) client: wxpay_async::Client,
-    pub(crate) keeper: Option<Arc<Keeper>>,
+pub(crate) struct KeptCertificates {
+    pub(crate) store: PlatformCertificates,
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) refreshed_at: Option<Instant>,
 }
 
-impl Closer {
-    /// Closes `order`; in certificate mode, refreshes first when due, and closes once more
-    /// after an answer under an unknown serial once the list names it (closing is
-    /// idempotent). Of two failed closes, the error whose effect is worse is returned: an
-    /// answer that could not be believed may have closed the order.
-    pub(crate) async fn close(&self, order: CloseOrder) -> Result<CloseOutcome, Error> {
-        let Some(keeper) = &self.keeper else { return self.client.close(order).await };
-        keeper.before_close(&self.client).await;
-        let first = match self.client.close(order.clone()).await {
-            Err(e) => e,
-            done => return done,
-        };
-        let ErrorKind::Verify(VerifyError::UnknownSerial(serial)) = first.kind() else {
-            return Err(first);
-        };
-        if !keeper.learn(&self.client, serial).await {
-            return Err(first);
+impl KeptCertificates {
+    /// When the files `dir`'s `*.pem` and `file` were last written, as an instant of this
+    /// process (the newest of them), if any exists.
+    pub(crate) fn written_at(dir: Option<&Path>, file: Option<&Path>) -> Option<Instant> {
+        let in_dir = dir.iter().filter_map(|dir| std::fs::read_dir(dir).ok()).flat_map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        });
+        let age = in_dir
+            .chain(file.map(Path::to_owned))
+            .filter_map(|p| std::fs::metadata(p).ok()?.modified().ok())
+            .map(|t| t.elapsed().unwrap_or_default())
+            .min()?;
+        Instant::now().checked_sub(age)
+    }
+
+    /// After the closes: when the session refreshed the list, the directory is made to
+    /// mirror it (its file times then say it is fresh); otherwise nothing is written, so the
+    /// files' times keep saying when the list was last had.
+    pub(crate) fn write_back(&self, session: &Session) {
+        let Some(dir) = &self.dir else { return };
+        if session.certificates_refreshed_at() == self.refreshed_at {
+            return;
         }
-        match self.client.close(order).await {
-            Err(again) if again.order_effect() < first.order_effect() => Err(first),
-            result => result,
+        if let Err(e) = mirror(dir, &self.store.certificates()) {
+            note!("wxpay: cannot write the certificates to {}: {e}", dir.display());
         }
     }
 }

@@ -9,11 +9,8 @@ use wxpay_core::{CloseOrder, CloseOutcome, Error, ErrorKind, unix_now};
 use wxpay_sandbox::merchants::{V2_MERCHANTS, V3_MERCHANTS};
 use wxpay_sandbox::{OrderKey, OrderState, SandboxConfig, SandboxThread};
 
-use std::sync::Arc;
-
 use crate::bulk::journal::RunIdentity;
 use crate::bulk::{Line, OrderReader, Plan};
-use crate::certificates::{Closer, Keeper};
 use crate::settings::Purpose;
 use crate::settings::Settings;
 use crate::{Failure, exit, runtime};
@@ -275,9 +272,8 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
     }
     let base_url = config.endpoint().primary().as_str().to_owned();
     let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
-    let client = Closer { client, keeper: built.certificates.map(|k| Arc::new(Keeper::new(k))) };
     let rt = runtime()?;
-    match args.from.clone() {
+    let code = match args.from.clone() {
         None => {
             let no = args.number().unwrap_or_default().to_owned();
             let job = args.job(&no)?;
@@ -288,13 +284,17 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
                 record["base_url"] = json!(base_url);
             }
             print_record(&record, args.json);
-            Ok(exit_code(&result))
+            exit_code(&result)
         }
         Some(file) => {
             let plan = args.plan(file, base_url)?;
-            rt.block_on(crate::bulk::run(plan, client))
+            rt.block_on(crate::bulk::run(plan, client.clone()))?
         }
+    };
+    if let Some(kept) = &built.certificates {
+        kept.write_back(client.session());
     }
+    Ok(code)
 }
 
 impl CloseArgs {
@@ -515,22 +515,6 @@ fn exit_code(result: &Result<CloseOutcome, Error>) -> u8 {
     }
 }
 
-/// An error and its causes, each once: `Display` shows the error, `source()` what lies
-/// below (an HTTP client's or a signer's own error).
-pub(crate) fn report(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        next = cause.source();
-    }
-    text
-}
-
 /// A result as a journal / `--json` record.
 pub(crate) fn record(no: &str, line: Option<u64>, result: &Result<CloseOutcome, Error>) -> Value {
     let mut v = json!({ "out_trade_no": no, "at": unix_now() });
@@ -540,7 +524,7 @@ pub(crate) fn record(no: &str, line: Option<u64>, result: &Result<CloseOutcome, 
     match result {
         Ok(outcome) => v["outcome"] = json!(outcome.as_str()),
         Err(e) => {
-            v["error"] = json!(report(e));
+            v["error"] = json!(crate::report::report(e));
             v["effect"] = json!(e.order_effect().as_str());
             v["kind"] = json!(e.kind().name());
             v["attempts"] = json!(e.attempts());

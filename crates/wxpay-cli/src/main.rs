@@ -24,6 +24,7 @@ mod certificates;
 mod close;
 mod demo;
 mod escape;
+mod report;
 mod serve;
 mod settings;
 mod sign;

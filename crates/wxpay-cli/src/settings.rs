@@ -10,9 +10,12 @@ use wxpay_core::v3::{
     PlatformCertificate, PlatformCertificates, PublicKeyVerifier, RsaSigner, V3Credentials,
     VerifierSet,
 };
-use wxpay_core::{ApiV2Key, ApiV3Key, ClientConfig, ClientConfigBuilder, Endpoint};
+use wxpay_core::{
+    ApiV2Key, ApiV3Key, CertificateRefresh, ClientConfig, ClientConfigBuilder, Endpoint,
+};
 
 use crate::Failure;
+use crate::certificates::KeptCertificates;
 
 /// Where to find the merchant's credentials and WeChat Pay.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -444,9 +447,9 @@ impl Settings {
 
     /// A client configuration builder with the credentials (of the API generation `purpose`
     /// needs, and no other: a v2 close downloads no v3 certificate list) and the endpoint
-    /// these settings name, and the platform certificates to keep current, if any. The
-    /// configuration never refreshes certificates by itself: the command decides when
-    /// ([`crate::certificates::Keeper`]), from the directory's file times.
+    /// these settings name, and the platform certificates to keep current, if any: for a
+    /// close, the core's refresh keeps them, counting its interval from the newest
+    /// certificate file's time.
     pub(crate) fn builder(&self, purpose: Purpose) -> Result<Built, Failure> {
         let mut b = ClientConfig::builder();
         let mut certificates = None;
@@ -456,12 +459,23 @@ impl Settings {
             }
         } else if let Some((v3, store)) = self.v3()? {
             b = b.v3(v3);
-            certificates = store.map(|store| KeptCertificates {
-                store,
-                dir: self.platform_cert_dir.clone(),
-                file: self.platform_cert_file.clone(),
-                global: self.endpoint.as_deref() == Some("hongkong"),
-            });
+            // `wxpay certificates` downloads the list itself, once.
+            if let (Some(store), Purpose::CloseV3) = (store, purpose) {
+                let dir = self.platform_cert_dir.clone();
+                let refreshed_at = KeptCertificates::written_at(
+                    dir.as_deref(),
+                    self.platform_cert_file.as_deref(),
+                );
+                let mut refresh = CertificateRefresh::default();
+                if self.endpoint.as_deref() == Some("hongkong") {
+                    refresh = refresh.global();
+                }
+                if let Some(at) = refreshed_at {
+                    refresh = refresh.refreshed_at(at);
+                }
+                b = b.refresh_certificates(store.clone(), refresh);
+                certificates = Some(KeptCertificates { store, dir, refreshed_at });
+            }
         }
         if self.backup_url.is_some() && self.base_url.is_none() {
             return Err(Failure::usage(
@@ -507,19 +521,6 @@ pub(crate) enum Purpose {
 pub(crate) struct Built {
     pub(crate) builder: ClientConfigBuilder,
     pub(crate) certificates: Option<KeptCertificates>,
-}
-
-/// Certificate mode with the APIv3 key: the store the answers are verified with, and the
-/// directory it was loaded from (refreshed certificates are written back there).
-#[derive(Debug, Clone)]
-pub(crate) struct KeptCertificates {
-    pub(crate) store: PlatformCertificates,
-    pub(crate) dir: Option<PathBuf>,
-    /// The certificate file given, if any (its time says how fresh it is; nothing is written
-    /// to it).
-    pub(crate) file: Option<PathBuf>,
-    /// The cross-border list (`/v3/global/certificates`).
-    pub(crate) global: bool,
 }
 
 /// A key file's key refused by the core, said with the key's name and the file: `which` is

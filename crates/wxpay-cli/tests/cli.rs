@@ -1084,3 +1084,63 @@ fn network_text_never_reaches_the_terminal_or_the_journal_raw() {
     let error = records.iter().find_map(|r| r["error"].as_str()).unwrap();
     assert!(error.contains("\\u{1b}]0;pwned\\u{7}\\u{9b}31m"), "{error:?}");
 }
+
+/// Review finding: after a rotation (add, switch, retire) the directory kept the retired
+/// certificate, and a close trusts every `*.pem` in it. It mirrors the verified list now:
+/// `wxpay certificates` and a close that refreshed the list both remove what is no longer
+/// listed (and leave files that are not certificates alone).
+#[test]
+fn the_certificate_directory_forgets_a_retired_certificate() {
+    use wxpay_sandbox::merchants::PLATFORM_CERTIFICATES;
+    use wxpay_sandbox::{AnswerMode, RotationStep};
+    let sandbox = SandboxThread::start(SandboxConfig {
+        answer_mode: AnswerMode::PlatformCertificate,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let certs = dir.path().join("certs");
+    let pem = |i: usize| certs.join(format!("{}.pem", PLATFORM_CERTIFICATES[i].0));
+    let download = || {
+        let out = wxpay()
+            .args(["certificates", "--out", certs.to_str().unwrap()])
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+        text(&out).0
+    };
+    download();
+    std::fs::write(certs.join("notes.pem"), "not a certificate\n").unwrap();
+    let state = sandbox.state();
+    for step in [RotationStep::Add, RotationStep::Switch, RotationStep::Retire] {
+        state.rotate_certificate(step).unwrap();
+    }
+    let stdout = download();
+    assert!(pem(1).exists(), "the listed one is written");
+    assert!(!pem(0).exists(), "the retired one is removed: {stdout}");
+    assert!(stdout.contains("removed") && stdout.contains(PLATFORM_CERTIFICATES[0].0), "{stdout}");
+    assert!(certs.join("notes.pem").exists(), "a file that is no certificate is left alone");
+    std::fs::remove_file(certs.join("notes.pem")).unwrap();
+    // A close that learns of a rotation from an answer: the list it downloads is mirrored.
+    for step in [RotationStep::Add, RotationStep::Switch, RotationStep::Retire] {
+        state.rotate_certificate(step).unwrap();
+    }
+    state.put_order(OrderKey::new("1900000001", "mirror-0001"), OrderState::Unpaid);
+    let out = wxpay()
+        .args(["close", "--api", "v3", "mirror-0001"])
+        .envs(
+            env.iter()
+                .filter(|(k, _)| {
+                    !k.starts_with("WXPAY_PUBLIC_KEY") && k != "WXPAY_PLATFORM_CERT_FILE"
+                })
+                .cloned(),
+        )
+        .env("WXPAY_PLATFORM_CERT_DIR", &certs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(pem(2).exists(), "the new one is written");
+    assert!(!pem(1).exists(), "the retired one is removed");
+}

@@ -121,7 +121,7 @@ fn note(text: &str) {
 }
 
 /// Runs the plan. Returns the exit code, by the documented precedence.
-pub(crate) async fn run(plan: Plan, client: crate::certificates::Closer) -> Result<u8, Failure> {
+pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, Failure> {
     let input = InputIdentity::of(&plan.file)?;
     let mut warnings = Vec::new();
     // A resume checks its journal first (another run's is refused as such); a new run opens
