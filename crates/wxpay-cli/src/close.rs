@@ -40,7 +40,8 @@ environment variables (a file named by WXPAY_CONFIG only fills what they leave u
 An explicit --config sets aside the environment's settings of every group it holds any of:
 where to send (base_url, backup_url, endpoint), the APIv2 credentials, the APIv3
 credentials; a file with credentials and no base_url sends to WeChat Pay, not to the
-environment's WXPAY_BASE_URL. A close sent anywhere but WeChat Pay's own hosts says so on
+environment's WXPAY_BASE_URL. A file that moves the destination (names one, or sends to
+WeChat Pay instead of the environment's) takes no credentials from the environment at all. A close sent anywhere but WeChat Pay's own hosts says so on
 standard error (note: sending to …, which is not WeChat Pay); --json records carry base_url.
   WXPAY_BASE_URL  WXPAY_ENDPOINT  WXPAY_CONFIG
   APIv2: WXPAY_APPID  WXPAY_MCH_ID  WXPAY_API_V2_KEY_FILE  WXPAY_SIGN_TYPE

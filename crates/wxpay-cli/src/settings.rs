@@ -217,6 +217,9 @@ impl Settings {
     /// ([`GROUPS`]: where to send, APIv2 credentials, APIv3 credentials; the others one by
     /// one), the environment's settings of that group are set aside, and a file with
     /// credentials but no destination sends to WeChat Pay, not to an environment's base URL.
+    /// A file that moves the destination (names one, or sends to WeChat Pay instead of the
+    /// environment's) sets aside every credential of the environment: credentials meant for
+    /// one destination never go to another.
     /// A file named by `WXPAY_CONFIG` (from the environment itself) only fills what flags and
     /// the environment left unset.
     pub(crate) fn resolve(mut self) -> Result<Settings, Failure> {
@@ -242,9 +245,14 @@ impl Settings {
         if self.origin.flag("config") {
             let holds = |group: &[&str]| group.iter().any(|k| table.contains_key(*k));
             let credentials = holds(GROUPS[1]) || holds(GROUPS[2]);
+            // The file moves the destination when it names one, or when it holds credentials
+            // and the environment names one (the file's credentials go to WeChat Pay): then
+            // no credential of the environment's goes with it.
+            let env_destination = GROUPS[0].iter().any(|k| self.origin.env(k));
+            let moved = holds(GROUPS[0]) || (credentials && env_destination);
             let mut aside: Vec<&str> = Vec::new();
             for (i, group) in GROUPS.iter().enumerate() {
-                if holds(group) || (i == 0 && credentials) {
+                if holds(group) || (i == 0 && credentials) || (i > 0 && moved) {
                     aside.extend(group.iter());
                 }
             }

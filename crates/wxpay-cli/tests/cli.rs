@@ -1144,3 +1144,50 @@ fn the_certificate_directory_forgets_a_retired_certificate() {
     assert!(pem(2).exists(), "the new one is written");
     assert!(!pem(1).exists(), "the retired one is removed");
 }
+
+/// Review finding: in a shell that sourced `wxpay sandbox`'s exports, a `--config` holding
+/// only APIv2 settings kept the environment's APIv3 credentials and sent them to WeChat Pay.
+/// A config file that moves the destination takes no credentials from the environment: a
+/// missing one is a usage error naming its flag, variable and config key (a proxy that
+/// refuses connections keeps the test off the internet).
+#[test]
+fn a_config_that_moves_the_destination_takes_no_credentials_from_the_environment() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let config = dir.path().join("prod.toml");
+    std::fs::write(
+        &config,
+        "appid = \"wx2421b1c4370ec43b\"\nmch_id = \"10000100\"\napi_v2_key_file = \"api_v2_key.txt\"\n",
+    )
+    .unwrap();
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", refusing.local_addr().unwrap());
+    drop(refusing);
+    let before = sandbox.state().requests();
+    let close = |extra: &[&str]| {
+        wxpay()
+            .args(["close", "--proxy", &proxy, "--config"])
+            .arg(&config)
+            .args(extra)
+            .arg("order-123")
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap()
+    };
+    let out = close(&["--api", "v3"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "a usage error, nothing sent: {stdout}{stderr}");
+    for setting in [
+        "--mchid (WXPAY_MCHID, or `mchid` in --config)",
+        "--serial-no (WXPAY_SERIAL_NO, or `serial_no` in --config)",
+        "--private-key-file (WXPAY_PRIVATE_KEY_FILE, or `private_key_file` in --config)",
+    ] {
+        assert!(stderr.contains(setting), "{setting}: {stderr}");
+    }
+    // A flag is still the user's own word, and the file's APIv2 close still goes (to
+    // WeChat Pay: refused by the proxy, so nothing was sent).
+    let out = close(&["--api", "v2"]);
+    assert_eq!(out.status.code(), Some(6), "{:?}", text(&out));
+    assert_eq!(sandbox.state().requests(), before, "nothing went to the environment's sandbox");
+}
