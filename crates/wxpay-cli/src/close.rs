@@ -525,15 +525,15 @@ pub(crate) fn record(no: &str, line: Option<u64>, result: &Result<CloseOutcome, 
     match result {
         Ok(outcome) => v["outcome"] = json!(outcome.as_str()),
         Err(e) => {
-            v["error"] = json!(crate::report::report(e));
+            v["error"] = json!(crate::escape::network(&crate::report::report(e)));
             v["effect"] = json!(e.order_effect().as_str());
             v["kind"] = json!(e.kind().name());
             v["attempts"] = json!(e.attempts());
             if let Some(api) = e.api() {
-                v["code"] = json!(api.code.as_str());
+                v["code"] = json!(crate::escape::network(api.code.as_str()));
             }
             if let Some(id) = e.request_id() {
-                v["request_id"] = json!(id);
+                v["request_id"] = json!(crate::escape::network(id));
             }
         }
     }

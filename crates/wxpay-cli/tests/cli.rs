@@ -1191,3 +1191,75 @@ fn a_config_that_moves_the_destination_takes_no_credentials_from_the_environment
     assert_eq!(out.status.code(), Some(6), "{:?}", text(&out));
     assert_eq!(sandbox.state().requests(), before, "nothing went to the environment's sandbox");
 }
+
+/// Review finding: the command's escaping knew no bidirectional marks, and `--json` records
+/// and the journal carried an answer's `code` raw (U+202E, U+2066 reached the journal). The
+/// core's one rule (`wxpay_core::is_hidden`) decides, and every text from the network is
+/// escaped in records too: parsed back, no value holds a hidden character.
+#[test]
+fn bidi_and_invisible_characters_from_the_network_are_escaped_everywhere() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let forged = forger(
+        "400 Bad Request",
+        "application/json",
+        "{\"code\":\"PARAM\u{202e}RORRE\u{2066}\",\"message\":\"closed\u{200b}\u{2028}ok\u{feff}\"}"
+            .as_bytes(),
+    );
+    let hidden = |text: &str| {
+        text.chars().filter(|c| wxpay_core::is_hidden(*c) && *c != '\n').collect::<Vec<_>>()
+    };
+    fn strings(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    for args in [&[][..], &["--json"][..]] {
+        let out = wxpay()
+            .args(["close", "--api", "v3", "--base-url", &forged])
+            .args(args)
+            .arg("forged-0001")
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(hidden(&stdout), [] as [char; 0], "{args:?}: {stdout:?}");
+        assert_eq!(hidden(&stderr), [] as [char; 0], "{args:?}: {stderr:?}");
+        if !args.is_empty() {
+            let record: Value = serde_json::from_str(stdout.trim()).unwrap();
+            let mut values = Vec::new();
+            strings(&record, &mut values);
+            assert_eq!(hidden(&values.concat()), [] as [char; 0], "{record}");
+            assert_eq!(record["code"], "PARAM\\u{202e}RORRE\\u{2066}", "shown, escaped: {record}");
+        }
+    }
+    let file = dir.path().join("forged.txt");
+    std::fs::write(&file, "forged-0001\nforged-0002\n").unwrap();
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--json", "--base-url", &forged, "--from"])
+        .arg(&file)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(hidden(&stdout), [] as [char; 0], "{stdout:?}");
+    assert_eq!(hidden(&stderr), [] as [char; 0], "{stderr:?}");
+    let journal = dir.path().join("forged.txt.journal.jsonl");
+    let bytes = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(hidden(&bytes), [] as [char; 0], "{bytes}");
+    let mut values = Vec::new();
+    for record in journal_records(&journal).iter().chain(
+        stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .collect::<Vec<_>>()
+            .iter(),
+    ) {
+        strings(record, &mut values);
+    }
+    assert_eq!(hidden(&values.concat()), [] as [char; 0], "{bytes}\n{stdout}");
+}
