@@ -52,8 +52,9 @@ fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
 /// A JSON value as one line: serde_json escapes C0 controls in strings, and this escapes
 /// every other hidden character it leaves raw (DEL, C1, bidirectional marks: `\u202e`, valid
 /// JSON), so `cat journal` is safe.
-pub(crate) fn json(value: &serde_json::Value) -> String {
-    let text = value.to_string();
+pub(crate) fn json(value: &impl serde::Serialize) -> String {
+    // A record of strings and numbers always serializes.
+    let text = serde_json::to_string(value).unwrap_or_default();
     if !text.chars().any(is_hidden) {
         return text;
     }

@@ -15,7 +15,7 @@ use wxpay_core::{
 };
 
 use crate::Failure;
-use crate::certificates::KeptCertificates;
+use crate::ops::certificates::KeptCertificates;
 
 /// Where to find the merchant's credentials and WeChat Pay.
 #[derive(clap::Args, Debug, Clone, Default)]

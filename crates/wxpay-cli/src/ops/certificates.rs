@@ -1,27 +1,15 @@
-//! `wxpay certificates`: download WeChat Pay's platform certificates, verify them, and write
-//! one PEM file per serial.
+//! Platform certificates on disk: `wxpay certificates` downloads the list into a directory
+//! that mirrors it, and a close in certificate mode loads a directory, lets the core's
+//! refresh keep it current, and writes back what a refresh brought.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use wxpay_core::v3::{DownloadCertificates, PlatformCertificate, PlatformCertificates};
-use wxpay_core::{Error, Session};
+use wxpay_core::{ClientConfig, Error, Session};
 
-use crate::settings::{Purpose, Settings};
 use crate::{Failure, exit, runtime};
-
-#[derive(clap::Args, Debug)]
-pub(crate) struct CertificatesArgs {
-    /// Where to write the certificates, `<SERIAL>.pem` each (written whole or not at all).
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    out: PathBuf,
-    /// The cross-border list (`GET /v3/global/certificates`, at the Hong Kong host).
-    #[arg(long)]
-    global: bool,
-    #[command(flatten)]
-    pub(crate) settings: Settings,
-}
 
 /// A Unix time as RFC 3339, UTC.
 fn utc(unix: u64) -> String {
@@ -55,22 +43,12 @@ fn download_failure(e: &Error) -> String {
     format!("the certificate list could not be downloaded or verified: {text}")
 }
 
-pub(crate) fn run(args: CertificatesArgs) -> Result<u8, Failure> {
-    let settings = args.settings.resolve()?;
-    if settings.api_v3_key_file.is_none() {
-        return Err(Failure::usage(
-            "downloading platform certificates needs the APIv3 key: --api-v3-key-file (WXPAY_API_V3_KEY_FILE, or `api_v3_key_file` in --config)",
-        ));
-    }
-    settings.require("v3")?;
-    // The list is downloaded here, once: the configuration refreshes nothing by itself.
-    let built = settings.builder(Purpose::Certificates)?;
-    let config = built.builder.build().map_err(|e| Failure::usage(e.to_string()))?;
-    if let Some(text) = crate::settings::not_wechat_pay(&config) {
-        note!("wxpay: note: {text}");
-    }
+/// Downloads the list with the client `config` describes (the cross-border one when
+/// `global`), and makes `out` mirror it ([`mirror`]), printing serials and validity. A
+/// failed download creates nothing.
+pub(crate) fn download(config: ClientConfig, global: bool, out: &Path) -> Result<u8, Failure> {
     let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
-    let op = if args.global { DownloadCertificates::global() } else { DownloadCertificates::new() };
+    let op = if global { DownloadCertificates::global() } else { DownloadCertificates::new() };
     let certificates = match runtime()?.block_on(client.execute(&op)) {
         Ok(certificates) => certificates,
         Err(e) => {
@@ -81,10 +59,10 @@ pub(crate) fn run(args: CertificatesArgs) -> Result<u8, Failure> {
         }
     };
     // Only now: a failed download creates nothing.
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| Failure::usage(format!("cannot make {}: {e}", args.out.display())))?;
-    let mirrored = mirror(&args.out, &certificates)
-        .map_err(|e| Failure::error(format!("cannot write {}: {e}", args.out.display())))?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| Failure::usage(format!("cannot make {}: {e}", out.display())))?;
+    let mirrored = mirror(out, &certificates)
+        .map_err(|e| Failure::error(format!("cannot write {}: {e}", out.display())))?;
     for (certificate, path) in certificates.iter().zip(&mirrored.written) {
         let (from, until) = certificate.validity();
         say!("{}  valid {} to {}  {}", certificate.serial(), utc(from), utc(until), path.display());
