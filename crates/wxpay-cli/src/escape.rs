@@ -1,18 +1,26 @@
-//! Text that may hold what the network sent, made safe for a terminal: control characters
-//! (C0, DEL, C1) never reach it raw. The core escapes what its errors' `Display` shows; this
-//! is the command's own guard for everything it prints, so a forged answer cannot move the
-//! cursor, recolour, retitle or rewrite the lines around it whatever the core says.
+//! Text that may hold what the network sent, made safe for a terminal: what the core's one
+//! rule ([`wxpay_core::is_hidden`]) calls hidden (control characters, bidirectional marks and
+//! overrides, zero-width characters, line separators) never reaches it raw. The core escapes
+//! what its errors' `Display` shows; this is the command's own guard for everything it prints
+//! and journals, so a forged answer cannot move the cursor, recolour, retitle, reorder or
+//! rewrite the lines around it whatever the core says.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// Whether `c` is a control character a terminal may act on.
-fn is_control(c: char) -> bool {
-    c.is_control()
+/// Whether `c` is shown escaped: the core's rule, the only one.
+fn is_hidden(c: char) -> bool {
+    wxpay_core::is_hidden(c)
 }
 
-/// `text` for one line of a terminal: every control character, line ends included, as
-/// `\x1b` (C0 and DEL) or `\u{9b}` (C1).
+/// A text from the network as a record holds it: escaped as the core's `Display` shows it
+/// (`\u{202e}`), so that a record's value, parsed back and printed, is as safe as the line.
+pub(crate) fn network(text: &str) -> String {
+    wxpay_core::escape(text)
+}
+
+/// `text` for one line of a terminal: every hidden character, line ends included, as
+/// `\x1b` (C0 and DEL) or `\u{9b}` (the others).
 pub(crate) fn line(text: &str) -> Cow<'_, str> {
     escape(text, |_| false)
 }
@@ -23,13 +31,13 @@ pub(crate) fn lines(text: &str) -> Cow<'_, str> {
 }
 
 fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
-    if !text.chars().any(|c| is_control(c) && !keep(c)) {
+    if !text.chars().any(|c| is_hidden(c) && !keep(c)) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
-            c if !is_control(c) || keep(c) => out.push(c),
+            c if !is_hidden(c) || keep(c) => out.push(c),
             c if (c as u32) < 0x80 => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
@@ -42,15 +50,17 @@ fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
 }
 
 /// A JSON value as one line: serde_json escapes C0 controls in strings, and this escapes
-/// DEL and the C1 controls it leaves raw (`\u009b`, valid JSON), so `cat journal` is safe.
-pub(crate) fn json(value: &serde_json::Value) -> String {
-    let text = value.to_string();
-    if !text.chars().any(is_control) {
+/// every other hidden character it leaves raw (DEL, C1, bidirectional marks: `\u202e`, valid
+/// JSON), so `cat journal` is safe.
+pub(crate) fn json(value: &impl serde::Serialize) -> String {
+    // A record of strings and numbers always serializes.
+    let text = serde_json::to_string(value).unwrap_or_default();
+    if !text.chars().any(is_hidden) {
         return text;
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_control(c) {
+        if is_hidden(c) {
             // Outside strings JSON has only ASCII structure and no controls: every one is in a string.
             let _ = write!(out, "\\u{:04x}", c as u32);
         } else {
@@ -95,9 +105,11 @@ mod tests {
             "a\\x1b[31mred\\x07\\x0d\\x0ab\\x7f\\u{9b}2J"
         );
         assert_eq!(lines("one\ntwo\u{1b}"), "one\ntwo\\x1b");
-        let v = serde_json::json!({"error": "x\u{1b}y\u{9b}z\u{7f}"});
+        assert_eq!(line("a\u{202e}b\u{2066}c"), "a\\u{202e}b\\u{2066}c");
+        assert_eq!(network("PARAM\u{202e}\u{1b}"), "PARAM\\u{202e}\\u{1b}");
+        let v = serde_json::json!({"error": "x\u{1b}y\u{9b}z\u{7f}\u{202e}"});
         let text = json(&v);
-        assert!(!text.chars().any(char::is_control), "{text}");
+        assert!(!text.chars().any(wxpay_core::is_hidden), "{text}");
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back, v, "the same JSON");
     }

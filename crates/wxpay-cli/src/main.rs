@@ -19,14 +19,13 @@ macro_rules! note {
     }};
 }
 
-mod bulk;
-mod certificates;
-mod close;
-mod demo;
+mod commands;
 mod escape;
-mod serve;
+mod ops;
+mod record;
+mod report;
 mod settings;
-mod sign;
+mod shell;
 
 use std::process::ExitCode;
 
@@ -84,21 +83,21 @@ enum Command {
     /// both clients; print a table; exit 0 only if every row is as expected.
     Demo,
     /// Close one order, or many from a file.
-    #[command(after_help = close::SHORT_HELP, after_long_help = close::AFTER_HELP)]
-    Close(Box<close::CloseArgs>),
+    #[command(after_help = commands::close::SHORT_HELP, after_long_help = commands::close::AFTER_HELP)]
+    Close(Box<commands::close::CloseArgs>),
     /// Run the sandbox (a local WeChat Pay for close order) in the foreground until Ctrl-C,
     /// printing `export WXPAY_*=…` lines for its test credentials and an unpaid order for
     /// each kind of close.
-    Sandbox(serve::SandboxArgs),
+    Sandbox(commands::sandbox::SandboxArgs),
     /// Download WeChat Pay's platform certificates (decrypted with the APIv3 key, checked,
     /// the answer verified), write one PEM file per serial, and print serials and validity.
-    Certificates(Box<certificates::CertificatesArgs>),
+    Certificates(Box<commands::certificates::CertificatesArgs>),
     /// Show how a request is signed: string-to-sign, signature, and what is sent.
     #[command(subcommand)]
-    Sign(sign::SignCommand),
+    Sign(commands::sign::SignCommand),
     /// Check an APIv3 answer's signature, and say why it fails.
     #[command(subcommand)]
-    Verify(sign::VerifyCommand),
+    Verify(commands::sign::VerifyCommand),
 }
 
 fn main() -> ExitCode {
@@ -132,18 +131,18 @@ fn main() -> ExitCode {
         origin
     };
     let result = match cli.command {
-        Command::Demo => demo::run(),
+        Command::Demo => commands::demo::run(),
         Command::Close(mut args) => {
             args.settings.origin = origin("close");
-            close::run(*args)
+            commands::close::run(*args)
         }
-        Command::Sandbox(args) => serve::run(args),
+        Command::Sandbox(args) => commands::sandbox::run(args),
         Command::Certificates(mut args) => {
             args.settings.origin = origin("certificates");
-            certificates::run(*args)
+            commands::certificates::run(*args)
         }
-        Command::Sign(cmd) => sign::sign(cmd),
-        Command::Verify(cmd) => sign::verify(cmd),
+        Command::Sign(cmd) => commands::sign::sign(cmd),
+        Command::Verify(cmd) => commands::sign::verify(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -10,17 +10,24 @@ use wxpay_core::v3::{
     PlatformCertificate, PlatformCertificates, PublicKeyVerifier, RsaSigner, V3Credentials,
     VerifierSet,
 };
-use wxpay_core::{ApiV2Key, ApiV3Key, ClientConfig, ClientConfigBuilder, Endpoint};
+use wxpay_core::{
+    ApiV2Key, ApiV3Key, CertificateRefresh, ClientConfig, ClientConfigBuilder, Endpoint,
+};
 
 use crate::Failure;
+use crate::ops::certificates::KeptCertificates;
 
-/// Where to find the merchant's credentials and WeChat Pay.
-#[derive(clap::Args, Debug, Clone, Default)]
+/// Where to find the merchant's credentials and WeChat Pay: the flags (and `WXPAY_*`
+/// variables) as clap reads them, and a config file's table as serde reads it, one typed
+/// struct for both (a file's unknown key or a value of the wrong type is refused by serde).
+#[derive(clap::Args, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct Settings {
     /// A TOML file with any of the settings below, by their long names with `_` for `-`
     /// (e.g. `mch_id = "10000100"`). Flags win over it; given as --config it wins over the
     /// WXPAY_* environment variables; named by WXPAY_CONFIG it only fills what they leave unset.
     #[arg(long, env = "WXPAY_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
     pub(crate) config: Option<PathBuf>,
     /// Send to this base URL instead of WeChat Pay (`https://…`, or `http://` to loopback).
     #[arg(long, env = "WXPAY_BASE_URL", value_name = "URL")]
@@ -78,6 +85,7 @@ pub(crate) struct Settings {
     pub(crate) tls_roots_file: Option<PathBuf>,
     /// Which settings came from flags and which from the environment.
     #[arg(skip)]
+    #[serde(skip)]
     pub(crate) origin: Origin,
 }
 
@@ -117,12 +125,6 @@ pub(crate) fn not_wechat_pay(config: &ClientConfig) -> Option<String> {
         [one] => Some(format!("sending to {one}, which is not WeChat Pay")),
         more => Some(format!("sending to {}, which are not WeChat Pay", more.join(" and "))),
     }
-}
-
-/// A setting, by kind: text, or a file path (relative to the config file that names it).
-enum Slot<'a> {
-    Text(&'a mut Option<String>),
-    File(&'a mut Option<PathBuf>),
 }
 
 /// Settings that go together, by their config-file names: where to send, the APIv2
@@ -185,28 +187,17 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
 }
 
 impl Settings {
-    /// The setting named `key` (its config-file name), if there is one.
-    fn slot(&mut self, key: &str) -> Option<Slot<'_>> {
-        Some(match key {
-            "base_url" => Slot::Text(&mut self.base_url),
-            "backup_url" => Slot::Text(&mut self.backup_url),
-            "endpoint" => Slot::Text(&mut self.endpoint),
-            "appid" => Slot::Text(&mut self.appid),
-            "mch_id" => Slot::Text(&mut self.mch_id),
-            "api_v2_key_file" => Slot::File(&mut self.api_v2_key_file),
-            "sign_type" => Slot::Text(&mut self.sign_type),
-            "mchid" => Slot::Text(&mut self.mchid),
-            "serial_no" => Slot::Text(&mut self.serial_no),
-            "private_key_file" => Slot::File(&mut self.private_key_file),
-            "public_key_id" => Slot::Text(&mut self.public_key_id),
-            "public_key_file" => Slot::File(&mut self.public_key_file),
-            "platform_cert_file" => Slot::File(&mut self.platform_cert_file),
-            "platform_cert_dir" => Slot::File(&mut self.platform_cert_dir),
-            "api_v3_key_file" => Slot::File(&mut self.api_v3_key_file),
-            "proxy" => Slot::Text(&mut self.proxy),
-            "tls_roots_file" => Slot::File(&mut self.tls_roots_file),
-            _ => return None,
-        })
+    /// The settings that name files: a config file's are relative to the file.
+    fn files(&mut self) -> [&mut Option<PathBuf>; 7] {
+        [
+            &mut self.api_v2_key_file,
+            &mut self.private_key_file,
+            &mut self.public_key_file,
+            &mut self.platform_cert_file,
+            &mut self.platform_cert_dir,
+            &mut self.api_v3_key_file,
+            &mut self.tls_roots_file,
+        ]
     }
 
     /// Takes the TOML file's settings, if a file is named. Flags always win. A file given as
@@ -214,62 +205,71 @@ impl Settings {
     /// ([`GROUPS`]: where to send, APIv2 credentials, APIv3 credentials; the others one by
     /// one), the environment's settings of that group are set aside, and a file with
     /// credentials but no destination sends to WeChat Pay, not to an environment's base URL.
+    /// A file that moves the destination (names one, or sends to WeChat Pay instead of the
+    /// environment's) sets aside every credential of the environment: credentials meant for
+    /// one destination never go to another.
     /// A file named by `WXPAY_CONFIG` (from the environment itself) only fills what flags and
     /// the environment left unset.
-    pub(crate) fn resolve(mut self) -> Result<Settings, Failure> {
+    pub(crate) fn resolve(self) -> Result<Settings, Failure> {
+        use serde_json::Value;
         let Some(path) = self.config.clone() else { return Ok(self) };
         let text = String::from_utf8(read(&path, "config file")?)
-            .map_err(|_| Failure::usage(format!("{} is not UTF-8", path.display())))?;
-        let table: toml::Table =
-            text.parse().map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
-        for (key, value) in &table {
-            if self.slot(key).is_none() {
-                return Err(Failure::usage(format!(
-                    "{}: unknown setting `{key}` (the settings are those of `wxpay close --help`, in snake case: mch_id, mchid, api_v2_key_file, …)",
-                    path.display()
-                )));
-            }
-            if !value.is_str() {
-                return Err(Failure::usage(format!(
-                    "{}: `{key}` must be a string",
-                    path.display()
-                )));
+            .map_err(|_| Failure::usage(format!("{}: not UTF-8", path.display())))?;
+        let mut file: Settings = toml::from_str(&text).map_err(|e| {
+            Failure::usage(format!(
+                "{}: {} (the settings are those of `wxpay close --help`, in snake case: mch_id, mchid, api_v2_key_file, …; every value a string)",
+                path.display(),
+                e.message()
+            ))
+        })?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        for slot in file.files() {
+            if let Some(relative) = slot.take() {
+                *slot = Some(dir.join(relative));
             }
         }
+        // Merged as tables of the one struct's fields: what is set is a non-null value.
+        let table = |s: &Settings| match serde_json::to_value(s) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(Failure::usage("a setting holds a path that is not UTF-8")),
+        };
+        let file_table = table(&file)?;
+        let given = &file_table;
+        let given: Vec<&str> =
+            given.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k.as_str()).collect();
+        let mut merged = table(&self)?;
         if self.origin.flag("config") {
-            let holds = |group: &[&str]| group.iter().any(|k| table.contains_key(*k));
+            let holds = |group: &[&str]| group.iter().any(|k| given.contains(k));
             let credentials = holds(GROUPS[1]) || holds(GROUPS[2]);
-            let mut aside: Vec<&str> = Vec::new();
+            // The file moves the destination when it names one, or when it holds credentials
+            // and the environment names one (the file's credentials go to WeChat Pay): then
+            // no credential of the environment's goes with it.
+            let env_destination = GROUPS[0].iter().any(|k| self.origin.env(k));
+            let moved = holds(GROUPS[0]) || (credentials && env_destination);
+            let mut aside: Vec<&str> = given.clone();
             for (i, group) in GROUPS.iter().enumerate() {
-                if holds(group) || (i == 0 && credentials) {
+                if holds(group) || (i == 0 && credentials) || (i > 0 && moved) {
                     aside.extend(group.iter());
                 }
             }
-            aside.extend(table.keys().map(String::as_str));
             for key in aside {
                 if self.origin.env(key) {
-                    match self.slot(key) {
-                        Some(Slot::Text(slot)) => *slot = None,
-                        Some(Slot::File(slot)) => *slot = None,
-                        None => {}
-                    }
+                    merged.insert(key.to_owned(), Value::Null);
                 }
             }
         }
-        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
-        for (key, value) in &table {
-            let v = value.as_str().unwrap_or_default();
-            match self.slot(key) {
-                Some(Slot::Text(slot)) => {
-                    slot.get_or_insert_with(|| v.to_owned());
-                }
-                Some(Slot::File(slot)) => {
-                    slot.get_or_insert_with(|| dir.join(v));
-                }
-                None => {}
+        // Flags (and what is left of the environment) win; the file fills the rest.
+        for (key, value) in file_table.clone() {
+            let unset = merged.get(&key).is_none_or(Value::is_null);
+            if unset && !value.is_null() {
+                merged.insert(key, value);
             }
         }
-        Ok(self)
+        let mut resolved: Settings = serde_json::from_value(Value::Object(merged))
+            .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+        resolved.config = self.config;
+        resolved.origin = self.origin;
+        Ok(resolved)
     }
 
     /// What a call of `api` (`v2` or `v3`) needs, checked before anything is read: every
@@ -444,9 +444,9 @@ impl Settings {
 
     /// A client configuration builder with the credentials (of the API generation `purpose`
     /// needs, and no other: a v2 close downloads no v3 certificate list) and the endpoint
-    /// these settings name, and the platform certificates to keep current, if any. The
-    /// configuration never refreshes certificates by itself: the command decides when
-    /// ([`crate::certificates::Keeper`]), from the directory's file times.
+    /// these settings name, and the platform certificates to keep current, if any: for a
+    /// close, the core's refresh keeps them, counting its interval from the newest
+    /// certificate file's time.
     pub(crate) fn builder(&self, purpose: Purpose) -> Result<Built, Failure> {
         let mut b = ClientConfig::builder();
         let mut certificates = None;
@@ -456,12 +456,23 @@ impl Settings {
             }
         } else if let Some((v3, store)) = self.v3()? {
             b = b.v3(v3);
-            certificates = store.map(|store| KeptCertificates {
-                store,
-                dir: self.platform_cert_dir.clone(),
-                file: self.platform_cert_file.clone(),
-                global: self.endpoint.as_deref() == Some("hongkong"),
-            });
+            // `wxpay certificates` downloads the list itself, once.
+            if let (Some(store), Purpose::CloseV3) = (store, purpose) {
+                let dir = self.platform_cert_dir.clone();
+                let refreshed_at = KeptCertificates::written_at(
+                    dir.as_deref(),
+                    self.platform_cert_file.as_deref(),
+                );
+                let mut refresh = CertificateRefresh::default();
+                if self.endpoint.as_deref() == Some("hongkong") {
+                    refresh = refresh.global();
+                }
+                if let Some(at) = refreshed_at {
+                    refresh = refresh.refreshed_at(at);
+                }
+                b = b.refresh_certificates(store.clone(), refresh);
+                certificates = Some(KeptCertificates { store, dir, refreshed_at });
+            }
         }
         if self.backup_url.is_some() && self.base_url.is_none() {
             return Err(Failure::usage(
@@ -507,19 +518,6 @@ pub(crate) enum Purpose {
 pub(crate) struct Built {
     pub(crate) builder: ClientConfigBuilder,
     pub(crate) certificates: Option<KeptCertificates>,
-}
-
-/// Certificate mode with the APIv3 key: the store the answers are verified with, and the
-/// directory it was loaded from (refreshed certificates are written back there).
-#[derive(Debug, Clone)]
-pub(crate) struct KeptCertificates {
-    pub(crate) store: PlatformCertificates,
-    pub(crate) dir: Option<PathBuf>,
-    /// The certificate file given, if any (its time says how fresh it is; nothing is written
-    /// to it).
-    pub(crate) file: Option<PathBuf>,
-    /// The cross-border list (`/v3/global/certificates`).
-    pub(crate) global: bool,
 }
 
 /// A key file's key refused by the core, said with the key's name and the file: `which` is

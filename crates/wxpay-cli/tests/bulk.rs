@@ -796,3 +796,72 @@ fn a_relabelled_status_line_proves_nothing_to_the_command() {
         );
     }
 }
+
+/// Review finding: a certificate-mode run whose first list download fails was blinded for
+/// the refresh interval (6 hours): every later close ended "no key held for serial" although
+/// WeChat Pay answered again. The core's refresh retries after a back-off, and forces one for
+/// an unknown serial; what it brings is written to the directory.
+#[test]
+fn a_failed_certificate_download_is_retried_once_the_fault_clears() {
+    use wxpay_sandbox::{AnswerMode, Route};
+    let sandbox = SandboxThread::start(SandboxConfig {
+        answer_mode: AnswerMode::PlatformCertificate,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = temp_dir("cert-retry");
+    let env = env_for(&sandbox, &dir);
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let file = dir.join("orders.txt");
+    std::fs::write(&file, "retry-0001\nretry-0002\nretry-0003\n").unwrap();
+    for no in ["retry-0001", "retry-0002", "retry-0003"] {
+        sandbox.state().put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid);
+    }
+    sandbox.state().add_fault(FaultRule::always(Fault::DropAfterRead).on(Route::V3Certificates));
+    let journal = dir.join("orders.txt.journal.jsonl");
+    let mut child = wxpay()
+        .args(["close", "--api", "v3", "--concurrency", "1", "--rate", "1", "--from"])
+        .arg(&file)
+        .envs(
+            env.iter()
+                .filter(|(k, _)| {
+                    !k.starts_with("WXPAY_PUBLIC_KEY") && k != "WXPAY_PLATFORM_CERT_FILE"
+                })
+                .cloned(),
+        )
+        .env("WXPAY_PLATFORM_CERT_DIR", &certs)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first close: no list can be had, so its answer cannot be believed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !journal.exists()
+        || !journal_records(&journal).iter().any(|r| r.get("out_trade_no").is_some())
+    {
+        assert!(Instant::now() < deadline, "no first result");
+        assert!(child.try_wait().unwrap().is_none(), "ended too soon");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sandbox.state().clear_faults();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    let results: Vec<(String, String)> = journal_records(&journal)
+        .into_iter()
+        .filter_map(|r| {
+            let what = r["outcome"].as_str().or(r.get("error").map(|_| "error"))?.to_owned();
+            Some((r["out_trade_no"].as_str()?.to_owned(), what))
+        })
+        .collect();
+    // The second close is sent before the list is had (its answer names an unknown serial,
+    // which forces the download), then again: the order is already closed by then.
+    let closed = |what: &str| what == "closed" || what == "already_closed";
+    assert_eq!(results.len(), 3, "{stdout}{stderr}");
+    assert_eq!(results[0], ("retry-0001".to_owned(), "error".to_owned()), "{stdout}{stderr}");
+    assert!(results[1..].iter().all(|(_, what)| closed(what)), "{results:?}: {stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(1), "the first order's state is unknown: {stderr}");
+    let first = wxpay_sandbox::merchants::PLATFORM_CERTIFICATES[0].0;
+    assert!(certs.join(format!("{first}.pem")).exists(), "what it downloaded is written back");
+}

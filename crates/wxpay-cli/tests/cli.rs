@@ -1084,3 +1084,182 @@ fn network_text_never_reaches_the_terminal_or_the_journal_raw() {
     let error = records.iter().find_map(|r| r["error"].as_str()).unwrap();
     assert!(error.contains("\\u{1b}]0;pwned\\u{7}\\u{9b}31m"), "{error:?}");
 }
+
+/// Review finding: after a rotation (add, switch, retire) the directory kept the retired
+/// certificate, and a close trusts every `*.pem` in it. It mirrors the verified list now:
+/// `wxpay certificates` and a close that refreshed the list both remove what is no longer
+/// listed (and leave files that are not certificates alone).
+#[test]
+fn the_certificate_directory_forgets_a_retired_certificate() {
+    use wxpay_sandbox::merchants::PLATFORM_CERTIFICATES;
+    use wxpay_sandbox::{AnswerMode, RotationStep};
+    let sandbox = SandboxThread::start(SandboxConfig {
+        answer_mode: AnswerMode::PlatformCertificate,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let certs = dir.path().join("certs");
+    let pem = |i: usize| certs.join(format!("{}.pem", PLATFORM_CERTIFICATES[i].0));
+    let download = || {
+        let out = wxpay()
+            .args(["certificates", "--out", certs.to_str().unwrap()])
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+        text(&out).0
+    };
+    download();
+    std::fs::write(certs.join("notes.pem"), "not a certificate\n").unwrap();
+    let state = sandbox.state();
+    for step in [RotationStep::Add, RotationStep::Switch, RotationStep::Retire] {
+        state.rotate_certificate(step).unwrap();
+    }
+    let stdout = download();
+    assert!(pem(1).exists(), "the listed one is written");
+    assert!(!pem(0).exists(), "the retired one is removed: {stdout}");
+    assert!(stdout.contains("removed") && stdout.contains(PLATFORM_CERTIFICATES[0].0), "{stdout}");
+    assert!(certs.join("notes.pem").exists(), "a file that is no certificate is left alone");
+    std::fs::remove_file(certs.join("notes.pem")).unwrap();
+    // A close that learns of a rotation from an answer: the list it downloads is mirrored.
+    for step in [RotationStep::Add, RotationStep::Switch, RotationStep::Retire] {
+        state.rotate_certificate(step).unwrap();
+    }
+    state.put_order(OrderKey::new("1900000001", "mirror-0001"), OrderState::Unpaid);
+    let out = wxpay()
+        .args(["close", "--api", "v3", "mirror-0001"])
+        .envs(
+            env.iter()
+                .filter(|(k, _)| {
+                    !k.starts_with("WXPAY_PUBLIC_KEY") && k != "WXPAY_PLATFORM_CERT_FILE"
+                })
+                .cloned(),
+        )
+        .env("WXPAY_PLATFORM_CERT_DIR", &certs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(pem(2).exists(), "the new one is written");
+    assert!(!pem(1).exists(), "the retired one is removed");
+}
+
+/// Review finding: in a shell that sourced `wxpay sandbox`'s exports, a `--config` holding
+/// only APIv2 settings kept the environment's APIv3 credentials and sent them to WeChat Pay.
+/// A config file that moves the destination takes no credentials from the environment: a
+/// missing one is a usage error naming its flag, variable and config key (a proxy that
+/// refuses connections keeps the test off the internet).
+#[test]
+fn a_config_that_moves_the_destination_takes_no_credentials_from_the_environment() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let config = dir.path().join("prod.toml");
+    std::fs::write(
+        &config,
+        "appid = \"wx2421b1c4370ec43b\"\nmch_id = \"10000100\"\napi_v2_key_file = \"api_v2_key.txt\"\n",
+    )
+    .unwrap();
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", refusing.local_addr().unwrap());
+    drop(refusing);
+    let before = sandbox.state().requests();
+    let close = |extra: &[&str]| {
+        wxpay()
+            .args(["close", "--proxy", &proxy, "--config"])
+            .arg(&config)
+            .args(extra)
+            .arg("order-123")
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap()
+    };
+    let out = close(&["--api", "v3"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "a usage error, nothing sent: {stdout}{stderr}");
+    for setting in [
+        "--mchid (WXPAY_MCHID, or `mchid` in --config)",
+        "--serial-no (WXPAY_SERIAL_NO, or `serial_no` in --config)",
+        "--private-key-file (WXPAY_PRIVATE_KEY_FILE, or `private_key_file` in --config)",
+    ] {
+        assert!(stderr.contains(setting), "{setting}: {stderr}");
+    }
+    // A flag is still the user's own word, and the file's APIv2 close still goes (to
+    // WeChat Pay: refused by the proxy, so nothing was sent).
+    let out = close(&["--api", "v2"]);
+    assert_eq!(out.status.code(), Some(6), "{:?}", text(&out));
+    assert_eq!(sandbox.state().requests(), before, "nothing went to the environment's sandbox");
+}
+
+/// Review finding: the command's escaping knew no bidirectional marks, and `--json` records
+/// and the journal carried an answer's `code` raw (U+202E, U+2066 reached the journal). The
+/// core's one rule (`wxpay_core::is_hidden`) decides, and every text from the network is
+/// escaped in records too: parsed back, no value holds a hidden character.
+#[test]
+fn bidi_and_invisible_characters_from_the_network_are_escaped_everywhere() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let forged = forger(
+        "400 Bad Request",
+        "application/json",
+        "{\"code\":\"PARAM\u{202e}RORRE\u{2066}\",\"message\":\"closed\u{200b}\u{2028}ok\u{feff}\"}"
+            .as_bytes(),
+    );
+    let hidden = |text: &str| {
+        text.chars().filter(|c| wxpay_core::is_hidden(*c) && *c != '\n').collect::<Vec<_>>()
+    };
+    fn strings(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    for args in [&[][..], &["--json"][..]] {
+        let out = wxpay()
+            .args(["close", "--api", "v3", "--base-url", &forged])
+            .args(args)
+            .arg("forged-0001")
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(hidden(&stdout), [] as [char; 0], "{args:?}: {stdout:?}");
+        assert_eq!(hidden(&stderr), [] as [char; 0], "{args:?}: {stderr:?}");
+        if !args.is_empty() {
+            let record: Value = serde_json::from_str(stdout.trim()).unwrap();
+            let mut values = Vec::new();
+            strings(&record, &mut values);
+            assert_eq!(hidden(&values.concat()), [] as [char; 0], "{record}");
+            assert_eq!(record["code"], "PARAM\\u{202e}RORRE\\u{2066}", "shown, escaped: {record}");
+        }
+    }
+    let file = dir.path().join("forged.txt");
+    std::fs::write(&file, "forged-0001\nforged-0002\n").unwrap();
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--json", "--base-url", &forged, "--from"])
+        .arg(&file)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(hidden(&stdout), [] as [char; 0], "{stdout:?}");
+    assert_eq!(hidden(&stderr), [] as [char; 0], "{stderr:?}");
+    let journal = dir.path().join("forged.txt.journal.jsonl");
+    let bytes = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(hidden(&bytes), [] as [char; 0], "{bytes}");
+    let mut values = Vec::new();
+    for record in journal_records(&journal).iter().chain(
+        stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .collect::<Vec<_>>()
+            .iter(),
+    ) {
+        strings(record, &mut values);
+    }
+    assert_eq!(hidden(&values.concat()), [] as [char; 0], "{bytes}\n{stdout}");
+}

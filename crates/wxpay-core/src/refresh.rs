@@ -26,6 +26,10 @@ pub struct CertificateRefresh {
     pub retry_after: Duration,
     /// `GET /v3/global/certificates` (cross-border merchants) instead of `/v3/certificates`.
     pub global: bool,
+    /// When the store was last refreshed before the session began (certificates kept on disk
+    /// by an earlier process, say): the interval counts from there. `None`: the session
+    /// refreshes before its first call.
+    pub refreshed_at: Option<Instant>,
 }
 
 impl Default for CertificateRefresh {
@@ -34,6 +38,7 @@ impl Default for CertificateRefresh {
             interval: Duration::from_secs(6 * 3600),
             retry_after: Duration::from_secs(60),
             global: false,
+            refreshed_at: None,
         }
     }
 }
@@ -58,6 +63,15 @@ impl CertificateRefresh {
     #[must_use]
     pub fn global(mut self) -> Self {
         self.global = true;
+        self
+    }
+
+    /// Says the store already holds a list refreshed at `at` (loaded from a directory an
+    /// earlier process wrote then, say): the session's first periodic refresh comes an
+    /// interval after `at`, not before its first call.
+    #[must_use]
+    pub fn refreshed_at(mut self, at: Instant) -> Self {
+        self.refreshed_at = Some(at);
         self
     }
 }
@@ -86,16 +100,18 @@ struct KeeperState {
 
 impl Keeper {
     pub(crate) fn new(store: PlatformCertificates, refresh: CertificateRefresh) -> Self {
-        Keeper {
-            store,
-            refresh,
-            state: Mutex::new(KeeperState::default()),
-            ended: event_listener::Event::new(),
-        }
+        let state = KeeperState { succeeded: refresh.refreshed_at, ..KeeperState::default() };
+        Keeper { store, refresh, state: Mutex::new(state), ended: event_listener::Event::new() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, KeeperState> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// When the last refresh succeeded (or the store was said to be refreshed, if none has
+    /// since).
+    pub(crate) fn refreshed(&self) -> Option<Instant> {
+        self.lock().succeeded
     }
 
     /// Whether a refresh is under way.
@@ -175,4 +191,26 @@ pub(crate) enum Claim {
     Mine,
     Running,
     NotNow,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_said_refreshed_waits_an_interval_from_then() {
+        let now = Instant::now();
+        let refresh = CertificateRefresh::every(Duration::from_secs(3600));
+        let fresh = Keeper::new(
+            PlatformCertificates::new(),
+            refresh.clone().refreshed_at(now - Duration::from_secs(600)),
+        );
+        assert_eq!(fresh.claim_periodic(now), Claim::NotNow, "refreshed 10 minutes ago");
+        assert_eq!(fresh.claim_periodic(now + Duration::from_secs(3000)), Claim::Mine);
+        let never = Keeper::new(PlatformCertificates::new(), refresh);
+        assert_eq!(never.refreshed(), None);
+        assert_eq!(never.claim_periodic(now), Claim::Mine, "no refresh yet: at once");
+        never.finish(now, true, None);
+        assert_eq!(never.refreshed(), Some(now));
+    }
 }

@@ -51,6 +51,14 @@ impl Session {
         &self.replay
     }
 
+    /// When its platform certificates were last refreshed successfully (or, before any
+    /// refresh, when [`CertificateRefresh::refreshed_at`](crate::CertificateRefresh::refreshed_at)
+    /// says they were); `None` when it keeps none current or none was refreshed yet.
+    #[must_use]
+    pub fn certificates_refreshed_at(&self) -> Option<std::time::Instant> {
+        self.keeper.as_ref().and_then(Keeper::refreshed)
+    }
+
     pub(crate) fn keeper(&self) -> Option<&Keeper> {
         self.keeper.as_ref()
     }

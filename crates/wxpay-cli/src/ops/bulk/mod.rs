@@ -9,7 +9,7 @@
 mod input;
 pub(crate) mod journal;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -17,13 +17,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc};
 use wxpay_core::{CloseOrder, CloseOutcome, Error};
 
 pub(crate) use input::{Line, OrderReader};
 use journal::{Finished, InputIdentity, Journal, RunIdentity};
 
+use crate::record::{CloseRecord, Summary, Tally, owned};
 use crate::{Failure, exit};
 
 /// The most closes per second `--rate` takes, and the fewest.
@@ -61,9 +61,6 @@ pub(crate) fn parse_rate(rate: &str) -> Result<f64, Failure> {
     }
 }
 
-/// Results counted by kind: an outcome's name (`closed`, `paid`, …) or `error`.
-type Tally = BTreeMap<&'static str, u64>;
-
 /// What the reader and the workers tell the main task.
 enum Event {
     /// A line that is not an order number (or could not be read).
@@ -94,14 +91,14 @@ struct Out {
 
 impl Out {
     /// Prints a result line on standard output (or above the progress bar, errors only).
-    fn result(&mut self, record: &Value) {
+    fn result(&mut self, record: &CloseRecord) {
         if self.closed {
             return;
         }
-        let text = crate::close::render(record, self.json);
+        let text = record.render(self.json);
         match &self.bar {
             Some(bar) => {
-                if record.get("error").is_some() {
+                if record.is_error() {
                     bar.println(text);
                 }
             }
@@ -121,7 +118,7 @@ fn note(text: &str) {
 }
 
 /// Runs the plan. Returns the exit code, by the documented precedence.
-pub(crate) async fn run(plan: Plan, client: crate::certificates::Closer) -> Result<u8, Failure> {
+pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, Failure> {
     let input = InputIdentity::of(&plan.file)?;
     let mut warnings = Vec::new();
     // A resume checks its journal first (another run's is refused as such); a new run opens
@@ -240,7 +237,7 @@ pub(crate) async fn run(plan: Plan, client: crate::certificates::Closer) -> Resu
             }
             Event::ReadAll { sha256, lines } => {
                 read_all = true;
-                let trailer = journal::trailer(&sha256, lines);
+                let trailer = journal::Trailer { input_sha256: sha256, input_lines: lines };
                 record_or_stop(
                     &mut journal,
                     &trailer,
@@ -250,7 +247,7 @@ pub(crate) async fn run(plan: Plan, client: crate::certificates::Closer) -> Resu
                 );
             }
             Event::Done { line, no, result } => {
-                let mut record = crate::close::record(&no, Some(line), &result);
+                let record = CloseRecord::new(&no, Some(line), &result);
                 // The journal first: a result is not known until it is written down.
                 record_or_stop(
                     &mut journal,
@@ -259,14 +256,12 @@ pub(crate) async fn run(plan: Plan, client: crate::certificates::Closer) -> Resu
                     &stop,
                     &mut stopped_because,
                 );
-                if plan.json {
-                    record["base_url"] = json!(plan.base_url);
-                }
+                let record = if plan.json { record.sent_to(&plan.base_url) } else { record };
                 let key = result.as_ref().map_or("error", |outcome| outcome.as_str());
                 *tally.entry(key).or_default() += 1;
                 if journal_failed {
                     // Still shown, even where a progress bar hides successes.
-                    note(&format!("not journaled: {}", crate::close::render(&record, plan.json)));
+                    note(&format!("not journaled: {}", record.render(plan.json)));
                 }
                 out.result(&record);
                 if out.closed && stopped_because.is_none() {
@@ -325,16 +320,16 @@ pub(crate) async fn run(plan: Plan, client: crate::certificates::Closer) -> Resu
         }
     }
     if plan.json && !out.closed {
-        let summary = json!({
-            "summary": tally,
-            "whole_run": whole,
-            "invalid_lines": invalid,
-            "duplicates": duplicates,
-            "skipped": already,
-            "journal": journal.path().display().to_string(),
-            "base_url": plan.base_url,
-            "complete": !unfinished,
-        });
+        let summary = Summary {
+            summary: owned(&tally),
+            whole_run: owned(&whole),
+            invalid_lines: invalid,
+            duplicates,
+            skipped: already,
+            journal: journal.path().display().to_string(),
+            base_url: plan.base_url.clone(),
+            complete: !unfinished,
+        };
         let _ = writeln!(std::io::stdout(), "{}", crate::escape::json(&summary));
     }
     // The exit code says the worst of the whole run, the journal's part included.
@@ -356,7 +351,7 @@ pub(crate) async fn run(plan: Plan, client: crate::certificates::Closer) -> Resu
 /// run: no new closes start, and what follows is printed only.
 fn record_or_stop(
     journal: &mut Journal,
-    record: &Value,
+    record: &impl serde::Serialize,
     failed: &mut bool,
     stop: &Stop,
     stopped_because: &mut Option<String>,

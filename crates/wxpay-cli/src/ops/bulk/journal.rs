@@ -12,10 +12,11 @@ use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use wxpay_core::CloseOutcome;
 
 use crate::Failure;
+use crate::record::{CloseRecord, RecordedLine};
 
 /// The journal format version this command writes and reads.
 pub(crate) const VERSION: u64 = 1;
@@ -157,7 +158,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// What a journal file holds, read through once.
 struct Contents {
     /// The first line, if it is a journal header.
-    header: Option<Value>,
+    header: Option<Header>,
     /// Whether any line after the header is a close's result (an outcome or an error).
     results: bool,
     /// The lines with an outcome, by line number and order number.
@@ -209,33 +210,35 @@ fn read_contents(
             break;
         }
         c.good_end = c.end;
-        let record: Value = match serde_json::from_slice(&line) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => {
+        if number == 1 {
+            let header = serde_json::from_slice::<Header>(&line).map_err(|_| {
+                Failure::usage(format!(
+                    "{shown} has no journal header this wxpay reads on its first line: it is not a journal, or one an older wxpay wrote (start a new run with another --journal)"
+                ))
+            })?;
+            c.header = Some(header);
+            continue;
+        }
+        let record = match serde_json::from_slice::<Entry>(&line) {
+            Ok(Entry::Trailer(trailer)) => {
+                c.trailer_sha = Some(trailer.input_sha256);
+                continue;
+            }
+            Ok(Entry::Result(record)) => record,
+            Err(_) => {
                 warn(format!("{shown}:{number}: not a journal record, skipped"));
                 continue;
             }
         };
-        if number == 1 {
-            if record.get("wxpay_journal").is_none() {
-                return Err(Failure::usage(format!(
-                    "{shown} has no journal header on its first line: it is not a journal of this version of wxpay"
-                )));
-            }
-            c.header = Some(record);
-            continue;
-        }
-        if let Some(sha) = record.get("input_sha256").and_then(Value::as_str) {
-            c.trailer_sha = Some(sha.to_owned());
-        }
-        let is_result = ["line", "outcome", "error"].iter().any(|k| record.get(k).is_some());
-        c.results |= is_result;
-        let Some(outcome) = record.get("outcome") else { continue };
-        match finished_line(&record, outcome, input_size) {
-            Ok(Some((line, no, outcome))) => c.finished.insert(line, no, outcome),
-            Ok(None) => warn(format!(
-                "{shown}:{number}: an outcome this wxpay does not know ({outcome}); that line is closed again"
-            )),
+        c.results = true;
+        let Some(outcome) = record.outcome else { continue };
+        match finished_line(&record, input_size) {
+            Ok(line) => match outcome.known() {
+                Some(outcome) => c.finished.insert(line, &record.out_trade_no, outcome),
+                None => warn(format!(
+                    "{shown}:{number}: an outcome this wxpay does not know; that line is closed again"
+                )),
+            },
             Err(why) => {
                 c.corrupt.get_or_insert(format!("{shown}:{number}: {why}"));
             }
@@ -246,30 +249,29 @@ fn read_contents(
 }
 
 /// A record with an outcome: its line (from 1, and no further than a file of `input_size`
-/// bytes reaches), its order number and its outcome (`None`: an outcome not known here).
-fn finished_line<'a>(
-    record: &'a Value,
-    outcome: &Value,
-    input_size: u64,
-) -> Result<Option<(u64, &'a str, CloseOutcome)>, String> {
-    let line = record.get("line").and_then(Value::as_u64);
+/// bytes reaches).
+fn finished_line(record: &CloseRecord, input_size: u64) -> Result<u64, String> {
     // Each line takes at least one byte, its line end, but the last.
     let last = input_size.saturating_add(1);
-    let line = match line {
-        Some(l) if (1..=last).contains(&l) => l,
-        _ => {
-            return Err(format!(
-                "the record's line {} is not a line of the input (a file of {input_size} bytes has at most {last})",
-                record.get("line").map_or("(none)".to_owned(), Value::to_string)
-            ));
-        }
-    };
-    let no = record
-        .get("out_trade_no")
-        .and_then(Value::as_str)
-        .ok_or_else(|| "a record with an outcome and no order number".to_owned())?;
-    let outcome = outcome.as_str().and_then(|o| OUTCOMES.iter().find(|k| k.as_str() == o));
-    Ok(outcome.map(|o| (line, no, *o)))
+    match &record.line {
+        Some(RecordedLine::Line(l)) if (1..=last).contains(l) => Ok(*l),
+        other => Err(format!(
+            "the record's line {} is not a line of the input (a file of {input_size} bytes has at most {last})",
+            match other {
+                Some(RecordedLine::Line(l)) => l.to_string(),
+                Some(RecordedLine::Other(v)) => v.to_string(),
+                None => "(none)".to_owned(),
+            }
+        )),
+    }
+}
+
+/// A journal line after the header: the trailer, or a close's result.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Trailer(Trailer),
+    Result(CloseRecord),
 }
 
 impl Journal {
@@ -399,7 +401,7 @@ impl Journal {
 
     /// Appends one record in a single write (a killed process leaves whole lines, or a torn
     /// last one that resume drops), and forces it to disk at most a second later.
-    pub(crate) fn append(&mut self, record: &Value) -> io::Result<()> {
+    pub(crate) fn append(&mut self, record: &impl Serialize) -> io::Result<()> {
         // One line, and no control character raw in it (errors may quote the network).
         let mut line = crate::escape::json(record).into_bytes();
         line.push(b'\n');
@@ -427,64 +429,81 @@ impl Journal {
     }
 }
 
-fn header(run: &RunIdentity, input: &InputIdentity) -> Value {
-    json!({
-        "wxpay_journal": VERSION,
-        "call": run.call,
-        "merchant": run.merchant,
-        "sub_merchant": run.sub_merchant,
-        "column": run.column,
-        "base_url": run.base_url,
-        "input": input.path.display().to_string(),
-        "input_size": input.size,
-        "input_head_sha256": input.head_sha256,
-        "started_at": wxpay_core::unix_now(),
-    })
+/// A journal's first line: what run it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Header {
+    /// The format version ([`VERSION`]).
+    wxpay_journal: u64,
+    call: String,
+    merchant: String,
+    sub_merchant: Option<String>,
+    column: Option<String>,
+    base_url: String,
+    input: String,
+    input_size: u64,
+    input_head_sha256: String,
+    #[serde(default)]
+    started_at: u64,
+}
+
+fn header(run: &RunIdentity, input: &InputIdentity) -> Header {
+    Header {
+        wxpay_journal: VERSION,
+        call: run.call.clone(),
+        merchant: run.merchant.clone(),
+        sub_merchant: run.sub_merchant.clone(),
+        column: run.column.clone(),
+        base_url: run.base_url.clone(),
+        input: input.path.display().to_string(),
+        input_size: input.size,
+        input_head_sha256: input.head_sha256.clone(),
+        started_at: wxpay_core::unix_now(),
+    }
 }
 
 /// The trailer written once the whole input has been read: its SHA-256 and line count.
-pub(crate) fn trailer(sha256: &str, lines: u64) -> Value {
-    json!({ "input_sha256": sha256, "input_lines": lines })
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Trailer {
+    pub(crate) input_sha256: String,
+    pub(crate) input_lines: u64,
 }
 
 /// Why a journal's header does not belong to this run.
-fn check_header(h: &Value, run: &RunIdentity, input: &InputIdentity) -> Result<(), String> {
-    let version = h.get("wxpay_journal").and_then(Value::as_u64);
-    if version != Some(VERSION) {
+fn check_header(h: &Header, run: &RunIdentity, input: &InputIdentity) -> Result<(), String> {
+    if h.wxpay_journal != VERSION {
         return Err(format!(
-            "the journal's format version is {version:?}, this wxpay reads {VERSION}"
+            "the journal's format version is {}, this wxpay reads {VERSION}",
+            h.wxpay_journal
         ));
     }
-    let text = |k: &str| h.get(k).and_then(Value::as_str).map(str::to_owned);
-    let differs = |what: &str, was: Option<String>, now: Option<String>| {
+    let differs = |what: &str, was: Option<&str>, now: Option<&str>| {
         format!(
             "that run's {what} was {}, this run's is {} (resume with the same settings)",
-            was.as_deref().unwrap_or("none"),
-            now.as_deref().unwrap_or("none")
+            was.unwrap_or("none"),
+            now.unwrap_or("none")
         )
     };
-    if text("call").as_deref() != Some(run.call.as_str()) {
-        return Err(differs("call", text("call"), Some(run.call.clone())));
+    if h.call != run.call {
+        return Err(differs("call", Some(&h.call), Some(&run.call)));
     }
-    if text("merchant").as_deref() != Some(run.merchant.as_str()) {
-        return Err(differs("merchant", text("merchant"), Some(run.merchant.clone())));
+    if h.merchant != run.merchant {
+        return Err(differs("merchant", Some(&h.merchant), Some(&run.merchant)));
     }
-    if text("sub_merchant") != run.sub_merchant {
-        return Err(differs("sub-merchant", text("sub_merchant"), run.sub_merchant.clone()));
+    if h.sub_merchant != run.sub_merchant {
+        let (was, now) = (h.sub_merchant.as_deref(), run.sub_merchant.as_deref());
+        return Err(differs("sub-merchant", was, now));
     }
-    if text("column") != run.column {
-        return Err(differs("--column", text("column"), run.column.clone()));
+    if h.column != run.column {
+        return Err(differs("--column", h.column.as_deref(), run.column.as_deref()));
     }
-    if text("base_url").as_deref() != Some(run.base_url.as_str()) {
-        return Err(differs("base URL", text("base_url"), Some(run.base_url.clone())));
+    if h.base_url != run.base_url {
+        return Err(differs("base URL", Some(&h.base_url), Some(&run.base_url)));
     }
-    let size = h.get("input_size").and_then(Value::as_u64);
-    if size != Some(input.size) || text("input_head_sha256").as_deref() != Some(&input.head_sha256)
-    {
+    if h.input_size != input.size || h.input_head_sha256 != input.head_sha256 {
         return Err(format!(
             "the input file is not the one that run read ({} was {} bytes, is {} now)",
             input.path.display(),
-            size.map_or("?".to_owned(), |s| s.to_string()),
+            h.input_size,
             input.size
         ));
     }

@@ -2,21 +2,16 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
 use wxpay_core::v2::CloseOrderV2;
 use wxpay_core::v3::{CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3, SubOrder};
-use wxpay_core::{CloseOrder, CloseOutcome, Error, ErrorKind, unix_now};
-use wxpay_sandbox::merchants::{V2_MERCHANTS, V3_MERCHANTS};
-use wxpay_sandbox::{OrderKey, OrderState, SandboxConfig, SandboxThread};
+use wxpay_core::{CloseOrder, unix_now};
 
-use std::sync::Arc;
-
-use crate::bulk::journal::RunIdentity;
-use crate::bulk::{Line, OrderReader, Plan};
-use crate::certificates::{Closer, Keeper};
-use crate::settings::Purpose;
-use crate::settings::Settings;
-use crate::{Failure, exit, runtime};
+use crate::ops::bulk::journal::RunIdentity;
+use crate::ops::bulk::{Line, OrderReader, Plan};
+use crate::ops::close::invalid;
+use crate::ops::sandbox::Embedded;
+use crate::settings::{Purpose, Settings};
+use crate::{Failure, ops, runtime};
 
 pub(crate) const SHORT_HELP: &str = "\
 Exit codes: 0 closed or already closed, 1 error (state unknown), 2 usage (nothing sent),
@@ -43,7 +38,8 @@ environment variables (a file named by WXPAY_CONFIG only fills what they leave u
 An explicit --config sets aside the environment's settings of every group it holds any of:
 where to send (base_url, backup_url, endpoint), the APIv2 credentials, the APIv3
 credentials; a file with credentials and no base_url sends to WeChat Pay, not to the
-environment's WXPAY_BASE_URL. A close sent anywhere but WeChat Pay's own hosts says so on
+environment's WXPAY_BASE_URL. A file that moves the destination (names one, or sends to
+WeChat Pay instead of the environment's) takes no credentials from the environment at all. A close sent anywhere but WeChat Pay's own hosts says so on
 standard error (note: sending to …, which is not WeChat Pay); --json records carry base_url.
   WXPAY_BASE_URL  WXPAY_ENDPOINT  WXPAY_CONFIG
   APIv2: WXPAY_APPID  WXPAY_MCH_ID  WXPAY_API_V2_KEY_FILE  WXPAY_SIGN_TYPE
@@ -264,43 +260,70 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
         return Err(Failure::usage("--sandbox runs its own WeChat Pay: leave out --base-url"));
     }
     same_generation(args.api, &args.settings.origin)?;
-    let _sandbox = if args.sandbox { Some(embedded_sandbox(&mut args)?) } else { None };
+    let _sandbox = if args.sandbox { Some(embed(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
     args.settings.require(if args.api == Api::V2 { "v2" } else { "v3" })?;
     let purpose = if args.api == Api::V2 { Purpose::CloseV2 } else { Purpose::CloseV3 };
-    let built = args.settings.builder(purpose)?;
-    let config = built.builder.build().map_err(|e| Failure::usage(e.to_string()))?;
-    if let Some(text) = crate::settings::not_wechat_pay(&config) {
-        note!("wxpay: note: {text}");
-    }
-    let base_url = config.endpoint().primary().as_str().to_owned();
-    let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
-    let client = Closer { client, keeper: built.certificates.map(|k| Arc::new(Keeper::new(k))) };
+    let (client, kept) = ops::close::connect(&args.settings, purpose)?;
+    let base_url = client.config().endpoint().primary().as_str().to_owned();
     let rt = runtime()?;
-    match args.from.clone() {
+    let code = match args.from.clone() {
         None => {
             let no = args.number().unwrap_or_default().to_owned();
             let job = args.job(&no)?;
             job.validate(unix_now()).map_err(|e| Failure::usage(invalid(&e)))?;
-            let result = rt.block_on(client.close(job));
-            let mut record = record(&no, None, &result);
-            if args.json {
-                record["base_url"] = json!(base_url);
-            }
-            print_record(&record, args.json);
-            Ok(exit_code(&result))
+            let (record, code) = rt.block_on(ops::close::close_one(&client, &no, job));
+            let record = if args.json { record.sent_to(&base_url) } else { record };
+            say!("{}", record.render(args.json));
+            code
         }
         Some(file) => {
             let plan = args.plan(file, base_url)?;
-            rt.block_on(crate::bulk::run(plan, client))
+            rt.block_on(ops::bulk::run(plan, client.clone()))?
+        }
+    };
+    if let Some(kept) = &kept {
+        kept.write_back(client.session());
+    }
+    Ok(code)
+}
+
+/// `--sandbox`: an embedded sandbox whose test credentials replace the settings, with the
+/// orders this command names created in it first, in the `--sandbox-state` asked for.
+fn embed(args: &mut CloseArgs) -> Result<Embedded, Failure> {
+    let state = ops::sandbox::order_state(&args.sandbox_state)?;
+    let (sandbox, settings) = ops::sandbox::for_close(
+        args.api == Api::V2,
+        args.sub_mch_id.as_deref(),
+        args.by_transaction_id(),
+    )?;
+    args.settings = settings;
+    let Some(state) = state else { return Ok(sandbox) };
+    if let Some(file) = &args.from {
+        let mut reader = OrderReader::open(file, args.column.as_deref())?;
+        while let Some(line) = reader.next_line() {
+            if let Ok(Line { order: Ok(no), .. }) = line {
+                sandbox.put(&no, state);
+            }
         }
     }
+    if let Some(no) = args.number() {
+        if args.combined {
+            for spec in &args.sub_orders {
+                let (mchid, no, sub) = sub_order(spec)?;
+                sandbox.put_sub_order(mchid, no, sub, state);
+            }
+        } else {
+            sandbox.put(no, state);
+        }
+    }
+    Ok(sandbox)
 }
 
 impl CloseArgs {
     /// The bulk run these arguments describe.
     fn plan(&self, file: PathBuf, base_url: String) -> Result<Plan, Failure> {
-        let rate = self.rate.as_deref().map(crate::bulk::parse_rate).transpose()?;
+        let rate = self.rate.as_deref().map(ops::bulk::parse_rate).transpose()?;
         let journal = match (&self.resume, &self.journal) {
             (Some(p), _) | (None, Some(p)) => p.clone(),
             (None, None) => PathBuf::from(format!("{}.journal.jsonl", file.display())),
@@ -397,89 +420,8 @@ fn resume_command(journal: &std::path::Path) -> String {
     }
     args.push("--resume".into());
     args.push(journal.display().to_string());
-    let quoted: Vec<String> = args.iter().map(|a| crate::serve::shell_quote(a)).collect();
+    let quoted: Vec<String> = args.iter().map(|a| crate::shell::shell_quote(a)).collect();
     format!("wxpay {}", quoted.join(" "))
-}
-
-/// Starts the embedded sandbox, points the settings at it with its test credentials, and
-/// creates the order(s) in the state asked for.
-fn embedded_sandbox(args: &mut CloseArgs) -> Result<(SandboxThread, tempfile::TempDir), Failure> {
-    let state =
-        match args.sandbox_state.as_str() {
-            "missing" => None,
-            s => Some(OrderState::parse(s).ok_or_else(|| {
-                Failure::usage("--sandbox-state is unpaid, paid, closed or missing")
-            })?),
-        };
-    let sandbox =
-        SandboxThread::start(SandboxConfig { min_close_delay_secs: 0, ..SandboxConfig::default() })
-            .map_err(|e| Failure::error(format!("cannot start the sandbox: {e}")))?;
-    // A private directory, removed when the command ends.
-    let temp = crate::private_tempdir("wxpay-close-sandbox-")
-        .map_err(|e| Failure::error(format!("cannot make a directory for the key files: {e}")))?;
-    let dir = temp.path().to_owned();
-    sandbox
-        .credentials()
-        .write_key_files(&dir)
-        .map_err(|e| Failure::error(format!("cannot write key files: {e}")))?;
-    // The sandbox's own settings; any from the environment or a config file are set aside.
-    args.settings = Settings::default();
-    let s = &mut args.settings;
-    let sp = args.sub_mch_id.is_some();
-    s.base_url = Some(sandbox.base_url().to_owned());
-    let (v2, v3) = if sp {
-        (&V2_MERCHANTS[1], &V3_MERCHANTS[1])
-    } else {
-        (&V2_MERCHANTS[0], &V3_MERCHANTS[0])
-    };
-    s.appid = Some(v2.appid.to_owned());
-    s.mch_id = Some(v2.mch_id.to_owned());
-    s.api_v2_key_file = Some(dir.join("api_v2_key.txt"));
-    s.mchid = Some(v3.mchid.to_owned());
-    s.serial_no = Some(wxpay_sandbox::merchants::MERCHANT_SERIAL_NO.to_owned());
-    s.private_key_file = Some(dir.join("apiclient_key.pem"));
-    s.public_key_id = Some(wxpay_sandbox::merchants::WECHATPAY_PUBLIC_KEY_ID.to_owned());
-    s.public_key_file = Some(dir.join("wechatpay_pub.pem"));
-    s.config = None;
-    let mch = if args.api == Api::V2 { v2.mch_id } else { v3.mchid };
-    let key = |no: &str| match &args.sub_mch_id {
-        Some(sub) => OrderKey::sub(mch, sub, no),
-        None => OrderKey::new(mch, no),
-    };
-    // An order the command will name; by WeChat Pay's number, it gets a number of its own.
-    let by_id = args.by_transaction_id();
-    let put = |no: &str, state| {
-        if by_id {
-            let order = key(&format!("sandbox-{no}"));
-            sandbox.state().put_order(order.clone(), state);
-            sandbox.state().set_transaction_id(&order, no);
-        } else {
-            sandbox.state().put_order(key(no), state);
-        }
-    };
-    if let (Some(state), Some(file)) = (state, &args.from) {
-        let mut reader = OrderReader::open(file, args.column.as_deref())?;
-        while let Some(line) = reader.next_line() {
-            if let Ok(Line { order: Ok(no), .. }) = line {
-                put(&no, state);
-            }
-        }
-    }
-    if let (Some(state), Some(no)) = (state, args.number()) {
-        if args.combined {
-            for spec in &args.sub_orders {
-                let (mchid, no, sub) = sub_order(spec)?;
-                let key = match sub {
-                    Some(sub) => OrderKey::sub(mchid, sub, no),
-                    None => OrderKey::new(mchid, no),
-                };
-                sandbox.state().put_order(key, state);
-            }
-        } else {
-            put(no, state);
-        }
-    }
-    Ok((sandbox, temp))
 }
 
 /// A `--sub-order` spec: `MCHID:OUT_TRADE_NO[:SUB_MCHID]`.
@@ -490,99 +432,4 @@ fn sub_order(spec: &str) -> Result<(&str, &str, Option<&str>), Failure> {
         [mchid, no, sub] => Ok((mchid, no, Some(sub))),
         _ => Err(Failure::usage(format!("--sub-order {spec}: use MCHID:OUT_TRADE_NO[:SUB_MCHID]"))),
     }
-}
-
-/// Why the core refuses an order number, as the command says it: a character's position
-/// counts from 1, as people and editors count (the core's counts from 0).
-fn invalid(e: &wxpay_core::InvalidInput) -> String {
-    match e {
-        wxpay_core::InvalidInput::BadCharacter { field, character, position } => format!(
-            "`{field}` has {character:?} at position {} (counting from 1), which is not allowed there",
-            position + 1
-        ),
-        other => other.to_string(),
-    }
-}
-
-fn exit_code(result: &Result<CloseOutcome, Error>) -> u8 {
-    match result {
-        Ok(CloseOutcome::Closed | CloseOutcome::AlreadyClosed) => exit::CLOSED,
-        Ok(CloseOutcome::Paid) => exit::PAID,
-        Ok(CloseOutcome::NotFound) => exit::NOT_FOUND,
-        Err(e) if matches!(e.kind(), ErrorKind::InvalidInput(_)) => exit::USAGE,
-        Err(e) if e.order_effect().is_unchanged() => exit::UNCHANGED,
-        Err(_) => exit::ERROR,
-    }
-}
-
-/// An error and its causes, each once: `Display` shows the error, `source()` what lies
-/// below (an HTTP client's or a signer's own error).
-pub(crate) fn report(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        next = cause.source();
-    }
-    text
-}
-
-/// A result as a journal / `--json` record.
-pub(crate) fn record(no: &str, line: Option<u64>, result: &Result<CloseOutcome, Error>) -> Value {
-    let mut v = json!({ "out_trade_no": no, "at": unix_now() });
-    if let Some(line) = line {
-        v["line"] = json!(line);
-    }
-    match result {
-        Ok(outcome) => v["outcome"] = json!(outcome.as_str()),
-        Err(e) => {
-            v["error"] = json!(report(e));
-            v["effect"] = json!(e.order_effect().as_str());
-            v["kind"] = json!(e.kind().name());
-            v["attempts"] = json!(e.attempts());
-            if let Some(api) = e.api() {
-                v["code"] = json!(api.code.as_str());
-            }
-            if let Some(id) = e.request_id() {
-                v["request_id"] = json!(id);
-            }
-        }
-    }
-    v
-}
-
-pub(crate) fn human(record: &Value) -> String {
-    let no = record["out_trade_no"].as_str().unwrap_or_default();
-    match record["outcome"].as_str() {
-        Some("closed") => format!("{no}: closed, the order can no longer be paid"),
-        Some("already_closed") => format!("{no}: already closed, nothing more to do"),
-        Some("not_found") => format!("{no}: no such order, nothing to close"),
-        Some("paid") => format!("{no}: PAID, it cannot be closed: deliver or refund"),
-        _ => {
-            let hint = match record["effect"].as_str() {
-                Some("unknown") => "; closing again is safe and tells the state",
-                _ => "",
-            };
-            format!("{no}: {}{hint}", record["error"].as_str().unwrap_or_default())
-        }
-    }
-}
-
-/// A record as printed: its JSON with `--json`, else the human line.
-/// Either way, no control character reaches the terminal raw (an error may quote what the
-/// network sent).
-pub(crate) fn render(record: &Value, json: bool) -> String {
-    if json {
-        crate::escape::json(record)
-    } else {
-        crate::escape::line(&human(record)).into_owned()
-    }
-}
-
-fn print_record(record: &Value, json: bool) {
-    say!("{}", render(record, json));
 }

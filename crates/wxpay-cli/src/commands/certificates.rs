@@ -1,0 +1,36 @@
+//! `wxpay certificates`: download WeChat Pay's platform certificates, verify them, and write
+//! one PEM file per serial (`ops::certificates`).
+
+use std::path::PathBuf;
+
+use crate::settings::{Purpose, Settings};
+use crate::{Failure, ops};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct CertificatesArgs {
+    /// Where to write the certificates, `<SERIAL>.pem` each (written whole or not at all).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+    /// The cross-border list (`GET /v3/global/certificates`, at the Hong Kong host).
+    #[arg(long)]
+    global: bool,
+    #[command(flatten)]
+    pub(crate) settings: Settings,
+}
+
+pub(crate) fn run(args: CertificatesArgs) -> Result<u8, Failure> {
+    let settings = args.settings.resolve()?;
+    if settings.api_v3_key_file.is_none() {
+        return Err(Failure::usage(
+            "downloading platform certificates needs the APIv3 key: --api-v3-key-file (WXPAY_API_V3_KEY_FILE, or `api_v3_key_file` in --config)",
+        ));
+    }
+    settings.require("v3")?;
+    // The list is downloaded here, once: the configuration refreshes nothing by itself.
+    let built = settings.builder(Purpose::Certificates)?;
+    let config = built.builder.build().map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(text) = crate::settings::not_wechat_pay(&config) {
+        note!("wxpay: note: {text}");
+    }
+    ops::certificates::download(config, args.global, &args.out)
+}

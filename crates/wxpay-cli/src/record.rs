@@ -1,0 +1,205 @@
+//! What the command says about each close, typed: one record for `--json`, the bulk result
+//! lines and the journal, the bulk run's summary, and their human wording. Every text from the
+//! network is escaped as the core shows it before it is put in a record.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use wxpay_core::{CloseOutcome, Error, unix_now};
+
+/// A close's outcome as records name it (`CloseOutcome::as_str`); one this build does not
+/// know (a newer journal's) reads as `Unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Outcome {
+    Closed,
+    AlreadyClosed,
+    NotFound,
+    Paid,
+    #[serde(other)]
+    Unknown,
+}
+
+impl From<CloseOutcome> for Outcome {
+    fn from(o: CloseOutcome) -> Self {
+        match o {
+            CloseOutcome::Closed => Outcome::Closed,
+            CloseOutcome::AlreadyClosed => Outcome::AlreadyClosed,
+            CloseOutcome::NotFound => Outcome::NotFound,
+            CloseOutcome::Paid => Outcome::Paid,
+        }
+    }
+}
+
+impl Outcome {
+    /// The core's outcome, when this build knows it.
+    pub(crate) fn known(self) -> Option<CloseOutcome> {
+        Some(match self {
+            Outcome::Closed => CloseOutcome::Closed,
+            Outcome::AlreadyClosed => CloseOutcome::AlreadyClosed,
+            Outcome::NotFound => CloseOutcome::NotFound,
+            Outcome::Paid => CloseOutcome::Paid,
+            Outcome::Unknown => return None,
+        })
+    }
+}
+
+/// The input line a record names: a line number, or (read from a damaged journal) whatever
+/// JSON stood there, kept to say what was wrong.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RecordedLine {
+    Line(u64),
+    Other(serde_json::Value),
+}
+
+/// One close's result: a `--json` line, a bulk result line, a journal record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CloseRecord {
+    pub(crate) out_trade_no: String,
+    /// When the result was known (Unix seconds).
+    #[serde(default)]
+    pub(crate) at: u64,
+    /// Bulk: the input line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) line: Option<RecordedLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) outcome: Option<Outcome>,
+    /// The error and its causes, escaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+    /// What the error means for the order (`not_sent`, `refused`, `unknown`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) effect: Option<String>,
+    /// The error's kind, as the core names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) attempts: Option<u32>,
+    /// WeChat Pay's error code, escaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) code: Option<String>,
+    /// The answer's Request-ID, escaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) request_id: Option<String>,
+    /// `--json`: where the close went (not journaled: the header names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) base_url: Option<String>,
+}
+
+impl CloseRecord {
+    /// The record of `result`, for order `no` (from input `line`, in bulk).
+    pub(crate) fn new(no: &str, line: Option<u64>, result: &Result<CloseOutcome, Error>) -> Self {
+        let network = crate::escape::network;
+        let mut record = CloseRecord {
+            out_trade_no: no.to_owned(),
+            at: unix_now(),
+            line: line.map(RecordedLine::Line),
+            outcome: None,
+            error: None,
+            effect: None,
+            kind: None,
+            attempts: None,
+            code: None,
+            request_id: None,
+            base_url: None,
+        };
+        match result {
+            Ok(outcome) => record.outcome = Some((*outcome).into()),
+            Err(e) => {
+                record.error = Some(network(&crate::report::report(e)));
+                record.effect = Some(e.order_effect().as_str().to_owned());
+                record.kind = Some(e.kind().name().to_owned());
+                record.attempts = Some(e.attempts());
+                record.code = e.api().map(|api| network(api.code.as_str()));
+                record.request_id = e.request_id().map(network);
+            }
+        }
+        record
+    }
+
+    /// The same record naming where the close went (`--json`).
+    pub(crate) fn sent_to(mut self, base_url: &str) -> Self {
+        self.base_url = Some(base_url.to_owned());
+        self
+    }
+
+    /// Whether it is an error's record.
+    pub(crate) fn is_error(&self) -> bool {
+        self.outcome.is_none()
+    }
+
+    /// The human line.
+    pub(crate) fn human(&self) -> String {
+        let no = &self.out_trade_no;
+        match self.outcome {
+            Some(Outcome::Closed) => format!("{no}: closed, the order can no longer be paid"),
+            Some(Outcome::AlreadyClosed) => format!("{no}: already closed, nothing more to do"),
+            Some(Outcome::NotFound) => format!("{no}: no such order, nothing to close"),
+            Some(Outcome::Paid) => format!("{no}: PAID, it cannot be closed: deliver or refund"),
+            Some(Outcome::Unknown) | None => {
+                let hint = match self.effect.as_deref() {
+                    Some("unknown") => "; closing again is safe and tells the state",
+                    _ => "",
+                };
+                format!("{no}: {}{hint}", self.error.as_deref().unwrap_or_default())
+            }
+        }
+    }
+
+    /// As printed: its JSON with `--json`, else the human line. Either way, no hidden
+    /// character reaches the terminal raw.
+    pub(crate) fn render(&self, json: bool) -> String {
+        if json {
+            crate::escape::json(self)
+        } else {
+            crate::escape::line(&self.human()).into_owned()
+        }
+    }
+}
+
+/// Results counted by kind: an outcome's name (`closed`, `paid`, …) or `error`.
+pub(crate) type Tally = BTreeMap<&'static str, u64>;
+
+/// The last line of a bulk run's `--json` output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Summary {
+    /// This run's results by kind.
+    pub(crate) summary: BTreeMap<String, u64>,
+    /// The whole run's, with what an earlier run journaled.
+    pub(crate) whole_run: BTreeMap<String, u64>,
+    pub(crate) invalid_lines: u64,
+    pub(crate) duplicates: u64,
+    /// Lines skipped because the journal already had their outcome.
+    pub(crate) skipped: u64,
+    pub(crate) journal: String,
+    pub(crate) base_url: String,
+    /// Whether every line was processed.
+    pub(crate) complete: bool,
+}
+
+/// A tally with owned keys, for a [`Summary`].
+pub(crate) fn owned(tally: &Tally) -> BTreeMap<String, u64> {
+    tally.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_read_back_as_written_and_unknown_outcomes_are_kept_apart() {
+        let record = CloseRecord::new("order-1", Some(7), &Ok(CloseOutcome::AlreadyClosed));
+        let text = crate::escape::json(&record);
+        assert!(text.contains("\"outcome\":\"already_closed\""), "{text}");
+        assert!(!text.contains("base_url") && !text.contains("error"), "{text}");
+        let back: CloseRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, record);
+        let newer: CloseRecord =
+            serde_json::from_str(r#"{"out_trade_no":"x","at":1,"outcome":"refunded"}"#).unwrap();
+        assert_eq!(newer.outcome, Some(Outcome::Unknown));
+        let bad: CloseRecord =
+            serde_json::from_str(r#"{"out_trade_no":"x","line":"7","outcome":"closed"}"#).unwrap();
+        assert_eq!(bad.line, Some(RecordedLine::Other(serde_json::json!("7"))));
+    }
+}
