@@ -106,6 +106,7 @@ mod control;
 mod faults;
 pub mod merchants;
 mod order;
+mod query_v3;
 mod server;
 mod shared;
 mod state;
@@ -121,8 +122,10 @@ pub use answer::OVERSIZED_BODY_BYTES;
 pub use config::{AnswerMode, SandboxConfig};
 pub use control::{CONTROL_PREFIX, DEFAULT_ORDER_AGE_SECS};
 pub use merchants::{Credentials, Merchant};
-pub use order::{Order, OrderKey, OrderState};
-pub use state::{ESCAPE_TEXT, Fault, FaultRule, RotationStep, Route, State};
+pub use order::{
+    DEFAULT_PAYING_SECS, DEFAULT_TOTAL_FEN, NewOrder, Order, OrderKey, OrderState, Paying,
+};
+pub use state::{CombinedOrder, ESCAPE_TEXT, Fault, FaultRule, RotationStep, Route, State};
 
 /// A running sandbox on a tokio runtime.
 #[derive(Debug)]
