@@ -45,6 +45,36 @@ pub(crate) fn not_found() -> Answer {
 
 pub(crate) use wxpay_core::unix_now as now;
 
+/// Unix seconds in China Standard Time (UTC+8), as WeChat Pay writes its times.
+fn beijing(unix: u64) -> Option<time::OffsetDateTime> {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).ok()?;
+    let t = time::OffsetDateTime::from_unix_timestamp(i64::try_from(unix).ok()?).ok()?;
+    Some(t.to_offset(offset))
+}
+
+/// Unix seconds as RFC 3339 in China Standard Time (`2018-06-08T10:34:56+08:00`): APIv3
+/// times.
+pub(crate) fn rfc3339(unix: u64) -> String {
+    beijing(unix)
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Unix seconds as `yyyyMMddHHmmss` in China Standard Time: APIv2 times (`time_end`).
+pub(crate) fn compact_time(unix: u64) -> String {
+    beijing(unix).map_or_else(String::new, |t| {
+        format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    })
+}
+
 /// 32 random upper-case hex characters.
 pub(crate) fn nonce() -> String {
     let mut bytes = [0u8; 16];

@@ -11,12 +11,15 @@ use crate::merchants::{
     V3_MERCHANTS, WECHATPAY_CERT_PEM, WECHATPAY_CERT_SERIAL, WECHATPAY_PUB_PEM,
     WECHATPAY_PUBLIC_KEY_ID,
 };
-use crate::order::{OrderKey, OrderState};
+use crate::order::{DEFAULT_PAYING_SECS, NewOrder, OrderKey, OrderState};
 use crate::shared::Shared;
-use crate::state::{Fault, FaultRule, RotationStep, Route};
+use crate::state::{CombinedOrder, Fault, FaultRule, RotationStep, Route};
 
 /// The prefix of the control API: never a WeChat Pay path.
 pub const CONTROL_PREFIX: &str = "/__sandbox/";
+
+/// The app of a combined order recorded through the control API without `combine_appid`.
+const DEFAULT_COMBINE_APPID: &str = "wxd678efh567hg6787";
 
 /// How old an order made through the control API is unless `created_at` or `age_secs` says
 /// otherwise: old enough to close at once.
@@ -34,6 +37,7 @@ enum Action {
     CreateOrders,
     GetOrder,
     PayOrder,
+    CreateCombined,
     AddFault,
     ClearFaults,
 }
@@ -96,28 +100,46 @@ const ROUTES: &[ControlRoute] = &[
             "created_at",
             "age_secs",
             "count",
+            "total",
+            "paying_secs",
+            "then",
         ],
-        what: "creates (or replaces) an order, an hour old unless `created_at` or `age_secs` says otherwise; `count` makes {out_trade_no}000000, …000001, …",
+        what: "creates (or replaces) an order, an hour old unless `created_at` or `age_secs` says otherwise, of `total` fen (100 unless set); `count` makes {out_trade_no}000000, …000001, …; a `paying` order stays paying `paying_secs` (5 unless set), then is `then` (`paid` or `unpaid`, unpaid unless set)",
     },
     ControlRoute {
         method: Method::GET,
         path: "orders",
         action: Action::GetOrder,
         fields: ORDER_FIELDS,
-        what: "an order's state, creation time, close calls and closes",
+        what: "an order as of now: state, trade_state, creation time, close calls and closes, transaction_id, total, paid time, how long it stays paying",
     },
     ControlRoute {
         method: Method::POST,
         path: "orders/pay",
         action: Action::PayOrder,
         fields: ORDER_FIELDS,
-        what: "pays an unpaid order, as the payer would",
+        what: "pays an unpaid (or paying, or failed) order, as the payer would; it is given a transaction_id if it has none",
+    },
+    ControlRoute {
+        method: Method::POST,
+        path: "orders/combined",
+        action: Action::CreateCombined,
+        fields: &["combine_mchid", "combine_out_trade_no", "combine_appid", "sub_orders"],
+        what: "records a combined order of existing orders (`sub_orders`: [{mchid, sub_mchid?, out_trade_no}]), for the combined query; `combine_appid` is wxd678efh567hg6787 unless set",
     },
     ControlRoute {
         method: Method::POST,
         path: "faults",
         action: Action::AddFault,
-        fields: &["fault", "endpoint", "out_trade_no", "times", "delay_ms", "status"],
+        fields: &[
+            "fault",
+            "endpoint",
+            "out_trade_no",
+            "times",
+            "delay_ms",
+            "status",
+            "paying_secs",
+        ],
         what: "scripts a fault, on every endpoint or one, for every order or one, for ever or `times` requests",
     },
     ControlRoute {
@@ -149,6 +171,7 @@ fn fault_parameters(name: &str) -> &'static [(&'static str, bool)] {
     match name {
         "delay" => &[("delay_ms", false)],
         "relabel_status" => &[("status", true)],
+        "user_paying" => &[("paying_secs", false)],
         _ => &[],
     }
 }
@@ -306,9 +329,16 @@ fn act(shared: &Shared, action: Action, v: &Value) -> Result<Answer, Refusal> {
                     200,
                     json!({
                         "state": o.state.as_str(),
+                        "trade_state": o.state.trade_state(),
                         "created_at": o.created_at,
                         "close_calls": o.close_calls,
                         "closes": o.closes,
+                        "transaction_id": o.transaction_id,
+                        "total": o.total,
+                        "paid_at": o.paid_at,
+                        "paying_until": o.paying.map(|p| p.until),
+                        "then": o.paying.map(|p| p.then.as_str()),
+                        "trade_type": o.trade_type,
                     }),
                 ),
                 None => reply(404, json!({ "error": "no such order" })),
@@ -317,11 +347,15 @@ fn act(shared: &Shared, action: Action, v: &Value) -> Result<Answer, Refusal> {
         Action::PayOrder => {
             let key = key_of(v)?;
             if shared.state.pay(&key) {
-                reply(200, json!({ "state": "paid" }))
+                let transaction_id = shared.state.order(&key).and_then(|o| o.transaction_id);
+                reply(200, json!({ "state": "paid", "transaction_id": transaction_id }))
             } else {
-                reply(409, json!({ "error": "no such order, or it is closed" }))
+                let error =
+                    "no such order, or it can no longer be paid (closed, revoked, refunded)";
+                reply(409, json!({ "error": error }))
             }
         }
+        Action::CreateCombined => create_combined(shared, v)?,
         Action::AddFault => add_fault(shared, v)?,
         Action::ClearFaults => {
             shared.state.clear_faults();
@@ -360,9 +394,13 @@ fn index() -> Value {
         "fault_scopes": ["endpoint", "out_trade_no", "times"],
         "endpoints": Route::ALL.map(Route::as_str),
         "order_states": OrderState::ALL.map(OrderState::as_str),
+        "paying_then": PAYING_THEN.map(OrderState::as_str),
         "rotation_steps": RotationStep::ALL.map(RotationStep::as_str),
     })
 }
+
+/// What a paying order can turn into.
+const PAYING_THEN: [OrderState; 2] = [OrderState::Paid, OrderState::Unpaid];
 
 fn create_order(shared: &Shared, v: &Value) -> Result<Answer, Refusal> {
     let mut key = key_of(v)?;
@@ -379,7 +417,26 @@ fn create_order(shared: &Shared, v: &Value) -> Result<Answer, Refusal> {
         (None, Some(age)) => now().saturating_sub(age),
         (None, None) => now().saturating_sub(DEFAULT_ORDER_AGE_SECS),
     };
-    // WeChat Pay's own number for it, for cross-border closes by `transaction_id`.
+    let mut new = NewOrder::new(state, created_at);
+    if let Some(total) = number(v, "total", "a whole number of fen")? {
+        new = new.total(total);
+    }
+    // How long a paying order stays paying, and what it is then: for `paying` only.
+    let paying_secs = number(v, "paying_secs", "a whole number of seconds")?;
+    let then = text(v, "then")?;
+    if state != OrderState::Paying && (paying_secs.is_some() || then.is_some()) {
+        return Err(why("`paying_secs` and `then` are for a `paying` order only"));
+    }
+    if state == OrderState::Paying {
+        let then = match then {
+            None => OrderState::Unpaid,
+            Some(t) => OrderState::parse(t)
+                .filter(|s| PAYING_THEN.contains(s))
+                .ok_or_else(|| unknown("then", t, PAYING_THEN.map(OrderState::as_str).to_vec()))?,
+        };
+        new = new.paying(paying_secs.unwrap_or(DEFAULT_PAYING_SECS), then);
+    }
+    // WeChat Pay's own number for it, for closes and queries by `transaction_id`.
     let transaction_id = match v.get("transaction_id") {
         None | Some(Value::Null) => None,
         Some(t) => {
@@ -392,24 +449,56 @@ fn create_order(shared: &Shared, v: &Value) -> Result<Answer, Refusal> {
     // `{transaction_id}{i:06}`) from 0.
     match number(v, "count", "a whole number, at most 1000000")? {
         None => {
-            shared.state.insert_order(key.clone(), state, created_at);
-            if let Some(t) = &transaction_id {
-                shared.state.set_transaction_id(&key, t.clone());
-            }
+            let mut new = new;
+            new.transaction_id = transaction_id;
+            shared.state.put(key, new);
         }
         Some(count) if count <= 1_000_000 => {
             let prefix = std::mem::take(&mut key.out_trade_no);
             for i in 0..count {
                 key.out_trade_no = format!("{prefix}{i:06}");
-                shared.state.insert_order(key.clone(), state, created_at);
-                if let Some(t) = &transaction_id {
-                    shared.state.set_transaction_id(&key, format!("{t}{i:06}"));
-                }
+                let mut new = new.clone();
+                new.transaction_id = transaction_id.as_ref().map(|t| format!("{t}{i:06}"));
+                shared.state.put(key.clone(), new);
             }
         }
         Some(_) => return Err(why("`count` is at most 1000000")),
     }
     Ok(reply(201, json!({ "state": state.as_str(), "created_at": created_at })))
+}
+
+/// The fields of a combined order's sub-order.
+const SUB_ORDER_FIELDS: &[&str] = &["mchid", "sub_mchid", "out_trade_no"];
+
+fn create_combined(shared: &Shared, v: &Value) -> Result<Answer, Refusal> {
+    let combine_mchid =
+        text(v, "combine_mchid")?.ok_or_else(|| why("`combine_mchid` is required"))?;
+    let no = text(v, "combine_out_trade_no")?
+        .ok_or_else(|| why("`combine_out_trade_no` is required"))?;
+    let combine_appid = text(v, "combine_appid")?.unwrap_or(DEFAULT_COMBINE_APPID);
+    let subs = v.get("sub_orders").and_then(Value::as_array).filter(|s| !s.is_empty()).ok_or_else(
+        || why("`sub_orders` is a non-empty list of {mchid, sub_mchid?, out_trade_no}"),
+    )?;
+    let mut sub_orders = Vec::with_capacity(subs.len());
+    for sub in subs {
+        let fields = sub.as_object().ok_or_else(|| why("each of `sub_orders` is an object"))?;
+        if let Some(name) = fields.keys().find(|k| !SUB_ORDER_FIELDS.contains(&k.as_str())) {
+            let error = format!("unknown sub-order field `{name}`");
+            return Err(Refusal { error, accepted: SUB_ORDER_FIELDS.to_vec() });
+        }
+        let key = key_of(sub)?;
+        if shared.state.order(&key).is_none() {
+            return Err(why(&format!(
+                "no order {} of {}: create the sub-orders first",
+                key.out_trade_no, key.mchid
+            )));
+        }
+        sub_orders.push(key);
+    }
+    let count = sub_orders.len();
+    let combined = CombinedOrder { combine_appid: combine_appid.to_owned(), sub_orders };
+    shared.state.put_combined(combine_mchid, no, combined);
+    Ok(reply(201, json!({ "combine_out_trade_no": no, "sub_orders": count })))
 }
 
 fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, Refusal> {
@@ -421,7 +510,7 @@ fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, Refusal> {
     }
     // A parameter given to a fault that does not take it would be silently ignored: refused.
     let takes = fault_parameters(name);
-    for parameter in ["delay_ms", "status"] {
+    for parameter in ["delay_ms", "status", "paying_secs"] {
         let given = !matches!(v.get(parameter), None | Some(Value::Null));
         if given && !takes.iter().any(|(p, _)| *p == parameter) {
             return Err(why(&format!("`{parameter}` is not a parameter of `{name}`")));
@@ -441,6 +530,10 @@ fn add_fault(shared: &Shared, v: &Value) -> Result<Answer, Refusal> {
     };
     let fault =
         Fault::parse(name, delay_ms, status).ok_or_else(|| unknown("fault", name, accepted()))?;
+    let fault = match number(v, "paying_secs", "a whole number of seconds")? {
+        Some(secs) => Fault::UserPayingFor(secs),
+        None => fault,
+    };
     let endpoint = match text(v, "endpoint")? {
         None => None,
         Some(e) => Some(

@@ -1,7 +1,7 @@
-//! A local WeChat Pay for close order, both API generations: a real HTTP server on
-//! loopback that checks signatures and signs its answers with wxpay-core's own code, keeps
-//! orders in memory, and misbehaves on request, so every path of a client can be tested for
-//! real. It is what wxpay's own tests and demo run against; merchants can use it too.
+//! A local WeChat Pay for close order and the order query that proves a close, both API
+//! generations: a real HTTP server on loopback that checks signatures and signs its answers
+//! with wxpay-core's own code, keeps orders in memory, and misbehaves on request, so every
+//! path of a client can be tested for real. It is what wxpay's own tests and demo run against; merchants can use it too.
 //!
 //! A test of your own code against it, in a few lines (blocking here; `Sandbox::start` in
 //! async code):
@@ -29,7 +29,31 @@
 //! | `POST /v3/global/transactions/out-trade-no/{no}/close` | APIv3 cross-border close by the merchant's order number (`{"mchid"}`, or `{"sp_mchid","sub_mchid"}` for an institution) |
 //! | `POST /v3/global/transactions/id/{transaction_id}/close` | APIv3 cross-border close by WeChat Pay's order number, found through [`State::set_transaction_id`] or the control API's `transaction_id` |
 //! | `GET /v3/certificates`, `GET /v3/global/certificates` | the platform certificate list, each encrypted with the APIv3 key ([`merchants::API_V3_KEY`]) |
+//! | `POST /pay/orderquery` | APIv2 query (common and institutional mode; by `out_trade_no` or `transaction_id`, `transaction_id` winning when both are sent) |
+//! | `GET /v3/pay/transactions/out-trade-no/{no}?mchid=` | APIv3 direct query by the merchant's number |
+//! | `GET /v3/pay/transactions/id/{transaction_id}?mchid=` | APIv3 direct query by WeChat Pay's number |
+//! | `GET /v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid=&sub_mchid=` (and `/id/{transaction_id}`) | APIv3 service-provider query |
+//! | `GET /v3/combine-transactions/out-trade-no/{no}` | APIv3 combined query: the signing merchant's combined order (recorded by a combined close, [`State::put_combined`] or the control API) |
+//! | `GET /v3/global/transactions/out-trade-no/{no}?mchid=` or `?sp_mchid=&sub_mchid=` (and `/id/{transaction_id}`) | APIv3 cross-border query |
 //! | `/__sandbox/…` | the control API (below) |
+//!
+//! Each endpoint is a [`Route`] (`v2`, `v3_direct`, …, `v2_query`, `v3_query`,
+//! `v3_id_query`, `v3_partner_query`, `v3_partner_id_query`, `v3_combined_query`,
+//! `v3_global_query`, `v3_global_id_query`) that faults can be scoped to.
+//!
+//! # Orders
+//!
+//! An order ([`Order`]) is in one of the states of [`OrderState`], each a query's
+//! `trade_state`: `unpaid` (`NOTPAY`), `paid` (`SUCCESS`), `closed` (`CLOSED`), `refunded`
+//! (`REFUND`: paid, a refund started), `revoked` (`REVOKED`), `payerror` (`PAYERROR`) and
+//! `paying` (`USERPAYING`: the payer is entering a password) for `paying_secs`
+//! ([`DEFAULT_PAYING_SECS`] unless set), then `paid` or `unpaid` as set when it was made
+//! (unpaid unless set). The state is read at the time of each request: a paying order turns
+//! into its next state once its time is up. Every order that gets paid is given a
+//! `transaction_id` (28 digits) if it has none; an order made paid or refunded was paid when
+//! it was created. Orders are of [`DEFAULT_TOTAL_FEN`] fen (1 yuan) unless set (`total`), in
+//! CNY; orders made revoked, failed or paying are `MICROPAY` (payment-code) orders, the
+//! others `NATIVE`.
 //!
 //! With no configuration it knows the merchants in [`merchants`]: for APIv2 a common-mode
 //! merchant (`10000100`) and a service provider (`1900000109`) with sub-merchant
@@ -63,33 +87,70 @@
 //! | bad body | `return_code=FAIL`, `XML_FORMAT_ERROR` | 400 `PARAM_ERROR` with `detail` |
 //! | a combined close against `CloseCombinedOrder`'s rules (1 to 50 sub-orders, ids, order numbers) | — | 400 `PARAM_ERROR`, `detail.field` naming it (`sub_orders[1].out_trade_no`) |
 //! | a request `nonce_str` wxpay would not send (1 to 32 letters and digits) | (checked with the other fields) | 401 `SIGN_ERROR` |
+//! | close of a `refunded` order (the money moved) | `ORDERPAID` | 400 `ORDERPAID` |
+//! | close of a `revoked` order (it can no longer be paid) | `ORDERCLOSED` | 400 `ORDER_CLOSED` |
+//! | close of a `payerror` order (still payable) | closes it: `result_code=SUCCESS` | 204 |
+//! | close of a `paying` order (the order is not touched) | `result_code=FAIL`, `USERPAYING` (signed) | 202 `{"code":"USER_PAYING"}` (signed) |
+//! | query: found | `result_code=SUCCESS`, `trade_state`, `out_trade_no`, `trade_state_desc`, `trade_type`; once paid (`SUCCESS`, `REFUND`) `transaction_id`, `total_fee`, `fee_type=CNY`, `time_end` (`yyyyMMddHHmmss`, Beijing time) | 200 `{appid, mchid}` (partner and institution: `{sp_appid, sp_mchid, sub_appid, sub_mchid}`), `out_trade_no`, `trade_type`, `trade_state`, `trade_state_desc`, `amount {total, currency, payer_currency}`; once paid `transaction_id`, `success_time` (RFC 3339, +08:00), `amount.payer_total` |
+//! | combined query: found | — | 200 `combine_appid`, `combine_mchid`, `combine_out_trade_no`, `sub_orders [{mchid, sub_mchid?, out_trade_no, trade_type, trade_state, amount {total_amount, currency, payer_currency}; once paid transaction_id, success_time, amount.payer_amount}]` |
+//! | query: not found, or another merchant's | `ORDERNOTEXIST` | 404 `ORDER_NOT_EXIST` |
+//! | query: `mchid` (`sp_mchid`, `sub_mchid`) missing or given twice | (`appid`/`mch_id` as the close) | 400 `PARAM_ERROR`, `detail.location` `query` |
+//! | query: ids that are not the signing merchant's, a sub-merchant not its own | `SUB_MCH_ID_NOT_EXISTS`, `SUB_APPID_NOT_MATCH` (`return_code=FAIL`) | 400 `INVALID_REQUEST` |
+//! | query: an order number against the rules | `return_code=FAIL` naming the field | 400 `PARAM_ERROR`, `detail.location` `uri_template` |
+//! | query: not `GET`, or with a body | (not `POST`: `REQUIRE_POST_METHOD`) | 405, 400 `INVALID_REQUEST` |
 //!
-//! Those rules, and the 5-minute rule, are wxpay-core's own ([`wxpay_core::server`]).
+//! A close of a paying order answers as WeChat Pay does while the payer enters a password,
+//! and wxpay-core reads it as "not closed": APIv3's signed `202 USER_PAYING` is not a close
+//! (a 2xx other than an empty 204), so the result is *unknown* and the way to learn the state
+//! is to query; APIv2's signed `USERPAYING` is a refusal (the order is unchanged). A query
+//! then answers `USERPAYING` until the payer is done.
+//!
+//! Those rules, and the 5-minute rule, are wxpay-core's own ([`wxpay_core::server`],
+//! [`wxpay_core::v3::QueryCall`], [`wxpay_core::v3::check_out_trade_no`], …). The signature
+//! of an APIv3 query covers the path with its query string and an empty body.
 //!
 //! # Control API
 //!
 //! JSON in and out, under `/__sandbox/` (never a WeChat Pay path). `GET /__sandbox/` lists
 //! it: every route with the fields it takes (`routes`), every fault by name with its
-//! parameters (`faults`), the `endpoints` a fault can be scoped to, the `order_states` and the
-//! `rotation_steps`. The control API refuses, with a 400 `{"error", "accepted"}` that lists
+//! parameters (`faults`), the `endpoints` a fault can be scoped to, the `order_states`, what a
+//! paying order can turn into (`paying_then`) and the `rotation_steps`. The control API refuses, with a 400 `{"error", "accepted"}` that lists
 //! what it takes, a field a route does not take (a query parameter of a `GET`, a body field
 //! otherwise), a field of the wrong type, a parameter of another fault (`delay_ms` on
 //! `system_error`), and an unknown fault, endpoint, order state or rotation step; `null` is
 //! the same as leaving a field out. An unknown control path is a 404 that points to the list.
 //!
-//! - `POST /__sandbox/orders` `{"mchid", "sub_mchid"?, "out_trade_no", "transaction_id"?, "state"?: "unpaid"|"paid"|"closed", "created_at"?: unix, "age_secs"?: n, "count"?: n}`
-//!   (orders are an hour old unless told otherwise; `count` makes `{out_trade_no}000000`, `…000001`, …);
-//! - `GET /__sandbox/orders?mchid=…&out_trade_no=…[&sub_mchid=…]`: state, creation time, close calls, closes;
-//! - `POST /__sandbox/orders/pay` `{"mchid", "sub_mchid"?, "out_trade_no"}`;
-//! - `POST /__sandbox/faults` `{"fault", "endpoint"?: "v2"|"v3_direct"|"v3_partner"|"v3_combined"|"v3_global"|"v3_global_id"|"v3_certificates", "out_trade_no"?, "times"?: n, "delay_ms"?: n, "status"?: n}`
-//!   (for `v3_global_id`, `out_trade_no` scopes the fault to the `transaction_id` in the path)
-//!   with the faults of [`Fault`] by name ([`Fault::NAMES`]; `delay` takes `delay_ms`,
-//!   `relabel_status` needs `status`); `DELETE /__sandbox/faults`
-//!   clears them. Besides servers' own failures, they play what someone in the path can do
-//!   with genuine answers: `relabel_status` (the signed answer under another `status`: the
-//!   signature does not cover the status line), `replay` (the route's last signed answer
-//!   again, for another order), `escape_text` (unsigned terminal escapes), and a failing
-//!   certificate list (`system_error` or `drop_after_read` on `v3_certificates`);
+//! - `POST /__sandbox/orders` `{"mchid", "sub_mchid"?, "out_trade_no", "transaction_id"?, "state"?: "unpaid"|"paid"|"closed"|"refunded"|"revoked"|"payerror"|"paying", "created_at"?: unix, "age_secs"?: n, "count"?: n, "total"?: fen, "paying_secs"?: n, "then"?: "paid"|"unpaid"}`
+//!   (orders are an hour old unless told otherwise, of 100 fen unless `total` says otherwise;
+//!   `count` makes `{out_trade_no}000000`, `…000001`, …; `paying_secs` and `then` are for a
+//!   `paying` order only: 5 seconds, then unpaid, unless set);
+//! - `GET /__sandbox/orders?mchid=…&out_trade_no=…[&sub_mchid=…]`: the order as of now: state,
+//!   `trade_state`, creation time, close calls, closes, `transaction_id`, `total`, `paid_at`,
+//!   `paying_until` and `then`, `trade_type`;
+//! - `POST /__sandbox/orders/pay` `{"mchid", "sub_mchid"?, "out_trade_no"}`: pays an unpaid,
+//!   paying or failed order, which is given a `transaction_id` if it has none (409 for a
+//!   closed, revoked or refunded one);
+//! - `POST /__sandbox/orders/combined` `{"combine_mchid", "combine_out_trade_no", "combine_appid"?, "sub_orders": [{"mchid", "sub_mchid"?, "out_trade_no"}]}`:
+//!   records a combined order of existing orders, for the combined query;
+//! - `POST /__sandbox/faults` `{"fault", "endpoint"?, "out_trade_no"?, "times"?: n, "delay_ms"?: n, "status"?: n, "paying_secs"?: n}`,
+//!   `endpoint` one of the [`Route`] names above. `out_trade_no` scopes a fault to the order
+//!   number the request names: the one in the path (for the by-id routes, the
+//!   `transaction_id` in the path), or in an APIv2 body (a query's `out_trade_no`, else its
+//!   `transaction_id`). The faults of [`Fault`] by name ([`Fault::NAMES`]; `delay` takes
+//!   `delay_ms`, `relabel_status` needs `status`, `user_paying` takes `paying_secs`);
+//!   `DELETE /__sandbox/faults` clears them. Besides servers' own failures, they play what
+//!   someone in the path can do with genuine answers: `relabel_status` (the signed answer
+//!   under another `status`: the signature does not cover the status line), `replay` (the
+//!   route's last signed answer again, byte for byte, for another order: closes and queries
+//!   alike), `query_other_order` (a correctly signed query answer about another order of the
+//!   same merchant: another `out_trade_no`, and another `transaction_id` when the order has
+//!   one), `escape_text` (unsigned terminal escapes), and a failing certificate list
+//!   (`system_error` or `drop_after_read` on `v3_certificates`). And what the payer does at
+//!   the wrong moment: `pay_during_close` (the order is paid, with a `transaction_id`, as the
+//!   request arrives: a close answers "paid", a query `SUCCESS`) and `user_paying` (an unpaid
+//!   order turns paying for `paying_secs`, 5 unless set, then unpaid; a close answers APIv3
+//!   `202 USER_PAYING`, APIv2 `USERPAYING`, whatever the order's state; a query answers what
+//!   the order then is, `USERPAYING`); the other faults apply to queries as to closes;
 //! - `GET /__sandbox/certificates`: the listed platform certificates' serials and the one
 //!   that signs; `POST /__sandbox/certificates/rotate` `{"step": "add"|"switch"|"retire"}`
 //!   rotates them as WeChat Pay does (list the next ahead of use, sign with it, stop listing
@@ -106,6 +167,7 @@ mod control;
 mod faults;
 pub mod merchants;
 mod order;
+mod query_v3;
 mod server;
 mod shared;
 mod state;
@@ -121,8 +183,10 @@ pub use answer::OVERSIZED_BODY_BYTES;
 pub use config::{AnswerMode, SandboxConfig};
 pub use control::{CONTROL_PREFIX, DEFAULT_ORDER_AGE_SECS};
 pub use merchants::{Credentials, Merchant};
-pub use order::{Order, OrderKey, OrderState};
-pub use state::{ESCAPE_TEXT, Fault, FaultRule, RotationStep, Route, State};
+pub use order::{
+    DEFAULT_PAYING_SECS, DEFAULT_TOTAL_FEN, NewOrder, Order, OrderKey, OrderState, Paying,
+};
+pub use state::{CombinedOrder, ESCAPE_TEXT, Fault, FaultRule, RotationStep, Route, State};
 
 /// A running sandbox on a tokio runtime.
 #[derive(Debug)]

@@ -79,8 +79,12 @@ pub struct V2Merchant {
 pub struct V3Merchant {
     /// `mchid` (`sp_mchid` for a service provider).
     pub mchid: &'static str,
+    /// Its app (`appid`, or `sp_appid` for a service provider), as query answers name it.
+    pub appid: &'static str,
     /// Sub-merchants it may act for.
     pub subs: &'static [&'static str],
+    /// Their apps (`sub_appid`), one for each of [`subs`](Self::subs).
+    pub sub_appids: &'static [&'static str],
     /// Merchants whose orders it may close in a combined order besides its own.
     pub combined_with: &'static [&'static str],
 }
@@ -98,8 +102,20 @@ pub const V2_MERCHANTS: &[V2Merchant] = &[
 
 /// The APIv3 merchants: a direct merchant and a service provider with one sub-merchant.
 pub const V3_MERCHANTS: &[V3Merchant] = &[
-    V3Merchant { mchid: "1900000001", subs: &[], combined_with: &["1900000109"] },
-    V3Merchant { mchid: "1230000109", subs: &["1900000109"], combined_with: &[] },
+    V3Merchant {
+        mchid: "1900000001",
+        appid: "wxd678efh567hg6787",
+        subs: &[],
+        sub_appids: &[],
+        combined_with: &["1900000109"],
+    },
+    V3Merchant {
+        mchid: "1230000109",
+        appid: "wx8888888888888888",
+        subs: &["1900000109"],
+        sub_appids: &["wxd678efh567hg6999"],
+        combined_with: &[],
+    },
 ];
 
 pub(crate) fn v2_merchant(mch_id: &str) -> Option<&'static V2Merchant> {

@@ -17,7 +17,8 @@ use crate::control::{self, CONTROL_PREFIX};
 use crate::faults;
 use crate::shared::Shared;
 use crate::state::Route;
-use crate::{wechat_v2, wechat_v3};
+use crate::{query_v3, wechat_v2, wechat_v3};
+use wxpay_core::v3::QueryCall;
 
 /// The largest request body the sandbox reads (WeChat Pay's own limit is far above any close).
 const MAX_REQUEST_BODY: usize = 64 * 1024;
@@ -100,12 +101,33 @@ where
     }
 }
 
+/// The APIv2 order query's path (the core has no APIv2 query yet).
+pub(crate) const V2_QUERY_PATH: &str = "/pay/orderquery";
+
+/// The route of each APIv3 query call.
+const QUERY_ROUTES: [(QueryCall, Route); 7] = [
+    (QueryCall::Direct, Route::V3Query),
+    (QueryCall::DirectById, Route::V3QueryById),
+    (QueryCall::Partner, Route::V3PartnerQuery),
+    (QueryCall::PartnerById, Route::V3PartnerQueryById),
+    (QueryCall::Combined, Route::V3CombinedQuery),
+    (QueryCall::Global, Route::V3GlobalQuery),
+    (QueryCall::GlobalById, Route::V3GlobalQueryById),
+];
+
 /// Which WeChat Pay endpoint a path is, with the order number from the path (APIv3): the
 /// core reads the path.
 pub(crate) fn route(path: &str) -> Option<(Route, Option<String>)> {
     use wxpay_core::v3::CloseCall;
     if path == wxpay_core::v2::CLOSE_PATH {
         return Some((Route::V2Close, None));
+    }
+    if path == V2_QUERY_PATH {
+        return Some((Route::V2Query, None));
+    }
+    if let Some((call, no)) = QueryCall::from_path(path) {
+        let route = QUERY_ROUTES.iter().find(|(c, _)| *c == call).map(|(_, r)| *r)?;
+        return Some((route, Some(no)));
     }
     let lists = [
         wxpay_core::v3::DownloadCertificates::new(),
@@ -146,13 +168,20 @@ async fn handle(
     };
     let (state, replays) = (&shared.state, &shared.replays);
     match endpoint {
-        Route::V2Close => {
-            // The order number is in the body: a request that cannot be read as a close is
+        Route::V2Close | Route::V2Query => {
+            // The order number is in the body: a request that cannot be read as APIv2 is
             // answered before any fault is taken.
             let fields = match wechat_v2::read(&parts, &body) {
                 Ok(fields) => fields,
                 Err(answer) => return Ok(*answer),
             };
+            if endpoint == Route::V2Query {
+                let scope = wechat_v2::query_scope(&fields);
+                return faults::around(state, replays, endpoint, Some(scope), |fault| {
+                    wechat_v2::query(&shared, &fields, fault)
+                })
+                .await;
+            }
             let scope = fields.get("out_trade_no").unwrap_or_default();
             faults::around(state, replays, endpoint, Some(scope), |fault| {
                 wechat_v2::close(&shared, &fields, fault)
@@ -162,6 +191,17 @@ async fn handle(
         Route::V3Certificates => {
             faults::around(state, replays, endpoint, None, |fault| {
                 wechat_v3::certificates(&shared, &parts, &body, fault)
+            })
+            .await
+        }
+        _ if endpoint.is_query() => {
+            let no = path_order.unwrap_or_default();
+            let Some(call) = QUERY_ROUTES.iter().find(|(_, r)| *r == endpoint).map(|(c, _)| *c)
+            else {
+                return Ok(not_found());
+            };
+            faults::around(state, replays, endpoint, Some(&no), |fault| {
+                query_v3::query(&shared, call, &no, &parts, &body, fault)
             })
             .await
         }

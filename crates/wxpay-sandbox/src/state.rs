@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::order::{Closing, Order, OrderKey, OrderState};
+use crate::order::{Closing, NewOrder, Order, OrderKey, OrderState, Paying};
 
 /// An endpoint of the sandbox's WeChat Pay side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,11 +24,27 @@ pub enum Route {
     V3GlobalById,
     /// `GET /v3/certificates` and `GET /v3/global/certificates`.
     V3Certificates,
+    /// `POST /pay/orderquery`.
+    V2Query,
+    /// `GET /v3/pay/transactions/out-trade-no/{no}?mchid=`.
+    V3Query,
+    /// `GET /v3/pay/transactions/id/{transaction_id}?mchid=`.
+    V3QueryById,
+    /// `GET /v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid=&sub_mchid=`.
+    V3PartnerQuery,
+    /// `GET /v3/pay/partner/transactions/id/{transaction_id}?sp_mchid=&sub_mchid=`.
+    V3PartnerQueryById,
+    /// `GET /v3/combine-transactions/out-trade-no/{combine_out_trade_no}`.
+    V3CombinedQuery,
+    /// `GET /v3/global/transactions/out-trade-no/{no}?mchid=` (or `?sp_mchid=&sub_mchid=`).
+    V3GlobalQuery,
+    /// `GET /v3/global/transactions/id/{transaction_id}?mchid=` (or `?sp_mchid=&sub_mchid=`).
+    V3GlobalQueryById,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 7] = [
+    pub const ALL: [Route; 15] = [
         Route::V2Close,
         Route::V3Direct,
         Route::V3Partner,
@@ -36,9 +52,20 @@ impl Route {
         Route::V3Global,
         Route::V3GlobalById,
         Route::V3Certificates,
+        Route::V2Query,
+        Route::V3Query,
+        Route::V3QueryById,
+        Route::V3PartnerQuery,
+        Route::V3PartnerQueryById,
+        Route::V3CombinedQuery,
+        Route::V3GlobalQuery,
+        Route::V3GlobalQueryById,
     ];
 
-    /// `v2`, `v3_direct`, `v3_partner`, `v3_combined`, `v3_global`, `v3_global_id`.
+    /// `v2`, `v3_direct`, `v3_partner`, `v3_combined`, `v3_global`, `v3_global_id`,
+    /// `v3_certificates`; the queries `v2_query`, `v3_query`, `v3_id_query`,
+    /// `v3_partner_query`, `v3_partner_id_query`, `v3_combined_query`, `v3_global_query`,
+    /// `v3_global_id_query`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,7 +76,31 @@ impl Route {
             Route::V3Global => "v3_global",
             Route::V3GlobalById => "v3_global_id",
             Route::V3Certificates => "v3_certificates",
+            Route::V2Query => "v2_query",
+            Route::V3Query => "v3_query",
+            Route::V3QueryById => "v3_id_query",
+            Route::V3PartnerQuery => "v3_partner_query",
+            Route::V3PartnerQueryById => "v3_partner_id_query",
+            Route::V3CombinedQuery => "v3_combined_query",
+            Route::V3GlobalQuery => "v3_global_query",
+            Route::V3GlobalQueryById => "v3_global_id_query",
         }
+    }
+
+    /// Whether it is an order query.
+    #[must_use]
+    pub fn is_query(self) -> bool {
+        matches!(
+            self,
+            Route::V2Query
+                | Route::V3Query
+                | Route::V3QueryById
+                | Route::V3PartnerQuery
+                | Route::V3PartnerQueryById
+                | Route::V3CombinedQuery
+                | Route::V3GlobalQuery
+                | Route::V3GlobalQueryById
+        )
     }
 
     /// Reads what [`as_str`](Self::as_str) writes.
@@ -100,9 +151,22 @@ pub enum Fault {
     /// Unsigned text holding terminal escape sequences (APIv2: a `return_code=FAIL`
     /// `return_msg`; APIv3: a 400 whose body is that text), as a forger would send.
     EscapeText,
-    /// APIv3: a signed `202 {"code":"USER_PAYING"}`: the payer is entering a password (the
-    /// order is not touched).
+    /// The payer is entering a password as the request arrives: an unpaid order turns
+    /// paying for [`DEFAULT_PAYING_SECS`](crate::DEFAULT_PAYING_SECS), then unpaid again. A close
+    /// is answered as the close of a paying order is (APIv3: a signed `202
+    /// {"code":"USER_PAYING"}`; APIv2: a signed `err_code=USERPAYING`); a query answers
+    /// `USERPAYING`.
     UserPaying,
+    /// [`UserPaying`](Self::UserPaying), paying for this many seconds (`paying_secs`).
+    UserPayingFor(u64),
+    /// The payer pays as the request arrives: the order (every payable sub-order of a
+    /// combined close) becomes paid, with a `transaction_id`, before it is answered: a close
+    /// answers "paid", a query `SUCCESS`.
+    PayDuringClose,
+    /// A query answered, correctly signed, about another order of the same merchant (another
+    /// `out_trade_no`, and another `transaction_id` when the order has one), as someone in
+    /// the path could send: the signature does not say which order was asked about.
+    QueryOtherOrder,
 }
 
 /// The text of [`Fault::EscapeText`]: clears the screen and paints a false "closed".
@@ -130,12 +194,24 @@ impl Fault {
             Fault::RelabelStatus(_) => "relabel_status",
             Fault::Replay => "replay",
             Fault::EscapeText => "escape_text",
-            Fault::UserPaying => "user_paying",
+            Fault::UserPaying | Fault::UserPayingFor(_) => "user_paying",
+            Fault::PayDuringClose => "pay_during_close",
+            Fault::QueryOtherOrder => "query_other_order",
+        }
+    }
+
+    /// How long [`UserPaying`](Self::UserPaying) keeps the order paying.
+    #[must_use]
+    pub fn paying_secs(self) -> Option<u64> {
+        match self {
+            Fault::UserPaying => Some(crate::order::DEFAULT_PAYING_SECS),
+            Fault::UserPayingFor(secs) => Some(secs),
+            _ => None,
         }
     }
 
     /// Every fault's name, as the control API takes them.
-    pub const NAMES: [&'static str; 17] = [
+    pub const NAMES: [&'static str; 19] = [
         "system_error",
         "frequency_limited",
         "delay",
@@ -153,9 +229,12 @@ impl Fault {
         "replay",
         "escape_text",
         "user_paying",
+        "pay_during_close",
+        "query_other_order",
     ];
 
-    /// Reads a fault by name; `delay` takes `delay_ms`, `relabel_status` takes `status`.
+    /// Reads a fault by name; `delay` takes `delay_ms`, `relabel_status` takes `status`
+    /// (`user_paying` is [`UserPaying`](Self::UserPaying), for the default time).
     #[must_use]
     pub fn parse(name: &str, delay_ms: u64, status: u16) -> Option<Fault> {
         Some(match name {
@@ -176,6 +255,8 @@ impl Fault {
             "replay" => Fault::Replay,
             "escape_text" => Fault::EscapeText,
             "user_paying" => Fault::UserPaying,
+            "pay_during_close" => Fault::PayDuringClose,
+            "query_other_order" => Fault::QueryOtherOrder,
             _ => return None,
         })
     }
@@ -277,12 +358,103 @@ impl Default for Rotation {
 /// `out_trade_no` holds the `transaction_id`.
 type TransactionKey = OrderKey;
 
+fn transaction_key(key: &OrderKey, transaction_id: &str) -> TransactionKey {
+    OrderKey {
+        mchid: key.mchid.clone(),
+        sub_mchid: key.sub_mchid.clone(),
+        out_trade_no: transaction_id.to_owned(),
+    }
+}
+
+/// A combined order: the app it was placed with and its sub-orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CombinedOrder {
+    /// `combine_appid`.
+    pub combine_appid: String,
+    /// The sub-orders, each a merchant's (or a sub-merchant's) own order.
+    pub sub_orders: Vec<OrderKey>,
+}
+
+/// WeChat Pay's order numbers: the orders they name, and the ones the sandbox gave.
+#[derive(Debug, Default)]
+struct Ids {
+    by_transaction: HashMap<TransactionKey, OrderKey>,
+    issued: u64,
+}
+
+impl Ids {
+    /// A new `transaction_id` for `key`, paid at `at`: `4200000000`, the Beijing date and a
+    /// sequence number (28 digits, as WeChat Pay's).
+    fn issue(&mut self, key: &OrderKey, at: u64) -> String {
+        let date: String = crate::answer::compact_time(at).chars().take(8).collect();
+        loop {
+            self.issued += 1;
+            let id = format!("4200000000{date:0>8}{:010}", self.issued % 10_000_000_000);
+            if let std::collections::hash_map::Entry::Vacant(e) =
+                self.by_transaction.entry(transaction_key(key, &id))
+            {
+                e.insert(key.clone());
+                return id;
+            }
+        }
+    }
+
+    /// Marks `order` paid at `at`, giving it a `transaction_id` if it has none.
+    fn mark_paid(&mut self, key: &OrderKey, order: &mut Order, at: u64) {
+        order.state = OrderState::Paid;
+        order.paying = None;
+        order.paid_at = Some(at);
+        if order.transaction_id.is_none() {
+            order.transaction_id = Some(self.issue(key, at));
+        }
+    }
+
+    /// A paying order whose time is up at `now` turns into its next state.
+    fn settle(&mut self, key: &OrderKey, order: &mut Order, now: u64) {
+        let Some(paying) = order.paying else { return };
+        if order.state != OrderState::Paying {
+            order.paying = None;
+            return;
+        }
+        if now < paying.until {
+            return;
+        }
+        order.paying = None;
+        if paying.then == OrderState::Paid {
+            self.mark_paid(key, order, paying.until);
+        } else {
+            order.state = OrderState::Unpaid;
+        }
+    }
+}
+
+/// The orders and their numbers, under one lock.
+#[derive(Debug, Default)]
+struct Orders {
+    by_key: HashMap<OrderKey, Order>,
+    ids: Ids,
+    /// Combined orders by combining merchant and `combine_out_trade_no`.
+    combined: HashMap<(String, String), CombinedOrder>,
+}
+
+impl Orders {
+    /// The order, read at `now`.
+    fn get(&mut self, key: &OrderKey, now: u64) -> Option<&mut Order> {
+        let order = self.by_key.get_mut(key)?;
+        self.ids.settle(key, order, now);
+        Some(order)
+    }
+}
+
+/// Whether the payer can still pay an order in this state.
+fn payable(state: OrderState) -> bool {
+    matches!(state, OrderState::Unpaid | OrderState::PayError | OrderState::Paying)
+}
+
 /// Orders, faults and counters, shared by every connection.
 #[derive(Debug, Default)]
 pub struct State {
-    orders: Mutex<HashMap<OrderKey, Order>>,
-    /// WeChat Pay's order numbers → the orders.
-    transaction_ids: Mutex<HashMap<TransactionKey, OrderKey>>,
+    orders: Mutex<Orders>,
     rotation: Mutex<Rotation>,
     certificate_downloads: AtomicU64,
     faults: Mutex<Vec<FaultRule>>,
@@ -315,7 +487,60 @@ impl State {
     }
 
     pub(crate) fn insert_order(&self, key: OrderKey, state: OrderState, created_at: u64) {
-        lock(&self.orders).insert(key, Order { state, created_at, close_calls: 0, closes: 0 });
+        self.put(key, NewOrder::new(state, created_at));
+    }
+
+    /// Creates (or replaces) an order as `new` says: its amount, WeChat Pay's number (a paid
+    /// or refunded order without one is given one), how long it stays paying. A replaced
+    /// order's `transaction_id` no longer finds it.
+    pub fn put(&self, key: OrderKey, new: NewOrder) {
+        let now = crate::answer::now();
+        let mut orders = lock(&self.orders);
+        let mut order = new.into_order(now);
+        if let Some(old) = orders.by_key.get(&key).and_then(|o| o.transaction_id.clone()) {
+            orders.ids.by_transaction.remove(&transaction_key(&key, &old));
+        }
+        match &order.transaction_id {
+            Some(t) => {
+                orders.ids.by_transaction.insert(transaction_key(&key, t), key.clone());
+            }
+            None if order.state.is_paid() => {
+                let at = order.paid_at.unwrap_or(now);
+                order.transaction_id = Some(orders.ids.issue(&key, at));
+            }
+            None => {}
+        }
+        orders.by_key.insert(key, order);
+    }
+
+    /// Records a combined order: `combine_mchid`'s `combine_out_trade_no`, made of
+    /// `combined.sub_orders` (which are orders of their own, made with [`put`](Self::put)).
+    /// A combined close records the combined order it closes, if it is not known yet.
+    pub fn put_combined(
+        &self,
+        combine_mchid: impl Into<String>,
+        combine_out_trade_no: impl Into<String>,
+        combined: CombinedOrder,
+    ) {
+        let id = (combine_mchid.into(), combine_out_trade_no.into());
+        lock(&self.orders).combined.insert(id, combined);
+    }
+
+    /// Records a combined order unless one of that number is known.
+    pub(crate) fn remember_combined(&self, combine_mchid: &str, no: &str, combined: CombinedOrder) {
+        let id = (combine_mchid.to_owned(), no.to_owned());
+        lock(&self.orders).combined.entry(id).or_insert(combined);
+    }
+
+    /// A combined order, if known.
+    #[must_use]
+    pub fn combined(
+        &self,
+        combine_mchid: &str,
+        combine_out_trade_no: &str,
+    ) -> Option<CombinedOrder> {
+        let id = (combine_mchid.to_owned(), combine_out_trade_no.to_owned());
+        lock(&self.orders).combined.get(&id).cloned()
     }
 
     /// Takes one step of a platform-certificate rotation.
@@ -368,15 +593,18 @@ impl State {
         self.certificate_downloads.load(Ordering::Relaxed)
     }
 
-    /// Gives an order WeChat Pay's order number `transaction_id` too, so that a cross-border
-    /// close can name it either way.
-    pub fn set_transaction_id(&self, key: &OrderKey, transaction_id: impl Into<String>) {
-        let id = OrderKey {
-            mchid: key.mchid.clone(),
-            sub_mchid: key.sub_mchid.clone(),
-            out_trade_no: transaction_id.into(),
-        };
-        lock(&self.transaction_ids).insert(id, key.clone());
+    /// Gives an order WeChat Pay's order number `transaction_id` (replacing the one it had),
+    /// so that a close or query can name it either way; false if there is no such order.
+    pub fn set_transaction_id(&self, key: &OrderKey, transaction_id: impl Into<String>) -> bool {
+        let transaction_id = transaction_id.into();
+        let mut orders = lock(&self.orders);
+        let Orders { by_key, ids, .. } = &mut *orders;
+        let Some(order) = by_key.get_mut(key) else { return false };
+        if let Some(old) = order.transaction_id.replace(transaction_id.clone()) {
+            ids.by_transaction.remove(&transaction_key(key, &old));
+        }
+        ids.by_transaction.insert(transaction_key(key, &transaction_id), key.clone());
+        true
     }
 
     /// The order that WeChat Pay numbered `transaction_id`, for merchant `mchid` (and
@@ -393,62 +621,121 @@ impl State {
             sub_mchid: sub_mchid.map(str::to_owned),
             out_trade_no: transaction_id.to_owned(),
         };
-        lock(&self.transaction_ids).get(&id).cloned()
+        lock(&self.orders).ids.by_transaction.get(&id).cloned()
     }
 
-    /// An order, if it exists.
+    /// An order, if it exists, as of now (a paying order whose time is up has turned into
+    /// its next state).
     #[must_use]
     pub fn order(&self, key: &OrderKey) -> Option<Order> {
-        lock(&self.orders).get(key).cloned()
+        self.order_at(key, crate::answer::now())
     }
 
-    /// Marks an unpaid order paid (as the payer's payment would); false if there is no such
-    /// order or it is closed.
+    pub(crate) fn order_at(&self, key: &OrderKey, now: u64) -> Option<Order> {
+        lock(&self.orders).get(key, now).map(|o| o.clone())
+    }
+
+    /// Marks an order paid (as the payer's payment would), with a `transaction_id` if it had
+    /// none; true if it is paid now, false if there is no such order or it can no longer be
+    /// paid (closed, revoked, refunded).
     pub fn pay(&self, key: &OrderKey) -> bool {
-        match lock(&self.orders).get_mut(key) {
-            Some(order) if order.state != OrderState::Closed => {
-                order.state = OrderState::Paid;
+        self.pay_at(key, crate::answer::now())
+    }
+
+    pub(crate) fn pay_at(&self, key: &OrderKey, now: u64) -> bool {
+        let mut orders = lock(&self.orders);
+        let Orders { by_key, ids, .. } = &mut *orders;
+        let Some(order) = by_key.get_mut(key) else { return false };
+        ids.settle(key, order, now);
+        match order.state {
+            OrderState::Paid => true,
+            s if payable(s) => {
+                ids.mark_paid(key, order, now);
                 true
             }
             _ => false,
         }
     }
 
+    /// Makes an unpaid (or failed) order paying for `secs` from now, then `then` (paid, or
+    /// unpaid otherwise); false if there is no such order or it is in another state.
+    pub fn set_paying(&self, key: &OrderKey, secs: u64, then: OrderState) -> bool {
+        let now = crate::answer::now();
+        let mut orders = lock(&self.orders);
+        let Some(order) = orders.get(key, now) else { return false };
+        if !matches!(order.state, OrderState::Unpaid | OrderState::PayError) {
+            return false;
+        }
+        let then = if then == OrderState::Paid { OrderState::Paid } else { OrderState::Unpaid };
+        order.state = OrderState::Paying;
+        order.paying = Some(Paying { until: now.saturating_add(secs), then });
+        true
+    }
+
+    /// What a fault does to the order a request names, before it is answered: the payer
+    /// starts paying (`user_paying`) or pays (`pay_during_close`).
+    pub(crate) fn fault_on_order(&self, key: &OrderKey, fault: Option<Fault>, now: u64) {
+        match fault {
+            Some(f @ (Fault::UserPaying | Fault::UserPayingFor(_))) => {
+                let secs = f.paying_secs().unwrap_or(crate::order::DEFAULT_PAYING_SECS);
+                self.set_paying(key, secs, OrderState::Unpaid);
+            }
+            Some(Fault::PayDuringClose) => {
+                self.pay_at(key, now);
+            }
+            _ => {}
+        }
+    }
+
     /// The number of orders held.
     #[must_use]
     pub fn order_count(&self) -> usize {
-        lock(&self.orders).len()
+        lock(&self.orders).by_key.len()
     }
 
     /// Closes one order, atomically.
+    #[cfg(test)]
     pub(crate) fn close(&self, key: &OrderKey, now: u64, min_delay: u64) -> Closing {
-        self.close_all(std::slice::from_ref(key), now, min_delay)
+        self.close_all(std::slice::from_ref(key), now, min_delay, false)
     }
 
-    /// Closes several orders (a combined order) atomically: all or none.
-    pub(crate) fn close_all(&self, keys: &[OrderKey], now: u64, min_delay: u64) -> Closing {
+    /// Closes several orders (a combined order) atomically: all or none. With `pay_first`,
+    /// the payer pays each payable order as the close arrives (the `pay_during_close` fault).
+    pub(crate) fn close_all(
+        &self,
+        keys: &[OrderKey],
+        now: u64,
+        min_delay: u64,
+        pay_first: bool,
+    ) -> Closing {
         let mut orders = lock(&self.orders);
+        let Orders { by_key, ids, .. } = &mut *orders;
         let mut verdict = Closing::AlreadyClosed;
         for key in keys {
-            let Some(order) = orders.get_mut(key) else { return Closing::NotFound };
+            let Some(order) = by_key.get_mut(key) else { return Closing::NotFound };
+            ids.settle(key, order, now);
             order.close_calls += 1;
+            if pay_first && payable(order.state) {
+                ids.mark_paid(key, order, now);
+            }
             match order.state {
-                OrderState::Paid => return Closing::Paid,
+                OrderState::Paid | OrderState::Refunded => return Closing::Paid,
+                OrderState::Paying => return Closing::UserPaying,
                 // The 5-minute rule (or the configured delay): the core's.
-                OrderState::Unpaid
+                OrderState::Unpaid | OrderState::PayError
                     if wxpay_core::server::check_close_delay(order.created_at, now, min_delay)
                         .is_err() =>
                 {
                     return Closing::TooEarly;
                 }
-                OrderState::Unpaid => verdict = Closing::Closed,
-                OrderState::Closed => {}
+                OrderState::Unpaid | OrderState::PayError => verdict = Closing::Closed,
+                OrderState::Closed | OrderState::Revoked => {}
             }
         }
         if verdict == Closing::Closed {
             for key in keys {
-                if let Some(order) = orders.get_mut(key) {
-                    if order.state == OrderState::Unpaid {
+                if let Some(order) = by_key.get_mut(key) {
+                    if matches!(order.state, OrderState::Unpaid | OrderState::PayError) {
                         order.state = OrderState::Closed;
                         order.closes += 1;
                     }
@@ -552,11 +839,67 @@ mod tests {
         let (a, b) = (OrderKey::new("m", "a"), OrderKey::new("m", "b"));
         s.insert_order(a.clone(), OrderState::Unpaid, 0);
         s.insert_order(b.clone(), OrderState::Paid, 0);
-        assert_eq!(s.close_all(&[a.clone(), b.clone()], 1000, 300), Closing::Paid);
+        assert_eq!(s.close_all(&[a.clone(), b.clone()], 1000, 300, false), Closing::Paid);
         assert_eq!(s.order(&a).unwrap().state, OrderState::Unpaid);
         s.insert_order(b.clone(), OrderState::Closed, 0);
-        assert_eq!(s.close_all(&[a.clone(), b.clone()], 1000, 300), Closing::Closed);
+        assert_eq!(s.close_all(&[a.clone(), b.clone()], 1000, 300, false), Closing::Closed);
         assert_eq!(s.order(&a).unwrap().state, OrderState::Closed);
+    }
+
+    #[test]
+    fn every_state_closes_as_documented() {
+        let s = State::default();
+        let now = crate::answer::now();
+        for (state, closing, after) in [
+            (OrderState::Refunded, Closing::Paid, OrderState::Refunded),
+            (OrderState::Revoked, Closing::AlreadyClosed, OrderState::Revoked),
+            (OrderState::PayError, Closing::Closed, OrderState::Closed),
+            (OrderState::Paying, Closing::UserPaying, OrderState::Paying),
+        ] {
+            let k = OrderKey::new("m", state.as_str());
+            s.insert_order(k.clone(), state, 0);
+            assert_eq!(
+                s.close_all(std::slice::from_ref(&k), now, 300, false),
+                closing,
+                "{state:?}"
+            );
+            assert_eq!(s.order(&k).unwrap().state, after, "{state:?}");
+        }
+        // Paid while the close arrives: the close says paid, the order has a number.
+        let k = OrderKey::new("m", "paid-during-close");
+        s.insert_order(k.clone(), OrderState::Unpaid, 0);
+        assert_eq!(s.close_all(std::slice::from_ref(&k), now, 300, true), Closing::Paid);
+        let o = s.order(&k).unwrap();
+        assert_eq!((o.state, o.paid_at), (OrderState::Paid, Some(now)));
+        let t = o.transaction_id.unwrap();
+        assert_eq!(s.order_by_transaction_id("m", None, &t), Some(k));
+    }
+
+    #[test]
+    fn a_paying_order_turns_into_its_next_state_when_read() {
+        let s = State::default();
+        let now = crate::answer::now();
+        let (a, b) = (OrderKey::new("m", "a"), OrderKey::new("m", "b"));
+        s.put(a.clone(), NewOrder::new(OrderState::Unpaid, 0).paying(10, OrderState::Paid));
+        s.put(b.clone(), NewOrder::new(OrderState::Unpaid, 0).paying(10, OrderState::Unpaid));
+        assert_eq!(s.order_at(&a, now).unwrap().state, OrderState::Paying);
+        let paid = s.order_at(&a, now + 10).unwrap();
+        assert_eq!((paid.state, paid.paid_at), (OrderState::Paid, Some(now + 10)));
+        assert!(paid.transaction_id.is_some());
+        let unpaid = s.order_at(&b, now + 10).unwrap();
+        assert_eq!((unpaid.state, unpaid.transaction_id), (OrderState::Unpaid, None));
+        // Orders made paid are given a number; a replaced order's number no longer finds it.
+        let c = OrderKey::new("m", "c");
+        s.put(c.clone(), NewOrder::new(OrderState::Refunded, 5).total(250));
+        let o = s.order(&c).unwrap();
+        assert_eq!((o.paid_at, o.total), (Some(5), 250));
+        let t = o.transaction_id.unwrap();
+        assert!(t.starts_with("420000000019700101") && t.len() == 28, "{t}");
+        s.put(c.clone(), NewOrder::new(OrderState::Unpaid, 5));
+        assert_eq!(s.order_by_transaction_id("m", None, &t), None);
+        assert!(s.set_transaction_id(&c, "42"));
+        assert!(!s.set_transaction_id(&OrderKey::new("m", "none"), "43"));
+        assert_eq!(s.order_by_transaction_id("m", None, "42"), Some(c));
     }
 
     #[test]

@@ -7,22 +7,22 @@ use serde_json::{Value, json};
 use wxpay_core::server::{check_combined_close, check_nonce};
 use wxpay_core::v3::{Authorization, Signer, SubOrder, Verifier, header, response_message};
 
-use crate::answer::{Answer, AnswerBody, OVERSIZED_BODY_BYTES, nonce, now, plain};
+use crate::answer::{Answer, AnswerBody, OVERSIZED_BODY_BYTES, nonce, now, plain, rfc3339};
 use crate::config::AnswerMode;
 use crate::merchants::{
     API_V3_KEY, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES, WECHATPAY_PUBLIC_KEY_ID, v3_merchant,
 };
 use crate::order::{Closing, OrderKey};
 use crate::shared::Shared;
-use crate::state::{ESCAPE_TEXT, Fault, Route};
+use crate::state::{CombinedOrder, ESCAPE_TEXT, Fault, Route};
 
 /// The serial of [`Fault::ForgedSerial`] answers: no platform certificate's.
 const FORGED_SERIAL: &str = "F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0";
 
 /// An APIv3 answer before signing.
-struct Reply {
-    status: u16,
-    body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
@@ -30,13 +30,39 @@ impl Reply {
         Reply { status: 204, body: Vec::new() }
     }
 
-    fn error(status: u16, code: &str, message: &str, detail: Option<Value>) -> Self {
+    pub(crate) fn error(status: u16, code: &str, message: &str, detail: Option<Value>) -> Self {
         let mut v = json!({ "code": code, "message": message });
         if let Some(d) = detail {
             v["detail"] = d;
         }
         Reply { status, body: v.to_string().into_bytes() }
     }
+
+    /// The answer to a close of an order whose payer is entering a password.
+    fn user_paying() -> Self {
+        Reply::error(202, "USER_PAYING", "用户支付中，需要输入密码", None)
+    }
+}
+
+/// The answers a fault makes in place of any APIv3 answer (a signed error, or a body that
+/// cannot be read).
+pub(crate) fn fault_reply(fault: Option<Fault>) -> Option<Reply> {
+    Some(match fault? {
+        Fault::SystemError => Reply::error(500, "SYSTEM_ERROR", "系统错误 (sandbox fault)", None),
+        Fault::FrequencyLimited => {
+            Reply::error(429, "FREQUENCY_LIMITED", "频率超限 (sandbox fault)", None)
+        }
+        Fault::MalformedBody => Reply { status: 400, body: b"{\"code\":\"PARAM_ERR".to_vec() },
+        Fault::OversizedBody => Reply {
+            status: 400,
+            body: format!(
+                r#"{{"code":"PARAM_ERROR","message":"{}"}}"#,
+                "x".repeat(OVERSIZED_BODY_BYTES)
+            )
+            .into_bytes(),
+        },
+        _ => return None,
+    })
 }
 
 /// Answers a close on `endpoint` for the order (or WeChat Pay number) `out_trade_no` from the
@@ -52,28 +78,9 @@ pub(crate) fn close(
     if fault == Some(Fault::EscapeText) {
         return plain(400, ESCAPE_TEXT);
     }
-    let reply = match fault {
-        Some(Fault::SystemError) => {
-            Reply::error(500, "SYSTEM_ERROR", "系统错误 (sandbox fault)", None)
-        }
-        Some(Fault::FrequencyLimited) => {
-            Reply::error(429, "FREQUENCY_LIMITED", "频率超限 (sandbox fault)", None)
-        }
-        Some(Fault::UserPaying) => {
-            Reply::error(202, "USER_PAYING", "用户支付中 (sandbox fault)", None)
-        }
-        Some(Fault::MalformedBody) => {
-            Reply { status: 400, body: b"{\"code\":\"PARAM_ERR".to_vec() }
-        }
-        Some(Fault::OversizedBody) => Reply {
-            status: 400,
-            body: format!(
-                r#"{{"code":"PARAM_ERROR","message":"{}"}}"#,
-                "x".repeat(OVERSIZED_BODY_BYTES)
-            )
-            .into_bytes(),
-        },
-        _ => process(shared, endpoint, out_trade_no, parts, body),
+    let reply = match fault_reply(fault) {
+        Some(reply) => reply,
+        None => process(shared, endpoint, out_trade_no, parts, body, fault),
     };
     sign(shared, parts, reply, fault)
 }
@@ -85,6 +92,7 @@ fn process(
     out_trade_no: &str,
     parts: &http::request::Parts,
     body: &[u8],
+    fault: Option<Fault>,
 ) -> Reply {
     if parts.method != http::Method::POST {
         return Reply::error(405, "INVALID_REQUEST", "close order takes POST", None);
@@ -222,7 +230,7 @@ fn process(
                 let message = format!("{} 格式错误: {}", e.field, e.error);
                 return Reply::error(400, "PARAM_ERROR", &message, Some(detail));
             }
-            let mut keys = Vec::with_capacity(sub_orders.len());
+            let mut keys: Vec<OrderKey> = Vec::with_capacity(sub_orders.len());
             for (i, (mchid, no, sub_mchid, _)) in sub_orders.into_iter().enumerate() {
                 // Every sub-order is the signing merchant's, or a merchant's it combines for.
                 if mchid != auth.mchid && !merchant.combined_with.contains(&mchid) {
@@ -244,14 +252,26 @@ fn process(
                     None => OrderKey::new(mchid, no),
                 });
             }
+            // What a query of the combined order will find.
+            let combined =
+                CombinedOrder { combine_appid: combine_appid.to_owned(), sub_orders: keys.clone() };
+            shared.state.remember_combined(&auth.mchid, out_trade_no, combined);
             keys
         }
-        Route::V2Close | Route::V3Certificates => {
-            return Reply::error(404, "NOT_FOUND", "not a close path", None);
-        }
+        _ => return Reply::error(404, "NOT_FOUND", "not a close path", None),
     };
 
-    match shared.state.close_all(&keys, now(), shared.config.min_close_delay_secs) {
+    let now = now();
+    if fault.and_then(Fault::paying_secs).is_some() {
+        // The payer is paying as the close arrives: answered as the close of a paying order.
+        for key in &keys {
+            shared.state.fault_on_order(key, fault, now);
+        }
+        return Reply::user_paying();
+    }
+    let pay_first = fault == Some(Fault::PayDuringClose);
+    match shared.state.close_all(&keys, now, shared.config.min_close_delay_secs, pay_first) {
+        Closing::UserPaying => Reply::user_paying(),
         Closing::Closed => Reply::no_content(),
         Closing::AlreadyClosed => Reply::error(400, "ORDER_CLOSED", "订单已关闭", None),
         Closing::Paid => Reply::error(400, "ORDERPAID", "订单已支付", None),
@@ -261,7 +281,7 @@ fn process(
 }
 
 /// Verifies the request's `Authorization` with the merchant's public key, as WeChat Pay does.
-fn check_signature(
+pub(crate) fn check_signature(
     shared: &Shared,
     parts: &http::request::Parts,
     body: &[u8],
@@ -302,7 +322,7 @@ fn check_signature(
 
 /// Signs an answer with the sandbox's WeChat Pay key, in the mode the request asked for
 /// (its `Wechatpay-Serial`) or the configured one, applying signature-level faults.
-fn sign(
+pub(crate) fn sign(
     shared: &Shared,
     parts: &http::request::Parts,
     reply: Reply,
@@ -436,14 +456,4 @@ fn encrypt(plain: &[u8], nonce: &str, associated_data: &[u8]) -> Option<String> 
     let mut data = plain.to_vec();
     key.seal_in_place_append_tag(nonce, Aad::from(associated_data), &mut data).ok()?;
     Some(STANDARD.encode(data))
-}
-
-/// Unix seconds as WeChat Pay writes times: RFC 3339 in China Standard Time.
-fn rfc3339(unix: u64) -> String {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    time::OffsetDateTime::from_unix_timestamp(i64::try_from(unix).unwrap_or(i64::MAX))
-        .map(|t| t.to_offset(offset))
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }

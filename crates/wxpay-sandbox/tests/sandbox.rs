@@ -1095,6 +1095,7 @@ fn the_control_api_lists_itself() {
         ("POST", "/__sandbox/orders"),
         ("GET", "/__sandbox/orders"),
         ("POST", "/__sandbox/orders/pay"),
+        ("POST", "/__sandbox/orders/combined"),
         ("POST", "/__sandbox/faults"),
         ("DELETE", "/__sandbox/faults"),
         ("GET", "/__sandbox/certificates"),
@@ -1105,7 +1106,7 @@ fn the_control_api_lists_itself() {
             "{method} {path}: {routes:?}"
         );
     }
-    assert_eq!(routes.len(), 11);
+    assert_eq!(routes.len(), 12);
     // Every listed route answers as listed (none is a 404).
     for (method, path) in &routes {
         if method == "GET" && path != "/__sandbox/orders" {
@@ -1121,7 +1122,7 @@ fn the_control_api_lists_itself() {
         .unwrap();
     assert_eq!(
         faults["fields"],
-        json!(["fault", "endpoint", "out_trade_no", "times", "delay_ms", "status"])
+        json!(["fault", "endpoint", "out_trade_no", "times", "delay_ms", "status", "paying_secs"])
     );
 
     let names: Vec<&str> =
@@ -1134,7 +1135,14 @@ fn the_control_api_lists_itself() {
     assert_eq!(parameters("delay"), json!([{"name": "delay_ms", "required": false}]));
     assert_eq!(parameters("relabel_status"), json!([{"name": "status", "required": true}]));
     assert_eq!(parameters("replay"), json!([]));
-    assert_eq!(v["order_states"], json!(["unpaid", "paid", "closed"]));
+    assert_eq!(parameters("user_paying"), json!([{"name": "paying_secs", "required": false}]));
+    assert_eq!(parameters("pay_during_close"), json!([]));
+    assert_eq!(parameters("query_other_order"), json!([]));
+    assert_eq!(
+        v["order_states"],
+        json!(["unpaid", "paid", "closed", "refunded", "revoked", "payerror", "paying"])
+    );
+    assert_eq!(v["paying_then"], json!(["paid", "unpaid"]));
     assert_eq!(v["rotation_steps"], json!(["add", "switch", "retire"]));
     let endpoints: Vec<&str> =
         v["endpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
@@ -1230,10 +1238,10 @@ fn the_control_api_refuses_what_it_does_not_know() {
     let (error, accepted) = refused(
         "POST",
         "orders",
-        Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-3", "state": "refunded"})),
+        Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-3", "state": "cancelled"})),
     );
-    assert!(error.contains("\"refunded\""), "{error}");
-    assert_eq!(accepted, ["unpaid", "paid", "closed"]);
+    assert!(error.contains("\"cancelled\""), "{error}");
+    assert_eq!(accepted, ["unpaid", "paid", "closed", "refunded", "revoked", "payerror", "paying"]);
     let (error, accepted) = refused("POST", "certificates/rotate", Some(json!({"step": "renew"})));
     assert!(error.contains("\"renew\""), "{error}");
     assert_eq!(accepted, ["add", "switch", "retire"]);
