@@ -162,8 +162,12 @@ fn process(
     v["trade_state"] = json!(order.state.trade_state());
     v["trade_state_desc"] = json!(order.state.trade_state_desc());
     let mut amount = json!({ "total": order.total, "currency": "CNY", "payer_currency": "CNY" });
+    // WeChat Pay's number whenever the order has one (every paid order does): a query by
+    // that number is answered with it, so the answer names the order asked about.
+    if let Some(t) = &order.transaction_id {
+        v["transaction_id"] = json!(t);
+    }
     if order.state.is_paid() {
-        v["transaction_id"] = json!(order.transaction_id);
         v["success_time"] = json!(rfc3339(order.paid_at.unwrap_or(now)));
         amount["payer_total"] = json!(order.total);
     }
@@ -228,8 +232,10 @@ fn combined(
             }
             let mut amount =
                 json!({ "total_amount": order.total, "currency": "CNY", "payer_currency": "CNY" });
+            if let Some(t) = &order.transaction_id {
+                sub["transaction_id"] = json!(t);
+            }
             if order.state.is_paid() {
-                sub["transaction_id"] = json!(order.transaction_id);
                 sub["success_time"] = json!(rfc3339(order.paid_at.unwrap_or(now)));
                 amount["payer_amount"] = json!(order.total);
             }

@@ -260,8 +260,10 @@ fn query_order(shared: &Shared, request: &Request<'_>, fault: Option<Fault>) -> 
         ("trade_state_desc", order.state.trade_state_desc().to_owned()),
         ("trade_type", order.trade_type.to_owned()),
     ];
+    if let Some(t) = &order.transaction_id {
+        fields.push(("transaction_id", t.clone()));
+    }
     if order.state.is_paid() {
-        fields.push(("transaction_id", order.transaction_id.clone().unwrap_or_default()));
         fields.push(("total_fee", order.total.to_string()));
         fields.push(("fee_type", "CNY".to_owned()));
         fields.push(("time_end", compact_time(order.paid_at.unwrap_or(now))));
