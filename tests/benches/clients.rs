@@ -28,7 +28,10 @@ use std::time::Instant;
 
 use wxpay_core::v2::{CloseOrderV2, SignType};
 use wxpay_core::v3::CloseOrderV3;
-use wxpay_core::{Attempt, BaseUrl, CloseOutcome, Context, Operation, Request, RetryPolicy};
+use wxpay_core::{
+    Attempt, BaseUrl, CloseOutcome, ConfirmPolicy, ConfirmSettings, Context, Operation, Request,
+    RetryPolicy,
+};
 use wxpay_integration_tests::{V2_MCH, V3_MCH, config, v2_credentials, v3_credentials};
 use wxpay_sandbox::AnswerMode;
 
@@ -354,6 +357,7 @@ fn main() {
     let raw = raw_reqwest(client.config());
     let v3_ctx = Context::new().with_v3(v3_credentials(V3_MCH, AnswerMode::PublicKey));
     let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut doubt_costs, mut always_costs) = (Vec::new(), Vec::new());
     let mut signing_ratios = Vec::new();
     for round in 0..rounds {
         if let Some(sandbox) = swap {
@@ -412,6 +416,30 @@ fn main() {
             (Run::measure(pid, per_round, run_ours), r)
         };
         ratios.push(o.rate / r.rate);
+        // The confirmed close against the plain one (the same client): under `doubt` a
+        // verified 204 needs no query; under `always` every close is proven by a query.
+        for (policy, name, costs) in [
+            (ConfirmPolicy::Doubt, "doubt", &mut doubt_costs),
+            (ConfirmPolicy::Always, "always", &mut always_costs),
+        ] {
+            let prefix = format!("c32-confirm-{name}-{round}-");
+            orders(&agent, &base, V3_MCH, &prefix, per_round as u64, "unpaid");
+            let run_confirmed = || {
+                let (client, prefix) = (client.clone(), prefix.clone());
+                closes_per_sec(&rt, per_round, move |i| {
+                    let (client, op) =
+                        (client.clone(), CloseOrderV3::direct(format!("{prefix}{i:06}")));
+                    async move {
+                        let settings = ConfirmSettings::default().with_policy(policy);
+                        let c = client.close_confirmed(op, settings).await.unwrap();
+                        assert_eq!(c.outcome, CloseOutcome::Closed);
+                    }
+                })
+            };
+            let c = Run::measure(pid, per_round, run_confirmed);
+            eprintln!("c32 round {round:2}: confirmed ({name}) {c}");
+            costs.push(o.rate / c.rate);
+        }
         let rs = Run::measure(pid, per_round, run_raw_signing);
         eprintln!("c32 round {round:2}: ours {o}  raw {r}  raw+signing {rs}");
         signing_ratios.push(o.rate / rs.rate);
@@ -422,6 +450,14 @@ fn main() {
     print_cpu("async.v3_close_c32", &ours);
     print_cpu("async.v3_close_c32.raw_presigned", &theirs);
     println!("rate async.v3_close_c32_vs_raw_signing_reqwest {:.4}", median(&mut signing_ratios));
+    // Cost ratios (plain close rate over confirmed close rate): what confirming adds.
+    let plain = rates(&ours);
+    for (name, costs) in
+        [("confirm.doubt_without_doubt", &mut doubt_costs), ("confirm.always", &mut always_costs)]
+    {
+        let cost = median(costs);
+        println!("pair {name} {cost:.4} {:.1} {plain:.1} /s", plain / cost);
+    }
     println!(
         "pair async.v3_close_c32 {:.4} {:.1} {:.1} /s",
         median(&mut ratios),

@@ -93,6 +93,7 @@ const TARGETS: &[Target] = &[
     Target { name: "v3.verify", at_most: true, target: 1.10 },
     Target { name: "v3.verify_rotating", at_most: true, target: 1.10 },
     Target { name: "v3.query_parse_verify", at_most: true, target: 1.10 },
+    Target { name: "refresh.steady_state", at_most: true, target: 1.02 },
     // One lock and one hash-set insert (~50-100 ns, mostly memory) beside an APIv2 answer's
     // ~1 µs of parsing and MD5: the 2% is below one cache miss here (see replay.rs).
     Target { name: "replay_guard.v2_share", at_most: true, target: 1.15 },
@@ -102,6 +103,9 @@ const TARGETS: &[Target] = &[
     Target { name: "async.v2_close", at_most: true, target: 1.10 },
     Target { name: "async.v3_close_c32", at_most: false, target: 0.90 },
     Target { name: "bulk.v3_vs_async_client", at_most: false, target: 0.8 },
+    // Cost of a confirmed close over a plain one (c32 against the sandbox).
+    Target { name: "confirm.doubt_without_doubt", at_most: true, target: 1.02 },
+    Target { name: "confirm.always", at_most: true, target: 2.1 },
 ];
 
 /// Absolute limits: `rate <name> <value>` lines that must stay at most the limit.

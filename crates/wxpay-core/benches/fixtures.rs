@@ -179,6 +179,8 @@ pub const WECHATPAY_PUB: &str = include_str!("../tests/vectors/keys/wechatpay_pu
 pub const PUB_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
 pub const WECHATPAY_CERT: &str = include_str!("../tests/vectors/keys/wechatpay_cert.pem");
 pub const CERT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+/// A test APIv3 key (32 characters).
+pub const V3_KEY: &str = "wxpaySandboxApiV3Key0123456789ab";
 pub const V3_NONCE: &str = "593BEC0C930BF1AFEB40B4A08C8FB242";
 
 pub fn v3_ctx() -> Context {
@@ -353,6 +355,34 @@ pub fn cases() -> Vec<Case> {
             },
         )
     };
+    // A whole close (build, sign, answer, verify) through a session that keeps its
+    // certificates current and whose store is fresh, against one that refreshes nothing.
+    let refresh_pool = std::rc::Rc::new(v3_pool(256, later, CERT_SERIAL));
+    let session_close = |refresh: bool| {
+        let store = wxpay_core::v3::PlatformCertificates::from_certificates([
+            wxpay_core::v3::PlatformCertificate::from_pem(WECHATPAY_CERT).unwrap(),
+        ]);
+        let close = v3_close();
+        fresh_answers(
+            std::rc::Rc::clone(&refresh_pool),
+            move || {
+                let creds = v3_ctx_with(store.clone()).v3_credentials().unwrap().clone();
+                let creds = creds.with_api_v3_key(wxpay_core::ApiV3Key::new(V3_KEY).unwrap());
+                let mut config = wxpay_core::ClientConfig::builder().v3(creds);
+                if refresh {
+                    let fresh = wxpay_core::CertificateRefresh::default()
+                        .refreshed_at(std::time::Instant::now());
+                    config = config.refresh_certificates(store.clone(), fresh);
+                }
+                wxpay_core::Session::new(config.build().unwrap())
+            },
+            move |session, _, resp| {
+                let start = wxpay_core::Now { unix: later, instant: std::time::Instant::now() };
+                let run = wxpay_core::run_scripted(session.call(&close), start, [Ok(resp)]);
+                assert_eq!(run.result.unwrap(), CloseOutcome::Closed);
+            },
+        )
+    };
     let public_later = public.clone();
     let later_message = format!("{later}\nA1B2C3D4E5F60718293A4B5C6D7E8F90\n\n");
 
@@ -400,6 +430,11 @@ pub fn cases() -> Vec<Case> {
         Case { name: "replay_guard.v2_share", measured: v2_read(true), baseline: v2_read(false) },
         Case { name: "replay_guard.v3_share", measured: v3_read(true), baseline: v3_read(false) },
         Case { name: "v3.query_parse_verify", measured: v3_query, baseline: v3_query_baseline },
+        Case {
+            name: "refresh.steady_state",
+            measured: session_close(true),
+            baseline: session_close(false),
+        },
         Case {
             name: "v3.verify",
             measured: v3_verify,
