@@ -337,3 +337,31 @@ fn a_certificate_listed_before_its_start_is_kept_until_it_starts() {
         Err(VerifyError::CertificateNotValidNow { .. })
     ));
 }
+
+#[test]
+fn a_wrong_api_v3_key_is_named_in_the_close_error() {
+    for blocking in [true, false] {
+        let sandbox = sandbox();
+        let c = sandbox.credentials();
+        let store = PlatformCertificates::new();
+        let wrong = wxpay_core::ApiV3Key::new("WrongApiV3Key0123456789abcdefghi").unwrap();
+        let creds =
+            V3Credentials::new(V3_MCH, MERCHANT_SERIAL_NO, c.merchant_signer(), store.clone())
+                .unwrap()
+                .with_api_v3_key(wrong);
+        let config = config(sandbox.base_url())
+            .v3(creds)
+            .refresh_certificates(store.clone(), CertificateRefresh::default())
+            .build()
+            .unwrap();
+        let client = Closer::new(blocking, config);
+        let err = client.close(order(&sandbox, "wrong-key-0001")).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Verify(VerifyError::UnknownSerial(_))), "{err:?}");
+        let cause = err.refresh_failure().expect("the refresh's failure is named");
+        assert!(cause.contains("wrong APIv3 key"), "{cause}");
+        assert!(err.to_string().contains("could not be refreshed"), "{err}");
+        assert!(err.to_string().contains("wrong APIv3 key"), "{err}");
+        assert!(!cause.starts_with("order state"), "no order is involved in a download: {cause}");
+        assert_eq!(err.order_effect(), OrderEffect::Unknown, "the close was sent: {err}");
+    }
+}

@@ -28,7 +28,7 @@ use crate::endpoint::BaseUrl;
 use crate::error::TransportError;
 use crate::error::{Error, ErrorKind, OrderEffect, SignError, TransportErrorKind, VerifyError};
 use crate::operation::{Attempt, Operation, Prepared};
-use crate::refresh::Claim;
+use crate::refresh::{Claim, Keeper};
 use crate::retry::{AttemptRandom, RetryPolicy};
 use crate::session::Session;
 use crate::v3::{AsyncSigner, DownloadCertificates};
@@ -473,7 +473,30 @@ impl Drop for Refresh<'_> {
     }
 }
 
+/// Whether a refresh failed because the merchant has no platform certificates: a verified
+/// `404 RESOURCE_NOT_EXISTS` (a merchant in public-key mode only).
+fn has_no_certificates(error: &Error) -> bool {
+    error
+        .api()
+        .is_some_and(|a| a.verified && a.status == 404 && a.code.as_str() == "RESOURCE_NOT_EXISTS")
+}
+
 impl<'s, O: Operation> Call<'s, O> {
+    /// A verification error, with why the last certificate refresh failed when one did: the
+    /// cause (a wrong APIv3 key, a refused list, the network) is said where it shows.
+    fn with_cause(&self, error: Error) -> Error {
+        let unverifiable = matches!(
+            error.kind(),
+            ErrorKind::Verify(
+                VerifyError::UnknownSerial(_) | VerifyError::CertificateNotValidNow { .. }
+            )
+        );
+        match self.session.keeper().and_then(Keeper::last_failure) {
+            Some(cause) if unverifiable => error.with_refresh_failure(cause),
+            _ => error,
+        }
+    }
+
     /// Starts `op` in `session`.
     pub fn new(session: &'s Session, op: &'s O) -> Self {
         Call { session, op, stage: Stage::Begin, first: None, serial: None }
@@ -516,10 +539,11 @@ impl<'s, O: Operation> Call<'s, O> {
                     None
                 } else {
                     self.stage = Stage::Done;
-                    Some(Action::Done(Err(self
+                    let first = self
                         .first
                         .take()
-                        .unwrap_or_else(|| VerifyError::UnknownSerial(String::new()).into()))))
+                        .unwrap_or_else(|| VerifyError::UnknownSerial(String::new()).into());
+                    Some(Action::Done(Err(self.with_cause(first))))
                 }
             }
         }
@@ -569,8 +593,25 @@ impl<O: Operation> Machine for Call<'_, O> {
                                     }
                                     true
                                 }
+                                // A merchant with no platform certificates (public-key mode
+                                // only): a verified 404 RESOURCE_NOT_EXISTS. Nothing to
+                                // download, and nothing wrong: said once, asked again only at
+                                // the interval.
+                                Err(error) if has_no_certificates(&error) => {
+                                    if let Some(k) = keeper {
+                                        if k.note_no_certificates() {
+                                            tracing::info!(
+                                                "the merchant has no platform certificates (public-key mode): verifying with the keys configured"
+                                            );
+                                        }
+                                    }
+                                    true
+                                }
                                 Err(error) => {
                                     tracing::warn!(%error, "platform certificate refresh failed; keeping the current set");
+                                    if let Some(k) = keeper {
+                                        k.note_failure(&error);
+                                    }
                                     false
                                 }
                             };
@@ -624,9 +665,11 @@ impl<O: Operation> Machine for Call<'_, O> {
                             ),
                             Claim::NotNow => {
                                 self.stage = Stage::Done;
-                                return Action::Done(Err(self.first.take().unwrap_or_else(|| {
-                                    VerifyError::UnknownSerial(serial).into()
-                                })));
+                                let first = self
+                                    .first
+                                    .take()
+                                    .unwrap_or_else(|| VerifyError::UnknownSerial(serial).into());
+                                return Action::Done(Err(self.with_cause(first)));
                             }
                         };
                     }
@@ -636,8 +679,8 @@ impl<O: Operation> Machine for Call<'_, O> {
                         // in the error if this run fails too.
                         let first = self.first.take();
                         return Action::Done(match (result, first) {
-                            (Err(again), Some(first)) => Err(again.after(&first)),
-                            (result, _) => result,
+                            (Err(again), Some(first)) => Err(self.with_cause(again.after(&first))),
+                            (result, _) => result.map_err(|e| self.with_cause(e)),
                         });
                     }
                     other => return other,

@@ -96,6 +96,10 @@ struct KeeperState {
     forced: Option<(Instant, Duration)>,
     /// A refresh is under way (others go on with the current set).
     running: bool,
+    /// Why the last refresh failed, until one succeeds.
+    last_failure: Option<String>,
+    /// The merchant was found to have no platform certificates (said once).
+    no_certificates: bool,
 }
 
 impl Keeper {
@@ -112,6 +116,24 @@ impl Keeper {
     /// since).
     pub(crate) fn refreshed(&self) -> Option<Instant> {
         self.lock().succeeded
+    }
+
+    /// Records why a refresh failed (shown in the errors of calls that could not verify).
+    pub(crate) fn note_failure(&self, error: &crate::error::Error) {
+        // What failed, not what it means for an order: a download changes none.
+        self.lock().last_failure = Some(error.kind().to_string());
+    }
+
+    /// Records that the merchant has no platform certificates; whether this is news.
+    pub(crate) fn note_no_certificates(&self) -> bool {
+        let mut s = self.lock();
+        s.last_failure = None;
+        !std::mem::replace(&mut s.no_certificates, true)
+    }
+
+    /// Why the last refresh failed, if it did and none succeeded since.
+    pub(crate) fn last_failure(&self) -> Option<String> {
+        self.lock().last_failure.clone()
     }
 
     /// Whether a refresh is under way.
@@ -167,6 +189,7 @@ impl Keeper {
             if succeeded {
                 s.succeeded = Some(now);
                 s.failed = None;
+                s.last_failure = None;
             } else {
                 let backoff = s.failed.map_or(first, doubled);
                 s.failed = Some((now + backoff, backoff));

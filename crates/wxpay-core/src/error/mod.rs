@@ -108,6 +108,8 @@ struct Inner {
     /// The worst effect of the attempts before the last one.
     earlier: OrderEffect,
     request_id: Option<String>,
+    /// Why the last platform certificate refresh failed, when it explains this error.
+    refresh_failure: Option<String>,
 }
 
 impl Error {
@@ -152,6 +154,19 @@ impl Error {
         }
     }
 
+    /// Why the last platform certificate refresh failed, when that explains this error (an
+    /// answer under a serial the store could not learn: a wrong APIv3 key, a refused list,
+    /// the network). Shown by `Display` too.
+    #[must_use]
+    pub fn refresh_failure(&self) -> Option<&str> {
+        self.inner.refresh_failure.as_deref()
+    }
+
+    pub(crate) fn with_refresh_failure(mut self, cause: String) -> Self {
+        self.inner.refresh_failure = Some(cause);
+        self
+    }
+
     /// WeChat Pay's `Request-ID` of the last answer, when it carried one (support asks for it
     /// first).
     #[must_use]
@@ -193,7 +208,13 @@ impl<T: Into<ErrorKind>> From<T> for Error {
             _ => None,
         };
         Error {
-            inner: Box::new(Inner { kind, attempts: 0, earlier: OrderEffect::NotSent, request_id }),
+            inner: Box::new(Inner {
+                kind,
+                attempts: 0,
+                earlier: OrderEffect::NotSent,
+                request_id,
+                refresh_failure: None,
+            }),
         }
     }
 }
@@ -205,6 +226,7 @@ impl fmt::Debug for Error {
             .field("order_effect", &self.order_effect())
             .field("attempts", &self.inner.attempts)
             .field("request_id", &self.inner.request_id)
+            .field("refresh_failure", &self.inner.refresh_failure)
             .finish()
     }
 }
@@ -217,6 +239,9 @@ impl fmt::Display for Error {
         }
         if let Some(id) = &self.inner.request_id {
             write!(f, " [Request-ID {id}]")?;
+        }
+        if let Some(cause) = &self.inner.refresh_failure {
+            write!(f, "; the platform certificate list could not be refreshed: {cause}")?;
         }
         Ok(())
     }
