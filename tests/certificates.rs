@@ -365,3 +365,32 @@ fn a_wrong_api_v3_key_is_named_in_the_close_error() {
         assert_eq!(err.order_effect(), OrderEffect::Unknown, "the close was sent: {err}");
     }
 }
+
+#[test]
+fn certificate_mode_is_one_call_and_the_public_key_can_join_it() {
+    for blocking in [true, false] {
+        let sandbox = sandbox();
+        let c = sandbox.credentials();
+        // One call: an empty store, the APIv3 key, kept current by the client.
+        let creds = V3Credentials::certificate_mode(
+            V3_MCH,
+            MERCHANT_SERIAL_NO,
+            c.merchant_signer(),
+            c.api_v3_key(),
+        )
+        .unwrap();
+        let client =
+            Closer::new(blocking, config(sandbox.base_url()).v3(creds.clone()).build().unwrap());
+        assert_eq!(client.close(order(&sandbox, "one-call-0001")).unwrap(), CloseOutcome::Closed);
+        assert_eq!(sandbox.state().certificate_downloads(), 1, "downloaded before the first call");
+        // During the move: requests name the public key, whose answers verify too.
+        let verifier = wxpay_core::v3::PublicKeyVerifier::from_pem(
+            wxpay_sandbox::merchants::WECHATPAY_PUBLIC_KEY_ID,
+            wxpay_sandbox::merchants::WECHATPAY_PUB_PEM,
+        )
+        .unwrap();
+        let moving = creds.and_public_key(verifier);
+        let client = Closer::new(blocking, config(sandbox.base_url()).v3(moving).build().unwrap());
+        assert_eq!(client.close(order(&sandbox, "one-call-0002")).unwrap(), CloseOutcome::Closed);
+    }
+}

@@ -329,7 +329,10 @@ impl ClientConfigBuilder {
         if self.v2.is_none() && self.v3.is_none() {
             return Err(InvalidInput::MissingCredentials { api: "v2 or v3" });
         }
-        let certificates = match self.certificates {
+        // Credentials made for certificate mode bring their store, kept current by default.
+        let kept = self.v3.as_ref().and_then(|v3| v3.kept_store.clone());
+        let certificates = self.certificates.or(kept.map(|s| (s, CertificateRefresh::default())));
+        let certificates = match certificates {
             None => None,
             Some((store, refresh)) => {
                 let v3 = self.v3.as_ref().ok_or(InvalidInput::MissingCredentials { api: "v3" })?;

@@ -33,6 +33,9 @@ pub struct V3Credentials {
     pub(crate) window_secs: u64,
     pub(crate) signature_len: usize,
     pub(crate) api_v3_key: Option<crate::ApiV3Key>,
+    /// The store [`certificate_mode`](Self::certificate_mode) made: kept current by the
+    /// clients unless the configuration says otherwise.
+    pub(crate) kept_store: Option<super::PlatformCertificates>,
 }
 
 impl V3Credentials {
@@ -107,7 +110,62 @@ impl V3Credentials {
             window_secs: DEFAULT_WINDOW_SECS,
             signature_len,
             api_v3_key: None,
+            kept_store: None,
         })
+    }
+
+    /// Platform-certificate mode in one call: answers are verified with WeChat Pay's platform
+    /// certificates, which the clients download with `api_v3_key` before the first call and
+    /// keep current (every 6 hours, after an unknown serial, with back-off after failures:
+    /// [`CertificateRefresh::default`](crate::CertificateRefresh::default)). No certificate
+    /// file is needed. A configuration that names its own store and refresh
+    /// ([`ClientConfigBuilder::refresh_certificates`](crate::ClientConfigBuilder::refresh_certificates))
+    /// takes precedence. During the move to the WeChat Pay public key, add it with
+    /// [`and_public_key`](Self::and_public_key).
+    ///
+    /// ```
+    /// use wxpay_core::{ApiV3Key, ClientConfig};
+    /// use wxpay_core::v3::{RsaSigner, V3Credentials};
+    /// # use wxpay_sandbox::merchants::{MERCHANT_KEY_PEM as KEY, API_V3_KEY};
+    ///
+    /// let creds = V3Credentials::certificate_mode(
+    ///     "1900000001",
+    ///     "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C",
+    ///     RsaSigner::from_pem(KEY)?,
+    ///     ApiV3Key::new(API_V3_KEY)?,
+    /// )?;
+    /// let config = ClientConfig::builder().v3(creds).build()?;
+    /// assert!(config.certificate_refresh().is_some()); // kept current by the clients
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn certificate_mode(
+        mchid: impl Into<String>,
+        serial_no: impl Into<String>,
+        signer: impl Signer + 'static,
+        api_v3_key: crate::ApiV3Key,
+    ) -> Result<Self, InvalidInput> {
+        let store = super::PlatformCertificates::new();
+        let mut creds = Self::new(mchid, serial_no, signer, store.clone())?;
+        creds.api_v3_key = Some(api_v3_key);
+        creds.kept_store = Some(store);
+        Ok(creds)
+    }
+
+    /// During the move to the WeChat Pay public key: answers signed with the public key
+    /// verify too (besides those the credentials' verifier takes, such as the platform
+    /// certificates of [`certificate_mode`](Self::certificate_mode)), and requests name the
+    /// public key (`Wechatpay-Serial`), so that WeChat Pay signs with it.
+    #[must_use]
+    pub fn and_public_key(mut self, public_key: super::PublicKeyVerifier) -> Self {
+        if let Ok(header) = serial_header(public_key.id()) {
+            self.wechatpay_serial = WechatpaySerial::Fixed(header);
+        }
+        let set = super::VerifierSet::new().with(public_key).with(Arc::clone(&self.verifier));
+        self.verifier = Arc::new(set);
+        self
     }
 
     /// Names the key answers are expected to be signed with (`Wechatpay-Serial` request
