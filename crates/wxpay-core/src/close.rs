@@ -1,5 +1,6 @@
 //! [`CloseOrder`]: every close call wxpay makes, as one type.
 
+use crate::call_kind::CallKind;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiVersion, Error, InvalidInput};
 use crate::operation::{Attempt, Context, Operation, Prepared};
@@ -77,6 +78,19 @@ impl CloseOrder {
     /// The first [`InvalidInput`] found.
     pub fn validate(&self, now: u64) -> Result<(), InvalidInput> {
         self.as_operation().validate_at(now)
+    }
+
+    /// Which call this is.
+    #[must_use]
+    pub fn kind(&self) -> CallKind {
+        match self {
+            CloseOrder::V2(_) => CallKind::V2Close,
+            CloseOrder::V3(op) if op.is_partner() => CallKind::V3Partner,
+            CloseOrder::V3(_) => CallKind::V3Direct,
+            CloseOrder::Combined(_) => CallKind::V3Combined,
+            CloseOrder::Global(op) if op.is_by_transaction_id() => CallKind::V3GlobalById,
+            CloseOrder::Global(_) => CallKind::V3Global,
+        }
     }
 
     /// The query that asks about the order this close names: same merchant, sub-merchant

@@ -140,6 +140,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod call;
+mod call_kind;
 mod close;
 mod config;
 mod confirm;
@@ -166,6 +167,7 @@ pub use call::{
     Action, Attempts, Call, Machine, Now, RandomError, Scripted, Then, Wait, run_scripted,
     system_random,
 };
+pub use call_kind::{CallKind, UnknownCallKind};
 pub use close::CloseOrder;
 pub use config::{ClientConfig, ClientConfigBuilder};
 pub use confirm::{ConfirmPolicy, ConfirmSettings, Confirmed, ConfirmedClose, Proof};

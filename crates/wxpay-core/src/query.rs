@@ -1,5 +1,6 @@
 //! [`QueryOrder`]: every query call wxpay makes, as one type.
 
+use crate::call_kind::CallKind;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::operation::{Attempt, Context, Operation, Prepared};
@@ -29,6 +30,16 @@ impl QueryOrder {
             QueryOrder::V2(op) => op,
             QueryOrder::V3(op) => op,
             QueryOrder::Combined(op) => op,
+        }
+    }
+
+    /// Which call this is.
+    #[must_use]
+    pub fn kind(&self) -> CallKind {
+        match self {
+            QueryOrder::V2(_) => CallKind::V2Query,
+            QueryOrder::V3(op) => op.kind(),
+            QueryOrder::Combined(_) => CallKind::V3CombinedQuery,
         }
     }
 

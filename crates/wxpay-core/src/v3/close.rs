@@ -162,6 +162,12 @@ impl CloseOrderV3 {
         &self.0.number
     }
 
+    /// Whether a service provider closes for its sub-merchant.
+    #[must_use]
+    pub fn is_partner(&self) -> bool {
+        matches!(self.0.closer, Closer::Partner { .. })
+    }
+
     /// Checks the input as [`prepare`](Operation::prepare) does, at time `now`.
     ///
     /// # Errors

@@ -78,6 +78,21 @@ impl QueryOrderV3 {
         self.by_id
     }
 
+    /// Which call this is.
+    #[must_use]
+    pub fn kind(&self) -> crate::CallKind {
+        use crate::CallKind as K;
+        match self.call() {
+            QueryCall::Direct => K::V3Query,
+            QueryCall::DirectById => K::V3QueryById,
+            QueryCall::Partner => K::V3PartnerQuery,
+            QueryCall::PartnerById => K::V3PartnerQueryById,
+            QueryCall::Combined => K::V3CombinedQuery,
+            QueryCall::Global => K::V3GlobalQuery,
+            QueryCall::GlobalById => K::V3GlobalQueryById,
+        }
+    }
+
     fn call(&self) -> QueryCall {
         match (self.global, self.sub_mchid.is_some(), self.by_id) {
             (true, _, false) => QueryCall::Global,
