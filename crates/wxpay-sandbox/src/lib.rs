@@ -180,7 +180,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 pub use answer::OVERSIZED_BODY_BYTES;
-pub use config::{AnswerMode, SandboxConfig};
+pub use config::{AnswerMode, KeyMode, SandboxConfig};
 pub use control::{CONTROL_PREFIX, DEFAULT_ORDER_AGE_SECS};
 pub use merchants::{Credentials, Merchant};
 pub use order::{
@@ -221,8 +221,10 @@ impl Sandbox {
         .map_err(|e| std::io::Error::other(e.to_string()))?;
         let tls = if config.tls { Some(server::tls_config()?) } else { None };
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let state = State::default();
+        state.set_all_key_modes(config.keys);
         let shared = Arc::new(shared::Shared {
-            state: Arc::new(State::default()),
+            state: Arc::new(state),
             config,
             signer,
             platform_signers,
