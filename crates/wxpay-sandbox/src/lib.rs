@@ -182,7 +182,7 @@ use tokio::sync::watch;
 pub use answer::OVERSIZED_BODY_BYTES;
 pub use config::{AnswerMode, KeyMode, SandboxConfig};
 pub use control::{CONTROL_PREFIX, DEFAULT_ORDER_AGE_SECS};
-pub use merchants::{Credentials, Merchant};
+pub use merchants::{Credentials, Merchant, SandboxCredentials};
 pub use order::{
     DEFAULT_PAYING_SECS, DEFAULT_TOTAL_FEN, NewOrder, Order, OrderKey, OrderState, Paying,
 };
@@ -256,10 +256,11 @@ impl Sandbox {
         &self.shared.state
     }
 
-    /// What a client needs to talk to it.
+    /// What a client needs to talk to it, with its APIv3 merchants' key modes and platform
+    /// certificates as they are now (the key files and client configurations follow them).
     #[must_use]
-    pub fn credentials(&self) -> Credentials {
-        Credentials { base_url: self.shared.base_url.clone() }
+    pub fn credentials(&self) -> SandboxCredentials {
+        SandboxCredentials::new(self.shared.base_url.clone(), &self.shared.state)
     }
 
     /// Its configuration.
@@ -268,8 +269,8 @@ impl Sandbox {
         &self.shared.config
     }
 
-    /// A client configuration for talking to it as `merchant` (see
-    /// [`Credentials::client_config`]).
+    /// A client configuration for talking to it as `merchant`, following the merchant's key
+    /// mode (see [`SandboxCredentials::client_config`]).
     #[must_use]
     pub fn client_config(&self, merchant: Merchant) -> wxpay_core::ClientConfigBuilder {
         self.credentials().client_config(merchant)
