@@ -385,15 +385,17 @@ pub struct SandboxCredentials {
 }
 
 impl SandboxCredentials {
-    pub(crate) fn new(base_url: String, state: &crate::State) -> Self {
-        let (listed, signing) = state.platform_certificates();
+    /// The credentials of the sandbox at `base_url`, whose APIv3 merchants are in
+    /// `key_modes`, and whose platform certificates `listed` are listed, `signing` signing.
+    pub(crate) fn new(
+        base_url: String,
+        key_modes: Vec<(&'static str, KeyMode)>,
+        listed: Vec<usize>,
+        signing: usize,
+    ) -> Self {
         let mut certificates = vec![signing];
         certificates.extend(listed.into_iter().filter(|i| *i != signing));
-        SandboxCredentials {
-            credentials: Credentials { base_url },
-            key_modes: state.key_modes(),
-            certificates,
-        }
+        SandboxCredentials { credentials: Credentials { base_url }, key_modes, certificates }
     }
 
     /// The key mode of `merchant` (an APIv3 merchant's; for a service provider, its own),
