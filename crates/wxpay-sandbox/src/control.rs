@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 use wxpay_core::v3::percent_decode;
 
 use crate::answer::{Answer, AnswerBody, now};
+use crate::config::KeyMode;
 use crate::merchants::{
-    API_V2_KEY, MERCHANT_KEY_PEM, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES, V2_MERCHANTS,
-    V3_MERCHANTS, WECHATPAY_CERT_PEM, WECHATPAY_CERT_SERIAL, WECHATPAY_PUB_PEM,
-    WECHATPAY_PUBLIC_KEY_ID,
+    API_V2_KEY, API_V3_KEY, MERCHANT_KEY_PEM, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES,
+    V2_MERCHANTS, V3_MERCHANTS, WECHATPAY_PUB_PEM, WECHATPAY_PUBLIC_KEY_ID,
 };
 use crate::order::{DEFAULT_PAYING_SECS, NewOrder, OrderKey, OrderState};
 use crate::shared::Shared;
@@ -40,6 +40,8 @@ enum Action {
     CreateCombined,
     AddFault,
     ClearFaults,
+    Merchants,
+    SetKeys,
 }
 
 /// A route of the control API: the one list that dispatches, checks fields and is listed by
@@ -47,7 +49,7 @@ enum Action {
 #[derive(Debug)]
 struct ControlRoute {
     method: Method,
-    /// Under [`CONTROL_PREFIX`].
+    /// Under [`CONTROL_PREFIX`]; a segment `{name}` takes any value, as the field `name`.
     path: &'static str,
     action: Action,
     /// The fields it takes: query parameters for `GET`, JSON body fields otherwise.
@@ -163,7 +165,39 @@ const ROUTES: &[ControlRoute] = &[
         fields: &["step"],
         what: "takes one step of a platform-certificate rotation",
     },
+    ControlRoute {
+        method: Method::GET,
+        path: "merchants",
+        action: Action::Merchants,
+        fields: &[],
+        what: "the APIv3 merchants, each with its key mode (public-key, certificates or both)",
+    },
+    ControlRoute {
+        method: Method::POST,
+        path: "merchants/{mchid}/keys",
+        action: Action::SetKeys,
+        fields: &["mode"],
+        what: "switches APIv3 merchant {mchid} to key `mode` (public-key, certificates or both) from its next request on, as a merchant moves to the WeChat Pay public key",
+    },
 ];
+
+/// The values of `pattern`'s `{name}` segments (percent-decoded), when `path` is one of the
+/// paths of `pattern` (a route's path).
+fn path_match(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let (mut want, mut got) = (pattern.split('/'), path.split('/'));
+    let mut values = Vec::new();
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return Some(values),
+            (Some(w), Some(g)) => match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                Some(name) if !g.is_empty() => values.push((name, percent_decode(g))),
+                None if w == g => {}
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+}
 
 /// The parameters a fault takes besides the rule's (`endpoint`, `out_trade_no`, `times`), and
 /// whether each is required.
@@ -289,12 +323,24 @@ fn fields(
 
 pub(crate) fn handle(shared: &Shared, parts: &http::request::Parts, body: &[u8]) -> Answer {
     let path = parts.uri.path().strip_prefix(CONTROL_PREFIX).unwrap_or_default();
-    let Some(route) = ROUTES.iter().find(|r| r.method == parts.method && r.path == path) else {
+    let found = ROUTES
+        .iter()
+        .filter(|r| r.method == parts.method)
+        .find_map(|r| path_match(r.path, path).map(|values| (r, values)));
+    let Some((route, path_values)) = found else {
         let error = format!("no control route {} {CONTROL_PREFIX}{path}", parts.method);
         let hint = format!("GET {CONTROL_PREFIX} lists them");
         return reply(404, json!({ "error": error, "routes": hint }));
     };
-    let result = fields(route, parts, body).and_then(|v| act(shared, route.action, &v));
+    let result = fields(route, parts, body).and_then(|mut v| {
+        // The path's own fields (`{mchid}`), which the body cannot give (not among `fields`).
+        if let Value::Object(map) = &mut v {
+            for (name, value) in path_values {
+                map.insert(name.to_owned(), Value::String(value));
+            }
+        }
+        act(shared, route.action, &v)
+    });
     result.unwrap_or_else(Refusal::answer)
 }
 
@@ -361,6 +407,19 @@ fn act(shared: &Shared, action: Action, v: &Value) -> Result<Answer, Refusal> {
             shared.state.clear_faults();
             reply(200, json!({ "ok": true }))
         }
+        Action::Merchants => reply(200, json!({ "merchants": merchants(shared) })),
+        Action::SetKeys => {
+            let accepted = || KeyMode::ALL.map(KeyMode::as_str).to_vec();
+            let mchid = text(v, "mchid")?.unwrap_or_default();
+            let name = text(v, "mode")?
+                .ok_or_else(|| Refusal { accepted: accepted(), ..why("`mode` is required") })?;
+            let mode = KeyMode::parse(name).ok_or_else(|| unknown("mode", name, accepted()))?;
+            if !shared.state.set_key_mode(mchid, mode) {
+                let merchants = V3_MERCHANTS.iter().map(|m| m.mchid).collect();
+                return Err(unknown("mchid", mchid, merchants));
+            }
+            reply(200, json!({ "mchid": mchid, "mode": mode.as_str() }))
+        }
     })
 }
 
@@ -396,6 +455,7 @@ fn index() -> Value {
         "order_states": OrderState::ALL.map(OrderState::as_str),
         "paying_then": PAYING_THEN.map(OrderState::as_str),
         "rotation_steps": RotationStep::ALL.map(RotationStep::as_str),
+        "key_modes": KeyMode::ALL.map(KeyMode::as_str),
     })
 }
 
@@ -565,8 +625,38 @@ fn certificates(shared: &Shared) -> Answer {
     )
 }
 
-/// The test credentials (test keys only: this is a sandbox).
+/// The APIv3 merchants: ids, sub-merchants, key mode.
+fn merchants(shared: &Shared) -> Vec<Value> {
+    let modes = shared.state.key_modes();
+    V3_MERCHANTS
+        .iter()
+        .zip(modes)
+        .map(|(m, (_, mode))| json!({ "mchid": m.mchid, "sub_mchids": m.subs, "key_mode": mode.as_str() }))
+        .collect()
+}
+
+/// The test credentials (test keys only: this is a sandbox). Each APIv3 merchant has the
+/// WeChat Pay keys of its key mode: the public key (`wechatpay_public_key_id`,
+/// `wechatpay_public_key_pem`), the platform certificate that signs now
+/// (`wechatpay_cert_serial`, `wechatpay_cert_pem`), or both.
 fn credentials(shared: &Shared) -> Value {
+    let (_, signing) = shared.state.platform_certificates();
+    let (cert_serial, cert_pem, _) = PLATFORM_CERTIFICATES[signing];
+    let v3_merchants: Vec<Value> = merchants(shared)
+        .into_iter()
+        .map(|mut m| {
+            let mode = m["key_mode"].as_str().and_then(KeyMode::parse).unwrap_or_default();
+            if mode.has_public_key() {
+                m["wechatpay_public_key_id"] = json!(WECHATPAY_PUBLIC_KEY_ID);
+                m["wechatpay_public_key_pem"] = json!(WECHATPAY_PUB_PEM);
+            }
+            if mode.has_certificates() {
+                m["wechatpay_cert_serial"] = json!(cert_serial);
+                m["wechatpay_cert_pem"] = json!(cert_pem);
+            }
+            m
+        })
+        .collect();
     json!({
         "base_url": shared.base_url,
         "v2": {
@@ -578,13 +668,10 @@ fn credentials(shared: &Shared) -> Value {
             })).collect::<Vec<_>>(),
         },
         "v3": {
-            "merchants": V3_MERCHANTS.iter().map(|m| json!({ "mchid": m.mchid, "sub_mchids": m.subs })).collect::<Vec<_>>(),
+            "merchants": v3_merchants,
             "serial_no": MERCHANT_SERIAL_NO,
             "private_key_pem": MERCHANT_KEY_PEM,
-            "wechatpay_public_key_id": WECHATPAY_PUBLIC_KEY_ID,
-            "wechatpay_public_key_pem": WECHATPAY_PUB_PEM,
-            "wechatpay_cert_serial": WECHATPAY_CERT_SERIAL,
-            "wechatpay_cert_pem": WECHATPAY_CERT_PEM,
+            "api_v3_key": API_V3_KEY,
         },
     })
 }

@@ -28,7 +28,7 @@
 //! | `POST /v3/combine-transactions/out-trade-no/{no}/close` | APIv3 combined close (all sub-orders or none) |
 //! | `POST /v3/global/transactions/out-trade-no/{no}/close` | APIv3 cross-border close by the merchant's order number (`{"mchid"}`, or `{"sp_mchid","sub_mchid"}` for an institution) |
 //! | `POST /v3/global/transactions/id/{transaction_id}/close` | APIv3 cross-border close by WeChat Pay's order number, found through [`State::set_transaction_id`] or the control API's `transaction_id` |
-//! | `GET /v3/certificates`, `GET /v3/global/certificates` | the platform certificate list, each encrypted with the APIv3 key ([`merchants::API_V3_KEY`]) |
+//! | `GET /v3/certificates`, `GET /v3/global/certificates` | the platform certificate list, each encrypted with the APIv3 key ([`merchants::API_V3_KEY`]); `404 RESOURCE_NOT_EXISTS` to a `public-key` merchant |
 //! | `POST /pay/orderquery` | APIv2 query (common and institutional mode; by `out_trade_no` or `transaction_id`, `transaction_id` winning when both are sent) |
 //! | `GET /v3/pay/transactions/out-trade-no/{no}?mchid=` | APIv3 direct query by the merchant's number |
 //! | `GET /v3/pay/transactions/id/{transaction_id}?mchid=` | APIv3 direct query by WeChat Pay's number |
@@ -59,7 +59,9 @@
 //! merchant (`10000100`) and a service provider (`1900000109`) with sub-merchant
 //! `1900000110`; for APIv3 a direct merchant (`1900000001`) and a service provider
 //! (`1230000109`) with sub-merchant `1900000109`: the ids of the shared vectors, so those
-//! requests replay as sent. All use the shared **test** keys.
+//! requests replay as sent (the APIv3 sub-merchant has the APIv2 service provider's id
+//! because the vectors sign both with it: another id would no longer replay). All use the
+//! shared **test** keys.
 //!
 //! # Answers
 //!
@@ -68,9 +70,8 @@
 //! (`REQUIRE_POST_METHOD`, `XML_FORMAT_ERROR`, `SIGNERROR`, `MCH_NOT_EXISTS`,
 //! `APPID_MCHID_NOT_MATCH`, …), unsigned, as the shared vectors show. APIv3 answers, 204
 //! and errors alike, carry `Wechatpay-Timestamp/Nonce/Signature/Serial/Signature-Type` and
-//! `Request-ID`, signed with the sandbox's WeChat Pay key under the key id the request's
-//! `Wechatpay-Serial` names (public-key or platform-certificate mode), or
-//! [`SandboxConfig::answer_mode`] when it names neither.
+//! `Request-ID`, signed with the WeChat Pay key that the merchant's key mode and the request's
+//! `Wechatpay-Serial` choose (below).
 //!
 //! Where the public documentation is silent, the sandbox answers as follows (and
 //! wxpay-core reads each of these as the matching outcome or error):
@@ -105,6 +106,49 @@
 //! is to query; APIv2's signed `USERPAYING` is a refusal (the order is unchanged). A query
 //! then answers `USERPAYING` until the payer is done.
 //!
+//! # Key modes
+//!
+//! WeChat Pay is moving merchants from platform certificates to the WeChat Pay public key
+//! (id `PUB_KEY_ID_…`). Every APIv3 merchant of the sandbox has a [`KeyMode`], the same for
+//! all at start ([`SandboxConfig::keys`], `both` unless set) and switchable per merchant while
+//! running ([`State::set_key_mode`], or `POST /__sandbox/merchants/{mchid}/keys`): the move
+//! itself, from the merchant's next request on. A service provider's mode is its
+//! sub-merchants' (it signs their requests).
+//!
+//! | mode | answers signed with | `GET /v3/certificates` (and the global list) |
+//! | --- | --- | --- |
+//! | `public-key` (new merchants) | the public key, whatever the request's `Wechatpay-Serial` names | `404 {"code":"RESOURCE_NOT_EXISTS","message":…}`, signed with the public key |
+//! | `certificates` (older merchants) | the platform certificate that signs now (rotation included), whatever the request names; the public key is never used | the listed certificates |
+//! | `both` (a merchant during the move, as WeChat Pay runs it) | the request's `Wechatpay-Serial` decides: the public key id, the public key; anything else, or no header, the platform certificate that signs now | the listed certificates |
+//!
+//! So a client in certificate mode that sends no `Wechatpay-Serial` (as wechatpayv3 does)
+//! gets certificate-signed answers from a `both` merchant, and a client that trusts only one
+//! key gets answers it cannot verify ("serial not found") from a merchant that does not hold
+//! it. The request's `Authorization` names the merchant; a request naming no known merchant is
+//! answered in the mode given at start. [`SandboxConfig::answer_mode`] only says what a `both`
+//! merchant's request naming neither key gets: the certificate unless set (`PublicKey` keeps
+//! the sandbox's answer from before key modes). The sandbox signs "with the public key" under
+//! the public key id, with the key of its first platform certificate (the test keys share it);
+//! `Wechatpay-Serial` is what tells them apart, as clients choose their key by it.
+//!
+//! The credentials follow the modes: [`Sandbox::credentials`] ([`SandboxCredentials`], taken
+//! as the modes and the certificate that signs are then) writes key files and client
+//! configurations with the keys of the merchant's mode only. [`SandboxCredentials::write_key_files`]
+//! follows the direct merchant's mode (the one `WXPAY_MCHID` names):
+//!
+//! | mode | WeChat Pay key settings written |
+//! | --- | --- |
+//! | `public-key` | `WXPAY_PUBLIC_KEY_ID`, `WXPAY_PUBLIC_KEY_FILE` (no certificate) |
+//! | `certificates` | `WXPAY_PLATFORM_CERT_FILE`, the certificate that signs (no public key) |
+//! | `both` | all three |
+//!
+//! and in every mode `WXPAY_BASE_URL`, `WXPAY_APPID`, `WXPAY_MCH_ID`, `WXPAY_API_V2_KEY_FILE`,
+//! `WXPAY_API_V3_KEY_FILE`, `WXPAY_MCHID`, `WXPAY_SERIAL_NO`, `WXPAY_PRIVATE_KEY_FILE`,
+//! `WXPAY_TLS_ROOTS_FILE` (HTTPS only), the `WXPAY_SANDBOX_V2_*`/`WXPAY_SANDBOX_V3_*` ids, and
+//! `WXPAY_SANDBOX_V3_KEY_MODE` naming the mode. `GET /__sandbox/credentials` gives each APIv3
+//! merchant its `key_mode` and the keys of that mode. [`Credentials`] alone (no running
+//! sandbox) writes a `both` merchant's, or a mode's through [`Credentials::write_key_files_for`].
+//!
 //! Those rules, and the 5-minute rule, are wxpay-core's own ([`wxpay_core::server`],
 //! [`wxpay_core::v3::QueryCall`], [`wxpay_core::v3::check_out_trade_no`], …). The signature
 //! of an APIv3 query covers the path with its query string and an empty body.
@@ -114,7 +158,7 @@
 //! JSON in and out, under `/__sandbox/` (never a WeChat Pay path). `GET /__sandbox/` lists
 //! it: every route with the fields it takes (`routes`), every fault by name with its
 //! parameters (`faults`), the `endpoints` a fault can be scoped to, the `order_states`, what a
-//! paying order can turn into (`paying_then`) and the `rotation_steps`. The control API refuses, with a 400 `{"error", "accepted"}` that lists
+//! paying order can turn into (`paying_then`), the `rotation_steps` and the `key_modes`. The control API refuses, with a 400 `{"error", "accepted"}` that lists
 //! what it takes, a field a route does not take (a query parameter of a `GET`, a body field
 //! otherwise), a field of the wrong type, a parameter of another fault (`delay_ms` on
 //! `system_error`), and an unknown fault, endpoint, order state or rotation step; `null` is
@@ -155,7 +199,12 @@
 //!   that signs; `POST /__sandbox/certificates/rotate` `{"step": "add"|"switch"|"retire"}`
 //!   rotates them as WeChat Pay does (list the next ahead of use, sign with it, stop listing
 //!   the old one);
-//! - `GET /__sandbox/credentials`, `GET /__sandbox/stats`, `GET /__sandbox/health`.
+//! - `GET /__sandbox/merchants`: the APIv3 merchants with their `key_mode`;
+//!   `POST /__sandbox/merchants/{mchid}/keys` `{"mode": "public-key"|"certificates"|"both"}`
+//!   switches one (see "Key modes"; a sub-merchant has its service provider's mode, and an
+//!   id that is no APIv3 merchant of the sandbox is refused, listing those that are);
+//! - `GET /__sandbox/credentials` (each APIv3 merchant with the keys of its mode),
+//!   `GET /__sandbox/stats`, `GET /__sandbox/health`.
 //!
 //! The same is available in-process through [`Sandbox::state`].
 #![forbid(unsafe_code)]
@@ -180,9 +229,9 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 pub use answer::OVERSIZED_BODY_BYTES;
-pub use config::{AnswerMode, SandboxConfig};
+pub use config::{AnswerMode, KeyMode, SandboxConfig};
 pub use control::{CONTROL_PREFIX, DEFAULT_ORDER_AGE_SECS};
-pub use merchants::{Credentials, Merchant};
+pub use merchants::{Credentials, Merchant, SandboxCredentials};
 pub use order::{
     DEFAULT_PAYING_SECS, DEFAULT_TOTAL_FEN, NewOrder, Order, OrderKey, OrderState, Paying,
 };
@@ -221,8 +270,10 @@ impl Sandbox {
         .map_err(|e| std::io::Error::other(e.to_string()))?;
         let tls = if config.tls { Some(server::tls_config()?) } else { None };
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let state = State::default();
+        state.set_all_key_modes(config.keys);
         let shared = Arc::new(shared::Shared {
-            state: Arc::new(State::default()),
+            state: Arc::new(state),
             config,
             signer,
             platform_signers,
@@ -254,10 +305,13 @@ impl Sandbox {
         &self.shared.state
     }
 
-    /// What a client needs to talk to it.
+    /// What a client needs to talk to it, with its APIv3 merchants' key modes and platform
+    /// certificates as they are now (the key files and client configurations follow them).
     #[must_use]
-    pub fn credentials(&self) -> Credentials {
-        Credentials { base_url: self.shared.base_url.clone() }
+    pub fn credentials(&self) -> SandboxCredentials {
+        let state = &self.shared.state;
+        let (listed, signing) = state.platform_certificates();
+        SandboxCredentials::new(self.shared.base_url.clone(), state.key_modes(), listed, signing)
     }
 
     /// Its configuration.
@@ -266,8 +320,8 @@ impl Sandbox {
         &self.shared.config
     }
 
-    /// A client configuration for talking to it as `merchant` (see
-    /// [`Credentials::client_config`]).
+    /// A client configuration for talking to it as `merchant`, following the merchant's key
+    /// mode (see [`SandboxCredentials::client_config`]).
     #[must_use]
     pub fn client_config(&self, merchant: Merchant) -> wxpay_core::ClientConfigBuilder {
         self.credentials().client_config(merchant)

@@ -9,6 +9,7 @@ use wxpay_core::v3::{
 };
 use wxpay_core::{ApiV2Key, ClientConfig, ClientConfigBuilder, CloseOrder};
 
+use crate::config::KeyMode;
 use crate::order::OrderKey;
 
 /// The merchant's API private key (test key).
@@ -226,13 +227,34 @@ impl Credentials {
     }
 
     /// A client configuration for the sandbox as `merchant`: its base URL, the merchant's
-    /// credentials (APIv3 answers verified in either mode; the APIv3 key), the sandbox's TLS
-    /// root when it serves HTTPS. Add settings, then `build()`.
+    /// credentials (APIv3 answers verified in either mode, the public key first; the APIv3
+    /// key), the sandbox's TLS root when it serves HTTPS. Add settings, then `build()`. A
+    /// running sandbox's [`SandboxCredentials::client_config`] follows the merchant's key mode.
     ///
     /// # Panics
     /// Never: the embedded test ids and keys are valid.
     #[must_use]
     pub fn client_config(&self, merchant: Merchant) -> ClientConfigBuilder {
+        self.client_config_for(merchant, KeyMode::Both)
+    }
+
+    /// [`client_config`](Self::client_config) for a merchant in key mode `keys`: APIv3
+    /// answers verified with the public key, the first platform certificate, or both (the
+    /// public key first, so it is the key the requests name).
+    #[must_use]
+    pub fn client_config_for(&self, merchant: Merchant, keys: KeyMode) -> ClientConfigBuilder {
+        self.client_config_with(merchant, keys, &[0])
+    }
+
+    /// The client configuration, APIv3 answers verified by the keys of mode `keys`: the public
+    /// key and the platform certificates `certificates` (indexes into
+    /// [`PLATFORM_CERTIFICATES`]).
+    fn client_config_with(
+        &self,
+        merchant: Merchant,
+        keys: KeyMode,
+        certificates: &[usize],
+    ) -> ClientConfigBuilder {
         let mut builder = ClientConfig::builder().base_url(&self.base_url);
         if self.base_url.starts_with("https://") {
             builder = builder.tls_roots_pem(TLS_CA_PEM);
@@ -247,10 +269,18 @@ impl Credentials {
             }
             Merchant::V3Direct | Merchant::V3Partner => {
                 let m = &V3_MERCHANTS[usize::from(merchant == Merchant::V3Partner)];
-                let certificate = PlatformCertificateVerifier::from_pem(WECHATPAY_CERT_PEM)
-                    .expect("the embedded certificate loads");
-                let verifiers =
-                    VerifierSet::new().with(self.public_key_verifier()).with(certificate);
+                let mut verifiers = VerifierSet::new();
+                if keys.has_public_key() {
+                    verifiers = verifiers.with(self.public_key_verifier());
+                }
+                if keys.has_certificates() {
+                    for i in certificates {
+                        let Some((_, pem, _)) = PLATFORM_CERTIFICATES.get(*i) else { continue };
+                        let certificate = PlatformCertificateVerifier::from_pem(pem)
+                            .expect("the embedded certificate loads");
+                        verifiers = verifiers.with(certificate);
+                    }
+                }
                 let creds = V3Credentials::new(
                     m.mchid,
                     MERCHANT_SERIAL_NO,
@@ -268,10 +298,39 @@ impl Credentials {
     /// that name them and the default merchants (APIv2 common mode, APIv3 direct), which the
     /// `wxpay` command reads; then `WXPAY_SANDBOX_*` values for the other merchants, to give
     /// as flags (`--mch-id "$WXPAY_SANDBOX_V2_SP_MCH_ID"` …). Key material stays in the files.
+    /// The WeChat Pay keys are those of a `both` merchant (the public key and the first
+    /// platform certificate); a running sandbox's [`SandboxCredentials::write_key_files`]
+    /// follows the direct merchant's key mode.
     ///
     /// # Errors
     /// Any error writing the files.
     pub fn write_key_files(&self, dir: &Path) -> std::io::Result<Vec<(&'static str, String)>> {
+        self.write_key_files_for(dir, KeyMode::Both)
+    }
+
+    /// [`write_key_files`](Self::write_key_files) for a direct merchant in key mode `keys`:
+    /// `WXPAY_PUBLIC_KEY_ID` and `WXPAY_PUBLIC_KEY_FILE` when it has the public key,
+    /// `WXPAY_PLATFORM_CERT_FILE` (the first platform certificate) when it has certificates,
+    /// and `WXPAY_SANDBOX_V3_KEY_MODE` naming the mode.
+    ///
+    /// # Errors
+    /// Any error writing the files.
+    pub fn write_key_files_for(
+        &self,
+        dir: &Path,
+        keys: KeyMode,
+    ) -> std::io::Result<Vec<(&'static str, String)>> {
+        self.write_key_files_with(dir, keys, 0)
+    }
+
+    /// The key files, the platform certificate written being `certificate` (an index into
+    /// [`PLATFORM_CERTIFICATES`]).
+    fn write_key_files_with(
+        &self,
+        dir: &Path,
+        keys: KeyMode,
+        certificate: usize,
+    ) -> std::io::Result<Vec<(&'static str, String)>> {
         std::fs::create_dir_all(dir)?;
         let file = |name: &str, content: &str| -> std::io::Result<String> {
             let path = dir.join(name);
@@ -287,10 +346,16 @@ impl Credentials {
             ("WXPAY_MCHID", V3_MERCHANTS[0].mchid.to_owned()),
             ("WXPAY_SERIAL_NO", MERCHANT_SERIAL_NO.to_owned()),
             ("WXPAY_PRIVATE_KEY_FILE", file("apiclient_key.pem", MERCHANT_KEY_PEM)?),
-            ("WXPAY_PUBLIC_KEY_ID", WECHATPAY_PUBLIC_KEY_ID.to_owned()),
-            ("WXPAY_PUBLIC_KEY_FILE", file("wechatpay_pub.pem", WECHATPAY_PUB_PEM)?),
-            ("WXPAY_PLATFORM_CERT_FILE", file("wechatpay_cert.pem", WECHATPAY_CERT_PEM)?),
         ];
+        if keys.has_public_key() {
+            vars.push(("WXPAY_PUBLIC_KEY_ID", WECHATPAY_PUBLIC_KEY_ID.to_owned()));
+            vars.push(("WXPAY_PUBLIC_KEY_FILE", file("wechatpay_pub.pem", WECHATPAY_PUB_PEM)?));
+        }
+        if keys.has_certificates() {
+            let (_, pem, _) =
+                PLATFORM_CERTIFICATES.get(certificate).unwrap_or(&PLATFORM_CERTIFICATES[0]);
+            vars.push(("WXPAY_PLATFORM_CERT_FILE", file("wechatpay_cert.pem", pem)?));
+        }
         if self.base_url.starts_with("https://") {
             vars.push(("WXPAY_TLS_ROOTS_FILE", file("tls_ca.pem", TLS_CA_PEM)?));
         }
@@ -300,7 +365,85 @@ impl Credentials {
             ("WXPAY_SANDBOX_V2_SUB_MCH_ID", V2_MERCHANTS[1].subs[0].0.to_owned()),
             ("WXPAY_SANDBOX_V3_SP_MCHID", V3_MERCHANTS[1].mchid.to_owned()),
             ("WXPAY_SANDBOX_V3_SUB_MCHID", V3_MERCHANTS[1].subs[0].to_owned()),
+            ("WXPAY_SANDBOX_V3_KEY_MODE", keys.as_str().to_owned()),
         ]);
         Ok(vars)
+    }
+}
+
+/// What a client needs to talk to a running sandbox ([`Sandbox::credentials`](crate::Sandbox::credentials)),
+/// with its APIv3 merchants' key modes and platform certificates as they were when taken:
+/// the [`Credentials`] (it derefs to them), whose key files and client configurations
+/// follow each merchant's key mode.
+#[derive(Debug, Clone)]
+pub struct SandboxCredentials {
+    credentials: Credentials,
+    key_modes: Vec<(&'static str, KeyMode)>,
+    /// The listed platform certificates, the one that signs first (indexes into
+    /// [`PLATFORM_CERTIFICATES`]).
+    certificates: Vec<usize>,
+}
+
+impl SandboxCredentials {
+    /// The credentials of the sandbox at `base_url`, whose APIv3 merchants are in
+    /// `key_modes`, and whose platform certificates `listed` are listed, `signing` signing.
+    pub(crate) fn new(
+        base_url: String,
+        key_modes: Vec<(&'static str, KeyMode)>,
+        listed: Vec<usize>,
+        signing: usize,
+    ) -> Self {
+        let mut certificates = vec![signing];
+        certificates.extend(listed.into_iter().filter(|i| *i != signing));
+        SandboxCredentials { credentials: Credentials { base_url }, key_modes, certificates }
+    }
+
+    /// The key mode of `merchant` (an APIv3 merchant's; for a service provider, its own),
+    /// `None` for APIv2 merchants.
+    #[must_use]
+    pub fn key_mode(&self, merchant: Merchant) -> Option<KeyMode> {
+        let mchid = match merchant {
+            Merchant::V2Common | Merchant::V2Institutional => return None,
+            Merchant::V3Direct => V3_MERCHANTS[0].mchid,
+            Merchant::V3Partner => V3_MERCHANTS[1].mchid,
+        };
+        self.key_modes.iter().find(|(m, _)| *m == mchid).map(|(_, k)| *k)
+    }
+
+    /// The credentials, whatever the key modes.
+    #[must_use]
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// A client configuration for the sandbox as `merchant`, as
+    /// [`Credentials::client_config`], verifying APIv3 answers with the keys of the
+    /// merchant's key mode: the public key, the listed platform certificates (the one that
+    /// signs first), or both (the public key first, so it is the key the requests name).
+    #[must_use]
+    pub fn client_config(&self, merchant: Merchant) -> ClientConfigBuilder {
+        let keys = self.key_mode(merchant).unwrap_or_default();
+        self.credentials.client_config_with(merchant, keys, &self.certificates)
+    }
+
+    /// Writes the key files as [`Credentials::write_key_files`], the WeChat Pay keys being
+    /// those of the direct merchant's key mode (the one `WXPAY_MCHID` names): `public-key`
+    /// writes `WXPAY_PUBLIC_KEY_ID` and `WXPAY_PUBLIC_KEY_FILE` and no certificate;
+    /// `certificates` writes `WXPAY_PLATFORM_CERT_FILE` (the certificate that signs) and no
+    /// public key; `both` writes the three. `WXPAY_SANDBOX_V3_KEY_MODE` names the mode.
+    ///
+    /// # Errors
+    /// Any error writing the files.
+    pub fn write_key_files(&self, dir: &Path) -> std::io::Result<Vec<(&'static str, String)>> {
+        let keys = self.key_mode(Merchant::V3Direct).unwrap_or_default();
+        self.credentials.write_key_files_with(dir, keys, self.certificates[0])
+    }
+}
+
+impl std::ops::Deref for SandboxCredentials {
+    type Target = Credentials;
+
+    fn deref(&self) -> &Credentials {
+        &self.credentials
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::config::KeyMode;
 use crate::order::{Closing, NewOrder, Order, OrderKey, OrderState, Paying};
 
 /// An endpoint of the sandbox's WeChat Pay side.
@@ -451,11 +452,19 @@ fn payable(state: OrderState) -> bool {
     matches!(state, OrderState::Unpaid | OrderState::PayError | OrderState::Paying)
 }
 
+/// The APIv3 merchants' key modes: one for all, and each merchant's own once set.
+#[derive(Debug, Default)]
+struct Keys {
+    all: KeyMode,
+    merchants: HashMap<&'static str, KeyMode>,
+}
+
 /// Orders, faults and counters, shared by every connection.
 #[derive(Debug, Default)]
 pub struct State {
     orders: Mutex<Orders>,
     rotation: Mutex<Rotation>,
+    keys: Mutex<Keys>,
     certificate_downloads: AtomicU64,
     faults: Mutex<Vec<FaultRule>>,
     requests: AtomicU64,
@@ -574,6 +583,42 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// The key mode of APIv3 merchant `mchid` (a service provider's for its sub-merchants):
+    /// its own once set, else the one every merchant has ([`SandboxConfig::keys`](crate::SandboxConfig::keys)
+    /// at start). An id that is no APIv3 merchant of the sandbox has that one too.
+    #[must_use]
+    pub fn key_mode(&self, mchid: &str) -> KeyMode {
+        let keys = lock(&self.keys);
+        keys.merchants.get(mchid).copied().unwrap_or(keys.all)
+    }
+
+    /// Every APIv3 merchant's key mode, in the order of
+    /// [`V3_MERCHANTS`](crate::merchants::V3_MERCHANTS).
+    #[must_use]
+    pub fn key_modes(&self) -> Vec<(&'static str, KeyMode)> {
+        let keys = lock(&self.keys);
+        crate::merchants::V3_MERCHANTS
+            .iter()
+            .map(|m| (m.mchid, keys.merchants.get(m.mchid).copied().unwrap_or(keys.all)))
+            .collect()
+    }
+
+    /// Switches APIv3 merchant `mchid` to `mode` from its next request on (a merchant's move
+    /// to the public key, say); false, and nothing changed, if the sandbox has no such APIv3
+    /// merchant.
+    pub fn set_key_mode(&self, mchid: &str, mode: KeyMode) -> bool {
+        let Some(merchant) = crate::merchants::v3_merchant(mchid) else { return false };
+        lock(&self.keys).merchants.insert(merchant.mchid, mode);
+        true
+    }
+
+    /// Puts every APIv3 merchant in `mode`, forgetting the modes set one by one.
+    pub fn set_all_key_modes(&self, mode: KeyMode) {
+        let mut keys = lock(&self.keys);
+        keys.all = mode;
+        keys.merchants.clear();
     }
 
     /// The listed platform certificates' indexes, and the one that signs.

@@ -8,7 +8,7 @@ use wxpay_core::server::{check_combined_close, check_nonce};
 use wxpay_core::v3::{Authorization, Signer, SubOrder, Verifier, header, response_message};
 
 use crate::answer::{Answer, AnswerBody, OVERSIZED_BODY_BYTES, nonce, now, plain, rfc3339};
-use crate::config::AnswerMode;
+use crate::config::{AnswerMode, KeyMode};
 use crate::merchants::{
     API_V3_KEY, MERCHANT_SERIAL_NO, PLATFORM_CERTIFICATES, WECHATPAY_PUBLIC_KEY_ID, v3_merchant,
 };
@@ -18,6 +18,10 @@ use crate::state::{CombinedOrder, ESCAPE_TEXT, Fault, Route};
 
 /// The serial of [`Fault::ForgedSerial`] answers: no platform certificate's.
 const FORGED_SERIAL: &str = "F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0";
+
+/// The message of the certificate list's `404 RESOURCE_NOT_EXISTS` to a merchant that has
+/// only the WeChat Pay public key.
+const NO_CERTIFICATES: &str = "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥 (the merchant uses the WeChat Pay public key)";
 
 /// An APIv3 answer before signing.
 pub(crate) struct Reply {
@@ -320,26 +324,47 @@ pub(crate) fn check_signature(
     Ok(auth)
 }
 
-/// Signs an answer with the sandbox's WeChat Pay key, in the mode the request asked for
-/// (its `Wechatpay-Serial`) or the configured one, applying signature-level faults.
+/// The key that signs an answer to `parts`: as WeChat Pay chooses it for the merchant the
+/// request's `Authorization` names (the sandbox's mode for all when it names none), by the
+/// merchant's key mode and, for a merchant that has both keys, the request's
+/// `Wechatpay-Serial`.
+fn signing_key(shared: &Shared, parts: &http::request::Parts) -> AnswerMode {
+    let mchid = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| Authorization::parse(h).ok())
+        .map(|auth| auth.mchid)
+        .unwrap_or_default();
+    match shared.state.key_mode(&mchid) {
+        KeyMode::PublicKey => AnswerMode::PublicKey,
+        KeyMode::Certificates => AnswerMode::PlatformCertificate,
+        KeyMode::Both => {
+            let asked = parts.headers.get(header::SERIAL).and_then(|v| v.to_str().ok());
+            let is_platform =
+                |s: &str| PLATFORM_CERTIFICATES.iter().any(|(p, _, _)| p.eq_ignore_ascii_case(s));
+            match asked {
+                Some(s) if s == WECHATPAY_PUBLIC_KEY_ID => AnswerMode::PublicKey,
+                Some(s) if is_platform(s) => AnswerMode::PlatformCertificate,
+                // No header, or a serial of no key: the certificate, as WeChat Pay does
+                // (unless configured otherwise).
+                _ => shared.config.answer_mode,
+            }
+        }
+    }
+}
+
+/// Signs an answer with the sandbox's WeChat Pay key that the merchant's key mode and the
+/// request choose ([`signing_key`]), applying signature-level faults. The platform
+/// certificate that signs is the one that signs now, whichever the request named: as
+/// WeChat Pay does after a rotation.
 pub(crate) fn sign(
     shared: &Shared,
     parts: &http::request::Parts,
     reply: Reply,
     fault: Option<Fault>,
 ) -> Answer {
-    // The mode the request asks for (its `Wechatpay-Serial` names the public key or any
-    // platform certificate), else the configured one. In certificate mode the certificate
-    // that signs now signs, whichever the request named: as WeChat Pay does after a rotation.
-    let asked = parts.headers.get(header::SERIAL).and_then(|v| v.to_str().ok());
-    let is_platform =
-        |s: &str| PLATFORM_CERTIFICATES.iter().any(|(p, _, _)| p.eq_ignore_ascii_case(s));
-    let mode = match asked {
-        Some(s) if s == WECHATPAY_PUBLIC_KEY_ID => AnswerMode::PublicKey,
-        Some(s) if is_platform(s) => AnswerMode::PlatformCertificate,
-        _ => shared.config.answer_mode,
-    };
-    let (serial, signer) = match mode {
+    let (serial, signer) = match signing_key(shared, parts) {
         AnswerMode::PublicKey => (WECHATPAY_PUBLIC_KEY_ID, &shared.signer),
         AnswerMode::PlatformCertificate => {
             let (_, signing) = shared.state.platform_certificates();
@@ -389,7 +414,7 @@ pub(crate) fn sign(
 
 /// `GET /v3/certificates` (and the global list): the listed platform certificates, each
 /// encrypted with the merchants' APIv3 key (AES-256-GCM, associated data `certificate`), in
-/// an answer signed like every other.
+/// an answer signed like every other; `404 RESOURCE_NOT_EXISTS` to a `public-key` merchant.
 pub(crate) fn certificates(
     shared: &Shared,
     parts: &http::request::Parts,
@@ -412,8 +437,13 @@ fn list_certificates(shared: &Shared, parts: &http::request::Parts, body: &[u8])
     if let Err(refusal) = wxpay_core::v3::check_request_headers(&parts.headers, !body.is_empty()) {
         return Reply::error(refusal.status, refusal.code, &refusal.message, None);
     }
-    if let Err(reply) = check_signature(shared, parts, body) {
-        return reply;
+    let auth = match check_signature(shared, parts, body) {
+        Ok(auth) => auth,
+        Err(reply) => return reply,
+    };
+    // A merchant with only the public key has no certificate to list.
+    if !shared.state.key_mode(&auth.mchid).has_certificates() {
+        return Reply::error(404, "RESOURCE_NOT_EXISTS", NO_CERTIFICATES, None);
     }
     shared.state.count_certificate_download();
     let (listed, _) = shared.state.platform_certificates();

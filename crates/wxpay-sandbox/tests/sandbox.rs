@@ -701,7 +701,11 @@ fn the_control_api_over_http() {
 
     let (_, creds) = f.control("GET", "credentials", None);
     assert_eq!(creds["base_url"], f.sandbox.base_url());
-    assert_eq!(creds["v3"]["wechatpay_public_key_id"], "PUB_KEY_ID_0114232134912410000000000000");
+    // A both merchant (the default) has the public key and the certificate.
+    let direct = &creds["v3"]["merchants"][0];
+    assert_eq!(direct["key_mode"], "both");
+    assert_eq!(direct["wechatpay_public_key_id"], "PUB_KEY_ID_0114232134912410000000000000");
+    assert_eq!(direct["wechatpay_cert_serial"], "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
     let (_, stats) = f.control("GET", "stats", None);
     assert_eq!(stats["requests"].as_u64(), Some(5));
 }
@@ -1100,13 +1104,15 @@ fn the_control_api_lists_itself() {
         ("DELETE", "/__sandbox/faults"),
         ("GET", "/__sandbox/certificates"),
         ("POST", "/__sandbox/certificates/rotate"),
+        ("GET", "/__sandbox/merchants"),
+        ("POST", "/__sandbox/merchants/{mchid}/keys"),
     ] {
         assert!(
             routes.contains(&(method.to_owned(), path.to_owned())),
             "{method} {path}: {routes:?}"
         );
     }
-    assert_eq!(routes.len(), 12);
+    assert_eq!(routes.len(), 14);
     // Every listed route answers as listed (none is a 404).
     for (method, path) in &routes {
         if method == "GET" && path != "/__sandbox/orders" {
@@ -1144,6 +1150,7 @@ fn the_control_api_lists_itself() {
     );
     assert_eq!(v["paying_then"], json!(["paid", "unpaid"]));
     assert_eq!(v["rotation_steps"], json!(["add", "switch", "retire"]));
+    assert_eq!(v["key_modes"], json!(["public-key", "certificates", "both"]));
     let endpoints: Vec<&str> =
         v["endpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
     assert_eq!(endpoints, Route::ALL.map(Route::as_str));
