@@ -64,6 +64,14 @@ impl Closer {
         }
     }
 
+    fn session(&self) -> &wxpay_core::Session {
+        match (&self.blocking, &self.asynchronous) {
+            (Some(c), _) => c.session(),
+            (None, Some((c, _))) => c.session(),
+            _ => unreachable!(),
+        }
+    }
+
     fn close(&self, op: impl Into<CloseOrder>) -> Result<CloseOutcome, Error> {
         match (&self.blocking, &self.asynchronous) {
             (Some(c), _) => c.close(op),
@@ -392,5 +400,90 @@ fn certificate_mode_is_one_call_and_the_public_key_can_join_it() {
         let moving = creds.and_public_key(verifier);
         let client = Closer::new(blocking, config(sandbox.base_url()).v3(moving).build().unwrap());
         assert_eq!(client.close(order(&sandbox, "one-call-0002")).unwrap(), CloseOutcome::Closed);
+    }
+}
+
+/// Credentials as a merchant in the move configures them: certificate mode kept current,
+/// and the public key.
+fn moving_client(sandbox: &SandboxThread, blocking: bool) -> Closer {
+    let c = sandbox.credentials();
+    let public_key = wxpay_core::v3::PublicKeyVerifier::from_pem(
+        wxpay_sandbox::merchants::WECHATPAY_PUBLIC_KEY_ID,
+        wxpay_sandbox::merchants::WECHATPAY_PUB_PEM,
+    )
+    .unwrap();
+    let creds = V3Credentials::certificate_mode(
+        V3_MCH,
+        MERCHANT_SERIAL_NO,
+        c.merchant_signer(),
+        c.api_v3_key(),
+    )
+    .unwrap()
+    .and_public_key(public_key);
+    Closer::new(blocking, config(sandbox.base_url()).v3(creds).build().unwrap())
+}
+
+#[test]
+fn a_public_key_merchant_answers_the_list_with_a_signed_404_and_closes_go_on() {
+    use wxpay_sandbox::KeyMode;
+    for blocking in [true, false] {
+        let sandbox = SandboxThread::start(SandboxConfig {
+            keys: KeyMode::PublicKey,
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        let client = moving_client(&sandbox, blocking);
+        let before = sandbox.state().requests();
+        for i in 0..5 {
+            let no = format!("pk-only-{i:04}");
+            assert_eq!(client.close(order(&sandbox, &no)).unwrap(), CloseOutcome::Closed, "{no}");
+        }
+        // The signed 404 (no certificates) counts as a list that says so, not a failure to
+        // retry a minute later.
+        assert!(client.session().certificates_refreshed_at().is_some());
+        // One list asked for, then only the closes.
+        assert_eq!(
+            sandbox.state().requests() - before,
+            6,
+            "the list is not asked again on every call"
+        );
+        assert_eq!(sandbox.state().certificate_downloads(), 0);
+    }
+}
+
+#[test]
+fn closes_go_on_through_the_move_certificates_then_both_then_the_public_key() {
+    use wxpay_sandbox::KeyMode;
+    for blocking in [true, false] {
+        let sandbox = SandboxThread::start(SandboxConfig {
+            keys: KeyMode::Certificates,
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        let client = moving_client(&sandbox, blocking);
+        let mut n = 0;
+        let mut close_some = |label: &str| {
+            for _ in 0..3 {
+                n += 1;
+                let no = format!("move-{blocking}-{n:04}");
+                let got = client.close(order(&sandbox, &no));
+                assert_eq!(got.unwrap(), CloseOutcome::Closed, "{label} {no}");
+                let o = sandbox.state().order(&OrderKey::new(V3_MCH, &no)).unwrap();
+                assert_eq!(
+                    (o.close_calls, o.closes),
+                    (1, 1),
+                    "{label} {no}: one close, no false claim"
+                );
+            }
+        };
+        close_some("certificates");
+        assert!(sandbox.state().set_key_mode(V3_MCH, KeyMode::Both));
+        close_some("both");
+        // A rotation while in both.
+        sandbox.state().rotate_certificate(RotationStep::Add).unwrap();
+        sandbox.state().rotate_certificate(RotationStep::Switch).unwrap();
+        close_some("both, rotated");
+        assert!(sandbox.state().set_key_mode(V3_MCH, KeyMode::PublicKey));
+        close_some("public key");
     }
 }
