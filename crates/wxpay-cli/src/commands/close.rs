@@ -238,7 +238,7 @@ const OTHER_GENERATION: [(Api, &str, &str); 14] = [
 
 /// Refuses a flag of the other API generation, which this close would silently ignore (and
 /// close under the environment's merchant instead).
-fn same_generation(api: Api, origin: &crate::settings::Origin) -> Result<(), Failure> {
+pub(crate) fn same_generation(api: Api, origin: &crate::settings::Origin) -> Result<(), Failure> {
     let (this, other) = match api {
         Api::V2 => ("APIv2", "APIv3"),
         Api::V3 => ("APIv3", "APIv2"),
