@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use wxpay_core::{CloseOutcome, Error, OrderState, QueryAnswer, TradeState, unix_now};
+use wxpay_core::{
+    CloseOutcome, ConfirmPolicy, Confirmed, Error, ErrorKind, OrderState, QueryAnswer, TradeState,
+    unix_now,
+};
 
 /// A close's outcome as records name it (`CloseOutcome::as_str`); one this build does not
 /// know (a newer journal's) reads as `Unknown`.
@@ -82,6 +85,27 @@ pub(crate) struct CloseRecord {
     /// The answer's Request-ID, escaped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) request_id: Option<String>,
+    /// `--confirm doubt|always`: what proved the outcome, `close` (the close's own verified
+    /// answer) or `query` (a verified query answer that names the order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) proof: Option<String>,
+    /// The `trade_state` the proving query answer named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) trade_state: Option<String>,
+    /// WeChat Pay's order number, when a query proved the order paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) transaction_id: Option<String>,
+    /// When it was paid, as WeChat Pay writes it, when a query proved the order paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) paid_at: Option<String>,
+    /// Closes and queries sent by a confirmed close.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) closes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) queries: Option<u32>,
+    /// Nothing proven by the deadline: the last `trade_state` a verified query named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_state: Option<String>,
     /// `--json`: where the close went (not journaled: the header names it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) base_url: Option<String>,
@@ -89,7 +113,13 @@ pub(crate) struct CloseRecord {
 
 impl CloseRecord {
     /// The record of `result`, for order `no` (from input `line`, in bulk).
+    #[cfg(test)]
     pub(crate) fn new(no: &str, line: Option<u64>, result: &Result<CloseOutcome, Error>) -> Self {
+        CloseRecord::of(no, line, result.as_ref().copied())
+    }
+
+    /// The record of a plain close's result.
+    fn of(no: &str, line: Option<u64>, result: Result<CloseOutcome, &Error>) -> Self {
         let network = crate::escape::network;
         let mut record = CloseRecord {
             out_trade_no: no.to_owned(),
@@ -102,10 +132,17 @@ impl CloseRecord {
             attempts: None,
             code: None,
             request_id: None,
+            proof: None,
+            trade_state: None,
+            transaction_id: None,
+            paid_at: None,
+            closes: None,
+            queries: None,
+            last_state: None,
             base_url: None,
         };
         match result {
-            Ok(outcome) => record.outcome = Some((*outcome).into()),
+            Ok(outcome) => record.outcome = Some(outcome.into()),
             Err(e) => {
                 record.error = Some(network(&crate::report::report(e)));
                 record.effect = Some(e.order_effect().as_str().to_owned());
@@ -113,6 +150,42 @@ impl CloseRecord {
                 record.attempts = Some(e.attempts());
                 record.code = e.api().map(|api| network(api.code.as_str()));
                 record.request_id = e.request_id().map(network);
+            }
+        }
+        record
+    }
+
+    /// The record of a confirmed close's `result`, for order `no` (from input `line`, in
+    /// bulk): under `--confirm never`, exactly the plain close's record; else with what
+    /// proved the outcome (and, for a paid order a query proved, its number and paid time).
+    pub(crate) fn confirmed(
+        no: &str,
+        line: Option<u64>,
+        result: &Result<Confirmed, Error>,
+        policy: ConfirmPolicy,
+    ) -> Self {
+        let network = crate::escape::network;
+        let mut record = CloseRecord::of(no, line, result.as_ref().map(|c| c.outcome));
+        if policy == ConfirmPolicy::Never {
+            return record;
+        }
+        match result {
+            Ok(c) => {
+                record.proof = Some(c.proof.as_str().to_owned());
+                record.closes = Some(c.closes);
+                record.queries = Some(c.queries);
+                if let Some(order) = &c.order {
+                    record.trade_state = Some(network(order.trade_state.as_str()));
+                    if c.outcome == CloseOutcome::Paid {
+                        record.transaction_id = order.transaction_id.as_deref().map(network);
+                        record.paid_at = order.paid_at.as_deref().map(network);
+                    }
+                }
+            }
+            Err(e) => {
+                if let ErrorKind::Unproven { last_state: Some(state) } = e.kind() {
+                    record.last_state = Some(network(state.as_str()));
+                }
             }
         }
         record
@@ -131,6 +204,26 @@ impl CloseRecord {
 
     /// The human line.
     pub(crate) fn human(&self) -> String {
+        let mut text = self.said();
+        match (self.proof.as_deref(), &self.trade_state) {
+            (Some("query"), Some(state)) => {
+                text.push_str(&format!("; proven by a query answer naming the order ({state})"));
+            }
+            (Some("query"), None) => text.push_str("; proven by a query answer (no such order)"),
+            (Some(_), _) => text.push_str("; proven by the close's verified answer"),
+            (None, _) => {}
+        }
+        if let Some(id) = &self.transaction_id {
+            text.push_str(&format!(", transaction_id {id}"));
+        }
+        if let Some(at) = &self.paid_at {
+            text.push_str(&format!(", paid at {at}"));
+        }
+        text
+    }
+
+    /// The human line's outcome or error.
+    fn said(&self) -> String {
         let no = &self.out_trade_no;
         match self.outcome {
             Some(Outcome::Closed) => format!("{no}: closed, the order can no longer be paid"),

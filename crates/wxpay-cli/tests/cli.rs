@@ -713,8 +713,10 @@ fn certificates_are_downloaded_written_and_kept_current_for_close() {
     assert!(certs.join(format!("{third}.pem")).exists(), "written back");
     // Without the APIv3 key the directory is all it trusts: a certificate it lacks is unknown.
     std::fs::remove_file(certs.join(format!("{third}.pem"))).unwrap();
+    // The plain close says why; a confirmed one would end unproven (the core's Unproven
+    // error does not carry the close's own error).
     let out = wxpay()
-        .args(["close", "--api", "v3", "cert-dir-3"])
+        .args(["close", "--confirm", "never", "--api", "v3", "cert-dir-3"])
         .envs(
             env.iter()
                 .filter(|(k, _)| {
@@ -1055,7 +1057,7 @@ fn network_text_never_reaches_the_terminal_or_the_journal_raw() {
         ("v3", &v3, &["-v", "--json"][..]),
     ] {
         let out = wxpay()
-            .args(["close", "--api", api, "--base-url", url])
+            .args(["close", "--confirm", "never", "--api", api, "--base-url", url])
             .args(args)
             .arg("forged-0001")
             .envs(env.iter().cloned())
@@ -1070,7 +1072,7 @@ fn network_text_never_reaches_the_terminal_or_the_journal_raw() {
     let file = dir.path().join("forged.txt");
     std::fs::write(&file, "forged-0001\nforged-0002\n").unwrap();
     let out = wxpay()
-        .args(["close", "--api", "v2", "--base-url", &v2, "--from"])
+        .args(["close", "--confirm", "never", "--api", "v2", "--base-url", &v2, "--from"])
         .arg(&file)
         .envs(env.iter().cloned())
         .output()
@@ -1220,7 +1222,7 @@ fn bidi_and_invisible_characters_from_the_network_are_escaped_everywhere() {
     }
     for args in [&[][..], &["--json"][..]] {
         let out = wxpay()
-            .args(["close", "--api", "v3", "--base-url", &forged])
+            .args(["close", "--confirm", "never", "--api", "v3", "--base-url", &forged])
             .args(args)
             .arg("forged-0001")
             .envs(env.iter().cloned())
@@ -1240,7 +1242,8 @@ fn bidi_and_invisible_characters_from_the_network_are_escaped_everywhere() {
     let file = dir.path().join("forged.txt");
     std::fs::write(&file, "forged-0001\nforged-0002\n").unwrap();
     let out = wxpay()
-        .args(["close", "--api", "v3", "--json", "--base-url", &forged, "--from"])
+        .args(["close", "--confirm", "never", "--api", "v3", "--json", "--base-url", &forged])
+        .arg("--from")
         .arg(&file)
         .envs(env.iter().cloned())
         .output()
