@@ -26,6 +26,19 @@ fn demo_passes() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("96 closes, 96 as expected, 0 not"), "{stdout}");
+    // A confirmed close per kind, both clients: a lost answer proven closed by the query, a
+    // payment during the close proven paid with its transaction id.
+    assert!(stdout.contains("20 confirmed closes, 20 as expected, 0 not"), "{stdout}");
+    for kind in ["v2", "v3 direct", "v3 partner", "v3 combined", "v3 global"] {
+        let rows: Vec<&str> =
+            stdout.lines().filter(|l| l.starts_with(&format!("confirmed {kind} "))).collect();
+        assert_eq!(rows.len(), 4, "{kind}: {stdout}");
+        assert!(
+            rows.iter().any(|r| r.contains("drop_after_read") && r.contains("closed, proof query"))
+        );
+        assert!(rows.iter().any(|r| r.contains("pay_during_close")
+            && r.contains("paid, proof query, transaction_id 4200")));
+    }
     assert!(stdout.contains("v3 global institution (by transaction_id)"), "{stdout}");
     assert!(
         stdout.contains("v3 combined (certificate)")
