@@ -47,6 +47,9 @@ pub(crate) mod exit {
     pub(crate) const BAD_LINES: u8 = 5;
     /// An error that left the order unchanged: not sent, or refused by WeChat Pay.
     pub(crate) const UNCHANGED: u8 = 6;
+    /// `wxpay query`: the order is not paid and can still be paid (`NOTPAY`, `USERPAYING`,
+    /// `PAYERROR`): close it to end it.
+    pub(crate) const PAYABLE: u8 = 7;
 }
 
 /// A failure that ends the command, with its exit code.
@@ -85,6 +88,9 @@ enum Command {
     /// Close one order, or many from a file.
     #[command(after_help = commands::close::SHORT_HELP, after_long_help = commands::close::AFTER_HELP)]
     Close(Box<commands::close::CloseArgs>),
+    /// Ask WeChat Pay for one order's state (a signed answer that names the order).
+    #[command(after_help = commands::query::SHORT_HELP, after_long_help = commands::query::AFTER_HELP)]
+    Query(Box<commands::query::QueryArgs>),
     /// Run the sandbox (a local WeChat Pay for close order) in the foreground until Ctrl-C,
     /// printing `export WXPAY_*=…` lines for its test credentials and an unpaid order for
     /// each kind of close.
@@ -135,6 +141,10 @@ fn main() -> ExitCode {
         Command::Close(mut args) => {
             args.settings.origin = origin("close");
             commands::close::run(*args)
+        }
+        Command::Query(mut args) => {
+            args.settings.origin = origin("query");
+            commands::query::run(*args)
         }
         Command::Sandbox(args) => commands::sandbox::run(args),
         Command::Certificates(mut args) => {

@@ -137,7 +137,9 @@ fn bulk_exit_codes_follow_the_documented_precedence() {
             }
         }
         let file = b.file(&format!("case{n}.txt"), input);
-        let out = b.run(&file, &["--concurrency", "2"]);
+        // Under the default --confirm doubt: an order whose every answer is broken stays
+        // unproven at the deadline (an error, exit 1), as the plain close's error was.
+        let out = b.run(&file, &["--concurrency", "2", "--confirm-deadline", "1"]);
         no_panic(&out);
         (out.status.code(), text(&out).1)
     };
@@ -727,7 +729,9 @@ fn the_resume_hint_never_repeats_proxy_credentials() {
 
 /// Someone in the path sends one genuine signed "paid" answer again for four other orders of
 /// a bulk run (APIv3 and APIv2): each is refused as a replay, effect unknown, never "paid";
-/// the orders are untouched and the run says so in its exit code (1: state unknown).
+/// the orders are untouched and the run says so in its exit code (1: state unknown). This is
+/// the plain close (`--confirm never`); under `doubt` the query proves each order's state
+/// (tests/confirm.rs).
 #[test]
 fn one_signed_paid_answer_replayed_for_four_orders_is_not_believed() {
     let b = Bench::new("replay");
@@ -747,7 +751,7 @@ fn one_signed_paid_answer_replayed_for_four_orders_is_not_believed() {
         }
         let file = b.file(&format!("replay-{api}.txt"), lines.join("\n") + "\n");
         let out = wxpay()
-            .args(["close", "--api", api, "--concurrency", "1", "--from"])
+            .args(["close", "--confirm", "never", "--api", api, "--concurrency", "1", "--from"])
             .arg(&file)
             .envs(b.env.iter().cloned())
             .stdin(Stdio::null())
@@ -771,17 +775,32 @@ fn one_signed_paid_answer_replayed_for_four_orders_is_not_believed() {
 }
 
 /// The status line is not signed: a genuine "paid" relabelled 200 must not print "closed"
-/// (exit 0), and a genuine 204 relabelled 403 must not print "unchanged" (exit 6).
+/// (exit 0), and a genuine 204 relabelled 403 must not print "unchanged" (exit 6): under
+/// `--confirm never` the state is unknown (exit 1); under `doubt` the query proves it.
 #[test]
 fn a_relabelled_status_line_proves_nothing_to_the_command() {
     let b = Bench::new("relabel");
-    for (no, state, status) in
-        [("relabel-paid", OrderState::Paid, 200), ("relabel-closed", OrderState::Unpaid, 403)]
+    for (no, state, status, proven) in
+        [("relabel-paid", OrderState::Paid, 200, 3), ("relabel-closed", OrderState::Unpaid, 403, 0)]
     {
         b.put(no, state);
-        b.sandbox.state().add_fault(FaultRule::next(Fault::RelabelStatus(status), 1).for_order(no));
+        let relabel = FaultRule::next(Fault::RelabelStatus(status), 1)
+            .for_order(no)
+            .on(wxpay_sandbox::Route::V3Direct);
+        b.sandbox.state().add_fault(relabel.clone());
         let out = wxpay()
-            .args(["close", "--api", "v3", no])
+            .args(["close", "--api", "v3", "--confirm", "doubt", no])
+            .envs(b.env.iter().cloned())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(proven), "{no}: {stdout}\n{stderr}");
+        assert!(stdout.contains("proven by a query answer naming the order"), "{stdout}");
+        b.put(no, state);
+        b.sandbox.state().add_fault(relabel);
+        let out = wxpay()
+            .args(["close", "--api", "v3", "--confirm", "never", no])
             .envs(b.env.iter().cloned())
             .stdin(Stdio::null())
             .output()
@@ -821,7 +840,9 @@ fn a_failed_certificate_download_is_retried_once_the_fault_clears() {
     sandbox.state().add_fault(FaultRule::always(Fault::DropAfterRead).on(Route::V3Certificates));
     let journal = dir.join("orders.txt.journal.jsonl");
     let mut child = wxpay()
-        .args(["close", "--api", "v3", "--concurrency", "1", "--rate", "1", "--from"])
+        // The plain close: what is tested is the certificate refresh, not the confirmation.
+        .args(["close", "--confirm", "never", "--api", "v3", "--concurrency", "1", "--rate", "1"])
+        .arg("--from")
         .arg(&file)
         .envs(
             env.iter()

@@ -26,6 +26,19 @@ fn demo_passes() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("96 closes, 96 as expected, 0 not"), "{stdout}");
+    // A confirmed close per kind, both clients: a lost answer proven closed by the query, a
+    // payment during the close proven paid with its transaction id.
+    assert!(stdout.contains("20 confirmed closes, 20 as expected, 0 not"), "{stdout}");
+    for kind in ["v2", "v3 direct", "v3 partner", "v3 combined", "v3 global"] {
+        let rows: Vec<&str> =
+            stdout.lines().filter(|l| l.starts_with(&format!("confirmed {kind} "))).collect();
+        assert_eq!(rows.len(), 4, "{kind}: {stdout}");
+        assert!(
+            rows.iter().any(|r| r.contains("drop_after_read") && r.contains("closed, proof query"))
+        );
+        assert!(rows.iter().any(|r| r.contains("pay_during_close")
+            && r.contains("paid, proof query, transaction_id 4200")));
+    }
     assert!(stdout.contains("v3 global institution (by transaction_id)"), "{stdout}");
     assert!(
         stdout.contains("v3 combined (certificate)")
@@ -713,8 +726,10 @@ fn certificates_are_downloaded_written_and_kept_current_for_close() {
     assert!(certs.join(format!("{third}.pem")).exists(), "written back");
     // Without the APIv3 key the directory is all it trusts: a certificate it lacks is unknown.
     std::fs::remove_file(certs.join(format!("{third}.pem"))).unwrap();
+    // The plain close says why; a confirmed one would end unproven (the core's Unproven
+    // error does not carry the close's own error).
     let out = wxpay()
-        .args(["close", "--api", "v3", "cert-dir-3"])
+        .args(["close", "--confirm", "never", "--api", "v3", "cert-dir-3"])
         .envs(
             env.iter()
                 .filter(|(k, _)| {
@@ -1055,7 +1070,7 @@ fn network_text_never_reaches_the_terminal_or_the_journal_raw() {
         ("v3", &v3, &["-v", "--json"][..]),
     ] {
         let out = wxpay()
-            .args(["close", "--api", api, "--base-url", url])
+            .args(["close", "--confirm", "never", "--api", api, "--base-url", url])
             .args(args)
             .arg("forged-0001")
             .envs(env.iter().cloned())
@@ -1070,7 +1085,7 @@ fn network_text_never_reaches_the_terminal_or_the_journal_raw() {
     let file = dir.path().join("forged.txt");
     std::fs::write(&file, "forged-0001\nforged-0002\n").unwrap();
     let out = wxpay()
-        .args(["close", "--api", "v2", "--base-url", &v2, "--from"])
+        .args(["close", "--confirm", "never", "--api", "v2", "--base-url", &v2, "--from"])
         .arg(&file)
         .envs(env.iter().cloned())
         .output()
@@ -1220,7 +1235,7 @@ fn bidi_and_invisible_characters_from_the_network_are_escaped_everywhere() {
     }
     for args in [&[][..], &["--json"][..]] {
         let out = wxpay()
-            .args(["close", "--api", "v3", "--base-url", &forged])
+            .args(["close", "--confirm", "never", "--api", "v3", "--base-url", &forged])
             .args(args)
             .arg("forged-0001")
             .envs(env.iter().cloned())
@@ -1240,7 +1255,8 @@ fn bidi_and_invisible_characters_from_the_network_are_escaped_everywhere() {
     let file = dir.path().join("forged.txt");
     std::fs::write(&file, "forged-0001\nforged-0002\n").unwrap();
     let out = wxpay()
-        .args(["close", "--api", "v3", "--json", "--base-url", &forged, "--from"])
+        .args(["close", "--confirm", "never", "--api", "v3", "--json", "--base-url", &forged])
+        .arg("--from")
         .arg(&file)
         .envs(env.iter().cloned())
         .output()

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use wxpay_core::v2::CloseOrderV2;
 use wxpay_core::v3::{CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3, SubOrder};
-use wxpay_core::{CloseOrder, unix_now};
+use wxpay_core::{CloseOrder, ConfirmPolicy, ConfirmSettings, unix_now};
 
 use crate::ops::bulk::journal::RunIdentity;
 use crate::ops::bulk::{Line, OrderReader, Plan};
@@ -14,21 +14,36 @@ use crate::settings::{Purpose, Settings};
 use crate::{Failure, ops, runtime};
 
 pub(crate) const SHORT_HELP: &str = "\
-Exit codes: 0 closed or already closed, 1 error (state unknown), 2 usage (nothing sent),
-3 paid, 4 not found, 5 bulk: bad input lines, 6 error (order unchanged). More: --help";
+Exit codes: 0 closed or already closed, 1 error (state unknown; with --confirm: not proven by
+the deadline), 2 usage (nothing sent), 3 paid, 4 not found, 5 bulk: bad input lines,
+6 error (order unchanged). --confirm doubt (default) queries doubtful closes. More: --help";
 
 pub(crate) const AFTER_HELP: &str = "\
 Exit codes:
   0  closed, or already closed: the order can no longer be paid
-  1  error: the order's state is unknown (the request may have been sent; closing again is safe)
+  1  error: the order's state is unknown (the request may have been sent; closing again is safe);
+     with --confirm doubt|always: no end state was proven by --confirm-deadline
   2  bad usage, settings or input: nothing was sent
   3  the order was paid: deliver or refund
   4  no such order
   5  (bulk) some input lines were not order numbers; every other line was processed
   6  error, and the order is unchanged: not sent, or refused by WeChat Pay (the message says why)
 
+Confirmed close (--confirm, default doubt): a close answer names no order, so a lost,
+replayed or unverifiable answer proves nothing about this one. Where the close alone does
+not prove the end state, wxpay queries the order (a signed answer that names it) and acts on
+it: CLOSED or REVOKED is closed, SUCCESS or REFUND is paid (the line gives transaction_id
+and the paid time), not found is not found, NOTPAY or PAYERROR closes again (3 closes at
+most), USERPAYING waits 5 s and asks again; until --confirm-deadline (30 s). Result lines
+and --json records say what proved it: proof `close` (the close's verified answer) or
+`query`. Policies: never (the plain close, no query), doubt (query when the close's effect
+is unknown or it says paid: a replayed answer must not make goods go out; a verified
+closed, already closed or not found is taken as it is), always (query after every close
+sent). The cost: one query per doubtful close. A close that changed nothing (not sent,
+refused) is reported as it is, without a query.
+
 A bulk run (--from) exits with the worst that happened, in this order: 1 if any order's state
-is unknown, any error occurred, the journal could not be written or the run stopped before
+is unknown (with --confirm doubt|always: unproven at its deadline), any error occurred, the journal could not be written or the run stopped before
 the end (a signal, a closed output); else 3 if any order was paid; else 4 if any was not
 found; else 5 if input lines were rejected; else 0. Duplicate lines are reported and counted
 apart, and do not change the exit code.
@@ -54,8 +69,9 @@ CSV with --column NAME (quoted fields, a byte-order mark, CRLF/LF/CR line ends a
 The file is streamed: memory does not grow with it. Each result is appended to the journal
 (FILE.journal.jsonl unless --journal says otherwise) as soon as it is known; a new run
 refuses a journal that already holds results (one holding only a header is reused).
---resume JOURNAL continues that run: it checks that the call, merchant, column, base URL
-and input file are the same, skips a line only if the journal has an outcome for the order
+--resume JOURNAL continues that run: it checks that the call, merchant, column, base URL,
+--confirm policy and input file are the same (a journal without a policy is a plain run's:
+--confirm never), skips a line only if the journal has an outcome for the order
 number the line holds now, and closes the rest (changed lines and errors included) again.
 Its exit code and summary cover the whole journal, the earlier part included. Ctrl-C or SIGTERM
 stops starting closes, waits for those in flight, and prints the command that resumes;
@@ -143,6 +159,15 @@ pub(crate) struct CloseArgs {
     /// With --from: the journal to append results to.
     #[arg(long, value_name = "FILE", requires = "from")]
     journal: Option<PathBuf>,
+    /// When to prove the close's result with a query answer that names the order: `never`
+    /// (the plain close), `doubt` (when the close's effect is unknown, and when it says
+    /// paid), `always` (after every close sent).
+    #[arg(long, value_name = "POLICY", default_value = "doubt", value_parser = parse_policy)]
+    confirm: ConfirmPolicy,
+    /// With --confirm doubt|always: no new close or query starts after this many seconds; an
+    /// order still unproven then is an error, its state unknown (exit 1).
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    confirm_deadline: u64,
     /// With --from: skip orders with an outcome in this journal, and append to it.
     #[arg(long, value_name = "JOURNAL", requires = "from", conflicts_with = "journal")]
     resume: Option<PathBuf>,
@@ -150,7 +175,19 @@ pub(crate) struct CloseArgs {
     pub(crate) settings: Settings,
 }
 
+/// `--confirm`: the core's policy names.
+fn parse_policy(text: &str) -> Result<ConfirmPolicy, String> {
+    ConfirmPolicy::parse(text).ok_or_else(|| "use never, doubt or always".to_owned())
+}
+
 impl CloseArgs {
+    /// How a close is confirmed.
+    fn confirm_settings(&self) -> ConfirmSettings {
+        ConfirmSettings::default()
+            .with_policy(self.confirm)
+            .with_deadline(std::time::Duration::from_secs(self.confirm_deadline))
+    }
+
     /// Whether the numbers given are WeChat Pay's (`--transaction-id`, `--ids transaction-id`).
     fn by_transaction_id(&self) -> bool {
         self.transaction_id.is_some() || self.ids == Some(IdKind::TransactionId)
@@ -238,7 +275,7 @@ const OTHER_GENERATION: [(Api, &str, &str); 14] = [
 
 /// Refuses a flag of the other API generation, which this close would silently ignore (and
 /// close under the environment's merchant instead).
-fn same_generation(api: Api, origin: &crate::settings::Origin) -> Result<(), Failure> {
+pub(crate) fn same_generation(api: Api, origin: &crate::settings::Origin) -> Result<(), Failure> {
     let (this, other) = match api {
         Api::V2 => ("APIv2", "APIv3"),
         Api::V3 => ("APIv3", "APIv2"),
@@ -272,7 +309,8 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
             let no = args.number().unwrap_or_default().to_owned();
             let job = args.job(&no)?;
             job.validate(unix_now()).map_err(|e| Failure::usage(invalid(&e)))?;
-            let (record, code) = rt.block_on(ops::close::close_one(&client, &no, job));
+            let settings = args.confirm_settings();
+            let (record, code) = rt.block_on(ops::close::close_one(&client, &no, job, settings));
             let record = if args.json { record.sent_to(&base_url) } else { record };
             say!("{}", record.render(args.json));
             code
@@ -350,6 +388,7 @@ impl CloseArgs {
             sub_merchant: self.sub_mch_id.clone(),
             column: self.column.clone(),
             base_url: s.destination(),
+            confirm: self.confirm.as_str().to_owned(),
         };
         // Each line's close, checked by the core now (bad lines are reported by number).
         self.job("probe-0001")?;
@@ -368,6 +407,7 @@ impl CloseArgs {
             json: self.json,
             run,
             close_for: std::sync::Arc::new(close_for),
+            confirm: self.confirm_settings(),
             resume_command: resume_command(&journal),
             base_url,
         })

@@ -4,5 +4,6 @@
 pub(crate) mod certificates;
 pub(crate) mod close;
 pub(crate) mod demo;
+pub(crate) mod query;
 pub(crate) mod sandbox;
 pub(crate) mod sign;

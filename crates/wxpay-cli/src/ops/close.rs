@@ -1,7 +1,7 @@
 //! Closing one order: the client the settings describe, the close, and what it means for the
 //! exit code. No sandbox here: `--sandbox` only changes the settings (`ops::sandbox`).
 
-use wxpay_core::{CloseOrder, CloseOutcome, Error, ErrorKind};
+use wxpay_core::{CloseOrder, CloseOutcome, ConfirmSettings, Error, ErrorKind};
 
 use crate::ops::certificates::KeptCertificates;
 use crate::settings::{Purpose, Settings};
@@ -23,14 +23,18 @@ pub(crate) fn connect(
     Ok((client, built.certificates))
 }
 
-/// Closes `job` with `client` and says the result as a record.
+/// Closes `job` with `client`, confirmed as `settings` say (`never`: the plain close), and
+/// says the result as a record.
 pub(crate) async fn close_one(
     client: &wxpay_async::Client,
     no: &str,
     job: CloseOrder,
+    settings: ConfirmSettings,
 ) -> (crate::record::CloseRecord, u8) {
-    let result = client.close(job).await;
-    (crate::record::CloseRecord::new(no, None, &result), exit_code(&result))
+    let policy = settings.policy;
+    let result = client.close_confirmed(job, settings).await;
+    let code = exit_code(result.as_ref().map(|c| c.outcome));
+    (crate::record::CloseRecord::confirmed(no, None, &result, policy), code)
 }
 
 /// Why the core refuses an order number, as the command says it: a character's position
@@ -45,7 +49,8 @@ pub(crate) fn invalid(e: &wxpay_core::InvalidInput) -> String {
     }
 }
 
-fn exit_code(result: &Result<CloseOutcome, Error>) -> u8 {
+/// The exit code of a close's (or a confirmed close's) result.
+pub(crate) fn exit_code(result: Result<CloseOutcome, &Error>) -> u8 {
     match result {
         Ok(CloseOutcome::Closed | CloseOutcome::AlreadyClosed) => exit::CLOSED,
         Ok(CloseOutcome::Paid) => exit::PAID,

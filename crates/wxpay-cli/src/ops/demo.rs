@@ -1,17 +1,22 @@
 //! `wxpay demo`: the embedded sandbox, orders in every state, every close call, both clients.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use wxpay_core::v2::{CloseOrderV2, SignType, V2Credentials};
 use wxpay_core::v3::{
     CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3, PlatformCertificateVerifier, SubOrder,
     V3Credentials, VerifierSet,
 };
-use wxpay_core::{ClientConfig, CloseOrder, CloseOutcome, Error};
+use wxpay_core::{
+    ClientConfig, CloseOrder, CloseOutcome, ConfirmPolicy, ConfirmSettings, Confirmed, Error,
+    Proof, RetryPolicy,
+};
 use wxpay_sandbox::merchants::{
     MERCHANT_SERIAL_NO, V2_MERCHANTS, V3_MERCHANTS, WECHATPAY_CERT_PEM,
 };
-use wxpay_sandbox::{AnswerMode, OrderKey, OrderState, SandboxConfig, SandboxThread};
+use wxpay_sandbox::{
+    AnswerMode, Fault, FaultRule, OrderKey, OrderState, Route, SandboxConfig, SandboxThread,
+};
 
 use crate::{Failure, exit, runtime};
 
@@ -193,6 +198,155 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
     Ok(rows)
 }
 
+/// One confirmed close of the demo: a fault that makes the close's answer prove nothing,
+/// and the end the query must prove.
+struct ConfirmRow {
+    call: String,
+    order: String,
+    fault: Fault,
+    expected: CloseOutcome,
+    /// The order (a sub-order of a combined one) whose `transaction_id` a paid end names.
+    paid: Option<OrderKey>,
+    job: Job,
+}
+
+/// A confirmed close per kind of close, for one client: the close's answer lost
+/// (`drop_after_read` on every attempt: the order is closed, only the query can say so), and a
+/// payment landing during the close (`pay_during_close`: proven paid, with its number).
+fn confirm_rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<ConfirmRow>, Failure> {
+    let creds = sandbox.credentials();
+    let state = sandbox.state();
+    let (common, direct, partner) = (&V2_MERCHANTS[0], &V3_MERCHANTS[0], &V3_MERCHANTS[1]);
+    let sub = partner.subs[0];
+    let v2 = V2Credentials::new(common.appid, common.mch_id, creds.api_v2_key())
+        .map_err(|e| Failure::error(e.to_string()))?;
+    let v3 = v3_creds(direct.mchid, AnswerMode::PublicKey, &creds)?;
+    let sp = v3_creds(partner.mchid, AnswerMode::PublicKey, &creds)?;
+    let mut rows = Vec::new();
+    for (i, fault) in [Fault::DropAfterRead, Fault::PayDuringClose].into_iter().enumerate() {
+        let expected =
+            if fault == Fault::PayDuringClose { CloseOutcome::Paid } else { CloseOutcome::Closed };
+        let paid = |key: &OrderKey| (expected == CloseOutcome::Paid).then(|| key.clone());
+        let no = |kind: &str| format!("confirm-{client}-{kind}-{i}");
+        let mut row = |call: &str, order: String, route: Route, key: Option<OrderKey>, job: Job| {
+            let rule = match fault {
+                Fault::DropAfterRead => FaultRule::always(fault),
+                _ => FaultRule::next(fault, 1),
+            };
+            state.add_fault(rule.on(route).for_order(order.as_str()));
+            rows.push(ConfirmRow {
+                call: format!("confirmed {call}"),
+                order,
+                fault,
+                expected,
+                paid: key,
+                job,
+            });
+        };
+
+        let n = no("v2");
+        let key = OrderKey::new(common.mch_id, &n);
+        state.put_order(key.clone(), OrderState::Unpaid);
+        let job = Job::V2(v2.clone(), CloseOrderV2::new(&n).into());
+        row("v2", n, Route::V2Close, paid(&key), job);
+
+        let n = no("direct");
+        let key = OrderKey::new(direct.mchid, &n);
+        state.put_order(key.clone(), OrderState::Unpaid);
+        let job = Job::V3(v3.clone(), CloseOrderV3::direct(&n).into());
+        row("v3 direct", n, Route::V3Direct, paid(&key), job);
+
+        let n = no("partner");
+        let key = OrderKey::sub(partner.mchid, sub, &n);
+        state.put_order(key.clone(), OrderState::Unpaid);
+        let job = Job::V3(sp.clone(), CloseOrderV3::partner(&n, sub).into());
+        row("v3 partner", n, Route::V3Partner, paid(&key), job);
+
+        let n = no("combined");
+        let (a, b) = (format!("{n}-a"), format!("{n}-b"));
+        let key = OrderKey::new(direct.mchid, &a);
+        state.put_order(key.clone(), OrderState::Unpaid);
+        state.put_order(OrderKey::new(sub, &b), OrderState::Unpaid);
+        let op = CloseCombinedOrder::new(
+            "wxd678efh567hg6787",
+            &n,
+            vec![SubOrder::new(direct.mchid, a), SubOrder::new(sub, b)],
+        );
+        row("v3 combined", n, Route::V3Combined, paid(&key), Job::V3(v3.clone(), op.into()));
+
+        let n = no("global");
+        let key = OrderKey::new(direct.mchid, &n);
+        state.put_order(key.clone(), OrderState::Unpaid);
+        let job = Job::V3(v3.clone(), CloseGlobalOrder::by_out_trade_no(&n).into());
+        row("v3 global", n, Route::V3Global, paid(&key), job);
+    }
+    Ok(rows)
+}
+
+/// What a confirmed close gave, and whether it is what the row expects: the outcome, proven
+/// by the query, and for a paid order the sandbox's own `transaction_id`.
+fn confirmed(
+    sandbox: &SandboxThread,
+    row: &ConfirmRow,
+    result: &Result<Confirmed, Error>,
+) -> (String, bool) {
+    match result {
+        Ok(c) => {
+            let id = c.transaction_id();
+            let mut got = format!("{}, proof {}", c.outcome.as_str(), c.proof.as_str());
+            if let Some(id) = id {
+                got.push_str(&format!(", transaction_id {id}"));
+            }
+            let want_id = row
+                .paid
+                .as_ref()
+                .and_then(|key| sandbox.state().order(key))
+                .and_then(|o| o.transaction_id);
+            let ok = c.outcome == row.expected
+                && c.proof == Proof::Query
+                && (row.paid.is_none() || (id.is_some() && id == want_id.as_deref()));
+            (got, ok)
+        }
+        Err(e) => (format!("error: {e}"), false),
+    }
+}
+
+/// Prints `rows` under `header`, the first four columns padded to their widest.
+fn print_table(header: &[String; 5], rows: &[[String; 5]]) {
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .chain(std::iter::once(header))
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in std::iter::once(header).chain(rows) {
+        say!(
+            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
+        );
+    }
+}
+
+fn config_with(base: &str, job: &Job, retry: RetryPolicy) -> Result<ClientConfig, Failure> {
+    let b = ClientConfig::builder().base_url(base).retry(retry);
+    let b = match job {
+        Job::V2(c, _) => b.v2(c.clone()),
+        Job::V3(c, _) => b.v3(c.clone()),
+    };
+    b.build().map_err(|e| Failure::error(e.to_string()))
+}
+
 fn config(base: &str, job: &Job) -> Result<ClientConfig, Failure> {
     let b = ClientConfig::builder().base_url(base);
     let b = match job {
@@ -243,39 +397,53 @@ pub(crate) fn run() -> Result<u8, Failure> {
         }
     }
     let header = ["call", "client", "order", "expected", "got"].map(str::to_owned);
-    let widths: Vec<usize> = (0..4)
-        .map(|i| {
-            table
-                .iter()
-                .chain(std::iter::once(&header))
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let print = |r: &[String; 5]| {
-        say!(
-            "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3]
-        );
-    };
-    print(&header);
-    for r in &table {
-        print(r);
+    print_table(&header, &table);
+    say!("\n{} closes, {} as expected, {failures} not", table.len(), table.len() - failures);
+
+    // Confirmed closes (the command's --confirm doubt): the query proves what the close's
+    // answer cannot.
+    say!(
+        "\nConfirmed close: where a close's answer proves nothing, a query answer that names the order proves its end"
+    );
+    let settings = ConfirmSettings::default()
+        .with_policy(ConfirmPolicy::Doubt)
+        .with_waits(Duration::from_millis(200), Duration::from_millis(100));
+    // Quick retries: every attempt of a lost close is lost, and the demo should not wait.
+    let retry =
+        RetryPolicy::default().with_delays(Duration::from_millis(5), Duration::from_millis(20));
+    let mut confirmed_table: Vec<[String; 5]> = Vec::new();
+    let mut confirm_failures = 0;
+    for client in ["blocking", "async"] {
+        for row in confirm_rows(&sandbox, client)? {
+            let config = config_with(sandbox.base_url(), &row.job, retry.clone())?;
+            let result = if client == "blocking" {
+                let c = wxpay_blocking::Client::new(config)
+                    .map_err(|e| Failure::error(e.to_string()))?;
+                c.close_confirmed(row.job.close(), settings.clone())
+            } else {
+                let c =
+                    wxpay_async::Client::new(config).map_err(|e| Failure::error(e.to_string()))?;
+                rt.block_on(c.close_confirmed(row.job.close(), settings.clone()))
+            };
+            let (got, ok) = confirmed(&sandbox, &row, &result);
+            confirm_failures += usize::from(!ok);
+            let mark = if ok { "ok" } else { "MISMATCH" };
+            confirmed_table.push([
+                row.call,
+                client.to_owned(),
+                row.order,
+                format!("{} → {}", row.fault.name(), row.expected.as_str()),
+                format!("{got}  {mark}"),
+            ]);
+        }
     }
+    let header = ["call", "client", "order", "fault → expected", "got"].map(str::to_owned);
+    print_table(&header, &confirmed_table);
     let secs = started.elapsed().map_or(0.0, |d| d.as_secs_f64());
     say!(
-        "\n{} closes, {} as expected, {failures} not, in {secs:.1} s",
-        table.len(),
-        table.len() - failures
+        "\n{} confirmed closes, {} as expected, {confirm_failures} not; {secs:.1} s in all",
+        confirmed_table.len(),
+        confirmed_table.len() - confirm_failures
     );
-    Ok(if failures == 0 { exit::CLOSED } else { exit::ERROR })
+    Ok(if failures == 0 && confirm_failures == 0 { exit::CLOSED } else { exit::ERROR })
 }

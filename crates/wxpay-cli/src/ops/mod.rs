@@ -6,4 +6,5 @@ pub(crate) mod bulk;
 pub(crate) mod certificates;
 pub(crate) mod close;
 pub(crate) mod demo;
+pub(crate) mod query;
 pub(crate) mod sandbox;

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use wxpay_sandbox::merchants::{V2_MERCHANTS, V3_MERCHANTS};
 use wxpay_sandbox::{
-    AnswerMode, Merchant, OrderKey, OrderState, Sandbox, SandboxConfig, SandboxThread,
+    AnswerMode, CombinedOrder, Merchant, OrderKey, OrderState, Sandbox, SandboxConfig,
+    SandboxThread,
 };
 
 use crate::settings::Settings;
@@ -193,6 +194,20 @@ impl Embedded {
         } else {
             self.sandbox.state().put_order(key(no), state);
         }
+    }
+
+    /// Creates the combined order `no` of this merchant, with two sub-orders in `state`:
+    /// `{no}-a` its own, `{no}-b` a sub-merchant's.
+    pub(crate) fn put_combined(&self, no: &str, state: OrderState) {
+        let (a_mch, b_mch) = (V3_MERCHANTS[0].mchid, V3_MERCHANTS[1].subs[0]);
+        let keys =
+            [OrderKey::new(a_mch, format!("{no}-a")), OrderKey::new(b_mch, format!("{no}-b"))];
+        for key in &keys {
+            self.sandbox.state().put_order(key.clone(), state);
+        }
+        let combined =
+            CombinedOrder { combine_appid: COMBINE_APPID.to_owned(), sub_orders: keys.to_vec() };
+        self.sandbox.state().put_combined(a_mch, no, combined);
     }
 
     /// Creates a combined order's sub-order.

@@ -38,6 +38,9 @@ pub(crate) struct RunIdentity {
     pub(crate) column: Option<String>,
     /// Where the closes go: the base URL, or WeChat Pay's endpoint (`mainland`, `hongkong`).
     pub(crate) base_url: String,
+    /// `--confirm`: `never`, `doubt` or `always` (a journal without it is `never`'s: the
+    /// builds before `--confirm` closed plainly).
+    pub(crate) confirm: String,
 }
 
 /// The input file's identity.
@@ -271,7 +274,7 @@ fn finished_line(record: &CloseRecord, input_size: u64) -> Result<u64, String> {
 #[serde(untagged)]
 enum Entry {
     Trailer(Trailer),
-    Result(CloseRecord),
+    Result(Box<CloseRecord>),
 }
 
 impl Journal {
@@ -444,6 +447,9 @@ struct Header {
     input_head_sha256: String,
     #[serde(default)]
     started_at: u64,
+    /// `--confirm`; absent in journals of builds before it (which closed plainly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    confirm: Option<String>,
 }
 
 fn header(run: &RunIdentity, input: &InputIdentity) -> Header {
@@ -458,6 +464,7 @@ fn header(run: &RunIdentity, input: &InputIdentity) -> Header {
         input_size: input.size,
         input_head_sha256: input.head_sha256.clone(),
         started_at: wxpay_core::unix_now(),
+        confirm: Some(run.confirm.clone()),
     }
 }
 
@@ -499,6 +506,10 @@ fn check_header(h: &Header, run: &RunIdentity, input: &InputIdentity) -> Result<
     if h.base_url != run.base_url {
         return Err(differs("base URL", Some(&h.base_url), Some(&run.base_url)));
     }
+    let confirm = h.confirm.as_deref().unwrap_or("never");
+    if confirm != run.confirm {
+        return Err(differs("--confirm", Some(confirm), Some(&run.confirm)));
+    }
     if h.input_size != input.size || h.input_head_sha256 != input.head_sha256 {
         return Err(format!(
             "the input file is not the one that run read ({} was {} bytes, is {} now)",
@@ -513,6 +524,29 @@ fn check_header(h: &Header, run: &RunIdentity, input: &InputIdentity) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_without_a_policy_is_a_plain_run_s() {
+        let run = |confirm: &str| RunIdentity {
+            call: "v3_direct".into(),
+            merchant: "1900000001".into(),
+            sub_merchant: None,
+            column: None,
+            base_url: "mainland".into(),
+            confirm: confirm.into(),
+        };
+        let input = InputIdentity { path: PathBuf::from("/x"), size: 10, head_sha256: "ab".into() };
+        let older: Header = serde_json::from_str(
+            r#"{"wxpay_journal":1,"call":"v3_direct","merchant":"1900000001","sub_merchant":null,"column":null,"base_url":"mainland","input":"/x","input_size":10,"input_head_sha256":"ab"}"#,
+        )
+        .unwrap();
+        assert_eq!(check_header(&older, &run("never"), &input), Ok(()));
+        let why = check_header(&older, &run("doubt"), &input).unwrap_err();
+        assert!(why.contains("--confirm was never"), "{why}");
+        let now = header(&run("always"), &input);
+        assert_eq!(check_header(&now, &run("always"), &input), Ok(()));
+        assert!(check_header(&now, &run("doubt"), &input).is_err());
+    }
 
     #[test]
     fn a_line_is_finished_only_with_the_order_number_it_had() {

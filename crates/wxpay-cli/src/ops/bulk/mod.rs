@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::{Mutex, mpsc};
-use wxpay_core::{CloseOrder, CloseOutcome, Error};
+use wxpay_core::{CloseOrder, ConfirmSettings, Confirmed, Error};
 
 pub(crate) use input::{Line, OrderReader};
 use journal::{Finished, InputIdentity, Journal, RunIdentity};
@@ -47,6 +47,8 @@ pub(crate) struct Plan {
     pub(crate) resume_command: String,
     /// Where the closes go, for `--json` records.
     pub(crate) base_url: String,
+    /// How each close is confirmed (`never`: the plain close).
+    pub(crate) confirm: ConfirmSettings,
 }
 
 /// Parses `--rate`: `50` or `50/s`, within [`RATE_RANGE`].
@@ -68,7 +70,7 @@ enum Event {
     /// A line whose order number an earlier line already has.
     Duplicate { line: u64, no: String },
     /// A close's result.
-    Done { line: u64, no: String, result: Result<CloseOutcome, Error> },
+    Done { line: u64, no: String, result: Result<Confirmed, Error> },
     /// The whole file was read: its SHA-256 and how many records it had.
     ReadAll { sha256: String, lines: u64 },
     /// Reading the file failed part way.
@@ -168,6 +170,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
     for _ in 0..concurrency {
         let (jobs, events, client, rate, stop) =
             (jobs_rx.clone(), events_tx.clone(), client.clone(), rate.clone(), stop.clone());
+        let confirm = plan.confirm.clone();
         tokio::spawn(async move {
             loop {
                 let next = tokio::select! {
@@ -188,7 +191,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
                 if stop.is_set() {
                     break;
                 }
-                let result = client.close(job.close).await;
+                let result = client.close_confirmed(job.close, confirm.clone()).await;
                 if events.send(Event::Done { line: job.line, no: job.no, result }).await.is_err() {
                     break;
                 }
@@ -247,7 +250,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
                 );
             }
             Event::Done { line, no, result } => {
-                let record = CloseRecord::new(&no, Some(line), &result);
+                let record = CloseRecord::confirmed(&no, Some(line), &result, plan.confirm.policy);
                 // The journal first: a result is not known until it is written down.
                 record_or_stop(
                     &mut journal,
@@ -257,7 +260,7 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
                     &mut stopped_because,
                 );
                 let record = if plan.json { record.sent_to(&plan.base_url) } else { record };
-                let key = result.as_ref().map_or("error", |outcome| outcome.as_str());
+                let key = result.as_ref().map_or("error", |c| c.outcome.as_str());
                 *tally.entry(key).or_default() += 1;
                 if journal_failed {
                     // Still shown, even where a progress bar hides successes.
