@@ -316,7 +316,7 @@ fn a_signed_query_answer_about_another_order_proves_nothing() {
         let err = Client::new(blocking, v3(&sandbox))
             .confirm(CloseOrderV3::direct(&no), settings)
             .unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Unproven { last_state: None }), "{err}");
+        assert!(matches!(err.kind(), ErrorKind::Unproven { last_state: None, .. }), "{err}");
         assert_eq!(err.order_effect(), OrderEffect::Unknown);
         // The query alone says why.
         let q = Client::new(blocking, v3(&sandbox)).query(QueryOrderV3::direct(&no)).unwrap_err();

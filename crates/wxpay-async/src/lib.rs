@@ -5,7 +5,7 @@
 //! keep-alive, no redirects) and reads the answer up to the configured cap. Signing (a KMS
 //! or HSM can sign through an [`AsyncSigner`](wxpay_core::v3::AsyncSigner)), verification,
 //! retries, fail-over and certificate refresh are the core's call machine
-//! ([`Call`](wxpay_core::Call)), which this client drives with async IO and tokio's timers.
+//! ([`Call`]), which this client drives with async IO and tokio's timers.
 //! Everything a caller needs is re-exported here: one dependency is enough.
 //!
 //! ```

@@ -2,7 +2,7 @@
 //!
 //! This crate only moves bytes: it sends with a pooled ureq agent (rustls, keep-alive, no
 //! redirects) and reads the answer up to the configured cap. Signing, verification, retries,
-//! fail-over and certificate refresh are the core's call machine ([`Call`](wxpay_core::Call)),
+//! fail-over and certificate refresh are the core's call machine ([`Call`]),
 //! which this client drives with blocking IO and thread sleeps.
 //! Everything a caller needs is re-exported here: one dependency is enough.
 //!

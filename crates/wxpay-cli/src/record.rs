@@ -183,7 +183,7 @@ impl CloseRecord {
                 }
             }
             Err(e) => {
-                if let ErrorKind::Unproven { last_state: Some(state) } = e.kind() {
+                if let ErrorKind::Unproven { last_state: Some(state), .. } = e.kind() {
                     record.last_state = Some(network(state.as_str()));
                 }
             }

@@ -132,7 +132,8 @@ impl Wait {
     }
 }
 
-/// A state machine a driver runs to its end (see the module docs).
+/// A state machine a driver runs to its end: poll it with the time, do what its [`Action`]
+/// says, give it what was asked (the crate docs, "Calls are state machines", show a driver).
 pub trait Machine {
     /// What it ends with.
     type Output;

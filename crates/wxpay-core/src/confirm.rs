@@ -22,7 +22,7 @@ use crate::TransportError;
 use crate::call::{Action, Call, Machine, Now, RandomError, Wait};
 use crate::close::CloseOrder;
 use crate::error::{Error, ErrorKind, OrderEffect, SignError};
-use crate::order_state::{OrderState, QueryAnswer, TradeState};
+use crate::order_state::{OrderState, QueryAnswer, TradeState, combined_state};
 use crate::outcome::CloseOutcome;
 use crate::query::QueryOrder;
 use crate::session::Session;
@@ -96,14 +96,14 @@ impl Default for ConfirmSettings {
 }
 
 impl ConfirmSettings {
-    /// The default settings with `policy`.
+    /// These settings with `policy`.
     #[must_use]
     pub fn with_policy(mut self, policy: ConfirmPolicy) -> Self {
         self.policy = policy;
         self
     }
 
-    /// The default settings with `deadline`.
+    /// These settings with `deadline`.
     #[must_use]
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
@@ -151,7 +151,7 @@ pub struct Confirmed {
     /// The order as the query answer described it, when a query proved it (for a paid
     /// order: WeChat Pay's number and the paid time).
     pub order: Option<OrderState>,
-    /// Closes sent in all.
+    /// Close calls made in all (each with its own retries).
     pub closes: u32,
     /// Queries made in all.
     pub queries: u32,
@@ -256,8 +256,11 @@ impl ConfirmedClose<'_> {
     /// Nothing proven by the deadline: unknown, with the last state seen and what the closes
     /// may have done.
     fn unproven(&mut self) -> Action<Confirmed> {
-        let error = Error::from(ErrorKind::Unproven { last_state: self.last_state.clone() })
-            .with_history(self.attempts, self.effect, None);
+        let last_close = self.last_error.take().map(Box::new);
+        let request_id = last_close.as_ref().and_then(|e| e.request_id().map(str::to_owned));
+        let error =
+            Error::from(ErrorKind::Unproven { last_state: self.last_state.clone(), last_close })
+                .with_history(self.attempts, self.effect, request_id);
         self.fail(error)
     }
 
@@ -344,19 +347,6 @@ impl ConfirmedClose<'_> {
         self.stage = Stage::Wait(until, next);
         None
     }
-}
-
-/// A combined order's state: paid if any sub-order is, closed if every one is, else the
-/// first sub-order's that is neither.
-fn combined_state(orders: &[OrderState]) -> TradeState {
-    if let Some(paid) = orders.iter().find(|o| o.trade_state.is_paid()) {
-        return paid.trade_state.clone();
-    }
-    orders
-        .iter()
-        .find(|o| !o.trade_state.is_closed())
-        .or(orders.first())
-        .map_or(TradeState::Other(String::new()), |o| o.trade_state.clone())
 }
 
 impl Machine for ConfirmedClose<'_> {
@@ -596,7 +586,7 @@ mod tests {
             ],
         );
         let e = r.unwrap_err();
-        assert!(matches!(e.kind(), ErrorKind::Unproven { last_state: None }), "{e}");
+        assert!(matches!(e.kind(), ErrorKind::Unproven { last_state: None, .. }), "{e}");
         assert_eq!(e.order_effect(), OrderEffect::Unknown);
         assert!(paths.len() >= 3 && paths[1..].iter().all(|p| p == QUERY), "{paths:?}");
     }

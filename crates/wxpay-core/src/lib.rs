@@ -34,7 +34,7 @@
 //! (time and nonce are inputs), send it, read the answer.
 //!
 //! ```
-//! use wxpay_core::{ApiV2Key, Attempt, BaseUrl, CloseOutcome, Context, Operation, ReplayGuard};
+//! use wxpay_core::{ApiV2Key, Attempt, BaseUrl, CloseOutcome, Context, Operation, ReplayGuard, http};
 //! use wxpay_core::v2::{CloseOrderV2, SignType, V2Credentials};
 //!
 //! let key = ApiV2Key::new("192006250b4c09247ec02edce69f6a2d")?;
@@ -64,7 +64,7 @@
 //! (byte-exact against the shared vectors), then verify WeChat Pay's `204` answer.
 //!
 //! ```
-//! use wxpay_core::{Attempt, BaseUrl, CloseOutcome, Context, Operation, ReplayGuard};
+//! use wxpay_core::{Attempt, BaseUrl, CloseOutcome, Context, Operation, ReplayGuard, http};
 //! use wxpay_core::v3::{CloseOrderV3, PublicKeyVerifier, RsaSigner, V3Credentials};
 //!
 //! # use wxpay_sandbox::merchants::{MERCHANT_KEY_PEM, WECHATPAY_PUB_PEM};
@@ -109,7 +109,7 @@
 //! driver loop over it; yours can be too, and [`run_scripted`] drives one with no IO at all:
 //!
 //! ```
-//! use wxpay_core::{ApiV2Key, ClientConfig, Now, OrderEffect, Session, run_scripted};
+//! use wxpay_core::{ApiV2Key, ClientConfig, Now, OrderEffect, Session, http, run_scripted};
 //! use wxpay_core::v2::{CloseOrderV2, V2Credentials};
 //!
 //! let key = ApiV2Key::new("192006250b4c09247ec02edce69f6a2d")?;
@@ -177,6 +177,7 @@ pub use error::{
     OrderEffect, SignError, TransportError, TransportErrorKind, VerifyError,
 };
 pub use escape::{Escaped, escape, is_hidden};
+#[doc(no_inline)]
 pub use event_listener::{EventListener, Listener};
 pub use http;
 pub use operation::{Attempt, Context, Operation, Prepared, USER_AGENT};

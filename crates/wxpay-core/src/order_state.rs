@@ -125,6 +125,17 @@ pub enum QueryAnswer {
 }
 
 impl QueryAnswer {
+    /// The order's state: a single order's, or a combined order's as a whole (paid if any
+    /// sub-order is, closed if every one is, else the first sub-order's that is neither).
+    /// `None` when not found.
+    #[must_use]
+    pub fn trade_state(&self) -> Option<TradeState> {
+        match self {
+            QueryAnswer::Found(orders) => Some(combined_state(orders)),
+            QueryAnswer::NotFound => None,
+        }
+    }
+
     /// The one order found (the first sub-order of a combined order).
     #[must_use]
     pub fn order(&self) -> Option<&OrderState> {
@@ -133,6 +144,19 @@ impl QueryAnswer {
             QueryAnswer::NotFound => None,
         }
     }
+}
+
+/// A combined order's state: paid if any sub-order is, closed if every one is, else the
+/// first sub-order's that is neither.
+pub(crate) fn combined_state(orders: &[OrderState]) -> TradeState {
+    if let Some(paid) = orders.iter().find(|o| o.trade_state.is_paid()) {
+        return paid.trade_state.clone();
+    }
+    orders
+        .iter()
+        .find(|o| !o.trade_state.is_closed())
+        .or(orders.first())
+        .map_or(TradeState::Other(String::new()), |o| o.trade_state.clone())
 }
 
 /// Unix seconds of an APIv2 `time_end` (`yyyyMMddHHmmss`, Beijing time, UTC+8).

@@ -293,12 +293,15 @@ pub enum ErrorKind {
     /// close may have happened, and the last state a verified query answer named (if any)
     /// was not an end state.
     #[error(
-        "no end state proven before the deadline{}",
-        .last_state.as_ref().map(|s| format!(" (last state seen: {s})")).unwrap_or_default()
+        "no end state proven before the deadline{}{}",
+        .last_state.as_ref().map(|s| format!(" (last state seen: {s})")).unwrap_or_default(),
+        .last_close.as_ref().map(|e| format!("; the last close: {}", e.kind())).unwrap_or_default()
     )]
     Unproven {
         /// The last `trade_state` a verified query answer named.
         last_state: Option<crate::order_state::TradeState>,
+        /// The last close's error, if it failed (its code, text and `Request-ID`).
+        last_close: Option<Box<Error>>,
     },
 }
 

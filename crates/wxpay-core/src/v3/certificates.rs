@@ -21,7 +21,7 @@ use crate::wire::Response;
 /// `GET /v3/global/certificates` at the Hong Kong host, for cross-border merchants).
 ///
 /// The answer is believed only once every certificate in it decrypts (AES-256-GCM under the
-/// APIv3 key, [`V3Credentials::with_api_v3_key`]), matches the serial and validity the list
+/// APIv3 key, [`V3Credentials::with_api_v3_key`](super::V3Credentials::with_api_v3_key)), matches the serial and validity the list
 /// gives, and the answer's own signature verifies: with a certificate already trusted, or
 /// with the one just decrypted whose serial the answer names (the AEAD tag, made with a key
 /// only the merchant and WeChat Pay hold, is what makes a new certificate trustworthy). An

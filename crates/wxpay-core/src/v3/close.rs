@@ -525,7 +525,7 @@ fn json_string(s: &str, out: &mut Vec<u8>) {
 /// other 2xx is a decoding failure (the signature does not cover the status line, so a
 /// signed error body under 200 must not read as a close). An error answer that carries
 /// signature headers must verify too; one that carries none is reported as an unverified
-/// [`ApiError`], and is never turned into an outcome: only a verified answer can say an
+/// [`ApiError`](crate::ApiError), and is never turned into an outcome: only a verified answer can say an
 /// order is paid, closed or unknown. A verified error answer without a `code` (an empty
 /// body under 403, say) refuses nothing: its effect is unknown.
 ///

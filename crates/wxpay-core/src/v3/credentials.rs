@@ -39,7 +39,7 @@ pub struct V3Credentials {
 }
 
 impl V3Credentials {
-    /// Credentials with a synchronous signer (an [`RsaSigner`] or your own).
+    /// Credentials with a synchronous signer (an [`RsaSigner`](super::RsaSigner) or your own).
     ///
     /// ```
     /// use wxpay_core::v3::{PlatformCertificateVerifier, PublicKeyVerifier, RsaSigner, V3Credentials, VerifierSet};
@@ -121,7 +121,9 @@ impl V3Credentials {
     /// file is needed. A configuration that names its own store and refresh
     /// ([`ClientConfigBuilder::refresh_certificates`](crate::ClientConfigBuilder::refresh_certificates))
     /// takes precedence. During the move to the WeChat Pay public key, add it with
-    /// [`and_public_key`](Self::and_public_key).
+    /// [`and_public_key`](Self::and_public_key). A merchant with the public key only (no
+    /// certificates; the sandbox's `public-key` key mode) answers in a way these credentials
+    /// cannot verify without it: an unknown serial `PUB_KEY_ID_…` means "add the public key".
     ///
     /// ```
     /// use wxpay_core::{ApiV3Key, ClientConfig};
@@ -179,7 +181,7 @@ impl V3Credentials {
     }
 
     /// The APIv3 key, which decrypts the platform certificate list
-    /// ([`DownloadCertificates`]).
+    /// ([`DownloadCertificates`](super::DownloadCertificates)).
     #[must_use]
     pub fn with_api_v3_key(mut self, key: crate::ApiV3Key) -> Self {
         self.api_v3_key = Some(key);
