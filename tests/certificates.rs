@@ -83,7 +83,7 @@ impl Closer {
 
 fn order(sandbox: &SandboxThread, no: &str) -> CloseOrderV3 {
     sandbox.state().put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid);
-    CloseOrderV3::direct(no)
+    CloseOrderV3::new(no)
 }
 
 #[test]
@@ -308,7 +308,7 @@ fn requests_name_the_store_s_newest_certificate_and_follow_a_rotation() {
     let base = BaseUrl::parse(sandbox.base_url()).unwrap();
     let named = |now: u64| {
         let attempt = Attempt::new(&base, now, "0123456789ABCDEF0123456789ABCDEF");
-        let request = CloseOrderV3::direct("serial-0001").build(&ctx, &attempt).unwrap();
+        let request = CloseOrderV3::new("serial-0001").build(&ctx, &attempt).unwrap();
         let download = DownloadCertificates::new().build(&ctx, &attempt).unwrap();
         assert_eq!(request.headers()["wechatpay-serial"], download.headers()["wechatpay-serial"]);
         request.headers()["wechatpay-serial"].to_str().unwrap().to_owned()

@@ -427,7 +427,7 @@ fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
             config = config.v2(v2_credentials(mch, sign));
             if mch == V2_SP {
                 put(OrderKey::sub(V2_SP, V2_SUB, no));
-                Op::V2(CloseOrderV2::new(no).for_sub_merchant(V2_SUB, Some(V2_SUB_APPID.into())))
+                Op::V2(CloseOrderV2::new(no).for_sub_merchant(V2_SUB).with_sub_appid(V2_SUB_APPID))
             } else {
                 put(OrderKey::new(V2_MCH, no));
                 Op::V2(CloseOrderV2::new(no))
@@ -443,12 +443,12 @@ fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
         Api::V3Direct(mode) => {
             config = config.v3(v3_credentials(V3_MCH, mode));
             put(OrderKey::new(V3_MCH, no));
-            Op::V3(CloseOrderV3::direct(no))
+            Op::V3(CloseOrderV3::new(no))
         }
         Api::V3Partner(mode) => {
             config = config.v3(v3_credentials(V3_SP, mode));
             put(OrderKey::sub(V3_SP, V3_SUB, no));
-            Op::V3(CloseOrderV3::partner(no, V3_SUB))
+            Op::V3(CloseOrderV3::new(no).for_sub_merchant(V3_SUB))
         }
         Api::V3Global { by_id, institution } => {
             let (mch, key) = if institution {
@@ -584,7 +584,7 @@ fn a_refused_primary_fails_over_to_the_backup() {
         .unwrap();
     let err = wxpay_blocking::Client::new(config)
         .unwrap()
-        .close(CloseOrderV3::direct("nowhere-1"))
+        .close(CloseOrderV3::new("nowhere-1"))
         .unwrap_err();
     assert_eq!(error_summary(&err), "not_sent:transport:Connect@3");
     assert!(!err.was_sent(), "{err}");
@@ -600,7 +600,7 @@ fn tls_sandbox() -> SandboxThread {
 /// An unpaid APIv3 order `no` in `sandbox` and the operation closing it.
 fn v3_order(sandbox: &SandboxThread, no: &str) -> Op {
     sandbox.state().put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid);
-    Op::V3(CloseOrderV3::direct(no))
+    Op::V3(CloseOrderV3::new(no))
 }
 
 #[test]
@@ -688,7 +688,7 @@ fn builder_and_client_errors_are_clear() {
     let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
     let config = config(sandbox.base_url()).v2(v2_credentials(V2_MCH, MD5)).build().unwrap();
     let client = wxpay_blocking::Client::new(config).unwrap();
-    let err = client.close(CloseOrderV3::direct("order-123")).unwrap_err();
+    let err = client.close(CloseOrderV3::new("order-123")).unwrap_err();
     assert!(err.to_string().contains("APIv3 credentials"), "{err}");
     assert!(!err.was_sent());
     assert_eq!(sandbox.state().requests(), 0);
@@ -707,7 +707,7 @@ fn the_core_needs_no_transport_crate() {
     let now = wxpay_core::unix_now();
     let attempt = Attempt::new(&base, now, "RAWTCP1");
 
-    let v3 = CloseOrderV3::direct("raw-tcp-1");
+    let v3 = CloseOrderV3::new("raw-tcp-1");
     let answer = raw_tcp_exchange(v3.build(&ctx, &attempt).unwrap()).unwrap();
     assert_eq!(
         v3.parse(&ctx, &wxpay_core::ReplayGuard::new(), now, answer).unwrap(),
@@ -799,12 +799,9 @@ fn no_public_type_holding_a_secret_shows_it_in_debug() {
     // A signed request: the Authorization header is sensitive.
     let base = wxpay_core::BaseUrl::parse("http://127.0.0.1:9").unwrap();
     let attempt = wxpay_core::Attempt::new(&base, 1_700_000_000, "N0NCE");
-    let request = wxpay_core::Operation::build(
-        &CloseOrderV3::direct("debug-0001"),
-        config.context(),
-        &attempt,
-    )
-    .unwrap();
+    let request =
+        wxpay_core::Operation::build(&CloseOrderV3::new("debug-0001"), config.context(), &attempt)
+            .unwrap();
     let signature = request.headers()["authorization"].to_str().unwrap().to_owned();
     let signature = signature.split("signature=\"").nth(1).unwrap()[..40].to_owned();
     shown.push(format!("{request:?}"));
@@ -871,7 +868,7 @@ fn one_signed_paid_answer_replayed_for_four_orders_is_believed_once() {
                 if v3 { OrderKey::new(V3_MCH, no) } else { OrderKey::new(V2_MCH, no) }
             };
             let op = |no: &str| {
-                if v3 { Op::V3(CloseOrderV3::direct(no)) } else { Op::V2(CloseOrderV2::new(no)) }
+                if v3 { Op::V3(CloseOrderV3::new(no)) } else { Op::V2(CloseOrderV2::new(no)) }
             };
             let paid = format!("{tag}-paid");
             state.put_order(key(&paid), OrderState::Paid);
@@ -911,7 +908,7 @@ fn text_from_the_network_is_shown_escaped_never_obeyed() {
                 state.put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid);
                 let c =
                     config(sandbox.base_url()).v3(v3_credentials(V3_MCH, AnswerMode::PublicKey));
-                (Op::V3(CloseOrderV3::direct(&no)), c)
+                (Op::V3(CloseOrderV3::new(&no)), c)
             } else {
                 state.put_order(OrderKey::new(V2_MCH, &no), OrderState::Unpaid);
                 let c = config(sandbox.base_url()).v2(v2_credentials(V2_MCH, SignType::Md5));

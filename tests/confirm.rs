@@ -118,7 +118,7 @@ fn a_query_reads_every_trade_state_through_both_clients() {
                     sandbox.state().put_order(key.clone(), state);
                 }
                 let answer = if v3_api {
-                    client.query(QueryOrderV3::direct(&no))
+                    client.query(QueryOrderV3::by_out_trade_no(&no))
                 } else {
                     client.query(QueryOrderV2::by_out_trade_no(&no))
                 }
@@ -154,7 +154,7 @@ fn a_query_reads_every_trade_state_through_both_clients() {
                 }
             }
             let missing = if v3_api {
-                client.query(QueryOrderV3::direct("qs-missing-1"))
+                client.query(QueryOrderV3::by_out_trade_no("qs-missing-1"))
             } else {
                 client.query(QueryOrderV2::by_out_trade_no("qs-missing-1"))
             };
@@ -174,7 +174,7 @@ fn a_lost_close_answer_is_proven_closed_by_the_query() {
                     v3(&sandbox),
                     Route::V3Direct,
                     OrderKey::new(V3_MCH, &no),
-                    CloseOrderV3::direct(&no).into(),
+                    CloseOrderV3::new(&no).into(),
                 )
             } else {
                 (
@@ -206,9 +206,8 @@ fn a_close_that_never_arrived_is_made_again_then_proven() {
         let key = OrderKey::new(V3_MCH, &no);
         sandbox.state().put_order(key.clone(), OrderState::Unpaid);
         fault(&sandbox, Fault::DropBeforeRead, Route::V3Direct, &no, Some(1));
-        let c = Client::new(blocking, v3(&sandbox))
-            .confirm(CloseOrderV3::direct(&no), quick())
-            .unwrap();
+        let c =
+            Client::new(blocking, v3(&sandbox)).confirm(CloseOrderV3::new(&no), quick()).unwrap();
         assert_eq!(
             (c.outcome, c.proof, c.closes, c.queries),
             (CloseOutcome::Closed, Proof::Close, 2, 1),
@@ -230,7 +229,7 @@ fn a_payment_landing_during_the_close_is_proven_paid_with_its_transaction_id() {
                     v3(&sandbox),
                     Route::V3Direct,
                     OrderKey::new(V3_MCH, &no),
-                    CloseOrderV3::direct(&no).into(),
+                    CloseOrderV3::new(&no).into(),
                 )
             } else {
                 (
@@ -261,9 +260,8 @@ fn a_payer_entering_a_password_is_waited_for() {
         // The close answers 202 USER_PAYING; the payer pays for 2 s, then gives up.
         fault(&sandbox, Fault::UserPayingFor(2), Route::V3Direct, &no, Some(1));
         let started = std::time::Instant::now();
-        let c = Client::new(blocking, v3(&sandbox))
-            .confirm(CloseOrderV3::direct(&no), quick())
-            .unwrap();
+        let c =
+            Client::new(blocking, v3(&sandbox)).confirm(CloseOrderV3::new(&no), quick()).unwrap();
         assert_eq!((c.outcome, c.closes), (CloseOutcome::Closed, 2), "{no}");
         assert!(c.queries >= 2, "asked while the payer was paying: {c:?}");
         assert!(started.elapsed() >= Duration::from_millis(900), "waited for the payer");
@@ -282,15 +280,15 @@ fn a_replayed_paid_answer_is_not_believed_under_doubt() {
         // Another client (another process, say) closed the paid order: a genuine signed
         // ORDER_PAID, which someone in the path sends again as the answer to ours.
         let other = Client::new(blocking, v3(&sandbox));
-        assert_eq!(other.close(CloseOrderV3::direct(&paid)).unwrap(), CloseOutcome::Paid);
+        assert_eq!(other.close(CloseOrderV3::new(&paid)).unwrap(), CloseOutcome::Paid);
         fault(&sandbox, Fault::Replay, Route::V3Direct, &open, Some(1));
         // Believed as it stands by a plain close (its first coming): that is the hole.
         let c = Client::new(blocking, v3(&sandbox));
-        assert_eq!(c.close(CloseOrderV3::direct(&open)).unwrap(), CloseOutcome::Paid);
+        assert_eq!(c.close(CloseOrderV3::new(&open)).unwrap(), CloseOutcome::Paid);
         // Confirmed under doubt: the query says NOTPAY, the order is closed and proven.
         fault(&sandbox, Fault::Replay, Route::V3Direct, &open, Some(1));
         let fresh = Client::new(blocking, v3(&sandbox));
-        let confirmed = fresh.confirm(CloseOrderV3::direct(&open), quick()).unwrap();
+        let confirmed = fresh.confirm(CloseOrderV3::new(&open), quick()).unwrap();
         assert_eq!(
             (confirmed.outcome, confirmed.proof),
             (CloseOutcome::Closed, Proof::Close),
@@ -314,12 +312,14 @@ fn a_signed_query_answer_about_another_order_proves_nothing() {
         fault(&sandbox, Fault::QueryOtherOrder, Route::V3Query, &no, None);
         let settings = quick().with_deadline(Duration::from_secs(2));
         let err = Client::new(blocking, v3(&sandbox))
-            .confirm(CloseOrderV3::direct(&no), settings)
+            .confirm(CloseOrderV3::new(&no), settings)
             .unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::Unproven { last_state: None, .. }), "{err}");
         assert_eq!(err.order_effect(), OrderEffect::Unknown);
         // The query alone says why.
-        let q = Client::new(blocking, v3(&sandbox)).query(QueryOrderV3::direct(&no)).unwrap_err();
+        let q = Client::new(blocking, v3(&sandbox))
+            .query(QueryOrderV3::by_out_trade_no(&no))
+            .unwrap_err();
         assert!(
             matches!(
                 q.kind(),
@@ -340,7 +340,7 @@ fn queries_failing_until_the_deadline_leave_the_state_unknown() {
         fault(&sandbox, Fault::SystemError, Route::V3Query, &no, None);
         let settings = quick().with_deadline(Duration::from_secs(2));
         let err = Client::new(blocking, v3(&sandbox))
-            .confirm(CloseOrderV3::direct(&no), settings)
+            .confirm(CloseOrderV3::new(&no), settings)
             .unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::Unproven { .. }), "{err}");
         assert_eq!(err.order_effect(), OrderEffect::Unknown, "the lost close may have closed it");
@@ -371,7 +371,7 @@ fn combined_and_cross_border_closes_are_proven_by_the_query() {
         // Cross-border, by the merchant's number and by WeChat Pay's.
         let by_no = format!("global-no-{}", u8::from(blocking));
         sandbox.state().put_order(OrderKey::new(V3_MCH, &by_no), OrderState::Unpaid);
-        let q = client.query(QueryOrderV3::direct(&by_no).global());
+        let q = client.query(QueryOrderV3::by_out_trade_no(&by_no).global());
         assert!(q.is_ok(), "{q:?}");
         let c = client.confirm(CloseGlobalOrder::by_out_trade_no(&by_no), always.clone()).unwrap();
         assert_eq!((c.outcome, c.proof), (CloseOutcome::Closed, Proof::Query));
@@ -389,7 +389,7 @@ fn combined_and_cross_border_closes_are_proven_by_the_query() {
         let plain = format!("never-policy-{}", u8::from(blocking));
         sandbox.state().put_order(OrderKey::new(V3_MCH, &plain), OrderState::Unpaid);
         let c = client
-            .confirm(CloseOrderV3::direct(&plain), quick().with_policy(ConfirmPolicy::Never))
+            .confirm(CloseOrderV3::new(&plain), quick().with_policy(ConfirmPolicy::Never))
             .unwrap();
         assert_eq!((c.outcome, c.proof, c.queries), (CloseOutcome::Closed, Proof::Close, 0));
     });

@@ -370,7 +370,7 @@ fn main() {
         orders(&agent, &base, V3_MCH, &raw_prefix, per_round as u64, "unpaid");
         let presigned: Vec<Prebuilt> = (0..per_round)
             .map(|i| {
-                let op = CloseOrderV3::direct(format!("{raw_prefix}{i:06}"));
+                let op = CloseOrderV3::new(format!("{raw_prefix}{i:06}"));
                 let nonce = format!("PRESIGNED{round}{i:06}");
                 Prebuilt::new(op.build(&v3_ctx, &Attempt::new(&base_url, now(), &nonce)).unwrap())
             })
@@ -378,8 +378,7 @@ fn main() {
         let run_ours = || {
             let (client, prefix) = (client.clone(), ours_prefix.clone());
             closes_per_sec(&rt, per_round, move |i| {
-                let (client, op) =
-                    (client.clone(), CloseOrderV3::direct(format!("{prefix}{i:06}")));
+                let (client, op) = (client.clone(), CloseOrderV3::new(format!("{prefix}{i:06}")));
                 async move { assert_eq!(client.execute(&op).await.unwrap(), CloseOutcome::Closed) }
             })
         };
@@ -400,7 +399,7 @@ fn main() {
             let (raw, ctx, prefix, base_url) =
                 (raw.clone(), v3_ctx.clone(), signing_prefix.clone(), base_url.clone());
             closes_per_sec(&rt, per_round, move |i| {
-                let op = CloseOrderV3::direct(format!("{prefix}{i:06}"));
+                let op = CloseOrderV3::new(format!("{prefix}{i:06}"));
                 let nonce = format!("SIGNING{i:06}");
                 let attempt = Attempt::new(&base_url, now(), &nonce);
                 let (raw, request) = (raw.clone(), op.build(&ctx, &attempt).unwrap());
@@ -428,7 +427,7 @@ fn main() {
                 let (client, prefix) = (client.clone(), prefix.clone());
                 closes_per_sec(&rt, per_round, move |i| {
                     let (client, op) =
-                        (client.clone(), CloseOrderV3::direct(format!("{prefix}{i:06}")));
+                        (client.clone(), CloseOrderV3::new(format!("{prefix}{i:06}")));
                     async move {
                         let settings = ConfirmSettings::default().with_policy(policy);
                         let c = client.close_confirmed(op, settings).await.unwrap();

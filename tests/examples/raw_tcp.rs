@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let outcome = drive(session.call(&CloseOrderV2::new("raw-v2-1")))?;
     println!("APIv2 close of raw-v2-1 over a bare TcpStream: {outcome}");
-    let outcome = drive(session.call(&CloseOrderV3::direct("raw-v3-1")))?;
+    let outcome = drive(session.call(&CloseOrderV3::new("raw-v3-1")))?;
     println!("APIv3 close of raw-v3-1 over a bare TcpStream: {outcome}");
     println!("platform certificates downloaded: {}", store.certificates().len());
     Ok(())

@@ -30,7 +30,7 @@
 //! #   .base_url(sandbox.base_url()) // here: the local sandbox, not WeChat Pay
 //!     .build()?;
 //! let client = Client::new(config)?;
-//! match client.close(CloseOrderV3::direct("1217752501201407033233368018")).await? {
+//! match client.close(CloseOrderV3::new("1217752501201407033233368018")).await? {
 //!     CloseOutcome::Closed | CloseOutcome::AlreadyClosed => println!("can no longer be paid"),
 //!     CloseOutcome::NotFound => println!("never submitted"),
 //!     CloseOutcome::Paid => println!("paid: deliver or refund"),

@@ -92,7 +92,7 @@ fn client_rate(orders: usize) -> f64 {
                         if i >= orders {
                             break;
                         }
-                        let op = CloseOrderV3::direct(format!("bulk-{i:06}"));
+                        let op = CloseOrderV3::new(format!("bulk-{i:06}"));
                         assert_eq!(client.execute(&op).await.unwrap(), CloseOutcome::Closed);
                     }
                 })

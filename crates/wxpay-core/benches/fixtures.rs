@@ -203,7 +203,7 @@ pub fn v3_ctx_with(verifier: impl wxpay_core::v3::Verifier + 'static) -> Context
 }
 
 pub fn v3_close() -> wxpay_core::v3::CloseOrderV3 {
-    wxpay_core::v3::CloseOrderV3::direct("1217752501201407033233368018")
+    wxpay_core::v3::CloseOrderV3::new("1217752501201407033233368018")
 }
 
 /// The message the direct close vector signs.
@@ -322,7 +322,7 @@ pub fn cases() -> Vec<Case> {
     // A query answer read and verified (it names the order, checked), against ring alone.
     let (query_pool, query_message, query_sig) = v3_query_pool(1024, now);
     let v3_query = {
-        let query = wxpay_core::v3::QueryOrderV3::direct("1217752501201407033233368018");
+        let query = wxpay_core::v3::QueryOrderV3::by_out_trade_no("1217752501201407033233368018");
         fresh_answers(
             std::rc::Rc::new(query_pool),
             move || (v3_ctx(), ReplayGuard::new()),

@@ -19,8 +19,8 @@ use crate::wire::Response;
 /// use wxpay_core::{ApiVersion, CloseOrder};
 /// use wxpay_core::v3::CloseOrderV3;
 ///
-/// let close: CloseOrder = CloseOrderV3::partner("1217752501201407033233368018", "1900000109").into();
-/// assert_eq!(close.out_trade_no(), "1217752501201407033233368018");
+/// let close: CloseOrder = CloseOrderV3::new("1217752501201407033233368018").for_sub_merchant("1900000109").into();
+/// assert_eq!(close.order_number(), "1217752501201407033233368018");
 /// assert_eq!(close.api_version(), ApiVersion::V3);
 /// close.validate(1_700_000_000)?;
 /// # Ok::<(), wxpay_core::InvalidInput>(())
@@ -42,7 +42,7 @@ impl CloseOrder {
     /// The order number the call closes (`combine_out_trade_no` for a combined order; the
     /// `transaction_id` for a cross-border close by WeChat Pay's number).
     #[must_use]
-    pub fn out_trade_no(&self) -> &str {
+    pub fn order_number(&self) -> &str {
         match self {
             CloseOrder::V2(op) => op.out_trade_no(),
             CloseOrder::V3(op) => op.out_trade_no(),

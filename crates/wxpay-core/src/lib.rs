@@ -20,7 +20,7 @@
 //! // Credentials, endpoint, timeouts and retries: a `ClientConfig` (the sandbox's here;
 //! // see `ClientConfig::builder` and `V3Credentials` for your own).
 //! let client = Client::new(sandbox.client_config(Merchant::V3Direct).build()?)?;
-//! match client.close(CloseOrderV3::direct("1217752501201407033233368018")) {
+//! match client.close(CloseOrderV3::new("1217752501201407033233368018")) {
 //!     Ok(CloseOutcome::Closed | CloseOutcome::AlreadyClosed) => {} // can no longer be paid
 //!     Ok(CloseOutcome::NotFound) => {}                             // never submitted
 //!     Ok(CloseOutcome::Paid) => {}                                 // deliver or refund
@@ -80,7 +80,7 @@
 //!
 //! let base = BaseUrl::parse(BaseUrl::PRIMARY)?;
 //! let attempt = Attempt::new(&base, 1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242");
-//! let close = CloseOrderV3::direct("1217752501201407033233368018");
+//! let close = CloseOrderV3::new("1217752501201407033233368018");
 //! let request = close.build(&ctx, &attempt)?;
 //! assert_eq!(request.body(), br#"{"mchid":"1900000001"}"#);
 //! assert!(request.headers()["authorization"].to_str()?.starts_with(

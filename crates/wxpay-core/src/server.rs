@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn combined_closes_are_checked_by_the_call_s_rules() {
         let sub = |no: &str| SubOrder::new("1900000109", no);
-        let ok = [sub("20150806125346"), sub("20150806125347").sub_mchid("1900000111")];
+        let ok = [sub("20150806125346"), sub("20150806125347").for_sub_merchant("1900000111")];
         assert_eq!(check_combined_close("P20150806125346", "wxd678efh567hg6787", &ok), Ok(()));
 
         let e = check_combined_close("P2015#1", "wxd678efh567hg6787", &ok).unwrap_err();

@@ -76,7 +76,7 @@ fn all_four_request_shapes_byte_for_byte() {
         // Through the one close type, the same request.
         let via: CloseOrder = op.clone().into();
         assert_eq!(via.build(&ctx, &attempt).unwrap().body(), request.body());
-        assert_eq!(via.out_trade_no(), op.order_number());
+        assert_eq!(via.order_number(), op.order_number());
     }
 }
 

@@ -45,15 +45,17 @@ fn v2_ctx(sign_type: SignType) -> Context {
 /// The query an APIv3 request vector names, and the merchant that asks.
 fn v3_query(name: &str) -> (QueryOrder, &'static str) {
     match name {
-        "direct" => (QueryOrderV3::direct(NO).into(), "1900000001"),
+        "direct" => (QueryOrderV3::by_out_trade_no(NO).into(), "1900000001"),
         "direct_by_id" => (QueryOrderV3::by_transaction_id(TX).into(), "1900000001"),
-        "partner" => (QueryOrderV3::direct(NO).for_sub_merchant("1900000109").into(), "1230000109"),
+        "partner" => {
+            (QueryOrderV3::by_out_trade_no(NO).for_sub_merchant("1900000109").into(), "1230000109")
+        }
         "partner_by_id" => (
             QueryOrderV3::by_transaction_id(TX).for_sub_merchant("1900000109").into(),
             "1230000109",
         ),
         "combined" => (QueryCombinedOrder::new("P20150806125346").into(), "1900000001"),
-        "global" => (QueryOrderV3::direct(NO).global().into(), "1900000001"),
+        "global" => (QueryOrderV3::by_out_trade_no(NO).global().into(), "1900000001"),
         "global_by_id_institution" => (
             QueryOrderV3::by_transaction_id(TX).for_sub_merchant("1900000109").global().into(),
             "1230000109",

@@ -67,7 +67,7 @@ fn retries_are_logged_with_host_attempt_reason_and_request_id_and_no_secret() {
         .build()
         .unwrap();
     let session = Session::new(config);
-    let op = CloseOrderV3::direct("order-123");
+    let op = CloseOrderV3::new("order-123");
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     tracing::subscriber::with_default(Recorder(lines.clone()), || {
         let answer = http::Response::builder()

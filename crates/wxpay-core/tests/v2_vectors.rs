@@ -85,7 +85,10 @@ fn close_operation_builds_each_request_vector() {
         let ctx = Context::new().with_v2(creds);
         let mut close = CloseOrderV2::new(get("out_trade_no").unwrap());
         if let Some(sub) = get("sub_mch_id") {
-            close = close.for_sub_merchant(sub, get("sub_appid").filter(|s| !s.is_empty()));
+            close = close.for_sub_merchant(sub);
+            if let Some(app) = get("sub_appid").filter(|s| !s.is_empty()) {
+                close = close.with_sub_appid(app);
+            }
         }
         let base = BaseUrl::parse(BaseUrl::PRIMARY).unwrap();
         let nonce = get("nonce_str").unwrap();
@@ -301,13 +304,13 @@ fn a_correctly_signed_answer_for_another_merchant_is_rejected() {
         &[("result_code", "SUCCESS"), ("sub_mch_id", "1900000110")],
         false,
     );
-    let close = CloseOrderV2::new("1415983244").for_sub_merchant("1900000999", None);
+    let close = CloseOrderV2::new("1415983244").for_sub_merchant("1900000999");
     let err = close.parse(&ctx, &wxpay_core::ReplayGuard::new(), 0, answer(&ok)).unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::Verify(VerifyError::Mismatch { field: "sub_mch_id" })),
         "{err:?}"
     );
-    let close = CloseOrderV2::new("1415983244").for_sub_merchant("1900000110", None);
+    let close = CloseOrderV2::new("1415983244").for_sub_merchant("1900000110");
     assert_eq!(
         close.parse(&ctx, &wxpay_core::ReplayGuard::new(), 0, answer(&ok)).unwrap(),
         CloseOutcome::Closed
@@ -371,7 +374,7 @@ fn bad_input_is_refused_before_anything_is_built() {
         InvalidInput::MissingSubMchId
     );
     assert_eq!(
-        err(CloseOrderV2::new("1").for_sub_merchant("x".repeat(33), None), nonce),
+        err(CloseOrderV2::new("1").for_sub_merchant("x".repeat(33)), nonce),
         InvalidInput::TooLong { field: "sub_mch_id", max: 32, len: 33 }
     );
     assert_eq!(
@@ -397,7 +400,7 @@ fn bad_input_is_refused_before_anything_is_built() {
         InvalidInput::BadCharacter { field: "appid", character: '<', position: 2 }
     );
     assert_eq!(
-        err(CloseOrderV2::new("1").for_sub_merchant("19&00", None), nonce),
+        err(CloseOrderV2::new("1").for_sub_merchant("19&00"), nonce),
         InvalidInput::BadCharacter { field: "sub_mch_id", character: '&', position: 2 }
     );
 }

@@ -59,7 +59,7 @@ proptest! {
             }
         }
         let resp = b.body(body).unwrap();
-        let result = CloseOrderV3::direct("order123").parse(&ctx(), &wxpay_core::ReplayGuard::new(), now, resp);
+        let result = CloseOrderV3::new("order123").parse(&ctx(), &wxpay_core::ReplayGuard::new(), now, resp);
         // Nothing random carries a valid signature: never an outcome.
         prop_assert!(result.is_err());
     }

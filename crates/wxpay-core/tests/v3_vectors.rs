@@ -74,9 +74,11 @@ fn request_vectors_message_signature_and_authorization() {
         let name = v["name"].as_str().unwrap();
         let path = v["path"].as_str().unwrap();
         let op = match name {
-            "close_direct" => CloseOrderV3::direct("1217752501201407033233368018"),
-            "close_partner" => CloseOrderV3::partner("1217752501201407033233368018", "1900000109"),
-            "close_percent_encoded" => CloseOrderV3::direct("ord_2024-11|42*x"),
+            "close_direct" => CloseOrderV3::new("1217752501201407033233368018"),
+            "close_partner" => {
+                CloseOrderV3::new("1217752501201407033233368018").for_sub_merchant("1900000109")
+            }
+            "close_percent_encoded" => CloseOrderV3::new("ord_2024-11|42*x"),
             other => panic!("a new vector {other}: teach this test its operation"),
         };
         assert_eq!(op.path().unwrap(), path, "{name}");
@@ -145,7 +147,7 @@ fn answer(v: &Value) -> wxpay_core::Response {
 fn response_vectors_verdicts() {
     let all = vectors();
     let ctx = ctx("1900000001");
-    let op = CloseOrderV3::direct("1217752501201407033233368018");
+    let op = CloseOrderV3::new("1217752501201407033233368018");
     for v in all["v3"]["responses"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let h = &v["headers"];
@@ -234,7 +236,7 @@ fn live_ctx() -> Context {
 fn every_answer_kind() {
     let ctx = live_ctx();
     let now = CERT_VALID_NOW;
-    let op = CloseOrderV3::direct("1217752501201407033233368018");
+    let op = CloseOrderV3::new("1217752501201407033233368018");
     let run = |resp| op.parse(&ctx, &wxpay_core::ReplayGuard::new(), now, resp);
 
     // Outcomes, exactly as SPEC lists them (both spellings of paid), from signed answers.
@@ -326,7 +328,7 @@ fn every_answer_kind() {
 fn every_verification_failure() {
     let ctx = live_ctx();
     let now = CERT_VALID_NOW;
-    let op = CloseOrderV3::direct("1217752501201407033233368018");
+    let op = CloseOrderV3::new("1217752501201407033233368018");
     let verdict = |resp| match op
         .parse(&ctx, &wxpay_core::ReplayGuard::new(), now, resp)
         .map_err(Error::into_kind)
@@ -443,7 +445,7 @@ fn partner_and_combined_requests() {
         vec![
             SubOrder::new("1900000109", "20150806125346"),
             SubOrder::new("1900000110", "20150806125347")
-                .sub_mchid("1900000111")
+                .for_sub_merchant("1900000111")
                 .sub_appid("wxd678efh567hg6999"),
         ],
     );
@@ -482,19 +484,19 @@ fn bad_input_is_refused_before_anything_is_built() {
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        err(&|| CloseOrderV3::direct("12345").build(&ctx, &attempt)),
+        err(&|| CloseOrderV3::new("12345").build(&ctx, &attempt)),
         InvalidInput::TooShort { field: "out_trade_no", min: 6, len: 5 }
     );
     assert_eq!(
-        err(&|| CloseOrderV3::direct("order@123").build(&ctx, &attempt)),
+        err(&|| CloseOrderV3::new("order@123").build(&ctx, &attempt)),
         InvalidInput::BadCharacter { field: "out_trade_no", character: '@', position: 5 }
     );
     assert_eq!(
-        err(&|| CloseOrderV3::partner("order123", "19\"00").build(&ctx, &attempt)),
+        err(&|| CloseOrderV3::new("order123").for_sub_merchant("19\"00").build(&ctx, &attempt)),
         InvalidInput::BadCharacter { field: "sub_mchid", character: '"', position: 2 }
     );
     assert_eq!(
-        err(&|| CloseOrderV3::direct("order123")
+        err(&|| CloseOrderV3::new("order123")
             .created_at(1_700_000_000 - 299)
             .build(&ctx, &attempt)),
         InvalidInput::TooEarly { wait_secs: 1 }
@@ -505,11 +507,11 @@ fn bad_input_is_refused_before_anything_is_built() {
     );
     let bad_nonce = Attempt::new(&base, 1_700_000_000, "has space");
     assert_eq!(
-        err(&|| CloseOrderV3::direct("order123").build(&ctx, &bad_nonce)),
+        err(&|| CloseOrderV3::new("order123").build(&ctx, &bad_nonce)),
         InvalidInput::BadCharacter { field: "nonce_str", character: ' ', position: 3 }
     );
     assert_eq!(
-        err(&|| CloseOrderV3::direct("order123").build(&Context::new(), &attempt)),
+        err(&|| CloseOrderV3::new("order123").build(&Context::new(), &attempt)),
         InvalidInput::MissingCredentials { api: "v3" }
     );
     let signer = RsaSigner::from_pem(MERCHANT_KEY).unwrap();
@@ -570,7 +572,7 @@ fn secrets_never_show_in_debug() {
     // The Authorization header is marked sensitive, so http's Debug hides it.
     let base = BaseUrl::parse(BaseUrl::PRIMARY).unwrap();
     let attempt = Attempt::new(&base, 1_700_000_000, "N1");
-    let req = CloseOrderV3::direct("order123").build(&ctx, &attempt).unwrap();
+    let req = CloseOrderV3::new("order123").build(&ctx, &attempt).unwrap();
     let shown = format!("{req:?}");
     assert!(shown.contains("Sensitive") && !shown.contains("signature="), "{shown}");
 }
@@ -619,7 +621,7 @@ fn custom_signers_and_verifiers_plug_in() {
     let v = &all["v3"]["requests"][0];
     let base = BaseUrl::parse(BaseUrl::PRIMARY).unwrap();
     let attempt = Attempt::new(&base, 1554208460, v["nonce"].as_str().unwrap());
-    let op = CloseOrderV3::direct("1217752501201407033233368018");
+    let op = CloseOrderV3::new("1217752501201407033233368018");
 
     let counting =
         Arc::new(CountingSigner(RsaSigner::from_pem(MERCHANT_KEY).unwrap(), AtomicUsize::new(0)));
@@ -687,7 +689,7 @@ fn a_replay_is_caught_whatever_serial_header_it_carries() {
     let ctx = live_ctx(); // the public key and the certificate of one key pair
     let seen = wxpay_core::ReplayGuard::new();
     let now = CERT_VALID_NOW;
-    let op = CloseOrderV3::direct("1217752501201407033233368018");
+    let op = CloseOrderV3::new("1217752501201407033233368018");
     let paid = signed(400, r#"{"code":"ORDER_PAID","message":"m"}"#, now, CERT_SERIAL, None);
     let closed = signed(204, "", now, CERT_SERIAL, None);
     for genuine in [paid, closed] {

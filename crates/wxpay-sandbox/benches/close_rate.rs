@@ -46,7 +46,7 @@ fn main() {
             let no = format!("rate-{i:06}");
             sandbox.state().put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
             let nonce = format!("NONCE{i:06}");
-            let op = CloseOrderV3::direct(no);
+            let op = CloseOrderV3::new(no);
             let req = op.build(&ctx, &Attempt::new(&base, now, &nonce)).unwrap();
             (op, req)
         })

@@ -167,11 +167,11 @@ impl Merchant {
             Merchant::V2Common => CloseOrderV2::new(out_trade_no).into(),
             Merchant::V2Institutional => {
                 let (sub, appid) = V2_MERCHANTS[1].subs[0];
-                CloseOrderV2::new(out_trade_no).for_sub_merchant(sub, Some(appid.to_owned())).into()
+                CloseOrderV2::new(out_trade_no).for_sub_merchant(sub).with_sub_appid(appid).into()
             }
-            Merchant::V3Direct => CloseOrderV3::direct(out_trade_no).into(),
+            Merchant::V3Direct => CloseOrderV3::new(out_trade_no).into(),
             Merchant::V3Partner => {
-                CloseOrderV3::partner(out_trade_no, V3_MERCHANTS[1].subs[0]).into()
+                CloseOrderV3::new(out_trade_no).for_sub_merchant(V3_MERCHANTS[1].subs[0]).into()
             }
         }
     }

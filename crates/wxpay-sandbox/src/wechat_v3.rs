@@ -209,7 +209,7 @@ fn process(
                 };
                 let mut sub_order = SubOrder::new(mchid, no);
                 if let Some(s) = text("sub_mchid") {
-                    sub_order = sub_order.sub_mchid(s);
+                    sub_order = sub_order.for_sub_merchant(s);
                 }
                 if let Some(s) = text("sub_appid") {
                     sub_order = sub_order.sub_appid(s);

@@ -114,10 +114,10 @@ impl Fixture {
         if mchid == V3_SP {
             let sub = wxpay_sandbox::merchants::V3_MERCHANTS[1].subs[0];
             self.sandbox.state().put_order(OrderKey::sub(mchid, sub, no), OrderState::Unpaid);
-            self.send(mchid, &CloseOrderV3::partner(no, sub), asks)
+            self.send(mchid, &CloseOrderV3::new(no).for_sub_merchant(sub), asks)
         } else {
             self.sandbox.state().put_order(OrderKey::new(mchid, no), OrderState::Unpaid);
-            self.send(mchid, &CloseOrderV3::direct(no), asks)
+            self.send(mchid, &CloseOrderV3::new(no), asks)
         }
     }
 
@@ -183,7 +183,11 @@ fn a_both_merchant_answers_with_the_key_the_request_names_and_else_the_certifica
     let resp = f.close(V3_MCH, "both-other-1", Asks::Certificate("PUB_KEY_ID_0000000000000000"));
     assert_certificate_signed(&resp, 0);
     // Error answers too: a not-found close of the service provider, asking for nothing.
-    let resp = f.send(V3_SP, &CloseOrderV3::partner("both-missing-1", "1900000109"), Asks::Nothing);
+    let resp = f.send(
+        V3_SP,
+        &CloseOrderV3::new("both-missing-1").for_sub_merchant("1900000109"),
+        Asks::Nothing,
+    );
     assert_eq!(resp.status(), 404);
     assert_certificate_signed(&resp, 0);
     // And the list of a both merchant is served, whatever the request names.
@@ -238,7 +242,7 @@ fn a_certificates_merchant_signs_with_the_certificate_even_when_the_public_key_i
     let pk_only =
         V3Credentials::new(V3_MCH, MERCHANT_SERIAL_NO, creds().merchant_signer(), public_key())
             .unwrap();
-    let outcome = CloseOrderV3::direct("cert-pk-2").parse(
+    let outcome = CloseOrderV3::new("cert-pk-2").parse(
         &Context::new().with_v3(pk_only),
         &wxpay_core::ReplayGuard::new(),
         now(),

@@ -820,7 +820,7 @@ fn a_paying_order_over_time() {
 
     // A close while the payer pays: APIv3 202 USER_PAYING, read by the core as "unknown"
     // (not a close); APIv2 a signed USERPAYING, read as a refusal. The order is untouched.
-    let e = f.close(&v3, &CloseOrderV3::direct("q-paying-1")).unwrap_err();
+    let e = f.close(&v3, &CloseOrderV3::new("q-paying-1")).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::Decode(d) if d.status == 202), "{e:?}");
     assert_eq!(e.order_effect().as_str(), "unknown");
     let e = f.close(&v2, &CloseOrderV2::new("q-paying-3")).unwrap_err();
@@ -836,8 +836,8 @@ fn a_paying_order_over_time() {
     assert_eq!(query("q-paying-2")["trade_state"], "NOTPAY");
     let (trade_state, transaction_id) = v2_state("q-paying-3");
     assert_eq!((trade_state.as_deref(), transaction_id.is_some()), (Some("SUCCESS"), true));
-    assert_eq!(f.close(&v3, &CloseOrderV3::direct("q-paying-1")).unwrap(), CloseOutcome::Paid);
-    assert_eq!(f.close(&v3, &CloseOrderV3::direct("q-paying-2")).unwrap(), CloseOutcome::Closed);
+    assert_eq!(f.close(&v3, &CloseOrderV3::new("q-paying-1")).unwrap(), CloseOutcome::Paid);
+    assert_eq!(f.close(&v3, &CloseOrderV3::new("q-paying-2")).unwrap(), CloseOutcome::Closed);
     assert_eq!(query("q-paying-2")["trade_state"], "CLOSED");
 
     // The other states close as documented: refunded is paid, revoked already closed, a
@@ -850,7 +850,7 @@ fn a_paying_order_over_time() {
         let no = format!("q-closes-{}", st.as_str());
         state.put_order(OrderKey::new(V3_MCH, &no), st);
         state.put_order(OrderKey::new(V2_MCH, &no), st);
-        assert_eq!(f.close(&v3, &CloseOrderV3::direct(&no)).unwrap(), outcome, "{st:?}");
+        assert_eq!(f.close(&v3, &CloseOrderV3::new(&no)).unwrap(), outcome, "{st:?}");
         assert_eq!(f.close(&v2, &CloseOrderV2::new(&no)).unwrap(), outcome, "{st:?}");
     }
 }
@@ -869,7 +869,7 @@ fn the_faults_of_a_confirmed_close() {
         state.put_order(OrderKey::new(V2_MCH, no), OrderState::Unpaid);
     }
     state.add_fault(FaultRule::next(Fault::PayDuringClose, 1).on(Route::V3Direct));
-    assert_eq!(f.close(&v3, &CloseOrderV3::direct("q-fault-pay-1")).unwrap(), CloseOutcome::Paid);
+    assert_eq!(f.close(&v3, &CloseOrderV3::new("q-fault-pay-1")).unwrap(), CloseOutcome::Paid);
     let o = state.order(&OrderKey::new(V3_MCH, "q-fault-pay-1")).unwrap();
     assert_eq!((o.state, o.transaction_id.is_some(), o.closes), (OrderState::Paid, true, 0));
     assert_eq!(
@@ -895,7 +895,7 @@ fn the_faults_of_a_confirmed_close() {
         ),
     );
     assert_eq!(status, 201, "{body}");
-    let e = f.close(&v3, &CloseOrderV3::direct("q-fault-paying")).unwrap_err();
+    let e = f.close(&v3, &CloseOrderV3::new("q-fault-paying")).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::Decode(d) if d.status == 202), "{e:?}");
     assert_eq!(
         f.query_v3(V3_MCH, &direct("q-fault-paying"), Mode::PublicKey).body["trade_state"],
@@ -906,10 +906,7 @@ fn the_faults_of_a_confirmed_close() {
         f.query_v3(V3_MCH, &direct("q-fault-paying"), Mode::PublicKey).body["trade_state"],
         "NOTPAY"
     );
-    assert_eq!(
-        f.close(&v3, &CloseOrderV3::direct("q-fault-paying")).unwrap(),
-        CloseOutcome::Closed
-    );
+    assert_eq!(f.close(&v3, &CloseOrderV3::new("q-fault-paying")).unwrap(), CloseOutcome::Closed);
     // On APIv2: a signed USERPAYING; the default time is 5 seconds.
     state.put_order(OrderKey::new(V2_MCH, "q-fault-paying"), OrderState::Unpaid);
     state.add_fault(FaultRule::next(Fault::UserPaying, 1).on(Route::V2Close));

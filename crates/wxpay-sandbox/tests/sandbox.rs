@@ -188,10 +188,10 @@ fn shared_vectors_replayed_verbatim_are_accepted() {
             .map_or(SignType::Md5, |s| SignType::from_wire(s.as_str().unwrap()).unwrap());
         let mut close = CloseOrderV2::new(params["out_trade_no"].as_str().unwrap());
         if let Some(sub) = params.get("sub_mch_id") {
-            close = close.for_sub_merchant(
-                sub.as_str().unwrap(),
-                params.get("sub_appid").map(|s| s.as_str().unwrap().to_owned()),
-            );
+            close = close.for_sub_merchant(sub.as_str().unwrap());
+            if let Some(app) = params.get("sub_appid") {
+                close = close.with_sub_appid(app.as_str().unwrap());
+            }
         }
         let outcome = close
             .parse(&v2_ctx(mch, sign_type), &wxpay_core::ReplayGuard::new(), now(), resp)
@@ -241,7 +241,8 @@ fn every_endpoint_and_state() {
         let sp = v2_ctx(V2_SP, sign_type);
         let no = format!("v2-{tag}-sub");
         state.put_order_created(OrderKey::sub(V2_SP, V2_SUB, &no), OrderState::Unpaid, old);
-        let op = CloseOrderV2::new(&no).for_sub_merchant(V2_SUB, Some("wx9999999999999999".into()));
+        let op =
+            CloseOrderV2::new(&no).for_sub_merchant(V2_SUB).with_sub_appid("wx9999999999999999");
         assert_eq!(f.call(&sp, &op).unwrap(), CloseOutcome::Closed);
         // The same number under another merchant is another order.
         assert_eq!(f.call(&ctx, &CloseOrderV2::new(&no)).unwrap(), CloseOutcome::NotFound);
@@ -260,23 +261,26 @@ fn every_endpoint_and_state() {
             let no = format!("v3-{tag}-{no}");
             state.put_order_created(OrderKey::new(V3_MCH, &no), st, created);
             let got =
-                f.call(&ctx, &CloseOrderV3::direct(&no)).map_err(|e| e.api().unwrap().code.clone());
+                f.call(&ctx, &CloseOrderV3::new(&no)).map_err(|e| e.api().unwrap().code.clone());
             assert_eq!(got, expect, "{no}");
         }
         assert_eq!(
-            f.call(&ctx, &CloseOrderV3::direct(format!("v3-{tag}-missing"))).unwrap(),
+            f.call(&ctx, &CloseOrderV3::new(format!("v3-{tag}-missing"))).unwrap(),
             CloseOutcome::NotFound
         );
 
         let sp = v3_ctx(V3_SP, mode);
         let no = format!("v3-{tag}-sub|1");
         state.put_order_created(OrderKey::sub(V3_SP, V3_SUB, &no), OrderState::Unpaid, old);
-        assert_eq!(f.call(&sp, &CloseOrderV3::partner(&no, V3_SUB)).unwrap(), CloseOutcome::Closed);
         assert_eq!(
-            f.call(&sp, &CloseOrderV3::partner(&no, V3_SUB)).unwrap(),
+            f.call(&sp, &CloseOrderV3::new(&no).for_sub_merchant(V3_SUB)).unwrap(),
+            CloseOutcome::Closed
+        );
+        assert_eq!(
+            f.call(&sp, &CloseOrderV3::new(&no).for_sub_merchant(V3_SUB)).unwrap(),
             CloseOutcome::AlreadyClosed
         );
-        let err = f.call(&sp, &CloseOrderV3::partner(&no, "1999999999")).unwrap_err();
+        let err = f.call(&sp, &CloseOrderV3::new(&no).for_sub_merchant("1999999999")).unwrap_err();
         assert_eq!(err.api().unwrap().code, ApiCode::InvalidRequest);
 
         let (a, b) = (format!("v3-{tag}-ca"), format!("v3-{tag}-cb"));
@@ -306,7 +310,7 @@ fn answers_name_the_key_the_request_asked_for() {
     )
     .unwrap();
     let ctx = Context::new().with_v3(cert_only);
-    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("mode-test-1")).unwrap(), CloseOutcome::Closed);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::new("mode-test-1")).unwrap(), CloseOutcome::Closed);
 }
 
 #[test]
@@ -516,7 +520,7 @@ fn every_fault_on_both_generations() {
         // APIv3.
         let no = fresh(V3_MCH);
         state.add_fault(FaultRule::next(fault, 1).for_order(&no));
-        let got = f.call(&v3, &CloseOrderV3::direct(&no));
+        let got = f.call(&v3, &CloseOrderV3::new(&no));
         match fault {
             Fault::SystemError => {
                 let e = got.unwrap_err();
@@ -587,7 +591,7 @@ fn every_fault_on_both_generations() {
     let no = fresh(V3_MCH);
     state.add_fault(FaultRule::next(Fault::Delay(Duration::from_millis(300)), 1));
     let start = std::time::Instant::now();
-    assert_eq!(f.call(&v3, &CloseOrderV3::direct(&no)).unwrap(), CloseOutcome::Closed);
+    assert_eq!(f.call(&v3, &CloseOrderV3::new(&no)).unwrap(), CloseOutcome::Closed);
     assert!(start.elapsed() >= Duration::from_millis(300));
 
     // An unscoped drop-before-read drops the next connection, whatever it carries.
@@ -595,7 +599,7 @@ fn every_fault_on_both_generations() {
     state.add_fault(FaultRule::next(Fault::DropBeforeRead, 1));
     let before = state.requests();
     let nonce = format!("N{}", now());
-    let req = CloseOrderV3::direct(&no).build(&v3, &Attempt::new(&f.base, now(), &nonce)).unwrap();
+    let req = CloseOrderV3::new(&no).build(&v3, &Attempt::new(&f.base, now(), &nonce)).unwrap();
     let got = send(&agent(), req);
     assert!(got.is_err(), "{got:?}");
     assert_eq!(state.requests(), before + 1);
@@ -605,13 +609,13 @@ fn every_fault_on_both_generations() {
     state.add_fault(FaultRule::always(Fault::SystemError).on(Route::V3Direct));
     for _ in 0..3 {
         let no = fresh(V3_MCH);
-        assert!(f.call(&v3, &CloseOrderV3::direct(&no)).is_err());
+        assert!(f.call(&v3, &CloseOrderV3::new(&no)).is_err());
     }
     let no = fresh(V2_MCH);
     assert_eq!(f.call(&v2, &CloseOrderV2::new(&no)).unwrap(), CloseOutcome::Closed);
     state.clear_faults();
     let no = fresh(V3_MCH);
-    assert_eq!(f.call(&v3, &CloseOrderV3::direct(&no)).unwrap(), CloseOutcome::Closed);
+    assert_eq!(f.call(&v3, &CloseOrderV3::new(&no)).unwrap(), CloseOutcome::Closed);
 }
 
 #[test]
@@ -630,7 +634,7 @@ fn the_control_api_over_http() {
     assert!(v["created_at"].as_u64().unwrap() <= now() - 3600);
 
     let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
-    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("ctl-0001")).unwrap(), CloseOutcome::Closed);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::new("ctl-0001")).unwrap(), CloseOutcome::Closed);
     let (_, v) = f.control("GET", &format!("orders?mchid={V3_MCH}&out_trade_no=ctl-0001"), None);
     assert_eq!(
         (v["state"].as_str(), v["close_calls"].as_u64(), v["closes"].as_u64()),
@@ -654,7 +658,7 @@ fn the_control_api_over_http() {
     );
     let sp = v3_ctx(V3_SP, AnswerMode::PublicKey);
     assert_eq!(
-        f.call(&sp, &CloseOrderV3::partner("ctl-0002", V3_SUB)).unwrap(),
+        f.call(&sp, &CloseOrderV3::new("ctl-0002").for_sub_merchant(V3_SUB)).unwrap(),
         CloseOutcome::Paid
     );
 
@@ -665,7 +669,7 @@ fn the_control_api_over_http() {
         Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-0003", "age_secs": 0})),
     );
     assert_eq!(
-        f.call(&ctx, &CloseOrderV3::direct("ctl-0003")).unwrap_err().api().unwrap().code,
+        f.call(&ctx, &CloseOrderV3::new("ctl-0003")).unwrap_err().api().unwrap().code,
         ApiCode::RuleLimit
     );
     let (status, _) = f.control(
@@ -676,10 +680,10 @@ fn the_control_api_over_http() {
     assert_eq!(status, 201);
     f.control("POST", "orders", Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-0004"})));
     assert_eq!(
-        f.call(&ctx, &CloseOrderV3::direct("ctl-0004")).unwrap_err().api().unwrap().code,
+        f.call(&ctx, &CloseOrderV3::new("ctl-0004")).unwrap_err().api().unwrap().code,
         ApiCode::FrequencyLimited
     );
-    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("ctl-0004")).unwrap(), CloseOutcome::Closed);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::new("ctl-0004")).unwrap(), CloseOutcome::Closed);
     let (status, why) = f.control("POST", "faults", Some(json!({"fault": "nonsense"})));
     assert_eq!(status, 400);
     assert!(why.to_string().contains("relabel_status, replay, escape_text"), "{why}");
@@ -723,10 +727,8 @@ fn concurrent_closes_of_one_order_close_it_exactly_once() {
                 for _ in 0..4 {
                     if i % 2 == 0 {
                         let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
-                        outcomes.push((
-                            "v3",
-                            f.call(&ctx, &CloseOrderV3::direct("hammered-1")).unwrap(),
-                        ));
+                        outcomes
+                            .push(("v3", f.call(&ctx, &CloseOrderV3::new("hammered-1")).unwrap()));
                     } else {
                         let ctx = v2_ctx(V2_MCH, SignType::Md5);
                         outcomes
@@ -770,7 +772,7 @@ fn requests_a_lenient_server_would_accept_are_refused() {
     let order = |no: &str| {
         state.put_order(OrderKey::new(V3_MCH, no), OrderState::Unpaid);
         let attempt = Attempt::new(&f.base, now(), "HEADERCHECKNONCE");
-        CloseOrderV3::direct(no).build(&ctx, &attempt).unwrap()
+        CloseOrderV3::new(no).build(&ctx, &attempt).unwrap()
     };
     let untouched = |no: &str| {
         let o = state.order(&OrderKey::new(V3_MCH, no)).unwrap();
@@ -917,7 +919,7 @@ fn requests_a_lenient_server_would_accept_are_refused() {
     // In process, a rule for zero times is no rule.
     state.add_fault(FaultRule { times: Some(0), ..FaultRule::always(Fault::SystemError) });
     state.put_order(OrderKey::new(V3_MCH, "faults-none"), OrderState::Unpaid);
-    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("faults-none")).unwrap(), CloseOutcome::Closed);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::new("faults-none")).unwrap(), CloseOutcome::Closed);
 }
 
 #[test]
@@ -1073,9 +1075,9 @@ fn request_nonces_and_the_close_delay_follow_the_core() {
     state.put_order_created(OrderKey::new(V3_MCH, "delay-rule-1"), OrderState::Unpaid, ago(10));
     state.put_order_created(OrderKey::new(V3_MCH, "delay-rule-2"), OrderState::Unpaid, ago(60));
     let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
-    let err = f.call(&ctx, &CloseOrderV3::direct("delay-rule-1")).unwrap_err();
+    let err = f.call(&ctx, &CloseOrderV3::new("delay-rule-1")).unwrap_err();
     assert_eq!(err.api().unwrap().code, ApiCode::RuleLimit);
-    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("delay-rule-2")).unwrap(), CloseOutcome::Closed);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::new("delay-rule-2")).unwrap(), CloseOutcome::Closed);
 }
 
 /// `GET /__sandbox/` says what the control API takes: every route, every fault with its
@@ -1260,7 +1262,7 @@ fn the_control_api_refuses_what_it_does_not_know() {
     // No fault was scripted by any of these: an order closes.
     state.put_order(OrderKey::new(V3_MCH, "ctl-strict-4"), OrderState::Unpaid);
     let ctx = v3_ctx(V3_MCH, AnswerMode::PublicKey);
-    assert_eq!(f.call(&ctx, &CloseOrderV3::direct("ctl-strict-4")).unwrap(), CloseOutcome::Closed);
+    assert_eq!(f.call(&ctx, &CloseOrderV3::new("ctl-strict-4")).unwrap(), CloseOutcome::Closed);
     // What is well-formed still works, `null` as absent included.
     let (status, v) = f.control("POST", "orders", Some(json!({"mchid": V3_MCH, "out_trade_no": "ctl-strict-5", "state": "paid", "sub_mchid": null, "count": null})));
     assert_eq!((status, v["state"].as_str()), (201, Some("paid")), "{v}");

@@ -225,13 +225,16 @@ impl CloseArgs {
             (Api::V2, false) => {
                 let mut op = CloseOrderV2::new(no);
                 if let Some(sub) = &self.sub_mch_id {
-                    op = op.for_sub_merchant(sub, self.sub_appid.clone());
+                    op = op.for_sub_merchant(sub);
+                    if let Some(app) = &self.sub_appid {
+                        op = op.with_sub_appid(app);
+                    }
                 }
                 op.into()
             }
             (Api::V3, false) => match &self.sub_mch_id {
-                Some(sub) => CloseOrderV3::partner(no, sub).into(),
-                None => CloseOrderV3::direct(no).into(),
+                Some(sub) => CloseOrderV3::new(no).for_sub_merchant(sub).into(),
+                None => CloseOrderV3::new(no).into(),
             },
             (Api::V3, true) => {
                 let mut subs = Vec::new();
@@ -239,7 +242,7 @@ impl CloseArgs {
                     let (mchid, no, sub) = sub_order(spec)?;
                     let order = SubOrder::new(mchid, no);
                     subs.push(match sub {
-                        Some(sub) => order.sub_mchid(sub),
+                        Some(sub) => order.for_sub_merchant(sub),
                         None => order,
                     });
                 }

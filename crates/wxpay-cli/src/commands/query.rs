@@ -113,7 +113,7 @@ impl QueryArgs {
                 let mut q = if by_id {
                     QueryOrderV3::by_transaction_id(no)
                 } else {
-                    QueryOrderV3::direct(no)
+                    QueryOrderV3::by_out_trade_no(no)
                 };
                 if let Some(sub) = &self.sub_mch_id {
                     q = q.for_sub_merchant(sub);

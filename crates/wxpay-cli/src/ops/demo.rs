@@ -88,7 +88,7 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
                 let op = match m.subs.first() {
                     Some((sub, appid)) if institutional => {
                         state.put_order(OrderKey::sub(m.mch_id, *sub, &no), st);
-                        CloseOrderV2::new(&no).for_sub_merchant(*sub, Some((*appid).to_owned()))
+                        CloseOrderV2::new(&no).for_sub_merchant(*sub).with_sub_appid(*appid)
                     }
                     _ => {
                         state.put_order(OrderKey::new(m.mch_id, &no), st);
@@ -119,11 +119,11 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
         for (st, expected) in STATES {
             let no = number();
             state.put_order(OrderKey::new(direct.mchid, &no), st);
-            let job = Job::V3(v3.clone(), CloseOrderV3::direct(&no).into());
+            let job = Job::V3(v3.clone(), CloseOrderV3::new(&no).into());
             rows.push(Row { call: format!("v3 direct ({label})"), order: no, expected, job });
         }
         let no = number();
-        let job = Job::V3(v3.clone(), CloseOrderV3::direct(&no).into());
+        let job = Job::V3(v3.clone(), CloseOrderV3::new(&no).into());
         rows.push(Row {
             call: format!("v3 direct ({label})"),
             order: no,
@@ -136,7 +136,7 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
         for (st, expected) in STATES {
             let no = number();
             state.put_order(OrderKey::sub(partner.mchid, sub, &no), st);
-            let job = Job::V3(sp.clone(), CloseOrderV3::partner(&no, sub).into());
+            let job = Job::V3(sp.clone(), CloseOrderV3::new(&no).for_sub_merchant(sub).into());
             rows.push(Row { call: format!("v3 partner ({label})"), order: no, expected, job });
         }
 
@@ -253,13 +253,13 @@ fn confirm_rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<ConfirmRow>
         let n = no("direct");
         let key = OrderKey::new(direct.mchid, &n);
         state.put_order(key.clone(), OrderState::Unpaid);
-        let job = Job::V3(v3.clone(), CloseOrderV3::direct(&n).into());
+        let job = Job::V3(v3.clone(), CloseOrderV3::new(&n).into());
         row("v3 direct", n, Route::V3Direct, paid(&key), job);
 
         let n = no("partner");
         let key = OrderKey::sub(partner.mchid, sub, &n);
         state.put_order(key.clone(), OrderState::Unpaid);
-        let job = Job::V3(sp.clone(), CloseOrderV3::partner(&n, sub).into());
+        let job = Job::V3(sp.clone(), CloseOrderV3::new(&n).for_sub_merchant(sub).into());
         row("v3 partner", n, Route::V3Partner, paid(&key), job);
 
         let n = no("combined");

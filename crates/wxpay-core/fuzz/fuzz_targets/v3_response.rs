@@ -37,5 +37,5 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let ctx = Context::new().with_v3(creds);
-    assert!(CloseOrderV3::direct("order-123").parse(&ctx, &wxpay_core::ReplayGuard::new(), 1_800_000_000, resp).is_err());
+    assert!(CloseOrderV3::new("order-123").parse(&ctx, &wxpay_core::ReplayGuard::new(), 1_800_000_000, resp).is_err());
 });

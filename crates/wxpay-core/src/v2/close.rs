@@ -46,16 +46,11 @@ impl CloseOrderV2 {
         }
     }
 
-    /// Institutional mode: the service provider closes `sub_mch_id`'s order, optionally
-    /// naming the sub-merchant's app.
+    /// Institutional mode: the service provider closes `sub_mch_id`'s order (name the
+    /// sub-merchant's app with [`with_sub_appid`](Self::with_sub_appid)).
     #[must_use]
-    pub fn for_sub_merchant(
-        mut self,
-        sub_mch_id: impl Into<String>,
-        sub_appid: Option<String>,
-    ) -> Self {
+    pub fn for_sub_merchant(mut self, sub_mch_id: impl Into<String>) -> Self {
         self.sub_mch_id = Some(sub_mch_id.into());
-        self.sub_appid = sub_appid;
         self
     }
 

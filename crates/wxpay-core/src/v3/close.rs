@@ -64,14 +64,14 @@ impl Closer {
 /// ```
 /// use wxpay_core::v3::CloseOrderV3;
 ///
-/// let direct = CloseOrderV3::direct("order|2024*01").created_at(1_700_000_000);
+/// let direct = CloseOrderV3::new("order|2024*01").created_at(1_700_000_000);
 /// assert_eq!(direct.path()?, "/v3/pay/transactions/out-trade-no/order%7C2024*01/close");
 /// direct.validate(1_700_000_300)?; // 5 minutes after creation: allowed
 /// assert!(direct.validate(1_700_000_299).is_err());
 ///
-/// let partner = CloseOrderV3::partner("1217752501201407033233368018", "1900000109");
+/// let partner = CloseOrderV3::new("1217752501201407033233368018").for_sub_merchant("1900000109");
 /// assert_eq!(partner.path()?, "/v3/pay/partner/transactions/out-trade-no/1217752501201407033233368018/close");
-/// assert!(CloseOrderV3::direct("../x").path().is_err()); // checked before anything is built
+/// assert!(CloseOrderV3::new("../x").path().is_err()); // checked before anything is built
 /// # Ok::<(), wxpay_core::InvalidInput>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl OrderClose {
     fn query(&self) -> QueryOrderV3 {
         let query = match self.call {
             CloseCall::GlobalTransactionId => QueryOrderV3::by_transaction_id(&self.number),
-            _ => QueryOrderV3::direct(&self.number),
+            _ => QueryOrderV3::by_out_trade_no(&self.number),
         };
         let query = match &self.closer {
             Closer::Direct => query,
@@ -136,16 +136,20 @@ impl OrderClose {
 }
 
 impl CloseOrderV3 {
-    /// A direct merchant closes its order `out_trade_no` (the credentials' `mchid` is sent).
-    pub fn direct(out_trade_no: impl Into<String>) -> Self {
+    /// Closes the order the merchant numbered `out_trade_no` (the credentials' `mchid` is
+    /// sent).
+    pub fn new(out_trade_no: impl Into<String>) -> Self {
         CloseOrderV3(OrderClose::new(CloseCall::Direct, out_trade_no.into(), Closer::Direct))
     }
 
-    /// A service provider (the credentials' `mchid`, sent as `sp_mchid`) closes
-    /// `sub_mchid`'s order `out_trade_no`.
-    pub fn partner(out_trade_no: impl Into<String>, sub_mchid: impl Into<String>) -> Self {
-        let closer = Closer::Partner { sub_mchid: sub_mchid.into() };
-        CloseOrderV3(OrderClose::new(CloseCall::Partner, out_trade_no.into(), closer))
+    /// Service-provider mode: the service provider (the credentials' `mchid`, sent as
+    /// `sp_mchid`) closes its sub-merchant `sub_mchid`'s order
+    /// (`/v3/pay/partner/transactions/…`).
+    #[must_use]
+    pub fn for_sub_merchant(mut self, sub_mchid: impl Into<String>) -> Self {
+        self.0.call = CloseCall::Partner;
+        self.0.closer = Closer::Partner { sub_mchid: sub_mchid.into() };
+        self
     }
 
     /// When the order was created (Unix seconds): a close within 5 minutes is refused
@@ -349,7 +353,7 @@ impl SubOrder {
 
     /// Names the sub-merchant (service-provider combined payments).
     #[must_use]
-    pub fn sub_mchid(mut self, sub_mchid: impl Into<String>) -> Self {
+    pub fn for_sub_merchant(mut self, sub_mchid: impl Into<String>) -> Self {
         self.sub_mchid = Some(sub_mchid.into());
         self
     }
@@ -370,7 +374,7 @@ impl SubOrder {
 /// let close = CloseCombinedOrder::new(
 ///     "wxd678efh567hg6787",
 ///     "P20150806125346",
-///     vec![SubOrder::new("1900000109", "20150806125346"), SubOrder::new("1900000110", "20150806125347").sub_mchid("1900000111")],
+///     vec![SubOrder::new("1900000109", "20150806125346"), SubOrder::new("1900000110", "20150806125347").for_sub_merchant("1900000111")],
 /// );
 /// assert_eq!(
 ///     close.body(),
@@ -570,8 +574,8 @@ mod tests {
     #[test]
     fn paths_read_back_as_they_are_written() {
         for (op, call) in [
-            (CloseOrderV3::direct("a|b*c_d-e12"), CloseCall::Direct),
-            (CloseOrderV3::partner("a|b*c_d-e12", "1900000109"), CloseCall::Partner),
+            (CloseOrderV3::new("a|b*c_d-e12"), CloseCall::Direct),
+            (CloseOrderV3::new("a|b*c_d-e12").for_sub_merchant("1900000109"), CloseCall::Partner),
         ] {
             let path = op.path().unwrap();
             assert!(path.contains("%7C"), "{path}");
@@ -595,7 +599,7 @@ mod tests {
     #[test]
     fn path_refuses_what_prepare_would() {
         assert!(matches!(
-            CloseOrderV3::direct("../../x/close").path(),
+            CloseOrderV3::new("../../x/close").path(),
             Err(InvalidInput::BadCharacter { character: '.', .. })
         ));
         assert!(check_out_trade_no("12345").is_err());

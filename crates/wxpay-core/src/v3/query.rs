@@ -25,7 +25,7 @@ use crate::wire::Response;
 /// ```
 /// use wxpay_core::v3::QueryOrderV3;
 ///
-/// let q = QueryOrderV3::direct("1217752501201407033233368018");
+/// let q = QueryOrderV3::by_out_trade_no("1217752501201407033233368018");
 /// assert_eq!(q.target("1900000001")?, "/v3/pay/transactions/out-trade-no/1217752501201407033233368018?mchid=1900000001");
 /// let q = QueryOrderV3::by_transaction_id("4200000000201811201234567890").for_sub_merchant("1900000109");
 /// assert_eq!(q.target("1230000109")?, "/v3/pay/partner/transactions/id/4200000000201811201234567890?sp_mchid=1230000109&sub_mchid=1900000109");
@@ -41,7 +41,7 @@ pub struct QueryOrderV3 {
 
 impl QueryOrderV3 {
     /// The order the merchant numbered `out_trade_no`.
-    pub fn direct(out_trade_no: impl Into<String>) -> Self {
+    pub fn by_out_trade_no(out_trade_no: impl Into<String>) -> Self {
         QueryOrderV3 { number: out_trade_no.into(), by_id: false, sub_mchid: None, global: false }
     }
 
