@@ -209,7 +209,9 @@ impl CloseRecord {
             (Some("query"), Some(state)) => {
                 text.push_str(&format!("; proven by a query answer naming the order ({state})"));
             }
-            (Some("query"), None) => text.push_str("; proven by a query answer (no such order)"),
+            (Some("unnamed"), _) => text.push_str(
+                "; as WeChat Pay answered (a \"no such order\" names no order: not proof against a replay; query it again before issuing it anew)",
+            ),
             (Some(_), _) => text.push_str("; proven by the close's verified answer"),
             (None, _) => {}
         }
@@ -408,7 +410,7 @@ impl QueryRecord {
             return format!("{no}: {error}{hint}");
         }
         let Some(state) = &self.trade_state else {
-            return format!("{no}: not found");
+            return format!("{no}: not found (WeChat Pay's answer names no order: not proof against a replay)");
         };
         let desc = self.trade_state_desc.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
         let mut text = format!("{no}: {state}{desc}");

@@ -274,7 +274,7 @@ impl<'s, O: Operation> Attempts<'s, O> {
             }
         }
         self.earlier = error.order_effect();
-        self.state = AttemptState::Backoff(now + delay);
+        self.state = AttemptState::Backoff(later(now, delay));
     }
 
     /// Signs a prepared request with a synchronous signer, or asks an asynchronous one.
@@ -324,9 +324,10 @@ impl<O: Operation> Machine for Attempts<'_, O> {
                 None => Action::Random,
             },
             // Polled before the signature or the answer came: nothing new to do.
-            AttemptState::Signing(_) | AttemptState::Sent => {
-                Action::Wait(Wait { until: now.instant + Duration::from_secs(1), listener: None })
-            }
+            AttemptState::Signing(_) | AttemptState::Sent => Action::Wait(Wait {
+                until: later(now.instant, Duration::from_secs(1)),
+                listener: None,
+            }),
             AttemptState::Backoff(until) if now.instant < *until => {
                 Action::Wait(Wait { until: *until, listener: None })
             }
@@ -567,7 +568,7 @@ impl<O: Operation> Machine for Call<'_, O> {
                         // A store that knows nothing yet waits for its first list rather
                         // than fail.
                         Claim::Running if keeper.store.is_empty() => Stage::WaitRefresh(
-                            now.instant + self.session.config().retry().deadline,
+                            later(now.instant, self.session.config().retry().deadline),
                             Then_::Run,
                         ),
                         Claim::Running | Claim::NotNow => self.run(),
@@ -661,7 +662,7 @@ impl<O: Operation> Machine for Call<'_, O> {
                             Claim::Mine => self.refresh(Some(serial), Then_::Again),
                             // Another call is refreshing: its list may hold the serial.
                             Claim::Running => Stage::WaitRefresh(
-                                now.instant + self.session.config().retry().deadline,
+                                later(now.instant, self.session.config().retry().deadline),
                                 Then_::Again,
                             ),
                             Claim::NotNow => {
@@ -726,6 +727,13 @@ impl<O: Operation> Machine for Call<'_, O> {
             _ => {}
         }
     }
+}
+
+/// `now + by`, or a year from now should that overflow (a deadline of `Duration::MAX`).
+pub(crate) fn later(now: Instant, by: Duration) -> Instant {
+    now.checked_add(by)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 /// The error of a machine polled after it finished (a driver's mistake): nothing was sent.

@@ -80,6 +80,12 @@ impl CloseOrder {
         self.as_operation().validate_at(now)
     }
 
+    /// Whether it is an APIv2 close.
+    #[must_use]
+    pub fn is_v2(&self) -> bool {
+        matches!(self, CloseOrder::V2(_))
+    }
+
     /// Which call this is.
     #[must_use]
     pub fn kind(&self) -> CallKind {

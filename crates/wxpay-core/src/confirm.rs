@@ -123,19 +123,26 @@ impl ConfirmSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Proof {
-    /// The close's own (verified) answer.
+    /// The close's own verified answer: an APIv3 `204` (under `doubt`; a `204` replayed from
+    /// another client is caught only within its 5-minute window, and only by that client),
+    /// or any answer under `never`.
     Close,
     /// A verified query answer that names the order.
     Query,
+    /// A verified "no such order": neither generation's answer names an order (APIv3 `404`,
+    /// APIv2 `ORDERNOTEXIST`), so nothing can prove it against a replayed one. Reported as
+    /// WeChat Pay answered it; before issuing the order again, query it yourself later.
+    Unnamed,
 }
 
 impl Proof {
-    /// `close` or `query`.
+    /// `close`, `query` or `unnamed`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Proof::Close => "close",
             Proof::Query => "query",
+            Proof::Unnamed => "unnamed",
         }
     }
 }
@@ -182,6 +189,9 @@ pub struct ConfirmedClose<'s> {
     last_state: Option<TradeState>,
     /// The last close error, returned should nothing be proven.
     last_error: Option<Error>,
+    /// What the last close answered, when it was an outcome (kept when a query confirms it:
+    /// "already closed" stays "already closed").
+    claimed: Option<CloseOutcome>,
 }
 
 enum Stage<'s> {
@@ -232,6 +242,7 @@ impl Session {
             attempts: 0,
             last_state: None,
             last_error: None,
+            claimed: None,
         }
     }
 }
@@ -277,16 +288,24 @@ impl ConfirmedClose<'_> {
         self.closes += 1;
         match result {
             Ok(outcome) => {
+                // Under `doubt` only an APIv3 204 is taken as it is (a replay of one lasts
+                // five minutes at most); an APIv2 answer can be replayed at any time, and
+                // "already closed", "not found" and "paid" name no order.
+                let trusted = outcome == CloseOutcome::Closed && !self.close.is_v2();
                 let doubt = match self.settings.policy {
                     ConfirmPolicy::Never => false,
-                    ConfirmPolicy::Doubt => outcome == CloseOutcome::Paid,
+                    ConfirmPolicy::Doubt => !trusted,
                     ConfirmPolicy::Always => true,
                 };
                 if !doubt {
                     return Some(self.done(outcome, Proof::Close, None));
                 }
+                // An answer we do not believe: the close was sent and may have been done.
+                self.effect = OrderEffect::Unknown;
+                self.claimed = Some(outcome);
             }
             Err(error) => {
+                self.claimed = None;
                 self.attempts += error.attempts();
                 self.effect = self.effect.max(error.order_effect());
                 // Never asked to confirm, or nothing has been done by any close (not sent,
@@ -313,14 +332,18 @@ impl ConfirmedClose<'_> {
         self.queries += 1;
         let (next, wait) = match result {
             Ok(QueryAnswer::NotFound) => {
-                return Some(self.done(CloseOutcome::NotFound, Proof::Query, None));
+                return Some(self.done(CloseOutcome::NotFound, Proof::Unnamed, None));
             }
             Ok(QueryAnswer::Found(orders)) => {
                 let state = combined_state(&orders);
                 self.last_state = Some(state.clone());
                 let order = orders.first().cloned();
                 if state.is_closed() {
-                    return Some(self.done(CloseOutcome::Closed, Proof::Query, order));
+                    let outcome = match self.claimed {
+                        Some(CloseOutcome::AlreadyClosed) => CloseOutcome::AlreadyClosed,
+                        _ => CloseOutcome::Closed,
+                    };
+                    return Some(self.done(outcome, Proof::Query, order));
                 }
                 if state.is_paid() {
                     let paid = orders.iter().find(|o| o.trade_state.is_paid()).cloned();
@@ -339,11 +362,11 @@ impl ConfirmedClose<'_> {
             }
             Err(_) => (Next::Query, self.settings.query_retry_wait),
         };
-        let until = now.instant + wait;
-        let deadline = self.started.map(|s| s + self.settings.deadline);
-        if deadline.is_some_and(|d| until >= d) {
+        let until = now.instant.checked_add(wait);
+        let deadline = self.started.and_then(|s| s.checked_add(self.settings.deadline));
+        let Some(until) = until.filter(|u| deadline.is_none_or(|d| *u < d)) else {
             return Some(self.unproven());
-        }
+        };
         self.stage = Stage::Wait(until, next);
         None
     }
@@ -479,6 +502,10 @@ mod tests {
         answer(&fields)
     }
 
+    fn not_found() -> Result<Response, TransportError> {
+        answer(&[("result_code", "FAIL"), ("err_code", "ORDERNOTEXIST")])
+    }
+
     fn timeout() -> Result<Response, TransportError> {
         Err(TransportError::new(TransportErrorKind::Timeout, "h", None))
     }
@@ -516,13 +543,14 @@ mod tests {
 
     #[test]
     fn a_close_that_never_arrived_is_made_again_then_proven() {
+        // APIv2 answers can be replayed at any time: even "closed" is proven by a query.
         let (r, paths, _) = confirm(
             ConfirmSettings::default(),
-            vec![timeout(), state("order-1", "NOTPAY"), closed()],
+            vec![timeout(), state("order-1", "NOTPAY"), closed(), state("order-1", "CLOSED")],
         );
         let c = r.unwrap();
-        assert_eq!((c.outcome, c.proof, c.closes), (CloseOutcome::Closed, Proof::Close, 2));
-        assert_eq!(paths, [CLOSE, QUERY, CLOSE]);
+        assert_eq!((c.outcome, c.proof, c.closes), (CloseOutcome::Closed, Proof::Query, 2));
+        assert_eq!(paths, [CLOSE, QUERY, CLOSE, QUERY]);
     }
 
     #[test]
@@ -542,11 +570,16 @@ mod tests {
         // A (replayed) "paid" for an order the query proves unpaid: closed again, proven.
         let (r, paths, _) = confirm(
             ConfirmSettings::default(),
-            vec![close_says("ORDERPAID"), state("order-1", "NOTPAY"), closed()],
+            vec![
+                close_says("ORDERPAID"),
+                state("order-1", "NOTPAY"),
+                closed(),
+                state("order-1", "CLOSED"),
+            ],
         );
         let c = r.unwrap();
-        assert_eq!((c.outcome, c.proof), (CloseOutcome::Closed, Proof::Close));
-        assert_eq!(paths, [CLOSE, QUERY, CLOSE]);
+        assert_eq!((c.outcome, c.proof), (CloseOutcome::Closed, Proof::Query));
+        assert_eq!(paths, [CLOSE, QUERY, CLOSE, QUERY]);
         // Never: the close's word, as a plain close.
         let (r, paths, _) = confirm(
             ConfirmSettings::default().with_policy(ConfirmPolicy::Never),
@@ -606,9 +639,36 @@ mod tests {
 
     #[test]
     fn policies_decide_when_to_query() {
-        // Doubt: a verified close is taken as it is; Always: proven by a query too.
-        let (r, paths, _) = confirm(ConfirmSettings::default(), vec![closed()]);
+        // Doubt: an APIv2 "closed" (replayable at any time) is proven by a query; Never: the
+        // close's word; Always: a query too.
+        let (r, paths, _) =
+            confirm(ConfirmSettings::default(), vec![closed(), state("order-1", "CLOSED")]);
+        assert_eq!((r.unwrap().proof, paths.len()), (Proof::Query, 2));
+        let never = ConfirmSettings::default().with_policy(ConfirmPolicy::Never);
+        let (r, paths, _) = confirm(never.clone(), vec![closed()]);
         assert_eq!((r.unwrap().proof, paths.len()), (Proof::Close, 1));
+        // "Not found" names no order, in the close's answer or the query's: reported as
+        // answered, marked unnamed.
+        let (r, _, _) =
+            confirm(ConfirmSettings::default(), vec![close_says("ORDERNOTEXIST"), not_found()]);
+        let c = r.unwrap();
+        assert_eq!((c.outcome, c.proof), (CloseOutcome::NotFound, Proof::Unnamed));
+        // A query's answer sent in place of the close's is not "closed".
+        let (r, _, _) = confirm(never, vec![state("order-1", "NOTPAY")]);
+        let e = r.unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Decode(_)), "{e}");
+        // A doubted answer, then a refusal: the first close may have been done, so unknown.
+        let (r, _, _) = confirm(
+            ConfirmSettings::default(),
+            vec![close_says("ORDERPAID"), state("order-1", "NOTPAY"), close_says("RULE_LIMIT")],
+        );
+        assert_eq!(r.unwrap_err().order_effect(), OrderEffect::Unknown);
+        // Deadlines and waits of any size do not overflow.
+        let huge = ConfirmSettings::default()
+            .with_deadline(Duration::MAX)
+            .with_waits(Duration::MAX, Duration::MAX);
+        let (r, _, _) = confirm(huge, vec![timeout(), state("order-1", "USERPAYING")]);
+        assert!(matches!(r.unwrap_err().kind(), ErrorKind::Unproven { .. }));
         let always = ConfirmSettings::default().with_policy(ConfirmPolicy::Always);
         let (r, paths, _) = confirm(always, vec![closed(), state("order-1", "CLOSED")]);
         assert_eq!(

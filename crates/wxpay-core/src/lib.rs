@@ -142,6 +142,7 @@
 mod call;
 mod call_kind;
 mod close;
+mod close_delay;
 mod config;
 mod confirm;
 mod endpoint;
@@ -169,6 +170,7 @@ pub use call::{
 };
 pub use call_kind::{CallKind, UnknownCallKind};
 pub use close::CloseOrder;
+pub use close_delay::MIN_CLOSE_DELAY_SECS;
 pub use config::{ClientConfig, ClientConfigBuilder};
 pub use confirm::{ConfirmPolicy, ConfirmSettings, Confirmed, ConfirmedClose, Proof};
 pub use endpoint::{BaseUrl, Endpoint};
@@ -189,5 +191,4 @@ pub use replay::ReplayGuard;
 pub use retry::{AttemptRandom, RetryPolicy};
 pub use secret::{ApiV2Key, ApiV3Key};
 pub use session::Session;
-pub use validate::MIN_CLOSE_DELAY_SECS;
 pub use wire::{MAX_RESPONSE_BODY, Request, Response, unix_now};

@@ -19,9 +19,9 @@
 //! assert_eq!(bad.unwrap_err().field, "combine_out_trade_no");
 //! ```
 
+use crate::close_delay::MIN_CLOSE_DELAY_SECS;
 use crate::error::InvalidInput;
 use crate::v3::{CloseCombinedOrder, SubOrder};
-use crate::validate::MIN_CLOSE_DELAY_SECS;
 
 /// The upper-case hex of `bytes`, as WeChat Pay writes signatures, nonces and serials.
 #[must_use]
@@ -63,10 +63,10 @@ pub fn check_close_delay(
     // the wait it reports is the same.
     if min_delay_secs <= MIN_CLOSE_DELAY_SECS {
         let now = now.saturating_add(MIN_CLOSE_DELAY_SECS - min_delay_secs);
-        crate::validate::close_delay(Some(created_at), now)
+        crate::close_delay::close_delay(Some(created_at), now)
     } else {
         let created_at = created_at.saturating_add(min_delay_secs - MIN_CLOSE_DELAY_SECS);
-        crate::validate::close_delay(Some(created_at), now)
+        crate::close_delay::close_delay(Some(created_at), now)
     }
 }
 

@@ -87,7 +87,7 @@ impl CloseOrderV2 {
         if self.sub_appid.is_some() && self.sub_mch_id.is_none() {
             return Err(InvalidInput::MissingSubMchId);
         }
-        validate::close_delay(self.created_at, now)
+        crate::close_delay::close_delay(self.created_at, now)
     }
 
     fn fields<'a>(
@@ -185,7 +185,23 @@ fn parse_close(
     response: Response,
 ) -> Result<CloseOutcome, Error> {
     let subs = (op.sub_mch_id.as_deref(), op.sub_appid.as_deref());
-    read_signed(ctx, seen, response, subs, |fields, status, body| match fields.get("result_code") {
+    read_signed(ctx, seen, response, subs, |fields, status, body| {
+        // A query's answer (it carries the order's state) is not a close's, however well
+        // signed: sent in place of one, it must not read as "closed".
+        if fields.get("trade_state").is_some() {
+            let reason = "an answer of another call (it carries trade_state), not a close's";
+            return Err(super::answer::decode_error(reason, status, body.to_vec()));
+        }
+        close_outcome(fields, status, body)
+    })
+}
+
+fn close_outcome(
+    fields: &V2Fields<'_>,
+    status: http::StatusCode,
+    body: &[u8],
+) -> Result<CloseOutcome, Error> {
+    match fields.get("result_code") {
         Some("SUCCESS") => Ok(CloseOutcome::Closed),
         Some("FAIL") => {
             let code = fields.get("err_code").unwrap_or_default();
@@ -195,5 +211,5 @@ fn parse_close(
             }
         }
         _ => Err(bad_result_code(fields, status, body)),
-    })
+    }
 }

@@ -115,7 +115,7 @@ impl OrderClose {
             _ => out_trade_no("out_trade_no", &self.number)?,
         }
         self.closer.check()?;
-        validate::close_delay(self.created_at, now)
+        crate::close_delay::close_delay(self.created_at, now)
     }
 
     fn path(&self) -> Result<String, InvalidInput> {
@@ -441,7 +441,7 @@ impl CloseCombinedOrder {
                 id("sub_appid", s)?;
             }
         }
-        validate::close_delay(self.created_at, now)
+        crate::close_delay::close_delay(self.created_at, now)
     }
 
     /// The request path, the order number percent-encoded, once the input is valid.
