@@ -410,7 +410,9 @@ impl QueryRecord {
             return format!("{no}: {error}{hint}");
         }
         let Some(state) = &self.trade_state else {
-            return format!("{no}: not found (WeChat Pay's answer names no order: not proof against a replay)");
+            return format!(
+                "{no}: not found (WeChat Pay's answer names no order: not proof against a replay)"
+            );
         };
         let desc = self.trade_state_desc.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
         let mut text = format!("{no}: {state}{desc}");
