@@ -141,7 +141,10 @@ fn a_query_reads_every_trade_state_through_both_clients() {
                 if expected.is_paid() {
                     let sandbox_tx = sandbox.state().order(&key).unwrap().transaction_id;
                     assert_eq!(order.transaction_id, sandbox_tx, "{no}");
-                    assert!(order.paid_at_unix.is_some() && order.total == Some(100), "{order:?}");
+                    assert!(
+                        order.paid_at_unix().is_some() && order.total == Some(100),
+                        "{order:?}"
+                    );
                     // The same order by WeChat Pay's number.
                     let tx = order.transaction_id.clone().unwrap();
                     let by_id = if v3_api {

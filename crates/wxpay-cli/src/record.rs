@@ -383,7 +383,7 @@ impl QueryRecord {
         r.trade_state_desc = (!o.trade_state_desc.is_empty()).then(|| network(&o.trade_state_desc));
         r.transaction_id = o.transaction_id.as_deref().map(network);
         r.paid_at = o.paid_at.as_deref().map(network);
-        r.paid_at_unix = o.paid_at_unix;
+        r.paid_at_unix = o.paid_at_unix();
         r.total = o.total;
         r.currency = o.currency.as_deref().map(network);
         r

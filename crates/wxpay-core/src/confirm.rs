@@ -562,7 +562,7 @@ mod tests {
         let c = r.unwrap();
         assert_eq!((c.outcome, c.proof), (CloseOutcome::Paid, Proof::Query));
         assert_eq!(c.transaction_id(), Some("4200000000202612031234567890"));
-        assert_eq!(c.order.unwrap().paid_at_unix, Some(1_796_277_600));
+        assert_eq!(c.order.unwrap().paid_at_unix(), Some(1_796_277_600));
     }
 
     #[test]

@@ -91,8 +91,6 @@ pub struct OrderState {
     /// When it was paid, as WeChat Pay writes it (APIv3 RFC 3339, APIv2 `yyyyMMddHHmmss`
     /// Beijing time), once paid.
     pub paid_at: Option<String>,
-    /// When it was paid, in Unix seconds, once paid.
-    pub paid_at_unix: Option<u64>,
     /// The order's amount in the currency's smallest unit (fen), when given.
     pub total: Option<u64>,
     /// The currency, when given (`CNY`).
@@ -100,6 +98,14 @@ pub struct OrderState {
 }
 
 impl OrderState {
+    /// When it was paid, in Unix seconds, read from [`paid_at`](Self::paid_at) (APIv3's RFC
+    /// 3339, or APIv2's `yyyyMMddHHmmss` in Beijing time).
+    #[must_use]
+    pub fn paid_at_unix(&self) -> Option<u64> {
+        let text = self.paid_at.as_deref()?;
+        rfc3339(text).or_else(|| v2_time(text))
+    }
+
     pub(crate) fn new(out_trade_no: String, trade_state: TradeState) -> Self {
         OrderState {
             out_trade_no,
@@ -107,7 +113,6 @@ impl OrderState {
             trade_state_desc: String::new(),
             transaction_id: None,
             paid_at: None,
-            paid_at_unix: None,
             total: None,
             currency: None,
         }

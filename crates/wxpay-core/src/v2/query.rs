@@ -3,7 +3,7 @@
 use super::answer::{bad_result_code, business_error, read_signed, signed_post};
 use crate::error::{Error, InvalidInput, VerifyError};
 use crate::operation::{Attempt, Context, Operation, Prepared};
-use crate::order_state::{OrderState, QueryAnswer, TradeState, v2_time};
+use crate::order_state::{OrderState, QueryAnswer, TradeState};
 use crate::replay::ReplayGuard;
 use crate::validate;
 use crate::wire::Response;
@@ -158,7 +158,6 @@ impl Operation for QueryOrderV2 {
             order.trade_state_desc = text("trade_state_desc").unwrap_or_default();
             order.transaction_id = text("transaction_id");
             order.paid_at = text("time_end");
-            order.paid_at_unix = order.paid_at.as_deref().and_then(v2_time);
             order.total = text("total_fee").and_then(|t| t.parse().ok());
             order.currency = text("fee_type").or_else(|| order.total.map(|_| "CNY".to_owned()));
             if order.trade_state.is_paid() && order.transaction_id.is_none() {

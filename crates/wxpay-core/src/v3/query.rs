@@ -14,7 +14,7 @@ use super::verify::verify_once;
 use crate::endpoint::Endpoint;
 use crate::error::{DecodeError, Error, InvalidInput, VerifyError};
 use crate::operation::{Attempt, Context, Operation, Prepared};
-use crate::order_state::{OrderState, QueryAnswer, TradeState, rfc3339};
+use crate::order_state::{OrderState, QueryAnswer, TradeState};
 use crate::replay::ReplayGuard;
 use crate::validate;
 use crate::wire::Response;
@@ -345,7 +345,6 @@ fn order_state(a: &Answered<'_>, body: &[u8]) -> Result<OrderState, Error> {
     order.trade_state_desc = owned(&a.trade_state_desc).unwrap_or_default();
     order.transaction_id = owned(&a.transaction_id);
     order.paid_at = owned(&a.success_time);
-    order.paid_at_unix = order.paid_at.as_deref().and_then(rfc3339);
     if let Some(amount) = &a.amount {
         order.total = amount.total.or(amount.total_amount);
         order.currency = owned(&amount.currency);
