@@ -492,11 +492,11 @@ fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
 }
 
 fn close_blocking(config: ClientConfig, op: &Op) -> Result<CloseOutcome, Error> {
-    wxpay_blocking::Client::new(config)?.close(op.clone())
+    wxpay_blocking::Client::new(config).unwrap().close(op.clone())
 }
 
 async fn close_async(config: ClientConfig, op: &Op) -> Result<CloseOutcome, Error> {
-    wxpay_async::Client::new(config)?.close(op.clone()).await
+    wxpay_async::Client::new(config).unwrap().close(op.clone()).await
 }
 
 /// Through the blocking client, or the async one on a runtime of its own.
@@ -931,4 +931,34 @@ fn text_from_the_network_is_shown_escaped_never_obeyed() {
             assert_eq!(err.order_effect(), effect, "{shown}");
         }
     }
+}
+
+#[test]
+fn an_asynchronous_signer_is_driven_by_the_async_client_and_refused_by_the_blocking_one() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let c = sandbox.credentials();
+    let verifier = wxpay_core::v3::PublicKeyVerifier::from_pem(
+        wxpay_sandbox::merchants::WECHATPAY_PUBLIC_KEY_ID,
+        wxpay_sandbox::merchants::WECHATPAY_PUB_PEM,
+    )
+    .unwrap();
+    // A KMS stand-in: only the asynchronous trait is offered to the credentials.
+    let creds = wxpay_core::v3::V3Credentials::with_async_signer(
+        V3_MCH,
+        wxpay_sandbox::merchants::MERCHANT_SERIAL_NO,
+        c.merchant_signer(),
+        verifier,
+    )
+    .unwrap();
+    let config = config(sandbox.base_url()).v3(creds).build().unwrap();
+    // Refused when the blocking client is built: nothing is sent, no order is involved.
+    let err = wxpay_blocking::Client::new(config.clone()).unwrap_err();
+    assert!(matches!(err, wxpay_core::BuildError::AsyncSigner), "{err:?}");
+    assert!(err.to_string().contains("wxpay-async"), "{err}");
+    assert_eq!(sandbox.state().requests(), 0);
+    // The async client asks the signer (Action::Sign) and closes.
+    let op = v3_order(&sandbox, "async-signer-1");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = wxpay_async::Client::new(config).unwrap();
+    assert_eq!(rt.block_on(client.close(op)).unwrap(), CloseOutcome::Closed);
 }

@@ -64,9 +64,9 @@ impl Client {
     /// A client for `config`.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] for a proxy reqwest refuses; [`ErrorKind::Transport`]
-    /// when the HTTP client cannot be built (no TLS roots, say).
-    pub fn new(config: ClientConfig) -> Result<Client, Error> {
+    /// [`BuildError::InvalidInput`] for a proxy or TLS root reqwest refuses;
+    /// [`BuildError::Http`] when the HTTP client cannot be built. Nothing is sent either way.
+    pub fn new(config: ClientConfig) -> Result<Client, BuildError> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout())
@@ -91,9 +91,7 @@ impl Client {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let http = builder.build().map_err(|e| {
-            TransportError::new(TransportErrorKind::Other, "(client)", Some(Box::new(e)))
-        })?;
+        let http = builder.build().map_err(|e| BuildError::Http(Box::new(e)))?;
         Ok(Client { session: Arc::new(Session::new(config)), http })
     }
 

@@ -58,13 +58,12 @@ impl Client {
     /// A client for `config`.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] for a proxy ureq refuses, and [`ErrorKind::Sign`] when the
-    /// APIv3 signer is asynchronous only (use `wxpay-async` for a KMS or HSM).
-    pub fn new(config: ClientConfig) -> Result<Client, Error> {
+    /// [`BuildError::InvalidInput`] for a proxy ureq refuses, and [`BuildError::AsyncSigner`]
+    /// when the APIv3 signer is asynchronous only (use `wxpay-async` for a KMS or HSM).
+    /// Nothing is sent either way.
+    pub fn new(config: ClientConfig) -> Result<Client, BuildError> {
         if config.context().v3_credentials().is_some_and(|v3| !v3.has_sync_signer()) {
-            return Err(
-                SignError::new("the blocking client needs a synchronous APIv3 signer").into()
-            );
+            return Err(BuildError::AsyncSigner);
         }
         let proxy =
             match config.proxy() {

@@ -15,12 +15,14 @@ use std::fmt;
 
 mod answer;
 mod api;
+mod build;
 mod input;
 mod sign;
 mod transport;
 
 pub use answer::{DecodeError, VerifyError};
 pub use api::{ApiCode, ApiError, ApiVersion};
+pub use build::BuildError;
 pub use input::{InvalidInput, KeyError};
 pub use sign::SignError;
 pub use transport::{TransportError, TransportErrorKind};
