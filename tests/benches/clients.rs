@@ -457,9 +457,10 @@ fn main() {
         let cost = median(costs);
         println!("pair {name} {cost:.4} {:.1} {plain:.1} /s", plain / cost);
     }
+    let c32 = median(&mut ratios);
+    let (low, high) = (ratios[ratios.len() / 4], ratios[ratios.len() * 3 / 4]);
     println!(
-        "pair async.v3_close_c32 {:.4} {:.1} {:.1} /s",
-        median(&mut ratios),
+        "pair async.v3_close_c32 {c32:.4} {:.1} {:.1} /s spread={low:.4}..{high:.4}",
         rates(&ours),
         rates(&theirs)
     );

@@ -166,10 +166,19 @@ fn bench(quick: bool, with_criterion: bool) -> Result<(), String> {
             .ok_or_else(|| format!("the ratios bench printed nothing for {}", t.name))?;
         let num = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
         let (ratio, measured, baseline) = (num(1), num(2), num(3));
+        let spread = fields.iter().find_map(|f| f.strip_prefix("spread=")).unwrap_or("-");
         if fields.get(4) == Some(&"/s") {
-            println!("median {} {measured:.0}/s (baseline {baseline:.0}/s)", t.name);
+            println!(
+                "median {} {measured:.0}/s (baseline {baseline:.0}/s; middle half {spread})",
+                t.name
+            );
         } else {
-            println!("median {} {} (baseline {})", t.name, fmt_ns(measured), fmt_ns(baseline));
+            println!(
+                "median {} {} (baseline {}; ratios' middle half {spread})",
+                t.name,
+                fmt_ns(measured),
+                fmt_ns(baseline)
+            );
         }
         let ok = if t.at_most { ratio <= t.target } else { ratio >= t.target };
         let op = if t.at_most { "<=" } else { ">=" };

@@ -78,9 +78,11 @@ pub fn pair(name: &str, quick: bool, measured: &mut Timed, baseline: &mut Timed)
         ms.push(m);
         bs.push(b);
     }
+    // The spread of the per-round ratios: the middle half (25th to 75th percentile).
+    let ratio = median(&mut ratios);
+    let (low, high) = (ratios[ratios.len() / 4], ratios[ratios.len() * 3 / 4]);
     println!(
-        "pair {name} {:.4} {:.1} {:.1}",
-        median(&mut ratios),
+        "pair {name} {ratio:.4} {:.1} {:.1} spread={low:.4}..{high:.4}",
         median(&mut ms),
         median(&mut bs)
     );
