@@ -75,9 +75,8 @@ impl Client {
             .use_rustls_tls()
             .no_proxy();
         if let Some(url) = config.proxy() {
-            let proxy = reqwest::Proxy::all(url).map_err(|_| InvalidInput::BadBaseUrl {
-                reason: "reqwest refused the proxy URL",
-            })?;
+            let proxy = reqwest::Proxy::all(url)
+                .map_err(|_| InvalidInput::BadProxy { reason: "reqwest refused the proxy URL" })?;
             builder = builder.proxy(proxy);
         }
         if let Some(roots) = config.tls_roots() {

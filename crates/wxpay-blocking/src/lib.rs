@@ -65,13 +65,13 @@ impl Client {
         if config.context().v3_credentials().is_some_and(|v3| !v3.has_sync_signer()) {
             return Err(BuildError::AsyncSigner);
         }
-        let proxy =
-            match config.proxy() {
-                Some(url) => Some(ureq::Proxy::new(url).map_err(|_| InvalidInput::BadBaseUrl {
-                    reason: "ureq refused the proxy URL",
-                })?),
-                None => None,
-            };
+        let proxy = match config.proxy() {
+            Some(url) => Some(
+                ureq::Proxy::new(url)
+                    .map_err(|_| InvalidInput::BadProxy { reason: "ureq refused the proxy URL" })?,
+            ),
+            None => None,
+        };
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)

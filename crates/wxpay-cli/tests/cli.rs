@@ -657,7 +657,11 @@ fn cross_border_closes_by_either_number_one_at_a_time_and_in_bulk() {
         assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{i}");
     }
     let journal = journal_records(&dir.path().join("ids.txt.journal.jsonl"));
-    assert_eq!(journal[0]["call"], "v3_global_by_transaction_id", "{:?}", journal[0]);
+    assert_eq!(
+        journal[0]["call"], "v3_global_id",
+        "the call by its CallKind name: {:?}",
+        journal[0]
+    );
 }
 
 #[test]

@@ -321,7 +321,8 @@ impl ClientConfigBuilder {
     ///
     /// # Errors
     /// [`InvalidInput::MissingCredentials`] when neither APIv2 nor APIv3 credentials were
-    /// given, [`InvalidInput::BadBaseUrl`] for a refused base or proxy URL, and
+    /// given, [`InvalidInput::BadBaseUrl`] for a refused base URL,
+    /// [`InvalidInput::BadProxy`] for a refused proxy URL, and
     /// [`InvalidInput::BadCharacter`] for a `User-Agent` suffix a header cannot carry, and
     /// [`InvalidInput::TlsRoots`] for TLS roots that are not PEM certificates, and
     /// [`InvalidInput::OutOfRange`] for a response cap above 64 KiB (the core reads no more).
@@ -368,7 +369,7 @@ impl ClientConfigBuilder {
                     && u.host().is_some()
             });
             if !ok {
-                return Err(InvalidInput::BadBaseUrl {
+                return Err(InvalidInput::BadProxy {
                     reason: "the proxy must be an http, https or socks5 URL",
                 });
             }

@@ -62,14 +62,14 @@ impl BaseUrl {
     /// The URI of `path_and_query` (which must start with `/`) on this base.
     ///
     /// # Errors
-    /// [`InvalidInput::BadBaseUrl`] when `path_and_query` is not a valid URI path.
+    /// [`InvalidInput::BadPath`] when `path_and_query` is not a valid URI path.
     pub fn join(&self, path_and_query: http::uri::PathAndQuery) -> Result<http::Uri, InvalidInput> {
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(self.scheme.clone());
         parts.authority = Some(self.authority.clone());
         parts.path_and_query = Some(path_and_query);
         http::Uri::from_parts(parts)
-            .map_err(|_| InvalidInput::BadBaseUrl { reason: "could not form the request URI" })
+            .map_err(|_| InvalidInput::BadPath { reason: "could not form the request URI" })
     }
 
     /// The URL, `scheme://host[:port]`.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use wxpay_core::v2::CloseOrderV2;
 use wxpay_core::v3::{CloseCombinedOrder, CloseGlobalOrder, CloseOrderV3, SubOrder};
-use wxpay_core::{CloseOrder, ConfirmPolicy, ConfirmSettings, unix_now};
+use wxpay_core::{CallKind, CloseOrder, ConfirmPolicy, ConfirmSettings, unix_now};
 
 use crate::ops::bulk::journal::RunIdentity;
 use crate::ops::bulk::{Line, OrderReader, Plan};
@@ -370,23 +370,23 @@ impl CloseArgs {
             (None, None) => PathBuf::from(format!("{}.journal.jsonl", file.display())),
         };
         let s = &self.settings;
+        // The call by its stable name (`CallKind`); institutional mode shows in the
+        // identity's sub-merchant.
         let (call, merchant) = match (self.api, self.sub_mch_id.is_some(), self.global) {
-            (Api::V2, false, _) => ("v2", s.v2_merchant()),
-            (Api::V2, true, _) => ("v2_institutional", s.v2_merchant()),
-            (Api::V3, false, false) => ("v3_direct", s.mchid.clone().unwrap_or_default()),
-            (Api::V3, true, false) => ("v3_partner", s.mchid.clone().unwrap_or_default()),
-            (Api::V3, institution, true) => {
-                let call = match (institution, self.by_transaction_id()) {
-                    (false, false) => "v3_global",
-                    (false, true) => "v3_global_by_transaction_id",
-                    (true, false) => "v3_global_institution",
-                    (true, true) => "v3_global_institution_by_transaction_id",
+            (Api::V2, _, _) => (CallKind::V2Close, s.v2_merchant()),
+            (Api::V3, false, false) => (CallKind::V3Direct, s.mchid.clone().unwrap_or_default()),
+            (Api::V3, true, false) => (CallKind::V3Partner, s.mchid.clone().unwrap_or_default()),
+            (Api::V3, _, true) => {
+                let call = if self.by_transaction_id() {
+                    CallKind::V3GlobalById
+                } else {
+                    CallKind::V3Global
                 };
                 (call, s.mchid.clone().unwrap_or_default())
             }
         };
         let run = RunIdentity {
-            call: call.to_owned(),
+            call: call.as_str().to_owned(),
             merchant,
             sub_merchant: self.sub_mch_id.clone(),
             column: self.column.clone(),

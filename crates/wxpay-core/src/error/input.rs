@@ -67,9 +67,21 @@ pub enum InvalidInput {
     /// credentials were not given.
     #[error("this call needs the APIv3 key: V3Credentials::with_api_v3_key")]
     MissingApiV3Key,
-    /// A base URL or proxy URL was refused.
+    /// A base URL was refused.
     #[error("bad base URL: {reason}")]
     BadBaseUrl {
+        /// Why.
+        reason: &'static str,
+    },
+    /// A proxy URL was refused.
+    #[error("bad proxy URL: {reason}")]
+    BadProxy {
+        /// Why.
+        reason: &'static str,
+    },
+    /// A request path or URI could not be formed from the input.
+    #[error("bad request path: {reason}")]
+    BadPath {
         /// Why.
         reason: &'static str,
     },

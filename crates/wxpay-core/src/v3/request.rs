@@ -93,7 +93,7 @@ pub(crate) fn prepare_request(
     validate::nonce(attempt.nonce)?;
     let message = request_message(method.as_str(), &path, attempt.timestamp, attempt.nonce, &body);
     let path = PathAndQuery::try_from(path)
-        .map_err(|_| InvalidInput::BadBaseUrl { reason: "could not form the request path" })?;
+        .map_err(|_| InvalidInput::BadPath { reason: "could not form the request path" })?;
     let uri = attempt.base_url.join(path)?;
 
     // The Authorization header up to the signature; the rest is added once signed.
