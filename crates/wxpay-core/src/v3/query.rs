@@ -175,10 +175,6 @@ impl Operation for QueryOrderV3 {
         };
         let a = answered(&body)?;
         // The answer must be about this order, of this merchant.
-        let same = |field: &'static str, got: &Option<Cow<'_, str>>, want: &str| match got {
-            Some(got) if got == want => Ok(()),
-            _ => Err(Error::from(VerifyError::Mismatch { field })),
-        };
         match &self.sub_mchid {
             None => same("mchid", &a.mchid, &creds.mchid)?,
             Some(sub) => {
@@ -246,18 +242,23 @@ impl Operation for QueryCombinedOrder {
             return Ok(QueryAnswer::NotFound);
         };
         let a = answered(&body)?;
-        if a.combine_mchid.as_deref() != Some(creds.mchid.as_str()) {
-            return Err(VerifyError::Mismatch { field: "combine_mchid" }.into());
-        }
-        if a.combine_out_trade_no.as_deref() != Some(self.combine_out_trade_no.as_str()) {
-            return Err(VerifyError::Mismatch { field: "combine_out_trade_no" }.into());
-        }
+        same("combine_mchid", &a.combine_mchid, &creds.mchid)?;
+        same("combine_out_trade_no", &a.combine_out_trade_no, &self.combine_out_trade_no)?;
         let subs = a.sub_orders.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
             Error::from(DecodeError::new("a combined answer without sub_orders", 200, body.clone()))
         })?;
         let orders =
             subs.iter().map(|o| order_state(o, &body)).collect::<Result<Vec<_>, Error>>()?;
         Ok(QueryAnswer::Found(orders))
+    }
+}
+
+/// That a (verified) answer's `field` is what was asked: else it is about another order or
+/// merchant, and proves nothing about this one.
+fn same(field: &'static str, got: &Option<Cow<'_, str>>, want: &str) -> Result<(), Error> {
+    match got {
+        Some(got) if got == want => Ok(()),
+        _ => Err(VerifyError::Mismatch { field }.into()),
     }
 }
 
