@@ -1283,3 +1283,24 @@ fn bidi_and_invisible_characters_from_the_network_are_escaped_everywhere() {
     }
     assert_eq!(hidden(&values.concat()), [] as [char; 0], "{bytes}\n{stdout}");
 }
+
+/// `wxpay sandbox --keys MODE`: every APIv3 merchant in that key mode, and the exports say
+/// only what the mode has (a certificate-mode merchant has no public key to verify with).
+#[test]
+fn the_sandbox_command_runs_each_key_mode_and_exports_only_its_keys() {
+    for (mode, public_key, certificate) in
+        [("public-key", true, false), ("certificates", false, true), ("both", true, true)]
+    {
+        let dir = temp_dir(&format!("keys-{mode}"));
+        let (mut child, text) =
+            start_sandbox_command(&["--keys", mode, "--key-dir", dir.to_str().unwrap()]);
+        assert_eq!(text.contains("WXPAY_PUBLIC_KEY_FILE="), public_key, "{mode}: {text}");
+        assert_eq!(text.contains("WXPAY_PLATFORM_CERT_FILE="), certificate, "{mode}: {text}");
+        assert!(text.contains(&format!("WXPAY_SANDBOX_V3_KEY_MODE={mode}")), "{mode}: {text}");
+        stop(&mut child);
+    }
+    // An unknown mode is a usage error naming the modes.
+    let out = wxpay().args(["sandbox", "--keys", "pgp"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("public-key"), "{:?}", text(&out));
+}

@@ -14,8 +14,14 @@ pub(crate) struct SandboxArgs {
     /// Turn off the rule that orders cannot be closed within 5 minutes of creation.
     #[arg(long)]
     no_delay_rule: bool,
-    /// Sign APIv3 answers under the platform certificate's serial by default.
-    #[arg(long)]
+    /// The APIv3 merchants' key mode, as WeChat Pay runs them: `public-key` (answers signed
+    /// with the WeChat Pay public key; no certificate list), `certificates` (answers signed
+    /// with the platform certificate; no public key exported), or `both` (the move: the
+    /// request's `Wechatpay-Serial` decides).
+    #[arg(long, value_name = "MODE", default_value = "both", value_parser = ["public-key", "certificates", "both"])]
+    keys: String,
+    /// The same as `--keys certificates`.
+    #[arg(long, conflicts_with = "keys")]
     certificate_mode: bool,
     /// Where to write the test key files (kept); by default a private temporary directory,
     /// removed when the sandbox stops.
@@ -28,6 +34,9 @@ pub(crate) struct SandboxArgs {
 }
 
 pub(crate) fn run(args: SandboxArgs) -> Result<u8, Failure> {
-    let SandboxArgs { port, no_delay_rule, certificate_mode, key_dir, tls } = args;
-    crate::ops::sandbox::serve(ServeOptions { port, no_delay_rule, certificate_mode, key_dir, tls })
+    let SandboxArgs { port, no_delay_rule, keys, certificate_mode, key_dir, tls } = args;
+    let keys = if certificate_mode { "certificates" } else { keys.as_str() };
+    let keys = wxpay_sandbox::KeyMode::parse(keys)
+        .ok_or_else(|| Failure::usage(format!("unknown key mode {keys:?}")))?;
+    crate::ops::sandbox::serve(ServeOptions { port, no_delay_rule, keys, key_dir, tls })
 }

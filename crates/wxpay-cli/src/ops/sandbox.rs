@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 use wxpay_sandbox::merchants::{V2_MERCHANTS, V3_MERCHANTS};
 use wxpay_sandbox::{
-    AnswerMode, CombinedOrder, Merchant, OrderKey, OrderState, Sandbox, SandboxConfig,
-    SandboxThread,
+    CombinedOrder, Merchant, OrderKey, OrderState, Sandbox, SandboxConfig, SandboxThread,
 };
 
 use crate::settings::Settings;
@@ -23,7 +22,8 @@ pub(crate) struct ServeOptions {
     /// Without the rule that orders cannot be closed within 5 minutes of creation.
     pub(crate) no_delay_rule: bool,
     /// APIv3 answers signed under the platform certificate's serial by default.
-    pub(crate) certificate_mode: bool,
+    /// The APIv3 merchants' key mode.
+    pub(crate) keys: wxpay_sandbox::KeyMode,
     /// Where to write the test key files (kept); else a private temporary directory.
     pub(crate) key_dir: Option<PathBuf>,
     /// HTTPS with a test certificate.
@@ -68,13 +68,10 @@ fn banner(base_url: &str, vars: &[(&str, String)]) -> String {
 }
 
 pub(crate) fn serve(options: ServeOptions) -> Result<u8, Failure> {
-    let ServeOptions { port, no_delay_rule, certificate_mode, key_dir, tls } = options;
-    let mut config = SandboxConfig { port, tls, ..SandboxConfig::default() };
+    let ServeOptions { port, no_delay_rule, keys, key_dir, tls } = options;
+    let mut config = SandboxConfig { port, tls, keys, ..SandboxConfig::default() };
     if no_delay_rule {
         config.min_close_delay_secs = 0;
-    }
-    if certificate_mode {
-        config.answer_mode = AnswerMode::PlatformCertificate;
     }
     runtime()?.block_on(async {
         let stop = wxpay_sandbox::shutdown_signal()
