@@ -19,7 +19,9 @@ tasks:
   fuzz [TARGET] [--seconds N]
                       run a cargo-fuzz target (v2_response, the default, v3_response or v3_certificates; 60 s); installs cargo-fuzz
   vectors             check the crates' copies of the vectors against the core's, and
-                      the core's against ../shared/vectors when that exists";
+                      the core's against ../shared/vectors when that exists
+  deps                how many crates each published crate builds (normal dependencies,
+                      itself included), against a ceiling, so that growth is seen";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         }
         Some("fuzz") => fuzz(&args[1..]),
         Some("vectors") => vectors(),
+        Some("deps") => deps(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -285,6 +288,42 @@ fn vectors() -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("vectors differ: {differ:?}"))
+    }
+}
+
+/// Each published crate and the most crates its build may hold (its normal dependencies,
+/// itself included, counted once each by name and version): a ceiling to raise on purpose.
+const DEPENDENCY_CEILINGS: &[(&str, usize)] = &[
+    ("wxpay-core", 60),
+    ("wxpay-blocking", 75),
+    ("wxpay-async", 130),
+    ("wxpay-sandbox", 85),
+    ("wxpay-cli", 170),
+];
+
+/// `cargo xtask deps`: `deps <crate> <n> <= <ceiling>` for each published crate.
+fn deps() -> Result<(), String> {
+    let mut over = Vec::new();
+    for (krate, ceiling) in DEPENDENCY_CEILINGS {
+        let text =
+            output(cargo().args(["tree", "-q", "-e", "normal", "--prefix", "none", "-p", krate]))?;
+        let mut seen: Vec<&str> = text
+            .lines()
+            .map(|l| l.trim_end_matches(" (*)").trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        let n = seen.len();
+        println!("deps {krate} {n} <= {ceiling}");
+        if n > *ceiling {
+            over.push(format!("{krate}: {n} > {ceiling}"));
+        }
+    }
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("dependency trees over their ceiling: {over:?}"))
     }
 }
 
