@@ -1304,3 +1304,40 @@ fn the_sandbox_command_runs_each_key_mode_and_exports_only_its_keys() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("public-key"), "{:?}", text(&out));
 }
+
+/// `wxpay sandbox order|fault|rotate|list` talk to a running sandbox: no second HTTP client.
+#[test]
+fn the_sandbox_subcommands_drive_a_running_sandbox() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let url = sandbox.base_url().to_owned();
+    let run = |args: &[&str]| {
+        let out = wxpay().arg("sandbox").args(args).env("WXPAY_BASE_URL", &url).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), stdout, stderr)
+    };
+    let (code, out, err) =
+        run(&["order", "add", "ctl-order-0001", "--mchid", "1900000001", "--state", "paid"]);
+    assert_eq!(code, Some(0), "{out} {err}");
+    let order = sandbox.state().order(&OrderKey::new("1900000001", "ctl-order-0001")).unwrap();
+    assert_eq!(order.state, OrderState::Paid);
+    let (code, out, _) = run(&["order", "show", "ctl-order-0001", "--mchid", "1900000001"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"trade_state\":\"SUCCESS\""), "{out}");
+    let (code, out, _) = run(&["fault", "system_error", "--endpoint", "v3_direct", "--times", "1"]);
+    assert_eq!(code, Some(0), "{out}");
+    // A name the sandbox does not know: refused, with what it accepts.
+    let (code, out, _) = run(&["fault", "nonsense"]);
+    assert_eq!(code, Some(2));
+    assert!(out.contains("relabel_status"), "{out}");
+    let (code, _, _) = run(&["fault", "--clear"]);
+    assert_eq!(code, Some(0));
+    let (code, _, _) = run(&["rotate", "add"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(sandbox.state().platform_certificates().0.len(), 2);
+    let (code, out, _) = run(&["list"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("pay_during_close") && out.contains("key_modes"), "{out}");
+    // No sandbox there: said so, exit 1.
+    let out = wxpay().args(["sandbox", "list", "--url", "http://127.0.0.1:9"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+}

@@ -7,7 +7,11 @@ use crate::ops::sandbox::ServeOptions;
 
 /// The options of `wxpay sandbox`.
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct SandboxArgs {
+    /// Talk to a running sandbox instead of starting one.
+    #[command(subcommand)]
+    action: Option<Control>,
     /// The port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -33,10 +37,166 @@ pub(crate) struct SandboxArgs {
     tls: bool,
 }
 
+/// What to ask a running sandbox (its control API, `/__sandbox/`), at `--url` or
+/// `WXPAY_BASE_URL` (which `wxpay sandbox` exports).
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum Control {
+    /// Orders: make one, or show one as of now.
+    #[command(subcommand)]
+    Order(OrderAction),
+    /// Misbehave: a fault by name (`wxpay sandbox list` names them), or `--clear` them all.
+    Fault {
+        /// The fault's name.
+        #[arg(required_unless_present = "clear")]
+        name: Option<String>,
+        /// Only on this route (`v2`, `v3_direct`, … `v3_query`, …).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Only for this order number.
+        #[arg(long)]
+        order: Option<String>,
+        /// For this many requests (every one when left out).
+        #[arg(long)]
+        times: Option<u64>,
+        /// `delay`'s wait.
+        #[arg(long)]
+        delay_ms: Option<u64>,
+        /// `relabel_status`'s status.
+        #[arg(long)]
+        status: Option<u64>,
+        /// Clear every fault.
+        #[arg(long, conflicts_with = "name")]
+        clear: bool,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Rotate the platform certificates one step: `add`, `switch` or `retire`.
+    Rotate {
+        /// The step.
+        step: String,
+        #[command(flatten)]
+        at: At,
+    },
+    /// What the control API takes: routes, faults, order states, key modes.
+    List {
+        #[command(flatten)]
+        at: At,
+    },
+}
+
+/// Order actions.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum OrderAction {
+    /// Make an order (unpaid, an hour old, unless told otherwise).
+    Add {
+        /// Its number.
+        out_trade_no: String,
+        #[command(flatten)]
+        owner: Owner,
+        /// `unpaid`, `paid`, `closed`, `refunded`, `revoked`, `payerror` or `paying`.
+        #[arg(long)]
+        state: Option<String>,
+        /// WeChat Pay's number for it.
+        #[arg(long)]
+        transaction_id: Option<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Show an order as of now.
+    Show {
+        /// Its number.
+        out_trade_no: String,
+        #[command(flatten)]
+        owner: Owner,
+        #[command(flatten)]
+        at: At,
+    },
+}
+
+/// Whose order.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Owner {
+    /// The merchant (`mch_id` for APIv2); `WXPAY_MCHID` by default.
+    #[arg(long, env = "WXPAY_MCHID")]
+    mchid: String,
+    /// The sub-merchant, for a service provider's order.
+    #[arg(long)]
+    sub_mchid: Option<String>,
+}
+
+/// Where the sandbox is.
+#[derive(clap::Args, Debug)]
+pub(crate) struct At {
+    /// The sandbox's base URL; `WXPAY_BASE_URL` by default.
+    #[arg(long = "url", env = "WXPAY_BASE_URL")]
+    url: String,
+}
+
 pub(crate) fn run(args: SandboxArgs) -> Result<u8, Failure> {
-    let SandboxArgs { port, no_delay_rule, keys, certificate_mode, key_dir, tls } = args;
+    if let Some(control) = args.action {
+        return control_request(control);
+    }
+    let SandboxArgs { port, no_delay_rule, keys, certificate_mode, key_dir, tls, .. } = args;
     let keys = if certificate_mode { "certificates" } else { keys.as_str() };
     let keys = wxpay_sandbox::KeyMode::parse(keys)
         .ok_or_else(|| Failure::usage(format!("unknown key mode {keys:?}")))?;
     crate::ops::sandbox::serve(ServeOptions { port, no_delay_rule, keys, key_dir, tls })
+}
+
+/// Sends one control request and prints the sandbox's JSON answer: exit 0 when it took it,
+/// 2 when it refused (its answer lists what it accepts), 1 when it could not be reached.
+fn control_request(control: Control) -> Result<u8, Failure> {
+    use serde_json::{Map, Value, json};
+    let put = |m: &mut Map<String, Value>, k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.to_owned(), v);
+        }
+    };
+    let (method, url, path, body) = match control {
+        Control::Order(OrderAction::Add { out_trade_no, owner, state, transaction_id, at }) => {
+            let mut m = Map::new();
+            put(&mut m, "mchid", Some(json!(owner.mchid)));
+            put(&mut m, "sub_mchid", owner.sub_mchid.map(Value::from));
+            put(&mut m, "out_trade_no", Some(json!(out_trade_no)));
+            put(&mut m, "state", state.map(Value::from));
+            put(&mut m, "transaction_id", transaction_id.map(Value::from));
+            ("POST", at.url, "orders".to_owned(), Some(Value::Object(m)))
+        }
+        Control::Order(OrderAction::Show { out_trade_no, owner, at }) => {
+            let mut path = format!("orders?mchid={}&out_trade_no={}", owner.mchid, out_trade_no);
+            if let Some(sub) = owner.sub_mchid {
+                path.push_str(&format!("&sub_mchid={sub}"));
+            }
+            ("GET", at.url, path, None)
+        }
+        Control::Fault { clear: true, at, .. } => ("DELETE", at.url, "faults".to_owned(), None),
+        Control::Fault { name, endpoint, order, times, delay_ms, status, at, .. } => {
+            let mut m = Map::new();
+            put(&mut m, "fault", name.map(Value::from));
+            put(&mut m, "endpoint", endpoint.map(Value::from));
+            put(&mut m, "out_trade_no", order.map(Value::from));
+            put(&mut m, "times", times.map(Value::from));
+            put(&mut m, "delay_ms", delay_ms.map(Value::from));
+            put(&mut m, "status", status.map(Value::from));
+            ("POST", at.url, "faults".to_owned(), Some(Value::Object(m)))
+        }
+        Control::Rotate { step, at } => {
+            ("POST", at.url, "certificates/rotate".to_owned(), Some(json!({ "step": step })))
+        }
+        Control::List { at } => ("GET", at.url, String::new(), None),
+    };
+    let url = format!("{}/__sandbox/{path}", url.trim_end_matches('/'));
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let answer = match body {
+        Some(body) => agent.post(&url).content_type("application/json").send(body.to_string()),
+        None if method == "DELETE" => agent.delete(&url).call(),
+        None => agent.get(&url).call(),
+    };
+    let mut answer = answer
+        .map_err(|e| Failure::error(format!("the sandbox at {url} could not be reached: {e}")))?;
+    let status = answer.status().as_u16();
+    let text = answer.body_mut().read_to_string().unwrap_or_default();
+    say!("{}", crate::escape::line(text.trim_end()));
+    Ok(if (200..300).contains(&status) { 0 } else { 2 })
 }
