@@ -962,3 +962,21 @@ fn an_asynchronous_signer_is_driven_by_the_async_client_and_refused_by_the_block
     let client = wxpay_async::Client::new(config).unwrap();
     assert_eq!(rt.block_on(client.close(op)).unwrap(), CloseOutcome::Closed);
 }
+
+#[test]
+fn an_api_error_s_detail_type_is_reachable_from_one_client_crate() {
+    // `ApiError::detail` is a `serde_json::Value`: a user depending on one client names it
+    // through that client's re-exports.
+    let detail: Option<wxpay_blocking::serde_json::Value> =
+        Some(wxpay_blocking::serde_json::json!({"field": "mchid"}));
+    let mut e = wxpay_blocking::ApiError::new(
+        wxpay_blocking::ApiVersion::V3,
+        400,
+        wxpay_blocking::ApiCode::ParamError,
+        "m",
+        true,
+    );
+    e.detail = detail;
+    assert_eq!(e.detail.unwrap()["field"], "mchid");
+    let _: Option<wxpay_async::serde_json::Value> = None;
+}

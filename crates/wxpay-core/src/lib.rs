@@ -190,5 +190,7 @@ pub use refresh::{CertificateRefresh, MAX_REFRESH_INTERVAL};
 pub use replay::ReplayGuard;
 pub use retry::{AttemptRandom, RetryPolicy};
 pub use secret::{ApiV2Key, ApiV3Key};
+/// `serde_json`, whose `Value` is [`ApiError::detail`]'s type.
+pub use serde_json;
 pub use session::Session;
 pub use wire::{MAX_RESPONSE_BODY, Request, Response, unix_now};
