@@ -98,6 +98,9 @@ enum Command {
     /// Download WeChat Pay's platform certificates (decrypted with the APIv3 key, checked,
     /// the answer verified), write one PEM file per serial, and print serials and validity.
     Certificates(Box<commands::certificates::CertificatesArgs>),
+    /// Check the merchant's settings against WeChat Pay with calls that change nothing: the
+    /// private key, the key mode, the APIv3 key, the API v2 key.
+    Check(Box<commands::check::CheckArgs>),
     /// Show how a request is signed: string-to-sign, signature, and what is sent.
     #[command(subcommand)]
     Sign(commands::sign::SignCommand),
@@ -150,6 +153,10 @@ fn main() -> ExitCode {
         Command::Certificates(mut args) => {
             args.settings.origin = origin("certificates");
             commands::certificates::run(*args)
+        }
+        Command::Check(mut args) => {
+            args.settings.origin = origin("check");
+            commands::check::run(*args)
         }
         Command::Sign(cmd) => commands::sign::sign(cmd),
         Command::Verify(cmd) => commands::sign::verify(cmd),

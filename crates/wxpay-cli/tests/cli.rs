@@ -1341,3 +1341,57 @@ fn the_sandbox_subcommands_drive_a_running_sandbox() {
     let out = wxpay().args(["sandbox", "list", "--url", "http://127.0.0.1:9"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
 }
+
+#[test]
+fn check_names_the_key_mode_and_a_wrong_key_without_touching_an_order() {
+    use wxpay_sandbox::KeyMode;
+    for (mode, expect) in [
+        (KeyMode::PublicKey, "key mode: public key only"),
+        (KeyMode::Certificates, "key mode: platform certificates"),
+        (KeyMode::Both, "key mode: both"),
+    ] {
+        let sandbox =
+            SandboxThread::start(SandboxConfig { keys: mode, ..SandboxConfig::default() }).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let env = env_for(&sandbox, dir.path());
+        let orders = sandbox.state().order_count();
+        let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        let all = format!("{stdout}{stderr}");
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {all}");
+        assert!(all.contains("APIv3: ok") && all.contains(expect), "{mode:?}: {all}");
+        assert!(all.contains("APIv2: ok"), "{mode:?}: {all}");
+        // Nothing about any order was changed or made.
+        assert_eq!(sandbox.state().order_count(), orders, "{mode:?}");
+        if mode == KeyMode::Certificates {
+            // A wrong APIv3 key is named as such, and the command fails.
+            let wrong = dir.path().join("wrong_v3_key.txt");
+            std::fs::write(&wrong, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ").unwrap();
+            let out = wxpay()
+                .arg("check")
+                .envs(env.iter().cloned())
+                .env("WXPAY_API_V3_KEY_FILE", &wrong)
+                .output()
+                .unwrap();
+            let (stdout, stderr) = text(&out);
+            let all = format!("{stdout}{stderr}");
+            assert_eq!(out.status.code(), Some(1), "{all}");
+            assert!(all.contains("wrong APIv3 key"), "{all}");
+            // A wrong API v2 key is named too.
+            let wrong2 = dir.path().join("wrong_v2_key.txt");
+            std::fs::write(&wrong2, "YYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYY").unwrap();
+            let out = wxpay()
+                .arg("check")
+                .envs(env.iter().cloned())
+                .env("WXPAY_API_V2_KEY_FILE", &wrong2)
+                .output()
+                .unwrap();
+            let all = format!("{}{}", text(&out).0, text(&out).1);
+            assert_eq!(out.status.code(), Some(1), "{all}");
+            assert!(
+                all.contains("APIv3: ok") && all.contains("APIv2: WeChat Pay refused"),
+                "{all}"
+            );
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! (as cargo's `commands/` over `ops/`).
 
 pub(crate) mod certificates;
+pub(crate) mod check;
 pub(crate) mod close;
 pub(crate) mod demo;
 pub(crate) mod query;

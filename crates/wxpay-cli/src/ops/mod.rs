@@ -4,6 +4,7 @@
 
 pub(crate) mod bulk;
 pub(crate) mod certificates;
+pub(crate) mod check;
 pub(crate) mod close;
 pub(crate) mod demo;
 pub(crate) mod query;

@@ -1,0 +1,35 @@
+//! `wxpay check`: a merchant's settings against WeChat Pay, with calls that change nothing
+//! (`ops::check`).
+
+use crate::settings::{Purpose, Settings};
+use crate::{Failure, exit, ops};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    pub(crate) settings: Settings,
+}
+
+pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
+    let settings = args.settings.resolve()?;
+    let (v2, v3) = (settings.require("v2").is_ok(), settings.require("v3").is_ok());
+    if !v2 && !v3 {
+        // Names what is missing for APIv3 (and points at APIv2).
+        settings.require("v3")?;
+    }
+    let mut good = true;
+    if v3 {
+        let config = settings.builder(Purpose::Certificates)?.builder.build();
+        let config = config.map_err(|e| Failure::usage(e.to_string()))?;
+        if let Some(text) = crate::settings::not_wechat_pay(&config) {
+            note!("wxpay: note: {text}");
+        }
+        let has_public_key = settings.public_key_file.is_some();
+        good &= ops::check::v3(config, settings.api_v3_key_file.is_some(), has_public_key)?;
+    }
+    if v2 {
+        let config = settings.builder(Purpose::CloseV2)?.builder.build();
+        good &= ops::check::v2(config.map_err(|e| Failure::usage(e.to_string()))?)?;
+    }
+    Ok(if good { exit::CLOSED } else { exit::ERROR })
+}

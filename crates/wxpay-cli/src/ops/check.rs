@@ -1,0 +1,77 @@
+//! `wxpay check`: what a merchant's settings are worth, learnt from calls that change nothing:
+//! a signed `GET /v3/certificates` (APIv3: does the private key match its serial, which key
+//! mode is the merchant in, does the APIv3 key decrypt) and an APIv2 query of an order
+//! number that cannot exist (does the API v2 key sign as WeChat Pay expects).
+
+use wxpay_core::v2::QueryOrderV2;
+use wxpay_core::v3::DownloadCertificates;
+use wxpay_core::{ApiCode, ClientConfig, ErrorKind, QueryAnswer, VerifyError};
+
+use crate::{Failure, runtime};
+
+/// The APIv3 checks; whether all passed.
+pub(crate) fn v3(
+    config: ClientConfig,
+    has_api_v3_key: bool,
+    has_public_key: bool,
+) -> Result<bool, Failure> {
+    if !has_api_v3_key {
+        say!(
+            "APIv3: no APIv3 key (--api-v3-key-file): the certificate list, and so the key mode, cannot be asked for"
+        );
+        return Ok(false);
+    }
+    let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
+    let answer = runtime()?.block_on(client.execute(&DownloadCertificates::new()));
+    let (good, line) = match answer {
+        Ok(certificates) => {
+            let serials: Vec<&str> = certificates.iter().map(|c| c.serial()).collect();
+            let mode = if has_public_key { "both (platform certificates and the public key)" } else { "platform certificates" };
+            (true, format!(
+                "APIv3: ok: WeChat Pay took the request's signature (the private key matches its serial); the APIv3 key decrypts the certificate list ({}); key mode: {mode}",
+                serials.join(", ")
+            ))
+        }
+        Err(e) => match e.kind() {
+            ErrorKind::Api(a) if a.verified && a.status == 404 && a.code.as_str() == "RESOURCE_NOT_EXISTS" => (true, format!(
+                "APIv3: ok: WeChat Pay took the request's signature (the private key matches its serial); key mode: public key only (no platform certificates{})",
+                if has_public_key { "" } else { "; give the public key: --public-key-id and --public-key-file" }
+            )),
+            ErrorKind::Api(a) if a.code == ApiCode::SignError => (false,
+                "APIv3: WeChat Pay refused the request's signature: the private key does not match --serial-no (or the merchant id is wrong)".to_owned()),
+            ErrorKind::Verify(VerifyError::Decrypt { .. }) => (false,
+                "APIv3: the APIv3 key does not decrypt the certificate list: wrong APIv3 key".to_owned()),
+            ErrorKind::Verify(VerifyError::UnknownSerial(serial)) => (false, format!(
+                "APIv3: the answer is signed under {}, which no key configured holds: give the public key (--public-key-id, --public-key-file) or certificates",
+                wxpay_core::escape(serial)
+            )),
+            _ => (false, format!("APIv3: {}", crate::report::report(e.kind()))),
+        },
+    };
+    say!("{line}");
+    Ok(good)
+}
+
+/// The APIv2 check; whether it passed.
+pub(crate) fn v2(config: ClientConfig) -> Result<bool, Failure> {
+    let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
+    // An order number no merchant uses: the query changes nothing and finds nothing.
+    let no = format!("wxpaycheck{}", wxpay_core::unix_now());
+    let answer = runtime()?.block_on(client.query(QueryOrderV2::by_out_trade_no(no)));
+    let (good, line) = match answer {
+        Ok(QueryAnswer::NotFound) | Ok(QueryAnswer::Found(_)) => {
+            (true, "APIv2: ok: the API v2 key and sign type sign as WeChat Pay expects, and its answer verifies".to_owned())
+        }
+        Ok(other) => (false, format!("APIv2: an answer wxpay does not know: {other:?}")),
+        Err(e) => match e.kind() {
+            ErrorKind::Communication { return_msg } => (false, format!(
+                "APIv2: WeChat Pay refused the request ({}): check the app id, merchant id, API v2 key and sign type",
+                wxpay_core::escape(return_msg)
+            )),
+            ErrorKind::Verify(_) => (false, "APIv2: the answer does not verify with the API v2 key: wrong key or sign type".to_owned()),
+            _ => (false, format!("APIv2: {}", crate::report::report(e.kind()))),
+        },
+    };
+    say!("{line}");
+    Ok(good)
+}
