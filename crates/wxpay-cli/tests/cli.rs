@@ -1348,7 +1348,7 @@ fn check_names_the_key_mode_and_a_wrong_key_without_touching_an_order() {
     for (mode, expect) in [
         (KeyMode::PublicKey, "key mode: public key only"),
         (KeyMode::Certificates, "key mode: platform certificates"),
-        (KeyMode::Both, "key mode: both"),
+        (KeyMode::Both, "key mode: platform certificates (the public key given is not checked"),
     ] {
         let sandbox =
             SandboxThread::start(SandboxConfig { keys: mode, ..SandboxConfig::default() }).unwrap();
@@ -1393,5 +1393,29 @@ fn check_names_the_key_mode_and_a_wrong_key_without_touching_an_order() {
                 "{all}"
             );
         }
+    }
+}
+
+#[test]
+fn check_believes_no_unsigned_answer() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    for (status, body) in [
+        ("401 Unauthorized", &br#"{"code":"SIGN_ERROR","message":"forged"}"#[..]),
+        ("404 Not Found", &br#"{"code":"RESOURCE_NOT_EXISTS","message":"forged"}"#[..]),
+    ] {
+        let url = forger(status, "application/json", body);
+        let out = wxpay()
+            .arg("check")
+            .envs(env.iter().cloned())
+            .env("WXPAY_BASE_URL", &url)
+            .output()
+            .unwrap();
+        let all = format!("{}{}", text(&out).0, text(&out).1);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(!all.contains("APIv3: ok"), "{all}");
+        assert!(!all.contains("refused the request's signature"), "an unsigned claim: {all}");
+        assert!(all.contains("APIv2: ") && !all.contains("APIv2: ok"), "{all}");
     }
 }

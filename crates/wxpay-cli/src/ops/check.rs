@@ -26,7 +26,13 @@ pub(crate) fn v3(
     let (good, line) = match answer {
         Ok(certificates) => {
             let serials: Vec<&str> = certificates.iter().map(|c| c.serial()).collect();
-            let mode = if has_public_key { "both (platform certificates and the public key)" } else { "platform certificates" };
+            // The list proves platform certificates; it is verified with a certificate, so it
+            // says nothing of a public key the settings also give.
+            let mode = if has_public_key {
+                "platform certificates (the public key given is not checked: this answer is signed with a certificate)"
+            } else {
+                "platform certificates"
+            };
             (true, format!(
                 "APIv3: ok: WeChat Pay took the request's signature (the private key matches its serial); the APIv3 key decrypts the certificate list ({}); key mode: {mode}",
                 serials.join(", ")
@@ -37,7 +43,7 @@ pub(crate) fn v3(
                 "APIv3: ok: WeChat Pay took the request's signature (the private key matches its serial); key mode: public key only (no platform certificates{})",
                 if has_public_key { "" } else { "; give the public key: --public-key-id and --public-key-file" }
             )),
-            ErrorKind::Api(a) if a.code == ApiCode::SignError => (false,
+            ErrorKind::Api(a) if a.verified && a.code == ApiCode::SignError => (false,
                 "APIv3: WeChat Pay refused the request's signature: the private key does not match --serial-no (or the merchant id is wrong)".to_owned()),
             ErrorKind::Verify(VerifyError::Decrypt { .. }) => (false,
                 "APIv3: the APIv3 key does not decrypt the certificate list: wrong APIv3 key".to_owned()),
