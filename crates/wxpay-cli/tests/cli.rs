@@ -1348,7 +1348,7 @@ fn check_names_the_key_mode_and_a_wrong_key_without_touching_an_order() {
     for (mode, expect) in [
         (KeyMode::PublicKey, "key mode: public key only"),
         (KeyMode::Certificates, "key mode: platform certificates"),
-        (KeyMode::Both, "key mode: platform certificates (the public key given is not checked"),
+        (KeyMode::Both, "the public key verifies WeChat Pay's answers"),
     ] {
         let sandbox =
             SandboxThread::start(SandboxConfig { keys: mode, ..SandboxConfig::default() }).unwrap();
@@ -1418,4 +1418,40 @@ fn check_believes_no_unsigned_answer() {
         assert!(!all.contains("refused the request's signature"), "an unsigned claim: {all}");
         assert!(all.contains("APIv2: ") && !all.contains("APIv2: ok"), "{all}");
     }
+}
+
+#[test]
+fn check_refuses_a_public_key_wechat_pay_does_not_sign_with() {
+    use wxpay_sandbox::KeyMode;
+    // The public key settings of a merchant in both modes, given to a certificate-only one.
+    let both =
+        SandboxThread::start(SandboxConfig { keys: KeyMode::Both, ..SandboxConfig::default() })
+            .unwrap();
+    let both_dir = tempfile::tempdir().unwrap();
+    let public: Vec<(String, String)> = env_for(&both, both_dir.path())
+        .into_iter()
+        .filter(|(k, _)| k == "WXPAY_PUBLIC_KEY_ID" || k == "WXPAY_PUBLIC_KEY_FILE")
+        .collect();
+    assert_eq!(public.len(), 2, "{public:?}");
+    let sandbox = SandboxThread::start(SandboxConfig {
+        keys: KeyMode::Certificates,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let out = wxpay()
+        .arg("check")
+        .envs(env.iter().cloned())
+        .envs(public.iter().cloned())
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out).0, text(&out).1);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("key mode: platform certificates (the public key given is not checked"),
+        "{all}"
+    );
+    assert!(all.contains("WeChat Pay does not sign with the public key given"), "{all}");
+    assert!(!all.contains("key mode: both"), "{all}");
 }

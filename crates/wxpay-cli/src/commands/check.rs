@@ -26,6 +26,16 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
         }
         let has_public_key = settings.public_key_file.is_some();
         good &= ops::check::v3(config, settings.api_v3_key_file.is_some(), has_public_key)?;
+        if has_public_key {
+            // The public key alone: no certificate, no APIv3 key, so only an answer signed
+            // with the public key can verify.
+            let mut alone = settings.clone();
+            alone.platform_cert_file = None;
+            alone.platform_cert_dir = None;
+            alone.api_v3_key_file = None;
+            let config = alone.builder(Purpose::CloseV3)?.builder.build();
+            good &= ops::check::public_key(config.map_err(|e| Failure::usage(e.to_string()))?)?;
+        }
     }
     if v2 {
         let config = settings.builder(Purpose::CloseV2)?.builder.build();

@@ -4,7 +4,7 @@
 //! number that cannot exist (does the API v2 key sign as WeChat Pay expects).
 
 use wxpay_core::v2::QueryOrderV2;
-use wxpay_core::v3::DownloadCertificates;
+use wxpay_core::v3::{DownloadCertificates, QueryOrderV3};
 use wxpay_core::{ApiCode, ClientConfig, ErrorKind, QueryAnswer, VerifyError};
 
 use crate::{Failure, runtime};
@@ -52,6 +52,28 @@ pub(crate) fn v3(
                 wxpay_core::escape(serial)
             )),
             _ => (false, format!("APIv3: {}", crate::report::report(e.kind()))),
+        },
+    };
+    say!("{line}");
+    Ok(good)
+}
+
+/// The public key check, with a configuration that holds no other key: an APIv3 query of an
+/// order number no merchant uses; whether an answer signed with the public key came back.
+pub(crate) fn public_key(config: ClientConfig) -> Result<bool, Failure> {
+    let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
+    let no = format!("wxpaycheck{}", wxpay_core::unix_now());
+    let answer = runtime()?.block_on(client.query(QueryOrderV3::by_out_trade_no(no)));
+    let (good, line) = match answer {
+        Ok(_) => (true, "APIv3: ok: the public key verifies WeChat Pay's answers (key mode: both, or public key)".to_owned()),
+        Err(e) => match e.kind() {
+            ErrorKind::Verify(VerifyError::UnknownSerial(serial)) => (false, format!(
+                "APIv3: WeChat Pay does not sign with the public key given (--public-key-id): it signed under {}",
+                wxpay_core::escape(serial)
+            )),
+            ErrorKind::Verify(VerifyError::BadSignature) => (false,
+                "APIv3: the public key given (--public-key-file) does not verify WeChat Pay's answer: wrong public key".to_owned()),
+            _ => (false, format!("APIv3: public key: {}", crate::report::report(e.kind()))),
         },
     };
     say!("{line}");
