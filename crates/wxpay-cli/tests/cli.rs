@@ -1455,3 +1455,60 @@ fn check_refuses_a_public_key_wechat_pay_does_not_sign_with() {
     assert!(all.contains("WeChat Pay does not sign with the public key given"), "{all}");
     assert!(!all.contains("key mode: both"), "{all}");
 }
+
+#[test]
+fn a_bulk_close_survives_the_move_from_certificates_to_the_public_key_mid_run() {
+    use wxpay_sandbox::KeyMode;
+    // The merchant's settings hold both kinds of key (as while migrating); WeChat Pay signs
+    // with certificates, then moves the merchant to the public key in the middle of the run.
+    let sandbox =
+        SandboxThread::start(SandboxConfig { keys: KeyMode::Both, ..SandboxConfig::default() })
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let state = sandbox.state();
+    state.set_all_key_modes(KeyMode::Certificates);
+    let mut input = String::new();
+    for i in 0..300 {
+        let no = format!("move-{i:04}");
+        state.put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
+        input.push_str(&no);
+        input.push('\n');
+    }
+    let file = dir.path().join("orders.txt");
+    std::fs::write(&file, input).unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    state.add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(10))));
+    let mut run = wxpay()
+        .args(["close", "--api", "v3", "--concurrency", "4", "--from"])
+        .arg(&file)
+        .arg("--journal")
+        .arg(&journal)
+        .envs(env.iter().cloned())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while journal_records_len(&journal) < 100 {
+        assert!(Instant::now() < deadline, "the run made no progress");
+        assert!(run.try_wait().unwrap().is_none(), "the run ended before the move");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    state.set_all_key_modes(KeyMode::PublicKey);
+    let at_move = journal_records_len(&journal);
+    let out = run.wait_with_output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let closed = journal_records(&journal)
+        .iter()
+        .filter(|r| r["outcome"].as_str() == Some("closed"))
+        .count();
+    assert_eq!(closed, 300, "{stderr}");
+    assert!(at_move < 250, "the move came mid-run: {at_move} records by then");
+    for i in 0..300 {
+        let no = format!("move-{i:04}");
+        let order = state.order(&OrderKey::new("1900000001", &no)).unwrap();
+        assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{no}");
+    }
+}
