@@ -442,6 +442,12 @@ impl Settings {
         )
     }
 
+    /// The client configuration of [`Settings::builder`], built (for a call that keeps no
+    /// certificates current).
+    pub(crate) fn client_config(&self, purpose: Purpose) -> Result<ClientConfig, Failure> {
+        self.builder(purpose)?.builder.build().map_err(|e| Failure::usage(e.to_string()))
+    }
+
     /// A client configuration builder with the credentials (of the API generation `purpose`
     /// needs, and no other: a v2 close downloads no v3 certificate list) and the endpoint
     /// these settings name, and the platform certificates to keep current, if any: for a

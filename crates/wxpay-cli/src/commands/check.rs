@@ -19,8 +19,7 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
     }
     let mut good = true;
     if v3 {
-        let config = settings.builder(Purpose::Certificates)?.builder.build();
-        let config = config.map_err(|e| Failure::usage(e.to_string()))?;
+        let config = settings.client_config(Purpose::Certificates)?;
         if let Some(text) = crate::settings::not_wechat_pay(&config) {
             note!("wxpay: note: {text}");
         }
@@ -33,13 +32,11 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
             alone.platform_cert_file = None;
             alone.platform_cert_dir = None;
             alone.api_v3_key_file = None;
-            let config = alone.builder(Purpose::CloseV3)?.builder.build();
-            good &= ops::check::public_key(config.map_err(|e| Failure::usage(e.to_string()))?)?;
+            good &= ops::check::public_key(alone.client_config(Purpose::CloseV3)?)?;
         }
     }
     if v2 {
-        let config = settings.builder(Purpose::CloseV2)?.builder.build();
-        good &= ops::check::v2(config.map_err(|e| Failure::usage(e.to_string()))?)?;
+        good &= ops::check::v2(settings.client_config(Purpose::CloseV2)?)?;
     }
     Ok(if good { exit::CLOSED } else { exit::ERROR })
 }

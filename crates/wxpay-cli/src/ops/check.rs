@@ -21,7 +21,7 @@ pub(crate) fn v3(
         );
         return Ok(false);
     }
-    let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
+    let client = client(config)?;
     let answer = runtime()?.block_on(client.execute(&DownloadCertificates::new()));
     let (good, line) = match answer {
         Ok(certificates) => {
@@ -61,9 +61,9 @@ pub(crate) fn v3(
 /// The public key check, with a configuration that holds no other key: an APIv3 query of an
 /// order number no merchant uses; whether an answer signed with the public key came back.
 pub(crate) fn public_key(config: ClientConfig) -> Result<bool, Failure> {
-    let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
-    let no = format!("wxpaycheck{}", wxpay_core::unix_now());
-    let answer = runtime()?.block_on(client.query(QueryOrderV3::by_out_trade_no(no)));
+    let client = client(config)?;
+    let answer =
+        runtime()?.block_on(client.query(QueryOrderV3::by_out_trade_no(unused_order_number())));
     let (good, line) = match answer {
         Ok(_) => (true, "APIv3: ok: the public key verifies WeChat Pay's answers (key mode: both, or public key)".to_owned()),
         Err(e) => match e.kind() {
@@ -82,10 +82,9 @@ pub(crate) fn public_key(config: ClientConfig) -> Result<bool, Failure> {
 
 /// The APIv2 check; whether it passed.
 pub(crate) fn v2(config: ClientConfig) -> Result<bool, Failure> {
-    let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
-    // An order number no merchant uses: the query changes nothing and finds nothing.
-    let no = format!("wxpaycheck{}", wxpay_core::unix_now());
-    let answer = runtime()?.block_on(client.query(QueryOrderV2::by_out_trade_no(no)));
+    let client = client(config)?;
+    let answer =
+        runtime()?.block_on(client.query(QueryOrderV2::by_out_trade_no(unused_order_number())));
     let (good, line) = match answer {
         Ok(QueryAnswer::NotFound) | Ok(QueryAnswer::Found(_)) => {
             (true, "APIv2: ok: the API v2 key and sign type sign as WeChat Pay expects, and its answer verifies".to_owned())
@@ -102,4 +101,14 @@ pub(crate) fn v2(config: ClientConfig) -> Result<bool, Failure> {
     };
     say!("{line}");
     Ok(good)
+}
+
+/// A client for one check.
+fn client(config: ClientConfig) -> Result<wxpay_async::Client, Failure> {
+    wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// An order number no merchant uses: a query of it changes nothing and finds nothing.
+fn unused_order_number() -> String {
+    format!("wxpaycheck{}", wxpay_core::unix_now())
 }
