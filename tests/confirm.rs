@@ -397,3 +397,37 @@ fn combined_and_cross_border_closes_are_proven_by_the_query() {
         assert_eq!((c.outcome, c.proof, c.queries), (CloseOutcome::Closed, Proof::Close, 0));
     });
 }
+
+#[test]
+fn answers_signed_under_a_key_not_held_end_the_confirmed_close_at_once_as_unknown() {
+    use wxpay_sandbox::KeyMode;
+    // The client holds the platform certificate only; WeChat Pay signs with the public key
+    // (the merchant was moved). Asking again is answered under the same key: the confirmed
+    // close says "unknown" at once, naming the key, instead of querying to its deadline.
+    let sandbox = SandboxThread::start(SandboxConfig {
+        keys: KeyMode::PublicKey,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    both(|blocking| {
+        let no = format!("key-not-held-{}", u8::from(blocking));
+        sandbox.state().put_order(OrderKey::new(V3_MCH, &no), OrderState::Unpaid);
+        let config = config(sandbox.base_url())
+            .v3(v3_credentials(V3_MCH, AnswerMode::PlatformCertificate))
+            .retry(RetryPolicy::never())
+            .build()
+            .unwrap();
+        let settings = quick().with_deadline(Duration::from_secs(20));
+        let started = std::time::Instant::now();
+        let err =
+            Client::new(blocking, config).confirm(CloseOrderV3::new(&no), settings).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        let ErrorKind::Verify(wxpay_core::VerifyError::UnknownSerial(serial)) = err.kind() else {
+            panic!("{err}");
+        };
+        assert!(serial.starts_with("PUB_KEY_ID_"), "{serial}");
+        assert_eq!(err.order_effect(), OrderEffect::Unknown, "the close was sent: {err}");
+        let order = sandbox.state().order(&OrderKey::new(V3_MCH, &no)).unwrap();
+        assert_eq!(order.close_calls, 1, "one close, one query, and nothing more");
+    });
+}

@@ -15,3 +15,20 @@ pub(crate) fn report(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// When `e` is an answer signed under a key the settings hold none of (after the certificate
+/// refresh it set off): which key, and what to set. The serial is network text, escaped.
+pub(crate) fn key_not_held(e: &wxpay_core::Error) -> Option<String> {
+    use wxpay_core::{ErrorKind, VerifyError};
+    let ErrorKind::Verify(VerifyError::UnknownSerial(serial)) = e.kind() else { return None };
+    let serial = crate::escape::network(serial);
+    Some(if serial.starts_with("PUB_KEY_ID_") {
+        format!(
+            "WeChat Pay signs this merchant's answers with its public key {serial}, and these settings hold no key for it: set --public-key-id {serial} and --public-key-file (WXPAY_PUBLIC_KEY_ID, WXPAY_PUBLIC_KEY_FILE) to that key, from the merchant platform"
+        )
+    } else {
+        format!(
+            "WeChat Pay signs this merchant's answers with platform certificate {serial:?}, and these settings hold no key for it: give --api-v3-key-file (WXPAY_API_V3_KEY_FILE) so that certificates are downloaded, or run `wxpay certificates`"
+        )
+    })
+}

@@ -1512,3 +1512,98 @@ fn a_bulk_close_survives_the_move_from_certificates_to_the_public_key_mid_run() 
         assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{no}");
     }
 }
+
+#[test]
+fn a_bulk_close_whose_answers_name_a_key_it_does_not_hold_stops_says_why_once_and_resumes() {
+    use wxpay_sandbox::KeyMode;
+    // The settings hold certificates only (downloaded with the APIv3 key); WeChat Pay moves
+    // the merchant to the public key mid-run. From then on no answer can be verified: each
+    // close is sent and its effect unknown. The run must stop soon (not try every order until
+    // its own deadline), say once which key it lacks and what to set, and resume once set.
+    let sandbox =
+        SandboxThread::start(SandboxConfig { keys: KeyMode::Both, ..SandboxConfig::default() })
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let without_public_key: Vec<(String, String)> =
+        env.iter().filter(|(k, _)| !k.starts_with("WXPAY_PUBLIC_KEY")).cloned().collect();
+    assert!(without_public_key.len() + 2 == env.len());
+    let state = sandbox.state();
+    state.set_all_key_modes(KeyMode::Certificates);
+    let mut input = String::new();
+    for i in 0..300 {
+        let no = format!("lost-key-{i:04}");
+        state.put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
+        input.push_str(&no);
+        input.push('\n');
+    }
+    let file = dir.path().join("orders.txt");
+    std::fs::write(&file, input).unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    state.add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(10))));
+    let mut run = wxpay()
+        .args(["close", "--api", "v3", "--concurrency", "4", "--from"])
+        .arg(&file)
+        .arg("--journal")
+        .arg(&journal)
+        .envs(without_public_key.iter().cloned())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while journal_records_len(&journal) < 30 {
+        assert!(Instant::now() < deadline, "the run made no progress");
+        assert!(run.try_wait().unwrap().is_none(), "the run ended before the move");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    state.set_all_key_modes(KeyMode::PublicKey);
+    let moved = Instant::now();
+    let deadline = moved + Duration::from_secs(60);
+    while run.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            run.kill().unwrap();
+            panic!("the run did not stop within 60 s of the move");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = run.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    // Said once, with the key's id and what to set.
+    let said = stderr.lines().filter(|l| l.contains("hold no key")).collect::<Vec<_>>();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(said[0].contains("PUB_KEY_ID_"), "{}", said[0]);
+    assert!(said[0].contains("--public-key-file"), "{}", said[0]);
+    assert!(stderr.contains("--resume"), "{stderr}");
+    // Few orders were sent after the move; none is claimed closed without a verified answer.
+    let records = journal_records(&journal);
+    let errors: Vec<&Value> = records.iter().filter(|r| r["error"].is_string()).collect();
+    assert!(!errors.is_empty() && errors.len() <= 12, "{} errors: {stderr}", errors.len());
+    for e in &errors {
+        assert_eq!(e["effect"].as_str(), Some("unknown"), "{e}");
+    }
+    let untouched = (0..300)
+        .filter(|i| {
+            let no = format!("lost-key-{i:04}");
+            state.order(&OrderKey::new("1900000001", &no)).unwrap().close_calls == 0
+        })
+        .count();
+    assert!(untouched >= 200, "only {untouched} orders were left unsent");
+    // With the public key set, the resume finishes the run: every order closed, once.
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--concurrency", "4", "--from"])
+        .arg(&file)
+        .arg("--resume")
+        .arg(&journal)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for i in 0..300 {
+        let no = format!("lost-key-{i:04}");
+        let order = state.order(&OrderKey::new("1900000001", &no)).unwrap();
+        assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{no}");
+    }
+}

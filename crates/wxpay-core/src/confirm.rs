@@ -12,6 +12,8 @@
 //! | not found | not found, proven by the query |
 //! | `NOTPAY`, `PAYERROR` | the close did not take effect: close again (at most [`ConfirmSettings::max_closes`] closes) |
 //! | `USERPAYING`, anything else | the payer is paying: wait [`ConfirmSettings::paying_wait`], query again |
+//! | an answer signed under a key not held (after the certificate refresh it sets off) | the order's state is unknown: that error, at once (asking again would be answered under the same key) |
+//! | any other failure | query again after [`ConfirmSettings::query_retry_wait`] |
 //!
 //! It is a machine made of the session's [`Call`] machines (close, query, close again), run
 //! by the same driver loop as any call.
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::TransportError;
 use crate::call::{Action, Call, Machine, Now, RandomError, Wait};
 use crate::close::CloseOrder;
-use crate::error::{Error, ErrorKind, OrderEffect, SignError};
+use crate::error::{Error, ErrorKind, OrderEffect, SignError, VerifyError};
 use crate::order_state::{OrderState, QueryAnswer, TradeState, combined_state};
 use crate::outcome::CloseOutcome;
 use crate::query::QueryOrder;
@@ -359,6 +361,15 @@ impl ConfirmedClose<'_> {
                     TradeState::NotPay | TradeState::PayError => return Some(self.unproven()),
                     _ => (Next::Query, self.settings.paying_wait),
                 }
+            }
+            // Signed under a key this client does not hold, after the call's own
+            // certificate refresh: asking again is answered under the same key, so the
+            // order's state stays unknown, said at once rather than at the deadline.
+            Err(error)
+                if matches!(error.kind(), ErrorKind::Verify(VerifyError::UnknownSerial(_))) =>
+            {
+                let attempts = self.attempts + error.attempts();
+                return Some(self.fail(error.with_history(attempts, self.effect, None)));
             }
             Err(_) => (Next::Query, self.settings.query_retry_wait),
         };

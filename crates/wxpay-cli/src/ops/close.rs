@@ -33,6 +33,9 @@ pub(crate) async fn close_one(
 ) -> (crate::record::CloseRecord, u8) {
     let policy = settings.policy;
     let result = client.close_confirmed(job, settings).await;
+    if let Some(hint) = result.as_ref().err().and_then(crate::report::key_not_held) {
+        note!("wxpay: {}", crate::escape::lines(&hint));
+    }
     let code = exit_code(result.as_ref().map(|c| c.outcome));
     (crate::record::CloseRecord::confirmed(no, None, &result, policy), code)
 }

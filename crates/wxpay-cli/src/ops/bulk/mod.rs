@@ -114,6 +114,10 @@ impl Out {
     }
 }
 
+/// Orders in a row whose answers are signed under a key the settings hold none of, after
+/// which a run stops starting closes.
+const KEY_NOT_HELD_STOP: u32 = 3;
+
 /// A line on standard error, `wxpay: ` first.
 fn note(text: &str) {
     note!("wxpay: {}", crate::escape::lines(text));
@@ -209,6 +213,8 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
     let mut journal_failed = false;
     let mut read_all = false;
     let shown = plan.file.display().to_string();
+    // Orders in a row whose answers were signed under a key the settings hold none of.
+    let mut key_not_held = 0u32;
     loop {
         let event = tokio::select! {
             event = events.recv() => event,
@@ -250,6 +256,20 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
                 );
             }
             Event::Done { line, no, result } => {
+                // Answers signed under a key the settings lack stay unverifiable for every
+                // order after: after a few in a row, no new close starts (each would be
+                // sent, and its effect unknown); said once, with what to set.
+                let hint = result.as_ref().err().and_then(crate::report::key_not_held);
+                key_not_held = if hint.is_some() { key_not_held + 1 } else { 0 };
+                if let Some(hint) = hint.filter(|_| key_not_held >= KEY_NOT_HELD_STOP) {
+                    if stopped_because.is_none() {
+                        stop.set();
+                        note(&format!("{hint}; stopping: no new closes start"));
+                        stopped_because = Some(
+                            "answers are signed under a key these settings hold none of".into(),
+                        );
+                    }
+                }
                 let record = CloseRecord::confirmed(&no, Some(line), &result, plan.confirm.policy);
                 // The journal first: a result is not known until it is written down.
                 record_or_stop(
