@@ -99,7 +99,7 @@ enum Command {
     /// the answer verified), write one PEM file per serial, and print serials and validity.
     Certificates(Box<commands::certificates::CertificatesArgs>),
     /// Check the merchant's settings against WeChat Pay with calls that change nothing: the
-    /// private key, the key mode, the APIv3 key, the API v2 key.
+    /// private key, the key mode, the APIv3 key, the API v2 key, the clock.
     Check(Box<commands::check::CheckArgs>),
     /// Show how a request is signed: string-to-sign, signature, and what is sent.
     #[command(subcommand)]

@@ -1607,3 +1607,34 @@ fn a_bulk_close_whose_answers_name_a_key_it_does_not_hold_stops_says_why_once_an
         assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{no}");
     }
 }
+
+#[test]
+fn check_says_how_far_this_machine_s_clock_is_from_wechat_pay_s() {
+    // WeChat Pay's clock against this machine's, as its signed answers show it: close, off
+    // but within the 5-minute window (a warning), and out of it (the check fails).
+    let seconds = |line: &str| -> u64 {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "s" || *w == "s,").unwrap();
+        words[at - 1].parse().unwrap()
+    };
+    for (offset, code, says) in [
+        (20i64, 0, "clock: ok: within"),
+        (200, 0, "s behind WeChat Pay's: within the 300 s window"),
+        (-700, 1, "s ahead of WeChat Pay's: beyond 300 s"),
+    ] {
+        let sandbox = SandboxThread::start(SandboxConfig {
+            clock_offset_secs: offset,
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let env = env_for(&sandbox, dir.path());
+        let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(code), "{offset}: {stdout}{stderr}");
+        let line = stdout.lines().find(|l| l.starts_with("clock:")).unwrap_or_default();
+        assert!(line.contains(says), "{offset}: {stdout}");
+        // To the second, give or take the answer's time on the way.
+        assert!(seconds(line).abs_diff(offset.unsigned_abs()) <= 2, "{offset}: {line}");
+    }
+}

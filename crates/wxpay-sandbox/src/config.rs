@@ -83,6 +83,11 @@ pub struct SandboxConfig {
     /// For `both` merchants, the key that signs an answer to a request naming neither key
     /// (the platform certificate unless set, as WeChat Pay does).
     pub answer_mode: AnswerMode,
+    /// How far WeChat Pay's clock is from this machine's, in seconds (positive: ahead), as
+    /// seen in the `Wechatpay-Timestamp` of its APIv3 answers and in the 5-minute window it
+    /// checks requests' timestamps against; 0 (the default) for clocks that agree. It
+    /// simulates a merchant whose clock is off.
+    pub clock_offset_secs: i64,
     /// Serve HTTPS (`https://127.0.0.1:<port>`) with the built-in test certificate, issued
     /// by [`TLS_CA_PEM`](crate::merchants::TLS_CA_PEM), instead of plain HTTP.
     pub tls: bool,
@@ -96,6 +101,7 @@ impl Default for SandboxConfig {
             request_window_secs: Some(300),
             keys: KeyMode::Both,
             answer_mode: AnswerMode::PlatformCertificate,
+            clock_offset_secs: 0,
             tls: false,
         }
     }

@@ -306,7 +306,7 @@ pub(crate) fn check_signature(
     }
     let timestamp = auth.timestamp_secs().map_err(|why| sign_error(&why))?;
     if let Some(window) = shared.config.request_window_secs {
-        if timestamp.abs_diff(now()) > window {
+        if timestamp.abs_diff(wechat_now(shared)) > window {
             return Err(sign_error("timestamp too far from now"));
         }
     }
@@ -319,9 +319,14 @@ pub(crate) fn check_signature(
     // The merchant's key, chosen by the serial the request names: the core's verifier.
     shared
         .merchant_verifier
-        .verify(MERCHANT_SERIAL_NO, &message, &signature, now())
+        .verify(MERCHANT_SERIAL_NO, &message, &signature, wechat_now(shared))
         .map_err(|_| sign_error("signature does not verify"))?;
     Ok(auth)
+}
+
+/// WeChat Pay's time, Unix seconds: this machine's, moved by the configured clock offset.
+fn wechat_now(shared: &Shared) -> u64 {
+    now().saturating_add_signed(shared.config.clock_offset_secs)
 }
 
 /// The key that signs an answer to `parts`: as WeChat Pay chooses it for the merchant the
@@ -372,7 +377,8 @@ pub(crate) fn sign(
         }
     };
     let serial = if fault == Some(Fault::ForgedSerial) { FORGED_SERIAL } else { serial };
-    let timestamp = if fault == Some(Fault::StaleTimestamp) { now() - 600 } else { now() };
+    let now = wechat_now(shared);
+    let timestamp = if fault == Some(Fault::StaleTimestamp) { now - 600 } else { now };
     let timestamp = timestamp.to_string();
     let nonce = nonce();
     let signature = match fault {

@@ -18,13 +18,19 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
         settings.require("v3")?;
     }
     let mut good = true;
+    let mut clocks = ops::check::Clocks::default();
     if v3 {
         let config = settings.client_config(Purpose::Certificates)?;
         if let Some(text) = crate::settings::not_wechat_pay(&config) {
             note!("wxpay: note: {text}");
         }
         let has_public_key = settings.public_key_file.is_some();
-        good &= ops::check::v3(config, settings.api_v3_key_file.is_some(), has_public_key)?;
+        good &= ops::check::v3(
+            config,
+            settings.api_v3_key_file.is_some(),
+            has_public_key,
+            &mut clocks,
+        )?;
         if has_public_key {
             // The public key alone: no certificate, no APIv3 key, so only an answer signed
             // with the public key can verify.
@@ -32,8 +38,10 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
             alone.platform_cert_file = None;
             alone.platform_cert_dir = None;
             alone.api_v3_key_file = None;
-            good &= ops::check::public_key(alone.client_config(Purpose::CloseV3)?)?;
+            good &= ops::check::public_key(alone.client_config(Purpose::CloseV3)?, &mut clocks)?;
         }
+        // APIv2 answers carry no time: the clock is learnt from APIv3's.
+        good &= clocks.report();
     }
     if v2 {
         good &= ops::check::v2(settings.client_config(Purpose::CloseV2)?)?;

@@ -1,19 +1,81 @@
 //! `wxpay check`: what a merchant's settings are worth, learnt from calls that change nothing:
 //! a signed `GET /v3/certificates` (APIv3: does the private key match its serial, which key
 //! mode is the merchant in, does the APIv3 key decrypt) and an APIv2 query of an order
-//! number that cannot exist (does the API v2 key sign as WeChat Pay expects).
+//! number that cannot exist (does the API v2 key sign as WeChat Pay expects), and the clock
+//! skew the APIv3 answers' signed times show.
 
 use wxpay_core::v2::QueryOrderV2;
-use wxpay_core::v3::{DownloadCertificates, QueryOrderV3};
-use wxpay_core::{ApiCode, ClientConfig, ErrorKind, QueryAnswer, VerifyError};
+use wxpay_core::v3::{AnswerTime, DownloadCertificates, QueryOrderV3, SignedAt};
+use wxpay_core::{ApiCode, ClientConfig, Error, ErrorKind, QueryAnswer, VerifyError};
 
 use crate::{Failure, runtime};
+
+/// What the APIv3 answers said of the clocks: each verified answer's signed time, or an
+/// answer refused for a time outside the window.
+#[derive(Debug, Default)]
+pub(crate) struct Clocks {
+    seen: Vec<AnswerTime>,
+}
+
+impl Clocks {
+    /// Notes the time an answer (or a refusal for its time) shows.
+    fn note<T>(&mut self, answer: &Result<(T, AnswerTime), Error>) {
+        match answer {
+            Ok((_, time)) => self.seen.push(*time),
+            Err(e) => {
+                if let ErrorKind::Verify(VerifyError::StaleTimestamp { timestamp, now, .. }) =
+                    e.kind()
+                {
+                    self.seen.push(AnswerTime { signed: *timestamp, received: *now });
+                }
+            }
+        }
+    }
+
+    /// The clock line; whether the clock is good enough for WeChat Pay (within the 300 s
+    /// window in which it takes requests and wxpay believes answers).
+    pub(crate) fn report(&self) -> bool {
+        let window = wxpay_core::v3::DEFAULT_WINDOW_SECS;
+        // The largest distance seen: the one that matters.
+        let Some(skew) =
+            self.seen.iter().map(AnswerTime::skew_secs).max_by_key(|s| s.unsigned_abs())
+        else {
+            say!("clock: not checked (no APIv3 answer was verified)");
+            return true;
+        };
+        let (n, side) = if skew >= 0 {
+            (skew.unsigned_abs(), "behind")
+        } else {
+            (skew.unsigned_abs(), "ahead of")
+        };
+        let (good, line) = if n > window {
+            (
+                false,
+                format!(
+                    "clock: this machine's clock is {n} s {side} WeChat Pay's: beyond {window} s WeChat Pay refuses requests and wxpay refuses answers; set the clock (NTP)"
+                ),
+            )
+        } else if n > 60 {
+            (
+                true,
+                format!(
+                    "clock: this machine's clock is {n} s {side} WeChat Pay's: within the {window} s window, but set it (NTP) before it drifts out"
+                ),
+            )
+        } else {
+            (true, format!("clock: ok: within {n} s of WeChat Pay's (the window is {window} s)"))
+        };
+        say!("{line}");
+        good
+    }
+}
 
 /// The APIv3 checks; whether all passed.
 pub(crate) fn v3(
     config: ClientConfig,
     has_api_v3_key: bool,
     has_public_key: bool,
+    clocks: &mut Clocks,
 ) -> Result<bool, Failure> {
     if !has_api_v3_key {
         say!(
@@ -22,9 +84,10 @@ pub(crate) fn v3(
         return Ok(false);
     }
     let client = client(config)?;
-    let answer = runtime()?.block_on(client.execute(&DownloadCertificates::new()));
+    let answer = runtime()?.block_on(client.execute(&SignedAt(DownloadCertificates::new())));
+    clocks.note(&answer);
     let (good, line) = match answer {
-        Ok(certificates) => {
+        Ok((certificates, _)) => {
             let serials: Vec<&str> = certificates.iter().map(|c| c.serial()).collect();
             // The list proves platform certificates; it is verified with a certificate, so it
             // says nothing of a public key the settings also give.
@@ -60,10 +123,11 @@ pub(crate) fn v3(
 
 /// The public key check, with a configuration that holds no other key: an APIv3 query of an
 /// order number no merchant uses; whether an answer signed with the public key came back.
-pub(crate) fn public_key(config: ClientConfig) -> Result<bool, Failure> {
+pub(crate) fn public_key(config: ClientConfig, clocks: &mut Clocks) -> Result<bool, Failure> {
     let client = client(config)?;
-    let answer =
-        runtime()?.block_on(client.query(QueryOrderV3::by_out_trade_no(unused_order_number())));
+    let query = SignedAt(QueryOrderV3::by_out_trade_no(unused_order_number()));
+    let answer = runtime()?.block_on(client.execute(&query));
+    clocks.note(&answer);
     let (good, line) = match answer {
         Ok(_) => (true, "APIv3: ok: the public key verifies WeChat Pay's answers (key mode: both, or public key)".to_owned()),
         Err(e) => match e.kind() {

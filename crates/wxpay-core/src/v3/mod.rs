@@ -19,6 +19,7 @@ mod paths;
 mod query;
 mod request;
 mod sign;
+mod signed_at;
 mod verify;
 
 pub(crate) use authorization::authorize as authorize_request;
@@ -38,6 +39,7 @@ pub use paths::{
 pub use query::{QueryCombinedOrder, QueryOrderV3};
 pub use request::{Refusal, check_request_headers};
 pub use sign::{AsyncSigner, SignFuture, Signer};
+pub use signed_at::{AnswerTime, SignedAt};
 pub use verify::{
     DEFAULT_WINDOW_SECS, PlatformCertificateVerifier, PublicKeyVerifier, SIGNATURE_TYPE,
     SIGNTEST_PREFIX, Verifier, VerifierSet, has_signature_headers, header, response_message,
