@@ -1638,3 +1638,48 @@ fn check_says_how_far_this_machine_s_clock_is_from_wechat_pay_s() {
         assert!(seconds(line).abs_diff(offset.unsigned_abs()) <= 2, "{offset}: {line}");
     }
 }
+
+#[test]
+fn check_without_an_apiv3_key_checks_what_the_settings_verify_with() {
+    use wxpay_sandbox::KeyMode;
+    // A public-key merchant needs no APIv3 key to close, and a certificate-mode merchant may
+    // give the certificate file instead: neither is a failed check. What they verify with is
+    // proven by a query's signed answer; the certificate list (and the key mode it tells) is
+    // said not to be checked.
+    for (mode, verifies) in [
+        (KeyMode::PublicKey, "the public key verifies WeChat Pay's answers"),
+        (KeyMode::Certificates, "the platform certificates given verify WeChat Pay's answers"),
+    ] {
+        let sandbox =
+            SandboxThread::start(SandboxConfig { keys: mode, ..SandboxConfig::default() }).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let env: Vec<(String, String)> = env_for(&sandbox, dir.path())
+            .into_iter()
+            .filter(|(k, _)| k != "WXPAY_API_V3_KEY_FILE")
+            .collect();
+        let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {stdout}{stderr}");
+        assert!(stdout.contains(verifies), "{mode:?}: {stdout}");
+        assert!(stdout.contains("no APIv3 key"), "{mode:?}: {stdout}");
+        assert!(stdout.contains("clock: ok"), "{mode:?}: {stdout}");
+        // The wrong certificate is named: a certificate-mode merchant given another's.
+        if mode == KeyMode::Certificates {
+            let other = dir.path().join("other.pem");
+            let pem = wxpay_sandbox::merchants::PLATFORM_CERTIFICATES[1].1;
+            std::fs::write(&other, pem).unwrap();
+            let out = wxpay()
+                .arg("check")
+                .envs(env.iter().cloned())
+                .env("WXPAY_PLATFORM_CERT_FILE", &other)
+                .output()
+                .unwrap();
+            let (stdout, stderr) = text(&out);
+            assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+            assert!(
+                stdout.contains("which the platform certificates given do not hold"),
+                "{stdout}"
+            );
+        }
+    }
+}

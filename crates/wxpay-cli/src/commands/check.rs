@@ -38,7 +38,12 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
             alone.platform_cert_file = None;
             alone.platform_cert_dir = None;
             alone.api_v3_key_file = None;
-            good &= ops::check::public_key(alone.client_config(Purpose::CloseV3)?, &mut clocks)?;
+            let config = alone.client_config(Purpose::CloseV3)?;
+            good &= ops::check::query(config, ops::check::Keys::PublicKey, &mut clocks)?;
+        } else if settings.api_v3_key_file.is_none() {
+            // Certificates from files only: whether they verify WeChat Pay's answers.
+            let config = settings.client_config(Purpose::CloseV3)?;
+            good &= ops::check::query(config, ops::check::Keys::Certificates, &mut clocks)?;
         }
         // APIv2 answers carry no time: the clock is learnt from APIv3's.
         good &= clocks.report();

@@ -78,10 +78,12 @@ pub(crate) fn v3(
     clocks: &mut Clocks,
 ) -> Result<bool, Failure> {
     if !has_api_v3_key {
+        // Not needed to close (a public-key merchant, or certificates given as files): what
+        // the settings verify with is checked by a query instead.
         say!(
-            "APIv3: no APIv3 key (--api-v3-key-file): the certificate list, and so the key mode, cannot be asked for"
+            "APIv3: no APIv3 key (--api-v3-key-file): the certificate list, and the key mode it tells, not checked"
         );
-        return Ok(false);
+        return Ok(true);
     }
     let client = client(config)?;
     let answer = runtime()?.block_on(client.execute(&SignedAt(DownloadCertificates::new())));
@@ -121,23 +123,49 @@ pub(crate) fn v3(
     Ok(good)
 }
 
-/// The public key check, with a configuration that holds no other key: an APIv3 query of an
-/// order number no merchant uses; whether an answer signed with the public key came back.
-pub(crate) fn public_key(config: ClientConfig, clocks: &mut Clocks) -> Result<bool, Failure> {
+/// Which keys a query check proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keys {
+    /// The public key, in a configuration that holds no other key.
+    PublicKey,
+    /// The platform certificates given as files (no APIv3 key: none downloaded).
+    Certificates,
+}
+
+/// Whether `keys` verify WeChat Pay's answers: an APIv3 query of an order number no merchant
+/// uses, with a configuration that verifies with those keys only.
+pub(crate) fn query(
+    config: ClientConfig,
+    keys: Keys,
+    clocks: &mut Clocks,
+) -> Result<bool, Failure> {
     let client = client(config)?;
     let query = SignedAt(QueryOrderV3::by_out_trade_no(unused_order_number()));
     let answer = runtime()?.block_on(client.execute(&query));
     clocks.note(&answer);
-    let (good, line) = match answer {
-        Ok(_) => (true, "APIv3: ok: the public key verifies WeChat Pay's answers (key mode: both, or public key)".to_owned()),
-        Err(e) => match e.kind() {
-            ErrorKind::Verify(VerifyError::UnknownSerial(serial)) => (false, format!(
-                "APIv3: WeChat Pay does not sign with the public key given (--public-key-id): it signed under {}",
+    let (given, file) = match keys {
+        Keys::PublicKey => ("the public key given (--public-key-id)", "--public-key-file"),
+        Keys::Certificates => {
+            ("the platform certificates given", "--platform-cert-file, --platform-cert-dir")
+        }
+    };
+    let (good, line) = match (answer, keys) {
+        (Ok(_), Keys::PublicKey) => (true, "APIv3: ok: the public key verifies WeChat Pay's answers (key mode: both, or public key)".to_owned()),
+        (Ok(_), Keys::Certificates) => (true, "APIv3: ok: the platform certificates given verify WeChat Pay's answers (WeChat Pay took the request's signature: the private key matches its serial)".to_owned()),
+        (Err(e), _) => match e.kind() {
+            ErrorKind::Verify(VerifyError::UnknownSerial(serial)) if keys == Keys::PublicKey => (false, format!(
+                "APIv3: WeChat Pay does not sign with {given}: it signed under {}",
                 wxpay_core::escape(serial)
             )),
-            ErrorKind::Verify(VerifyError::BadSignature) => (false,
-                "APIv3: the public key given (--public-key-file) does not verify WeChat Pay's answer: wrong public key".to_owned()),
-            _ => (false, format!("APIv3: public key: {}", crate::report::report(e.kind()))),
+            ErrorKind::Verify(VerifyError::UnknownSerial(serial)) => (false, format!(
+                "APIv3: WeChat Pay signed under {}, which {given} do not hold: give the public key (--public-key-id, --public-key-file) or the APIv3 key (--api-v3-key-file) to download certificates",
+                wxpay_core::escape(serial)
+            )),
+            ErrorKind::Verify(VerifyError::BadSignature) => (false, format!(
+                "APIv3: {given} ({file}) do not verify WeChat Pay's answer: wrong key")),
+            ErrorKind::Api(a) if a.verified && a.code == ApiCode::SignError => (false,
+                "APIv3: WeChat Pay refused the request's signature: the private key does not match --serial-no (or the merchant id is wrong)".to_owned()),
+            _ => (false, format!("APIv3: {}", crate::report::report(e.kind()))),
         },
     };
     say!("{line}");
