@@ -86,6 +86,15 @@ pub(crate) enum Api {
     V3,
 }
 
+impl From<Api> for settings::Api {
+    fn from(api: Api) -> Self {
+        match api {
+            Api::V2 => settings::Api::V2,
+            Api::V3 => settings::Api::V3,
+        }
+    }
+}
+
 /// Which order number a cross-border close names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum IdKind {
@@ -302,10 +311,7 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
     same_generation(args.api, &args.settings.origin)?;
     let _sandbox = if args.sandbox { Some(embed(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
-    crate::settings::require(
-        &args.settings,
-        if args.api == Api::V2 { settings::Api::V2 } else { settings::Api::V3 },
-    )?;
+    settings::require(&args.settings, args.api.into())?;
     let purpose = if args.api == Api::V2 { Purpose::V2 } else { Purpose::V3 };
     let (client, kept) = ops::close::connect(&args.settings, purpose)?;
     let base_url = client.config().endpoint().primary().as_str().to_owned();

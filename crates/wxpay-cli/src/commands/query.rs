@@ -136,10 +136,7 @@ pub(crate) fn run(mut args: QueryArgs) -> Result<u8, Failure> {
     validate(&query)?;
     let _sandbox = if args.sandbox { Some(embed(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
-    crate::settings::require(
-        &args.settings,
-        if args.api == Api::V2 { settings::Api::V2 } else { settings::Api::V3 },
-    )?;
+    settings::require(&args.settings, args.api.into())?;
     let purpose = if args.api == Api::V2 { Purpose::V2 } else { Purpose::V3 };
     let (client, kept) = ops::close::connect(&args.settings, purpose)?;
     let base_url = client.config().endpoint().primary().as_str().to_owned();
