@@ -37,12 +37,39 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! ## Settings from the environment or a file
+//!
+//! [`settings`] (feature `settings`, on by default) reads what the `wxpay` command reads:
+//! `WXPAY_*` variables, a TOML file, key files by path.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use wxpay_async::settings::Settings;
+//! use wxpay_async::{Client, v3::CloseOrderV3};
+//! # use wxpay_sandbox::{Merchant, OrderState, Sandbox};
+//! # let sandbox = Sandbox::start(Default::default()).await?;
+//! # sandbox.put_order(Merchant::V3Direct, "1217752501201407033233368018", OrderState::Unpaid);
+//! # let dir = tempfile::tempdir()?;
+//! # let vars = sandbox.credentials().write_key_files(dir.path())?; // the sandbox's `WXPAY_*`
+//!
+//! // Settings::from_env() in a program; the variables given here.
+//! let settings = Settings::from_vars(vars)?;
+//! let client = Client::new(settings.client_config()?)?;
+//! client.close(CloseOrderV3::new("1217752501201407033233368018")).await?;
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::sync::Arc;
 
 pub use wxpay_core::*;
+/// The settings the `wxpay` command reads (`WXPAY_*` variables, a TOML file, key files by
+/// path) into credentials and a [`ClientConfig`]: the `wxpay-settings` crate.
+#[cfg(feature = "settings")]
+pub use wxpay_settings as settings;
 
 /// An async client. Clone it freely: clones share one connection pool and one
 /// [`Session`] (the answers believed so far, the certificate refresh).

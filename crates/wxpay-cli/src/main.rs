@@ -131,8 +131,12 @@ fn main() -> ExitCode {
         if let Some(m) = matches.subcommand_matches(command) {
             for id in m.ids() {
                 match m.value_source(id.as_str()) {
-                    Some(ValueSource::CommandLine) => origin.flags.push(id.to_string()),
-                    Some(ValueSource::EnvVariable) => origin.env.push(id.to_string()),
+                    Some(ValueSource::CommandLine) => {
+                        origin.set(id.as_str(), settings::Source::Flag)
+                    }
+                    Some(ValueSource::EnvVariable) => {
+                        origin.set(id.as_str(), settings::Source::Env)
+                    }
                     _ => {}
                 }
             }

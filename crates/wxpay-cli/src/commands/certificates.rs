@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::settings::{Purpose, Settings};
+use crate::settings::{self, Purpose, Settings};
 use crate::{Failure, ops};
 
 #[derive(clap::Args, Debug)]
@@ -25,11 +25,11 @@ pub(crate) fn run(args: CertificatesArgs) -> Result<u8, Failure> {
             "downloading platform certificates needs the APIv3 key: --api-v3-key-file (WXPAY_API_V3_KEY_FILE, or `api_v3_key_file` in --config)",
         ));
     }
-    settings.require("v3")?;
+    settings::require(&settings, settings::Api::V3)?;
     // The list is downloaded here, once: the configuration refreshes nothing by itself.
-    let built = settings.builder(Purpose::Certificates)?;
+    let built = settings::builder(&settings, Purpose::DownloadCertificates)?;
     let config = built.builder.build().map_err(|e| Failure::usage(e.to_string()))?;
-    if let Some(text) = crate::settings::not_wechat_pay(&config) {
+    if let Some(text) = settings::not_wechat_pay(&config) {
         note!("wxpay: note: {text}");
     }
     ops::certificates::download(config, args.global, &args.out)

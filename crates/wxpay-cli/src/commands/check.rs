@@ -1,7 +1,7 @@
 //! `wxpay check`: a merchant's settings against WeChat Pay, with calls that change nothing
 //! (`ops::check`).
 
-use crate::settings::{Purpose, Settings};
+use crate::settings::{self, Purpose, Settings};
 use crate::{Failure, exit, ops};
 
 #[derive(clap::Args, Debug)]
@@ -12,16 +12,17 @@ pub(crate) struct CheckArgs {
 
 pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
     let settings = args.settings.resolve()?;
-    let (v2, v3) = (settings.require("v2").is_ok(), settings.require("v3").is_ok());
+    let (v2, v3) =
+        (settings.require(settings::Api::V2).is_ok(), settings.require(settings::Api::V3).is_ok());
     if !v2 && !v3 {
         // Names what is missing for APIv3 (and points at APIv2).
-        settings.require("v3")?;
+        settings::require(&settings, settings::Api::V3)?;
     }
     let mut good = true;
     let mut clocks = ops::check::Clocks::default();
     if v3 {
-        let config = settings.client_config(Purpose::Certificates)?;
-        if let Some(text) = crate::settings::not_wechat_pay(&config) {
+        let config = settings::client_config(&settings, Purpose::DownloadCertificates)?;
+        if let Some(text) = settings::not_wechat_pay(&config) {
             note!("wxpay: note: {text}");
         }
         let has_public_key = settings.public_key_file.is_some();
@@ -38,18 +39,18 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
             alone.platform_cert_file = None;
             alone.platform_cert_dir = None;
             alone.api_v3_key_file = None;
-            let config = alone.client_config(Purpose::CloseV3)?;
+            let config = settings::client_config(&alone, Purpose::V3)?;
             good &= ops::check::query(config, ops::check::Keys::PublicKey, &mut clocks)?;
         } else if settings.api_v3_key_file.is_none() {
             // Certificates from files only: whether they verify WeChat Pay's answers.
-            let config = settings.client_config(Purpose::CloseV3)?;
+            let config = settings::client_config(&settings, Purpose::V3)?;
             good &= ops::check::query(config, ops::check::Keys::Certificates, &mut clocks)?;
         }
         // APIv2 answers carry no time: the clock is learnt from APIv3's.
         good &= clocks.report();
     }
     if v2 {
-        good &= ops::check::v2(settings.client_config(Purpose::CloseV2)?)?;
+        good &= ops::check::v2(settings::client_config(&settings, Purpose::V2)?)?;
     }
     Ok(if good { exit::CLOSED } else { exit::ERROR })
 }

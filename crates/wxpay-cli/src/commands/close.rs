@@ -10,7 +10,7 @@ use crate::ops::bulk::journal::RunIdentity;
 use crate::ops::bulk::{Line, OrderReader, Plan};
 use crate::ops::close::invalid;
 use crate::ops::sandbox::Embedded;
-use crate::settings::{Purpose, Settings};
+use crate::settings::{self, Purpose, Settings};
 use crate::{Failure, ops, runtime};
 
 pub(crate) const SHORT_HELP: &str = "\
@@ -84,6 +84,15 @@ pub(crate) enum Api {
     V2,
     /// APIv3 (JSON, RSA).
     V3,
+}
+
+impl From<Api> for settings::Api {
+    fn from(api: Api) -> Self {
+        match api {
+            Api::V2 => settings::Api::V2,
+            Api::V3 => settings::Api::V3,
+        }
+    }
 }
 
 /// Which order number a cross-border close names.
@@ -302,8 +311,8 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
     same_generation(args.api, &args.settings.origin)?;
     let _sandbox = if args.sandbox { Some(embed(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
-    args.settings.require(if args.api == Api::V2 { "v2" } else { "v3" })?;
-    let purpose = if args.api == Api::V2 { Purpose::CloseV2 } else { Purpose::CloseV3 };
+    settings::require(&args.settings, args.api.into())?;
+    let purpose = if args.api == Api::V2 { Purpose::V2 } else { Purpose::V3 };
     let (client, kept) = ops::close::connect(&args.settings, purpose)?;
     let base_url = client.config().endpoint().primary().as_str().to_owned();
     let rt = runtime()?;
@@ -373,7 +382,7 @@ impl CloseArgs {
         // The call by its stable name (`CallKind`); institutional mode shows in the
         // identity's sub-merchant.
         let (call, merchant) = match (self.api, self.sub_mch_id.is_some(), self.global) {
-            (Api::V2, _, _) => (CallKind::V2Close, s.v2_merchant()),
+            (Api::V2, _, _) => (CallKind::V2Close, settings::v2_merchant(s)),
             (Api::V3, false, false) => (CallKind::V3Direct, s.mchid.clone().unwrap_or_default()),
             (Api::V3, true, false) => (CallKind::V3Partner, s.mchid.clone().unwrap_or_default()),
             (Api::V3, _, true) => {
@@ -390,7 +399,7 @@ impl CloseArgs {
             merchant,
             sub_merchant: self.sub_mch_id.clone(),
             column: self.column.clone(),
-            base_url: s.destination(),
+            base_url: settings::destination(s),
             confirm: self.confirm.as_str().to_owned(),
         };
         // Each line's close, checked by the core now (bad lines are reported by number).

@@ -5,7 +5,7 @@ use wxpay_core::v2::QueryOrderV2;
 use wxpay_core::v3::{QueryCombinedOrder, QueryOrderV3};
 
 use crate::commands::close::{Api, same_generation};
-use crate::settings::{Purpose, Settings};
+use crate::settings::{self, Purpose, Settings};
 use crate::{Failure, ops, runtime};
 
 pub(crate) const SHORT_HELP: &str = "\
@@ -136,8 +136,8 @@ pub(crate) fn run(mut args: QueryArgs) -> Result<u8, Failure> {
     validate(&query)?;
     let _sandbox = if args.sandbox { Some(embed(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
-    args.settings.require(if args.api == Api::V2 { "v2" } else { "v3" })?;
-    let purpose = if args.api == Api::V2 { Purpose::CloseV2 } else { Purpose::CloseV3 };
+    settings::require(&args.settings, args.api.into())?;
+    let purpose = if args.api == Api::V2 { Purpose::V2 } else { Purpose::V3 };
     let (client, kept) = ops::close::connect(&args.settings, purpose)?;
     let base_url = client.config().endpoint().primary().as_str().to_owned();
     let rt = runtime()?;

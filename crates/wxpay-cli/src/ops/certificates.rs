@@ -119,24 +119,13 @@ pub(crate) struct KeptCertificates {
     pub(crate) refreshed_at: Option<Instant>,
 }
 
-impl KeptCertificates {
-    /// When the files `dir`'s `*.pem` and `file` were last written, as an instant of this
-    /// process (the newest of them), if any exists.
-    pub(crate) fn written_at(dir: Option<&Path>, file: Option<&Path>) -> Option<Instant> {
-        let in_dir = dir.iter().filter_map(|dir| std::fs::read_dir(dir).ok()).flat_map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "pem"))
-        });
-        let age = in_dir
-            .chain(file.map(Path::to_owned))
-            .filter_map(|p| std::fs::metadata(p).ok()?.modified().ok())
-            .map(|t| t.elapsed().unwrap_or_default())
-            .min()?;
-        Instant::now().checked_sub(age)
+impl From<wxpay_settings::LoadedCertificates> for KeptCertificates {
+    fn from(loaded: wxpay_settings::LoadedCertificates) -> Self {
+        KeptCertificates { store: loaded.store, dir: loaded.dir, refreshed_at: loaded.refreshed_at }
     }
+}
 
+impl KeptCertificates {
     /// After the closes: when the session refreshed the list, the directory is made to
     /// mirror it (its file times then say it is fresh); otherwise nothing is written, so the
     /// files' times keep saying when the list was last had.

@@ -14,7 +14,7 @@ pub(crate) fn connect(
     settings: &Settings,
     purpose: Purpose,
 ) -> Result<(wxpay_async::Client, Option<KeptCertificates>), Failure> {
-    let built = settings.builder(purpose)?;
+    let built = crate::settings::builder(settings, purpose)?;
     let config = built.builder.build().map_err(|e| Failure::usage(e.to_string()))?;
     if let Some(text) = crate::settings::not_wechat_pay(&config) {
         note!("wxpay: note: {text}");

@@ -159,18 +159,16 @@ pub(crate) fn for_close(
     } else {
         (&V2_MERCHANTS[0], &V3_MERCHANTS[0])
     };
-    let settings = Settings {
-        base_url: Some(sandbox.base_url().to_owned()),
-        appid: Some(m2.appid.to_owned()),
-        mch_id: Some(m2.mch_id.to_owned()),
-        api_v2_key_file: Some(dir.join("api_v2_key.txt")),
-        mchid: Some(m3.mchid.to_owned()),
-        serial_no: Some(wxpay_sandbox::merchants::MERCHANT_SERIAL_NO.to_owned()),
-        private_key_file: Some(dir.join("apiclient_key.pem")),
-        public_key_id: Some(wxpay_sandbox::merchants::WECHATPAY_PUBLIC_KEY_ID.to_owned()),
-        public_key_file: Some(dir.join("wechatpay_pub.pem")),
-        ..Settings::default()
-    };
+    let mut settings = Settings::default();
+    settings.base_url = Some(sandbox.base_url().to_owned());
+    settings.appid = Some(m2.appid.to_owned());
+    settings.mch_id = Some(m2.mch_id.to_owned());
+    settings.api_v2_key_file = Some(dir.join("api_v2_key.txt"));
+    settings.mchid = Some(m3.mchid.to_owned());
+    settings.serial_no = Some(wxpay_sandbox::merchants::MERCHANT_SERIAL_NO.to_owned());
+    settings.private_key_file = Some(dir.join("apiclient_key.pem"));
+    settings.public_key_id = Some(wxpay_sandbox::merchants::WECHATPAY_PUBLIC_KEY_ID.to_owned());
+    settings.public_key_file = Some(dir.join("wechatpay_pub.pem"));
     let mch = if v2 { m2.mch_id } else { m3.mchid };
     let embedded =
         Embedded { sandbox, _keys: keys, mch, sub: sub.map(str::to_owned), by_transaction_id };

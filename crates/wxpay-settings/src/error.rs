@@ -1,0 +1,141 @@
+//! What can go wrong reading settings and key files: each error names the setting or the
+//! file, never a key's content.
+
+use std::path::PathBuf;
+
+use wxpay_core::{InvalidInput, KeyError};
+
+use crate::Api;
+
+/// Why settings or a key file could not be read into credentials or a client configuration.
+/// Nothing was sent. The text names the file or the setting (its flag, `WXPAY_*` variable and
+/// config-file key), never a key's content.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// A file could not be read (the OS error is part of the text).
+    #[error("cannot read {what} {}: {error}", path.display())]
+    Read {
+        /// What the file holds, in words (`API v2 key file`, `config file`, …).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// A file that must be text is not UTF-8.
+    #[error("{}: the {what} is not UTF-8 text", path.display())]
+    NotText {
+        /// What the file holds, in words.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A key file's key is not 32 characters long (its content is never shown).
+    #[error("{}: the {which} must be 32 characters, got {len}", path.display())]
+    KeyLength {
+        /// `API v2 key` or `APIv3 key`.
+        which: &'static str,
+        /// The key file.
+        path: PathBuf,
+        /// The characters found (blanks around the key are not counted).
+        len: usize,
+    },
+    /// A key file's key holds a character that is not printable ASCII (which one is never
+    /// shown).
+    #[error("{}: the {which} must be printable ASCII; character {position} is not", path.display())]
+    KeyCharacter {
+        /// `API v2 key` or `APIv3 key`.
+        which: &'static str,
+        /// The key file.
+        path: PathBuf,
+        /// The character's position, counting from 1.
+        position: usize,
+    },
+    /// A PEM file (private key, public key, certificate) the core refused.
+    #[error("{}: {error}", path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        error: KeyError,
+    },
+    /// The config file is not TOML, or holds a key that is not a setting or a value that is
+    /// not a string.
+    #[error(
+        "{}: {message} (the settings are those of `wxpay close --help`, in snake case: mch_id, mchid, api_v2_key_file, …; every value a string)",
+        path.display()
+    )]
+    Toml {
+        /// The config file.
+        path: PathBuf,
+        /// The TOML reader's message.
+        message: String,
+    },
+    /// A `WXPAY_*` variable of a setting that is text holds bytes that are not UTF-8.
+    #[error("{variable} is not UTF-8")]
+    NotUnicode {
+        /// The variable's name.
+        variable: String,
+    },
+    /// A call of `api` needs settings that are not set.
+    #[error(
+        "{api} needs settings that are not set: {}{}",
+        missing.join("; "),
+        note.map(|n| format!(". Note: {n}")).unwrap_or_default()
+    )]
+    Missing {
+        /// The API generation.
+        api: Api,
+        /// Each missing setting (or choice of settings), as a user can give it: flag,
+        /// variable and config-file key.
+        missing: Vec<String>,
+        /// The merchant-id mix-up (`mch_id` is APIv2's, `mchid` APIv3's), when it is one.
+        note: Option<&'static str>,
+    },
+    /// Neither API generation's credentials are set.
+    #[error(
+        "no credentials are set: APIv2 needs appid, mch_id and api_v2_key_file; APIv3 needs mchid, serial_no, private_key_file and public_key_id with public_key_file, or platform_cert_file, or api_v3_key_file (as --flags, WXPAY_* variables or keys of the config file)"
+    )]
+    NoCredentials,
+    /// The sign type is neither `MD5` nor `HMAC-SHA256`.
+    #[error("sign type {given:?}: use MD5 or HMAC-SHA256")]
+    SignType {
+        /// What was given.
+        given: String,
+    },
+    /// The endpoint is neither `mainland` nor `hongkong`.
+    #[error("--endpoint is mainland or hongkong, not {given:?}")]
+    Endpoint {
+        /// What was given.
+        given: String,
+    },
+    /// A backup URL without a base URL.
+    #[error(
+        "--backup-url (WXPAY_BACKUP_URL) goes with --base-url: WeChat Pay's own hosts fail over by themselves"
+    )]
+    BackupWithoutBase,
+    /// The core refused a value (a merchant id, a base URL, a proxy URL, TLS roots…).
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+}
+
+/// A key refused by the core, said with the key's name and the file: `which` is
+/// `API v2 key` or `APIv3 key` (the core's own text names the APIv2 key for both lengths, and
+/// shows a bad character, which is part of the key).
+pub(crate) fn key_error(
+    which: &'static str,
+    path: &std::path::Path,
+    e: InvalidInput,
+) -> SettingsError {
+    let path = path.to_owned();
+    match e {
+        InvalidInput::ApiKeyLength { len } => SettingsError::KeyLength { which, path, len },
+        InvalidInput::BadCharacter { position, .. } => {
+            SettingsError::KeyCharacter { which, path, position: position + 1 }
+        }
+        // Not expected of a key (the core checks length and characters only); said without
+        // the key's name rather than with a guess.
+        other => SettingsError::Invalid(other),
+    }
+}

@@ -1,0 +1,154 @@
+//! The precedence of settings: flags, then a config file given explicitly, then the
+//! environment, then a config file the environment names.
+
+use crate::{Settings, SettingsError, Source};
+
+/// Settings that go together, by their keys: where to send, the APIv2 credentials, the APIv3
+/// credentials. An explicit config file that holds any of a group sets the environment's
+/// whole group aside.
+pub(crate) const GROUPS: [&[&str]; 3] = [
+    &["base_url", "backup_url", "endpoint"],
+    &["appid", "mch_id", "api_v2_key_file", "sign_type"],
+    &[
+        "mchid",
+        "serial_no",
+        "private_key_file",
+        "public_key_id",
+        "public_key_file",
+        "platform_cert_file",
+        "platform_cert_dir",
+        "api_v3_key_file",
+    ],
+];
+
+impl Settings {
+    /// Takes the config file's settings, if [`config`](Self::config) names one
+    /// ([`from_file`](Self::from_file)), by the command's precedence, which
+    /// [`origin`](Self::origin) says how to apply:
+    ///
+    /// - Flags always win.
+    /// - A file given explicitly (`--config`, or set by the program: any source but the
+    ///   environment) wins over the environment: for each group of settings it holds any of
+    ///   (where to send: `base_url`, `backup_url`, `endpoint`; the APIv2 credentials; the
+    ///   APIv3 credentials; the others one by one), the environment's settings of that group
+    ///   are set aside, and a file with credentials but no destination sends to WeChat Pay,
+    ///   not to an environment's base URL. A file that moves the destination (names one, or
+    ///   sends to WeChat Pay instead of the environment's) sets aside every credential of the
+    ///   environment: credentials meant for one destination never go to another.
+    /// - A file named by `WXPAY_CONFIG` (from the environment itself) only fills what flags
+    ///   and the environment left unset.
+    ///
+    /// The settings the file gave are then of [`Source::File`]. Resolving again changes
+    /// nothing.
+    ///
+    /// # Errors
+    /// Those of [`from_file`](Self::from_file).
+    pub fn resolve(mut self) -> Result<Settings, SettingsError> {
+        let Some(path) = self.config.clone() else { return Ok(self) };
+        let mut file = Settings::from_file(&path)?;
+        let given: Vec<&str> =
+            file.slots().into_iter().filter(|(_, s)| s.is_set()).map(|(k, _)| k).collect();
+        if !self.origin.env("config") {
+            let holds = |group: &[&str]| group.iter().any(|k| given.contains(k));
+            let credentials = holds(GROUPS[1]) || holds(GROUPS[2]);
+            // The file moves the destination when it names one, or when it holds credentials
+            // and the environment names one (the file's credentials go to WeChat Pay): then
+            // no credential of the environment's goes with it.
+            let env_destination = GROUPS[0].iter().any(|k| self.origin.env(k));
+            let moved = holds(GROUPS[0]) || (credentials && env_destination);
+            let mut aside: Vec<&str> = given.clone();
+            for (i, group) in GROUPS.iter().enumerate() {
+                if holds(group) || (i == 0 && credentials) || (i > 0 && moved) {
+                    aside.extend(group.iter());
+                }
+            }
+            let mut origin = self.origin.clone();
+            for (key, mut slot) in self.slots() {
+                if aside.contains(&key) && origin.env(key) {
+                    slot.clear();
+                    origin.forget(key);
+                }
+            }
+            self.origin = origin;
+        }
+        // Flags (and what is left of the environment) win; the file fills the rest.
+        let mut filled = Vec::new();
+        for ((key, mut mine), (_, theirs)) in self.slots().into_iter().zip(file.slots()) {
+            if mine.fill_from(theirs) {
+                filled.push(key);
+            }
+        }
+        for key in filled {
+            self.origin.set(key, Source::File);
+        }
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::Origin;
+
+    fn with(pairs: &[(&str, &str, Source)]) -> Settings {
+        let mut s = Settings::default();
+        let mut origin = Origin::default();
+        for (key, value, source) in pairs {
+            for (k, slot) in s.slots() {
+                if k == *key {
+                    match slot {
+                        crate::Slot::Text(v) => *v = Some((*value).to_owned()),
+                        crate::Slot::Path(v) => *v = Some((*value).into()),
+                    }
+                }
+            }
+            origin.set(*key, *source);
+        }
+        s.origin = origin;
+        s
+    }
+
+    #[test]
+    fn precedence_flags_then_explicit_file_then_env_then_env_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("wxpay.toml");
+        std::fs::write(&file, "mch_id = \"2\"\nappid = \"wxfile\"\napi_v2_key_file = \"k.txt\"\n")
+            .unwrap();
+        let path = file.to_str().unwrap();
+        // Explicit: the file's APIv2 group sets the environment's aside (its sign type too),
+        // and with credentials but no destination, the environment's base URL goes.
+        let s = with(&[
+            ("config", path, Source::Flag),
+            ("mch_id", "1", Source::Env),
+            ("sign_type", "HMAC-SHA256", Source::Env),
+            ("base_url", "http://127.0.0.1:1", Source::Env),
+            ("mchid", "3", Source::Env),
+            ("appid", "wxflag", Source::Flag),
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(s.appid.as_deref(), Some("wxflag"), "flags win");
+        assert_eq!(s.mch_id.as_deref(), Some("2"));
+        assert_eq!(s.sign_type, None);
+        assert_eq!(s.base_url, None, "the file's credentials go to WeChat Pay");
+        assert_eq!(s.mchid, None, "the destination moved: no credential of the environment");
+        assert_eq!(s.api_v2_key_file.as_deref(), Some(dir.path().join("k.txt").as_path()));
+        assert_eq!(s.origin.of("mch_id"), Some(Source::File));
+        assert_eq!(s.origin.of("appid"), Some(Source::Flag));
+        assert_eq!(s.origin.of("base_url"), None);
+        // Named by WXPAY_CONFIG: it only fills.
+        let s = with(&[
+            ("config", path, Source::Env),
+            ("mch_id", "1", Source::Env),
+            ("base_url", "http://127.0.0.1:1", Source::Env),
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(s.mch_id.as_deref(), Some("1"));
+        assert_eq!(s.appid.as_deref(), Some("wxfile"));
+        assert_eq!(s.base_url.as_deref(), Some("http://127.0.0.1:1"));
+        let again = s.clone().resolve().unwrap();
+        assert_eq!(format!("{again:?}"), format!("{s:?}"), "resolving again changes nothing");
+    }
+}
