@@ -1683,3 +1683,29 @@ fn check_without_an_apiv3_key_checks_what_the_settings_verify_with() {
         }
     }
 }
+
+#[test]
+fn an_empty_variable_is_an_unset_setting_as_the_library_reads_it() {
+    // `WXPAY_MCH_ID=` in a shell clears the setting: the command names it as missing, as
+    // `wxpay_settings::Settings::from_env` reads it, instead of sending an empty merchant id.
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let out = wxpay()
+        .args(["close", "--api", "v2", "empty-var-1"])
+        .envs(env.iter().cloned())
+        .env("WXPAY_MCH_ID", "")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("not set: --mch-id (WXPAY_MCH_ID"), "{stderr}");
+    let vars: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k != "WXPAY_MCH_ID")
+        .cloned()
+        .chain([("WXPAY_MCH_ID".to_owned(), String::new())])
+        .collect();
+    let library = wxpay_settings::Settings::from_vars(vars).unwrap();
+    assert_eq!(library.mch_id, None);
+}

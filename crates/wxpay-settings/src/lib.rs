@@ -213,6 +213,14 @@ impl Slot<'_> {
         }
     }
 
+    /// Set, to an empty value (an empty variable).
+    fn is_blank(&self) -> bool {
+        match self {
+            Slot::Text(v) => v.as_deref().is_some_and(str::is_empty),
+            Slot::Path(v) => v.as_deref().is_some_and(|p| p.as_os_str().is_empty()),
+        }
+    }
+
     fn clear(&mut self) {
         match self {
             Slot::Text(v) => **v = None,
