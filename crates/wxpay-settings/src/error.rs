@@ -63,7 +63,7 @@ pub enum SettingsError {
     /// The config file is not TOML, or holds a key that is not a setting or a value that is
     /// not a string.
     #[error(
-        "{}: {message} (the settings are those of `wxpay close --help`, in snake case: mch_id, mchid, api_v2_key_file, …; every value a string)",
+        "{}: {message} (the settings are the `wxpay` command's flags in snake case: mch_id, mchid, api_v2_key_file, …; every value a string)",
         path.display()
     )]
     Toml {
