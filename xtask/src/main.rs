@@ -1,10 +1,11 @@
-//! Repository tasks: `cargo xtask <ci|bench|fuzz|vectors>`.
+//! Repository tasks: `cargo xtask <ci|bench|fuzz|vectors|deps|doc-examples>`.
 //!
 //! Kept small and quick to compile: it shells out to cargo and reads criterion's output.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod doc_examples;
 #[cfg(test)]
 mod tidy;
 
@@ -21,7 +22,11 @@ tasks:
   vectors             check the crates' copies of the vectors against the core's, and
                       the core's against ../shared/vectors when that exists
   deps                how many crates each published crate builds (normal dependencies,
-                      itself included), against a ceiling, so that growth is seen";
+                      itself included), against a ceiling, so that growth is seen
+  doc-examples [--build] [CRATE...]
+                      check every Rust example a published crate shows (doc comments, its
+                      README, the workspace README's blocks naming it alone) in a generated
+                      crate under target/doc-examples/ that depends on that crate alone";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +38,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&args[1..]),
         Some("vectors") => vectors(),
         Some("deps") => deps(),
+        Some("doc-examples") => doc_examples::run(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -4,23 +4,23 @@
 //! redirects) and reads the answer up to the configured cap. Signing, verification, retries,
 //! fail-over and certificate refresh are the core's call machine ([`Call`]),
 //! which this client drives with blocking IO and thread sleeps.
-//! Everything a caller needs is re-exported here: one dependency is enough.
 //!
-//! ```
+//! Everything a caller needs is re-exported here (`pub use wxpay_core::*`, below): one
+//! dependency is enough. The core's items are documented on [`wxpay_core`]'s pages, whose
+//! examples name `wxpay_core`; in a program that depends on this crate, write
+//! `wxpay_blocking::` instead. Every example on this crate's pages builds with this crate
+//! alone.
+//!
+//! An APIv2 close, the key read from a file:
+//!
+//! ```no_run
 //! use wxpay_blocking::{ApiV2Key, Client, ClientConfig, CloseOutcome};
 //! use wxpay_blocking::v2::{CloseOrderV2, V2Credentials};
-//! # use wxpay_sandbox::{Merchant, OrderState, SandboxThread, merchants::API_V2_KEY};
-//! # let sandbox = SandboxThread::start(Default::default())?;
-//! # sandbox.put_order(Merchant::V2Common, "1415983244", OrderState::Unpaid);
-//! # let dir = tempfile::tempdir()?;
-//! # let key_file = dir.path().join("api_v2_key.txt");
-//! # std::fs::write(&key_file, API_V2_KEY)?;
 //!
 //! // The API v2 key from a file (32 characters; never in code).
-//! let key = ApiV2Key::new(std::fs::read_to_string(&key_file)?.trim())?;
+//! let key = ApiV2Key::new(std::fs::read_to_string("api_v2_key.txt")?.trim())?;
 //! let config = ClientConfig::builder()
 //!     .v2(V2Credentials::new("wx2421b1c4370ec43b", "10000100", key)?)
-//! #   .base_url(sandbox.base_url()) // here: the local sandbox, not WeChat Pay
 //!     .build()?;
 //! let client = Client::new(config)?;
 //! match client.close(CloseOrderV2::new("1415983244"))? {
@@ -31,22 +31,42 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! An APIv3 client (see [`Client::new`]) closes with [`CloseOrderV3`](v3::CloseOrderV3) the
+//! same way; [`Client::close_confirmed`] proves the end state with a query that names the
+//! order, and [`Client::query`] asks for it alone.
+//!
+//! The types the API takes from other crates are re-exported too: [`http`] (a [`Request`] and
+//! [`Response`] are `http` 1's, [`BaseUrl::join`] gives an [`http::Uri`]), [`serde_json`]
+//! (an [`ApiError`]'s `detail`), and the [`EventListener`] with its [`Listener`] trait that a
+//! [`Wait`] hands a driver of its own:
+//!
+//! ```
+//! use wxpay_blocking::{EventListener, Listener, Wait, http, serde_json};
+//!
+//! fn answer(detail: Option<serde_json::Value>) -> http::Response<Vec<u8>> {
+//!     let body = detail.map(|d| d.to_string().into_bytes()).unwrap_or_default();
+//!     let response: wxpay_blocking::Response = http::Response::new(body);
+//!     response
+//! }
+//! fn wait(wait: Wait) {
+//!     let until = wait.until();
+//!     if let Some(listener) = wait.listener() {
+//!         let listener: EventListener = listener; // event-listener 5
+//!         listener.wait_deadline(until);
+//!     }
+//! }
+//! ```
+//!
 //! ## Settings from the environment or a file
 //!
 //! [`settings`] (feature `settings`, on by default) reads what the `wxpay` command reads:
 //! `WXPAY_*` variables, a TOML file, key files by path.
 //!
-//! ```
+//! ```no_run
 //! use wxpay_blocking::settings::Settings;
 //! use wxpay_blocking::{Client, v3::CloseOrderV3};
-//! # use wxpay_sandbox::{Merchant, OrderState, SandboxThread};
-//! # let sandbox = SandboxThread::start(Default::default())?;
-//! # sandbox.put_order(Merchant::V3Direct, "1217752501201407033233368018", OrderState::Unpaid);
-//! # let dir = tempfile::tempdir()?;
-//! # let vars = sandbox.credentials().write_key_files(dir.path())?; // the sandbox's `WXPAY_*`
 //!
-//! // Settings::from_env() in a program; the variables given here.
-//! let settings = Settings::from_vars(vars)?;
+//! let settings = Settings::from_env()?; // WXPAY_MCHID, WXPAY_PRIVATE_KEY_FILE, …
 //! let client = Client::new(settings.client_config()?)?;
 //! client.close(CloseOrderV3::new("1217752501201407033233368018"))?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -57,10 +77,14 @@
 use std::io;
 use std::sync::Arc;
 
+/// The core's items, documented on its own pages: every type a client's signatures name
+/// (configuration, calls, outcomes, errors, the `http` crate) is here.
+#[doc(no_inline)]
 pub use wxpay_core::*;
 /// The settings the `wxpay` command reads (`WXPAY_*` variables, a TOML file, key files by
 /// path) into credentials and a [`ClientConfig`]: the `wxpay-settings` crate.
 #[cfg(feature = "settings")]
+#[doc(no_inline)]
 pub use wxpay_settings as settings;
 
 /// A blocking client. Clone it freely: clones share one connection pool and one
@@ -81,6 +105,22 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// A client for `config`.
+    ///
+    /// An APIv3 client, in public-key mode (the files the merchant platform gives):
+    ///
+    /// ```no_run
+    /// use wxpay_blocking::{Client, ClientConfig};
+    /// use wxpay_blocking::v3::{PublicKeyVerifier, RsaSigner, V3Credentials};
+    ///
+    /// let signer = RsaSigner::from_pem(std::fs::read("apiclient_key.pem")?)?; // PKCS#8 or PKCS#1
+    /// let verifier = PublicKeyVerifier::from_pem(
+    ///     "PUB_KEY_ID_0114232134912410000000000000",
+    ///     std::fs::read("pub_key.pem")?,
+    /// )?;
+    /// let creds = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, verifier)?;
+    /// let client = Client::new(ClientConfig::builder().v3(creds).build()?)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`BuildError::InvalidInput`] for a proxy ureq refuses, and [`BuildError::AsyncSigner`]
@@ -123,6 +163,31 @@ impl Client {
 
     /// Closes an order: any [`CloseOrder`], or a call type that converts into one.
     ///
+    /// ```
+    /// use wxpay_blocking::{Client, CloseOutcome, Error};
+    /// use wxpay_blocking::v2::CloseOrderV2;
+    /// use wxpay_blocking::v3::CloseOrderV3;
+    ///
+    /// /// Whether the order can no longer be paid; an error says if it may have been closed.
+    /// fn close(client: &Client, out_trade_no: &str, created_at: u64) -> Result<bool, Error> {
+    ///     // APIv3 (a service provider adds `.for_sub_merchant(sub_mchid)`); APIv2 is
+    ///     // `CloseOrderV2::new(out_trade_no)`. `created_at` refuses closes within 5 minutes.
+    ///     let outcome = client.close(CloseOrderV3::new(out_trade_no).created_at(created_at))?;
+    ///     Ok(match outcome {
+    ///         CloseOutcome::Closed | CloseOutcome::AlreadyClosed | CloseOutcome::NotFound => true,
+    ///         CloseOutcome::Paid => false, // deliver or refund
+    ///     })
+    /// }
+    ///
+    /// fn close_v2(client: &Client) {
+    ///     match client.close(CloseOrderV2::new("1415983244")) {
+    ///         Ok(outcome) => println!("{outcome:?}"),
+    ///         Err(e) if e.order_effect().is_unchanged() => println!("unchanged: {e}"),
+    ///         Err(e) => println!("state unknown, close again: {e}"),
+    ///     }
+    /// }
+    /// ```
+    ///
     /// # Errors
     /// As [`execute`](Self::execute).
     pub fn close(&self, order: impl Into<CloseOrder>) -> Result<CloseOutcome, Error> {
@@ -131,6 +196,24 @@ impl Client {
 
     /// Queries an order: any [`QueryOrder`], or a query type that converts into one. The
     /// answer names the order asked about (checked).
+    ///
+    /// ```
+    /// use wxpay_blocking::{Client, Error, QueryAnswer};
+    /// use wxpay_blocking::v3::QueryOrderV3;
+    ///
+    /// fn show(client: &Client, out_trade_no: &str) -> Result<(), Error> {
+    ///     match client.query(QueryOrderV3::by_out_trade_no(out_trade_no))? {
+    ///         QueryAnswer::Found(orders) => {
+    ///             for order in &orders {
+    ///                 println!("{}: {}", order.out_trade_no, order.trade_state.as_str());
+    ///             }
+    ///         }
+    ///         QueryAnswer::NotFound => println!("{out_trade_no}: not found"),
+    ///         _ => {}
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
     ///
     /// # Errors
     /// As [`execute`](Self::execute).
@@ -141,6 +224,25 @@ impl Client {
     /// Closes an order and, where the close alone proves nothing (as `settings.policy`
     /// says), queries it until its end state is proven by a signed answer that names it,
     /// or the deadline passes: see [`ConfirmedClose`].
+    ///
+    /// ```
+    /// use wxpay_blocking::{Client, CloseOutcome, ConfirmPolicy, ConfirmSettings, Error, Proof};
+    /// use wxpay_blocking::v2::CloseOrderV2;
+    ///
+    /// fn close_for_good(client: &Client, out_trade_no: &str) -> Result<(), Error> {
+    ///     let settings = ConfirmSettings::default().with_policy(ConfirmPolicy::Doubt); // 30 s
+    ///     let confirmed = client.close_confirmed(CloseOrderV2::new(out_trade_no), settings)?;
+    ///     match confirmed.outcome {
+    ///         // Proven by a query that names the order: deliver.
+    ///         CloseOutcome::Paid => println!("paid: {:?}", confirmed.transaction_id()),
+    ///         CloseOutcome::NotFound if confirmed.proof == Proof::Unnamed => {
+    ///             println!("not found (query again before issuing it anew)")
+    ///         }
+    ///         _ => println!("can no longer be paid"),
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
     ///
     /// # Errors
     /// The close's [`Error`] when it changed nothing (not sent, refused); else

@@ -7,30 +7,15 @@
 //! time and the nonce in, and sends the [`http::Request`] however it likes: the
 //! `wxpay-blocking` and `wxpay-async` crates do it with ureq and reqwest.
 //!
-//! Most code closes orders through a client, `wxpay-blocking` (ureq) or `wxpay-async`
-//! (reqwest), which re-export everything here. Against the local sandbox:
+//! Most code closes orders through a client, [`wxpay-blocking`] (ureq) or [`wxpay-async`]
+//! (reqwest), which re-export everything here, so that a program depends on one of them
+//! alone; their pages show a whole close, confirmed close and query. This crate's examples
+//! name `wxpay_core` and need nothing else.
 //!
-//! ```
-//! use wxpay_blocking::{Client, CloseOutcome};
-//! use wxpay_blocking::v3::CloseOrderV3;
-//! # use wxpay_sandbox::{Merchant, OrderState, SandboxConfig, SandboxThread};
-//! # let sandbox = SandboxThread::start(SandboxConfig::default())?;
-//! # sandbox.put_order(Merchant::V3Direct, "1217752501201407033233368018", OrderState::Unpaid);
+//! [`wxpay-blocking`]: https://docs.rs/wxpay-blocking
+//! [`wxpay-async`]: https://docs.rs/wxpay-async
 //!
-//! // Credentials, endpoint, timeouts and retries: a `ClientConfig` (the sandbox's here;
-//! // see `ClientConfig::builder` and `V3Credentials` for your own).
-//! let client = Client::new(sandbox.client_config(Merchant::V3Direct).build()?)?;
-//! match client.close(CloseOrderV3::new("1217752501201407033233368018")) {
-//!     Ok(CloseOutcome::Closed | CloseOutcome::AlreadyClosed) => {} // can no longer be paid
-//!     Ok(CloseOutcome::NotFound) => {}                             // never submitted
-//!     Ok(CloseOutcome::Paid) => {}                                 // deliver or refund
-//!     Err(e) if e.order_effect().is_unchanged() => {}              // not sent, or refused
-//!     Err(e) => return Err(e.into()),                              // unknown: close again
-//! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! The same calls without a transport, in any HTTP stack: build the request for one attempt
+//! Without a transport, in any HTTP stack: build the request for one attempt
 //! (time and nonce are inputs), send it, read the answer.
 //!
 //! ```
@@ -67,12 +52,11 @@
 //! use wxpay_core::{Attempt, BaseUrl, CloseOutcome, Context, Operation, ReplayGuard, http};
 //! use wxpay_core::v3::{CloseOrderV3, PublicKeyVerifier, RsaSigner, V3Credentials};
 //!
-//! # use wxpay_sandbox::merchants::{MERCHANT_KEY_PEM, WECHATPAY_PUB_PEM};
-//! // The shared vectors' test keys.
-//! let signer = RsaSigner::from_pem(MERCHANT_KEY_PEM)?;
+//! // The shared vectors' test keys (in this crate's `tests/vectors/keys/`).
+//! let signer = RsaSigner::from_pem(std::fs::read("tests/vectors/keys/merchant_key.pem")?)?;
 //! let verifier = PublicKeyVerifier::from_pem(
 //!     "PUB_KEY_ID_0114232134912410000000000000",
-//!     WECHATPAY_PUB_PEM,
+//!     std::fs::read("tests/vectors/keys/wechatpay_pub.pem")?,
 //! )?;
 //! let creds = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, verifier)?
 //!     .dangerous_timestamp_window(u64::MAX); // only to replay the recorded answer below

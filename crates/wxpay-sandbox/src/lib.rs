@@ -3,18 +3,22 @@
 //! with wxpay-core's own code, keeps orders in memory, and misbehaves on request, so every
 //! path of a client can be tested for real. It is what wxpay's own tests and demo run against; merchants can use it too.
 //!
-//! A test of your own code against it, in a few lines (blocking here; `Sandbox::start` in
-//! async code):
+//! A test of your own code starts one, makes the orders it needs, and gives your client the
+//! sandbox's configuration (blocking here; `Sandbox::start` in async code):
 //!
 //! ```
-//! use wxpay_blocking::{Client, CloseOutcome};
+//! use wxpay_sandbox::wxpay_core::ClientConfig;
 //! use wxpay_sandbox::{Merchant, OrderState, SandboxConfig, SandboxThread};
 //!
 //! let sandbox = SandboxThread::start(SandboxConfig::default())?;
 //! sandbox.put_order(Merchant::V3Direct, "order-0001", OrderState::Unpaid);
-//! let client = Client::new(sandbox.client_config(Merchant::V3Direct).build()?)?;
-//! let outcome = client.close(Merchant::V3Direct.close_order("order-0001"))?;
-//! assert_eq!(outcome, CloseOutcome::Closed);
+//! // Its APIv3 direct merchant's settings, `base_url` included, and the close to make:
+//! let config: ClientConfig = sandbox.client_config(Merchant::V3Direct).build()?;
+//! let close = Merchant::V3Direct.close_order("order-0001");
+//! // Your code closes it with a client, e.g. `wxpay_blocking::Client::new(config)?.close(close)?`
+//! // (`CloseOutcome::Closed`); then the sandbox says what reached the order:
+//! let order = sandbox.state().order(&Merchant::V3Direct.order_key("order-0001")).ok_or("no order")?;
+//! assert_eq!((order.state, order.close_calls), (OrderState::Unpaid, 0)); // no close yet
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -228,6 +232,13 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+/// The core the sandbox is built on, whose types its signatures name
+/// ([`ClientConfigBuilder`](wxpay_core::ClientConfigBuilder),
+/// [`CloseOrder`](wxpay_core::CloseOrder), the keys, signers and verifiers): a test needs no
+/// other dependency to hold them.
+#[doc(no_inline)]
+pub use wxpay_core;
+
 pub use answer::OVERSIZED_BODY_BYTES;
 pub use config::{AnswerMode, KeyMode, SandboxConfig};
 pub use control::{CONTROL_PREFIX, DEFAULT_ORDER_AGE_SECS};
@@ -235,7 +246,11 @@ pub use merchants::{Credentials, Merchant, SandboxCredentials};
 pub use order::{
     DEFAULT_PAYING_SECS, DEFAULT_TOTAL_FEN, NewOrder, Order, OrderKey, OrderState, Paying,
 };
-pub use state::{CombinedOrder, ESCAPE_TEXT, Fault, FaultRule, RotationStep, Route, State};
+pub use state::{CombinedOrder, ESCAPE_TEXT, Fault, FaultRule, RotationStep, State};
+/// The sandbox's routes are wxpay's calls, under their stable names
+/// ([`CallKind::as_str`](wxpay_core::CallKind::as_str)).
+#[doc(no_inline)]
+pub use wxpay_core::CallKind as Route;
 
 /// A running sandbox on a tokio runtime.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::config::KeyMode;
 /// The sandbox's routes are wxpay's calls, under their stable names.
-pub use wxpay_core::CallKind as Route;
+pub(crate) use wxpay_core::CallKind as Route;
 
 use crate::order::{Closing, NewOrder, Order, OrderKey, OrderState, Paying};
 

@@ -29,12 +29,14 @@ use crate::wire::Response;
 /// out.
 ///
 /// ```
-/// use wxpay_core::{Attempt, BaseUrl, Context, Operation};
-/// use wxpay_core::v3::DownloadCertificates;
-/// # use wxpay_sandbox::{Merchant, SandboxThread};
-/// # let sandbox = SandboxThread::start(Default::default())?;
-/// # let ctx = sandbox.client_config(Merchant::V3Direct).build()?.context().clone();
+/// use wxpay_core::{ApiV3Key, Attempt, BaseUrl, Context, Operation};
+/// use wxpay_core::v3::{DownloadCertificates, RsaSigner, V3Credentials};
+/// # let key = "tests/vectors/keys/merchant_key.pem"; // the test key
 ///
+/// let signer = RsaSigner::from_pem(std::fs::read(key)?)?;
+/// let api_v3_key = ApiV3Key::new("wxpaySandboxApiV3Key0123456789ab")?;
+/// let creds = V3Credentials::certificate_mode("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, api_v3_key)?;
+/// let ctx = Context::new().with_v3(creds);
 /// let base = BaseUrl::parse(BaseUrl::PRIMARY)?;
 /// let request = DownloadCertificates::new().build(&ctx, &Attempt::new(&base, 1_700_000_000, "NONCE"))?;
 /// assert_eq!((request.method().as_str(), request.uri().path()), ("GET", "/v3/certificates"));

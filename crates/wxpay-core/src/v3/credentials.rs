@@ -43,13 +43,14 @@ impl V3Credentials {
     ///
     /// ```
     /// use wxpay_core::v3::{PlatformCertificateVerifier, PublicKeyVerifier, RsaSigner, V3Credentials, VerifierSet};
-    /// # use wxpay_sandbox::merchants::{MERCHANT_KEY_PEM as KEY, WECHATPAY_PUB_PEM as PUB, WECHATPAY_CERT_PEM as CERT};
+    /// # let dir = std::path::Path::new("tests/vectors/keys"); // the test keys
+    /// # let (key, public_key, cert) = (dir.join("merchant_key.pem"), dir.join("wechatpay_pub.pem"), dir.join("wechatpay_cert.pem"));
     ///
-    /// let signer = RsaSigner::from_pem(KEY)?; // apiclient_key.pem
+    /// let signer = RsaSigner::from_pem(std::fs::read(key)?)?; // apiclient_key.pem
     /// // Public-key mode; during a migration, the platform certificate as well.
     /// let verifiers = VerifierSet::new()
-    ///     .with(PublicKeyVerifier::from_pem("PUB_KEY_ID_0114232134912410000000000000", PUB)?)
-    ///     .with(PlatformCertificateVerifier::from_pem(CERT)?);
+    ///     .with(PublicKeyVerifier::from_pem("PUB_KEY_ID_0114232134912410000000000000", std::fs::read(public_key)?)?)
+    ///     .with(PlatformCertificateVerifier::from_pem(std::fs::read(cert)?)?);
     /// let creds = V3Credentials::new("1900000001", "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C", signer, verifiers)?;
     /// assert_eq!(creds.mchid(), "1900000001");
     /// assert!(!format!("{creds:?}").contains("PRIVATE KEY"));
@@ -128,13 +129,14 @@ impl V3Credentials {
     /// ```
     /// use wxpay_core::{ApiV3Key, ClientConfig};
     /// use wxpay_core::v3::{RsaSigner, V3Credentials};
-    /// # use wxpay_sandbox::merchants::{MERCHANT_KEY_PEM as KEY, API_V3_KEY};
+    /// # let key = "tests/vectors/keys/merchant_key.pem"; // the test key
+    /// # let api_v3_key = "wxpaySandboxApiV3Key0123456789ab";
     ///
     /// let creds = V3Credentials::certificate_mode(
     ///     "1900000001",
     ///     "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C",
-    ///     RsaSigner::from_pem(KEY)?,
-    ///     ApiV3Key::new(API_V3_KEY)?,
+    ///     RsaSigner::from_pem(std::fs::read(key)?)?, // apiclient_key.pem
+    ///     ApiV3Key::new(api_v3_key)?,                 // 32 characters, from a file too
     /// )?;
     /// let config = ClientConfig::builder().v3(creds).build()?;
     /// assert!(config.certificate_refresh().is_some()); // kept current by the clients
