@@ -472,11 +472,11 @@ fn setup(sandbox: &SandboxThread, case: &Case, no: &str) -> (Op, ClientConfig) {
             let (a, b) = (format!("{no}-a"), format!("{no}-b"));
             put(OrderKey::new(V3_MCH, &a));
             // The second sub-order is always unpaid: a paid first one must still fail the whole.
-            state.put_order(OrderKey::new(V3_SUB, &b), OrderState::Unpaid);
+            state.put_order(OrderKey::new(V3_SUB_ORDER, &b), OrderState::Unpaid);
             Op::Combined(CloseCombinedOrder::new(
                 "wxd678efh567hg6787",
                 no,
-                vec![SubOrder::new(V3_MCH, a), SubOrder::new(V3_SUB, b)],
+                vec![SubOrder::new(V3_MCH, a), SubOrder::new(V3_SUB_ORDER, b)],
             ))
         }
     };

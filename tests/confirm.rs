@@ -361,11 +361,11 @@ fn combined_and_cross_border_closes_are_proven_by_the_query() {
         let no = format!("combined-{}", u8::from(blocking));
         let (a, b) = (format!("{no}-a"), format!("{no}-b"));
         sandbox.state().put_order(OrderKey::new(V3_MCH, &a), OrderState::Unpaid);
-        sandbox.state().put_order(OrderKey::new(V3_SUB, &b), OrderState::Unpaid);
+        sandbox.state().put_order(OrderKey::new(V3_SUB_ORDER, &b), OrderState::Unpaid);
         let combined = CloseCombinedOrder::new(
             "wxd678efh567hg6787",
             &no,
-            vec![SubOrder::new(V3_MCH, &a), SubOrder::new(V3_SUB, &b)],
+            vec![SubOrder::new(V3_MCH, &a), SubOrder::new(V3_SUB_ORDER, &b)],
         );
         let q = client.query(combined.query());
         assert!(q.is_ok(), "{q:?}");

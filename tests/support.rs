@@ -17,7 +17,10 @@ pub const V2_SUB: &str = "1900000110";
 pub const V2_SUB_APPID: &str = "wx9999999999999999";
 pub const V3_MCH: &str = "1900000001";
 pub const V3_SP: &str = "1230000109";
-pub const V3_SUB: &str = "1900000109";
+/// The APIv3 sub-merchant the sandbox presents (not the APIv2 service provider's id).
+pub const V3_SUB: &str = wxpay_sandbox::merchants::V3_SUB_MCHID;
+/// The merchant of a combined order's other sub-order, as the sandbox presents it.
+pub const V3_SUB_ORDER: &str = wxpay_sandbox::merchants::V3_SUB_ORDER_MCHID;
 
 fn creds() -> Credentials {
     Credentials { base_url: String::new() }

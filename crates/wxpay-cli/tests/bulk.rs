@@ -332,7 +332,7 @@ fn resume_refuses_another_run_s_journal_and_the_input_itself() {
     let input_before = std::fs::read(&file).unwrap();
     let before = b.sandbox.state().requests();
     for (args, says) in
-        [(vec!["--sub-mch-id", "1900000109"], "call"), (vec!["--column", "no"], "--column")]
+        [(vec!["--sub-mch-id", "1900000209"], "call"), (vec!["--column", "no"], "--column")]
     {
         let mut args = args;
         args.extend(["--resume", journal.to_str().unwrap()]);

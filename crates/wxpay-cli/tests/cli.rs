@@ -73,7 +73,7 @@ fn a_single_close_gives_each_outcome_its_exit_code() {
             "--api",
             "v3",
             "--sub-mch-id",
-            "1900000109",
+            "1900000209",
             "--json",
             "order-0002",
         ])
@@ -110,7 +110,7 @@ fn a_single_close_gives_each_outcome_its_exit_code() {
             "--sub-order",
             "1900000001:sub-0001",
             "--sub-order",
-            "1900000109:sub-0002",
+            "1900000309:sub-0002",
             "combined-0001",
         ])
         .output()
@@ -614,7 +614,7 @@ fn cross_border_closes_by_either_number_one_at_a_time_and_in_bulk() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_eq!(state.order(&key).unwrap().state, OrderState::Closed);
     // By the merchant's number, an institution for its sub-merchant: paid.
-    let key = OrderKey::sub("1230000109", "1900000109", "global-cli-2");
+    let key = OrderKey::sub("1230000109", "1900000209", "global-cli-2");
     state.put_order(key.clone(), OrderState::Paid);
     let out = wxpay()
         .args([
@@ -625,7 +625,7 @@ fn cross_border_closes_by_either_number_one_at_a_time_and_in_bulk() {
             "--mchid",
             "1230000109",
             "--sub-mch-id",
-            "1900000109",
+            "1900000209",
             "global-cli-2",
         ])
         .envs(env.iter().cloned())

@@ -17,7 +17,10 @@ use common::*;
 
 const MCH: &str = "1900000001";
 const SP: &str = "1230000109";
-const SUB: &str = "1900000109";
+/// The sandbox's APIv3 sub-merchant.
+const SUB: &str = "1900000209";
+/// The merchant of a combined order's other sub-order.
+const SUB_ORDER: &str = "1900000309";
 
 /// A sandbox and the settings for its test merchants.
 struct Bench {
@@ -205,7 +208,7 @@ fn confirm_never_is_the_plain_close_and_doubt_costs_no_query_for_a_verified_clos
 fn combined_and_cross_border_closes_are_confirmed_by_either_number() {
     let b = Bench::new("kinds");
     // Combined: a payment lands on a sub-order during the close.
-    for (mch, no) in [(MCH, "comb-0001-a"), (SUB, "comb-0001-b")] {
+    for (mch, no) in [(MCH, "comb-0001-a"), (SUB_ORDER, "comb-0001-b")] {
         b.sandbox.state().put_order(OrderKey::new(mch, no), OrderState::Unpaid);
     }
     b.sandbox.state().put_combined(
@@ -213,7 +216,10 @@ fn combined_and_cross_border_closes_are_confirmed_by_either_number() {
         "comb-0001",
         CombinedOrder {
             combine_appid: "wxd678efh567hg6787".into(),
-            sub_orders: vec![OrderKey::new(MCH, "comb-0001-a"), OrderKey::new(SUB, "comb-0001-b")],
+            sub_orders: vec![
+                OrderKey::new(MCH, "comb-0001-a"),
+                OrderKey::new(SUB_ORDER, "comb-0001-b"),
+            ],
         },
     );
     b.fault(FaultRule::next(Fault::PayDuringClose, 1).on(Route::V3Combined));
@@ -225,7 +231,7 @@ fn combined_and_cross_border_closes_are_confirmed_by_either_number() {
         "--sub-order",
         &format!("{MCH}:comb-0001-a"),
         "--sub-order",
-        &format!("{SUB}:comb-0001-b"),
+        &format!("{SUB_ORDER}:comb-0001-b"),
         "comb-0001",
     ]);
     let v = record(&out);

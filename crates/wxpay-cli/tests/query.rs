@@ -58,7 +58,7 @@ fn each_trade_state_has_its_line_and_exit_code() {
 fn partner_cross_border_and_combined_orders_by_either_number() {
     // A service provider's order, APIv3 and APIv2 (institutional).
     let (code, stdout, stderr) =
-        query(&["--sub-mchid", "1900000109", "--sandbox-state", "closed", "partner-0001"]);
+        query(&["--sub-mchid", "1900000209", "--sandbox-state", "closed", "partner-0001"]);
     assert_eq!(code, Some(0), "{stdout} {stderr}");
     let (code, stdout, _) = query(&[
         "--api",
@@ -74,10 +74,10 @@ fn partner_cross_border_and_combined_orders_by_either_number() {
     let id = "4200000000202601010000000077";
     for extra in [
         &[][..],
-        &["--sub-mch-id", "1900000109"][..],
+        &["--sub-mch-id", "1900000209"][..],
         &["--api", "v2"][..],
         &["--global"][..],
-        &["--global", "--sub-mch-id", "1900000109"][..],
+        &["--global", "--sub-mch-id", "1900000209"][..],
     ] {
         let mut args = extra.to_vec();
         args.extend(["--sandbox-state", "paid", "--json", "--transaction-id", id]);

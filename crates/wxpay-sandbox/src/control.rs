@@ -625,13 +625,26 @@ fn certificates(shared: &Shared) -> Answer {
     )
 }
 
-/// The APIv3 merchants: ids, sub-merchants, key mode.
+/// The APIv3 merchants: ids, the sub-merchants and combined sub-order merchants presented
+/// (and those accepted for the shared vectors only, apart), key mode.
 fn merchants(shared: &Shared) -> Vec<Value> {
     let modes = shared.state.key_modes();
     V3_MERCHANTS
         .iter()
         .zip(modes)
-        .map(|(m, (_, mode))| json!({ "mchid": m.mchid, "sub_mchids": m.subs, "key_mode": mode.as_str() }))
+        .map(|(m, (_, mode))| {
+            json!({
+                "mchid": m.mchid,
+                "appid": m.appid,
+                "sub_mchids": m.presented_subs(),
+                "sub_order_mchids": m.presented_combined_with(),
+                "accepted_for_vectors": {
+                    "sub_mchids": m.vector_subs(),
+                    "sub_order_mchids": m.vector_combined_with(),
+                },
+                "key_mode": mode.as_str(),
+            })
+        })
         .collect()
 }
 

@@ -59,13 +59,20 @@
 //! CNY; orders made revoked, failed or paying are `MICROPAY` (payment-code) orders, the
 //! others `NATIVE`.
 //!
-//! With no configuration it knows the merchants in [`merchants`]: for APIv2 a common-mode
-//! merchant (`10000100`) and a service provider (`1900000109`) with sub-merchant
-//! `1900000110`; for APIv3 a direct merchant (`1900000001`) and a service provider
-//! (`1230000109`) with sub-merchant `1900000109`: the ids of the shared vectors, so those
-//! requests replay as sent (the APIv3 sub-merchant has the APIv2 service provider's id
-//! because the vectors sign both with it: another id would no longer replay). All use the
-//! shared **test** keys.
+//! With no configuration it knows the merchants in [`merchants`], each presented under an id
+//! of its own (no id serves two roles): for APIv2 a common-mode merchant (`10000100`, app
+//! `wx2421b1c4370ec43b`) and a service provider (`1900000109`, app `wx8888888888888888`) with
+//! sub-merchant `1900000110`; for APIv3 a direct merchant (`1900000001`), whose combined
+//! orders may hold a sub-order of merchant `1900000309`
+//! ([`merchants::V3_SUB_ORDER_MCHID`]), and a service provider (`1230000109`, app
+//! `wx7777777777777777`) with sub-merchant `1900000209` ([`merchants::V3_SUB_MCHID`]). These
+//! are the ids of [`Merchant`], [`Credentials`] and the `WXPAY_*` exports.
+//!
+//! The shared vectors' APIv3 requests name `1900000109` as the service provider's
+//! sub-merchant and as a combined sub-order's merchant: that id is also accepted in those two
+//! roles, for the shared vectors only ([`merchants::V3_VECTOR_SUB_MCHID`]), so the vectors'
+//! requests replay as sent (their signatures cover it: another id would no longer replay).
+//! The APIv2 ids and `appid`s are the vectors' own. All use the shared **test** keys.
 //!
 //! # Answers
 //!
@@ -203,7 +210,9 @@
 //!   that signs; `POST /__sandbox/certificates/rotate` `{"step": "add"|"switch"|"retire"}`
 //!   rotates them as WeChat Pay does (list the next ahead of use, sign with it, stop listing
 //!   the old one);
-//! - `GET /__sandbox/merchants`: the APIv3 merchants with their `key_mode`;
+//! - `GET /__sandbox/merchants`: the APIv3 merchants with their `appid`, the `sub_mchids` and
+//!   combined `sub_order_mchids` presented, the ids `accepted_for_vectors` only, and their
+//!   `key_mode`;
 //!   `POST /__sandbox/merchants/{mchid}/keys` `{"mode": "public-key"|"certificates"|"both"}`
 //!   switches one (see "Key modes"; a sub-merchant has its service provider's mode, and an
 //!   id that is no APIv3 merchant of the sandbox is refused, listing those that are);

@@ -82,16 +82,52 @@ pub struct V3Merchant {
     pub mchid: &'static str,
     /// Its app (`appid`, or `sp_appid` for a service provider), as query answers name it.
     pub appid: &'static str,
-    /// Sub-merchants it may act for.
+    /// Sub-merchants it may act for: the first is the one the sandbox presents
+    /// ([`Merchant::V3Partner`], `WXPAY_SANDBOX_V3_SUB_MCHID`); any after it are accepted for
+    /// the shared vectors only.
     pub subs: &'static [&'static str],
     /// Their apps (`sub_appid`), one for each of [`subs`](Self::subs).
     pub sub_appids: &'static [&'static str],
-    /// Merchants whose orders it may close in a combined order besides its own.
+    /// Merchants whose orders it may close in a combined order besides its own: the first is
+    /// the one the sandbox presents ([`V3_SUB_ORDER_MCHID`]); any after it are accepted for
+    /// the shared vectors only.
     pub combined_with: &'static [&'static str],
 }
 
+impl V3Merchant {
+    /// The sub-merchants the sandbox presents: the first of [`subs`](Self::subs), if any.
+    #[must_use]
+    pub fn presented_subs(&self) -> &'static [&'static str] {
+        let subs: &'static [&'static str] = self.subs;
+        subs.get(..1).unwrap_or(subs)
+    }
+
+    /// The sub-merchants accepted for the shared vectors only (not presented).
+    #[must_use]
+    pub fn vector_subs(&self) -> &'static [&'static str] {
+        let subs: &'static [&'static str] = self.subs;
+        subs.get(1..).unwrap_or(&[])
+    }
+
+    /// The combined sub-order merchants the sandbox presents: the first of
+    /// [`combined_with`](Self::combined_with), if any.
+    #[must_use]
+    pub fn presented_combined_with(&self) -> &'static [&'static str] {
+        let with: &'static [&'static str] = self.combined_with;
+        with.get(..1).unwrap_or(with)
+    }
+
+    /// The combined sub-order merchants accepted for the shared vectors only (not presented).
+    #[must_use]
+    pub fn vector_combined_with(&self) -> &'static [&'static str] {
+        let with: &'static [&'static str] = self.combined_with;
+        with.get(1..).unwrap_or(&[])
+    }
+}
+
 /// The APIv2 merchants: a common-mode merchant and a service provider (institutional mode)
-/// with one sub-merchant. The ids are those of the shared vectors, so they replay as sent.
+/// with one sub-merchant. The ids are those of the shared vectors, so they replay as sent;
+/// each is used for one role only.
 pub const V2_MERCHANTS: &[V2Merchant] = &[
     V2Merchant { mch_id: "10000100", appid: "wx2421b1c4370ec43b", subs: &[] },
     V2Merchant {
@@ -101,20 +137,41 @@ pub const V2_MERCHANTS: &[V2Merchant] = &[
     },
 ];
 
-/// The APIv3 merchants: a direct merchant and a service provider with one sub-merchant.
+/// The APIv3 sub-merchant the sandbox presents for its service provider `1230000109`
+/// ([`Merchant::V3Partner`], `WXPAY_SANDBOX_V3_SUB_MCHID`).
+pub const V3_SUB_MCHID: &str = "1900000209";
+
+/// The merchant of the second sub-order of the combined orders the sandbox presents (the
+/// direct merchant `1900000001` holds the first): `WXPAY_SANDBOX_V3_SUB_ORDER_MCHID`.
+pub const V3_SUB_ORDER_MCHID: &str = "1900000309";
+
+/// The APIv3 ids of the shared vectors that the sandbox accepts but does not present:
+/// `1900000109` as the service provider's sub-merchant and as a combined order's sub-order
+/// merchant. The vectors sign requests with it, so the sandbox must know it for those
+/// requests to replay as sent; but it is the APIv2 service provider's id, so the sandbox
+/// presents [`V3_SUB_MCHID`] and [`V3_SUB_ORDER_MCHID`] in those roles instead.
+pub const V3_VECTOR_SUB_MCHID: &str = "1900000109";
+
+/// The APIv3 merchants: a direct merchant and a service provider with one sub-merchant, as
+/// presented; and the shared vectors' sub-merchant ids, accepted for the shared vectors
+/// ([`V3_VECTOR_SUB_MCHID`]).
+///
+/// The service provider's app is `wx7777777777777777`, not the vectors' `wx8888888888888888`
+/// (the APIv2 service provider's `appid`, which the APIv2 vectors sign): no APIv3 request
+/// carries the `sp_appid`, only query answers name it, so the vectors allow an app of its own.
 pub const V3_MERCHANTS: &[V3Merchant] = &[
     V3Merchant {
         mchid: "1900000001",
         appid: "wxd678efh567hg6787",
         subs: &[],
         sub_appids: &[],
-        combined_with: &["1900000109"],
+        combined_with: &[V3_SUB_ORDER_MCHID, V3_VECTOR_SUB_MCHID],
     },
     V3Merchant {
         mchid: "1230000109",
-        appid: "wx8888888888888888",
-        subs: &["1900000109"],
-        sub_appids: &["wxd678efh567hg6999"],
+        appid: "wx7777777777777777",
+        subs: &[V3_SUB_MCHID, V3_VECTOR_SUB_MCHID],
+        sub_appids: &["wxd678efh567hg7209", "wxd678efh567hg6999"],
         combined_with: &[],
     },
 ];
@@ -136,7 +193,8 @@ pub enum Merchant {
     V2Institutional,
     /// APIv3 direct merchant `1900000001`.
     V3Direct,
-    /// APIv3 service provider `1230000109` for sub-merchant `1900000109`.
+    /// APIv3 service provider `1230000109` for sub-merchant `1900000209`
+    /// ([`V3_SUB_MCHID`]).
     V3Partner,
 }
 
@@ -297,7 +355,10 @@ impl Credentials {
     /// Writes the key files a client reads into `dir` and returns the `WXPAY_*` settings
     /// that name them and the default merchants (APIv2 common mode, APIv3 direct), which the
     /// `wxpay` command reads; then `WXPAY_SANDBOX_*` values for the other merchants, to give
-    /// as flags (`--mch-id "$WXPAY_SANDBOX_V2_SP_MCH_ID"` …). Key material stays in the files.
+    /// as flags (`--mch-id "$WXPAY_SANDBOX_V2_SP_MCH_ID"` …): the APIv2 service provider's
+    /// `appid`, `mch_id` and sub-merchant, the APIv3 service provider and its sub-merchant,
+    /// and the merchant of a combined order's second sub-order (`WXPAY_SANDBOX_V3_SUB_ORDER_MCHID`),
+    /// every id of one role only. Key material stays in the files.
     /// The WeChat Pay keys are those of a `both` merchant (the public key and the first
     /// platform certificate); a running sandbox's [`SandboxCredentials::write_key_files`]
     /// follows the direct merchant's key mode.
@@ -365,6 +426,7 @@ impl Credentials {
             ("WXPAY_SANDBOX_V2_SUB_MCH_ID", V2_MERCHANTS[1].subs[0].0.to_owned()),
             ("WXPAY_SANDBOX_V3_SP_MCHID", V3_MERCHANTS[1].mchid.to_owned()),
             ("WXPAY_SANDBOX_V3_SUB_MCHID", V3_MERCHANTS[1].subs[0].to_owned()),
+            ("WXPAY_SANDBOX_V3_SUB_ORDER_MCHID", V3_MERCHANTS[0].combined_with[0].to_owned()),
             ("WXPAY_SANDBOX_V3_KEY_MODE", keys.as_str().to_owned()),
         ]);
         Ok(vars)

@@ -185,7 +185,8 @@ fn a_both_merchant_answers_with_the_key_the_request_names_and_else_the_certifica
     // Error answers too: a not-found close of the service provider, asking for nothing.
     let resp = f.send(
         V3_SP,
-        &CloseOrderV3::new("both-missing-1").for_sub_merchant("1900000109"),
+        &CloseOrderV3::new("both-missing-1")
+            .for_sub_merchant(wxpay_sandbox::merchants::V3_SUB_MCHID),
         Asks::Nothing,
     );
     assert_eq!(resp.status(), 404);
@@ -291,7 +292,7 @@ fn switching_a_merchant_mid_run_changes_its_next_answer_and_no_other_merchants()
     let (status, v) = f.set_keys(V3_MCH, "public_key");
     assert_eq!(status, 400, "{v}");
     assert_eq!(v["accepted"], json!(["public-key", "certificates", "both"]));
-    let (status, v) = f.set_keys("1900000109", "both");
+    let (status, v) = f.set_keys(wxpay_sandbox::merchants::V3_SUB_MCHID, "both");
     assert_eq!(status, 400, "a sub-merchant has the service provider's keys: {v}");
     assert_eq!(v["accepted"], json!([V3_MCH, V3_SP]));
     let (status, v) = f.control("POST", &format!("merchants/{V3_MCH}/keys"), Some(json!({})));
@@ -379,6 +380,7 @@ fn the_credentials_export_the_keys_of_each_mode_only() {
         "WXPAY_SANDBOX_V2_SUB_MCH_ID",
         "WXPAY_SANDBOX_V3_SP_MCHID",
         "WXPAY_SANDBOX_V3_SUB_MCHID",
+        "WXPAY_SANDBOX_V3_SUB_ORDER_MCHID",
         "WXPAY_SANDBOX_V3_KEY_MODE",
     ];
     let public = ["WXPAY_PUBLIC_KEY_ID", "WXPAY_PUBLIC_KEY_FILE"];

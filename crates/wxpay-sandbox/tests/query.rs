@@ -34,7 +34,10 @@ const V2_SUB: &str = "1900000110";
 const V2_SUB_APPID: &str = "wx9999999999999999";
 const V3_MCH: &str = "1900000001";
 const V3_SP: &str = "1230000109";
-const V3_SUB: &str = "1900000109";
+/// The sub-merchant the sandbox presents (the vectors' `1900000109` is accepted too).
+const V3_SUB: &str = wxpay_sandbox::merchants::V3_SUB_MCHID;
+/// The merchant of a combined order's other sub-order, as the sandbox presents it.
+const V3_SUB_ORDER: &str = wxpay_sandbox::merchants::V3_SUB_ORDER_MCHID;
 
 fn creds() -> Credentials {
     Credentials { base_url: String::new() }
@@ -324,8 +327,8 @@ fn every_query_endpoint_answers_every_state() {
                 (
                     &json!(V3_SP),
                     &json!(V3_SUB),
-                    &json!("wx8888888888888888"),
-                    &json!("wxd678efh567hg6999")
+                    &json!("wx7777777777777777"),
+                    &json!("wxd678efh567hg7209")
                 ),
             );
             assert!(a.body.get("mchid").is_none());
@@ -459,7 +462,7 @@ fn every_query_endpoint_answers_every_state() {
 fn combined_orders_are_queried_by_the_combining_merchant() {
     let f = Fixture::new();
     let state = f.state();
-    let (a, b) = (OrderKey::new(V3_MCH, "q-combo-a"), OrderKey::new(V3_SUB, "q-combo-b"));
+    let (a, b) = (OrderKey::new(V3_MCH, "q-combo-a"), OrderKey::new(V3_SUB_ORDER, "q-combo-b"));
     state.put(a.clone(), NewOrder::new(OrderState::Paid, now() - 3600).total(300));
     state.put(b.clone(), NewOrder::new(OrderState::Unpaid, now() - 3600).total(200));
     state.put_combined(
@@ -491,7 +494,7 @@ fn combined_orders_are_queried_by_the_combining_merchant() {
     );
     assert_eq!(
         (&subs[1]["mchid"], &subs[1]["trade_state"], &subs[1]["amount"]["total_amount"]),
-        (&json!(V3_SUB), &json!("NOTPAY"), &json!(200))
+        (&json!(V3_SUB_ORDER), &json!("NOTPAY"), &json!(200))
     );
     assert!(subs[1].get("transaction_id").is_none() && subs[1].get("sub_mchid").is_none());
 
@@ -501,7 +504,7 @@ fn combined_orders_are_queried_by_the_combining_merchant() {
     assert_eq!((other.status, other.body["code"].as_str()), (404, Some("ORDER_NOT_EXIST")));
 
     // A combined close records the combined order it closes; the query then sees it closed.
-    let (c, d) = (OrderKey::new(V3_MCH, "q-combo-c"), OrderKey::new(V3_SUB, "q-combo-d"));
+    let (c, d) = (OrderKey::new(V3_MCH, "q-combo-c"), OrderKey::new(V3_SUB_ORDER, "q-combo-d"));
     state.put_order(c, OrderState::Unpaid);
     state.put_order(d, OrderState::Unpaid);
     let combined = wxpay_core::v3::CloseCombinedOrder::new(
@@ -509,7 +512,7 @@ fn combined_orders_are_queried_by_the_combining_merchant() {
         "q-combo-2",
         vec![
             wxpay_core::v3::SubOrder::new(V3_MCH, "q-combo-c"),
-            wxpay_core::v3::SubOrder::new(V3_SUB, "q-combo-d"),
+            wxpay_core::v3::SubOrder::new(V3_SUB_ORDER, "q-combo-d"),
         ],
     );
     assert_eq!(f.close(&v3_ctx(V3_MCH), &combined).unwrap(), CloseOutcome::Closed);

@@ -119,7 +119,12 @@ const V2_SP: &str = "1900000109";
 const V2_SUB: &str = "1900000110";
 const V3_MCH: &str = "1900000001";
 const V3_SP: &str = "1230000109";
-const V3_SUB: &str = "1900000109";
+/// The sub-merchant the sandbox presents.
+const V3_SUB: &str = wxpay_sandbox::merchants::V3_SUB_MCHID;
+/// The merchant of a combined order's other sub-order, as the sandbox presents it.
+const V3_SUB_ORDER: &str = wxpay_sandbox::merchants::V3_SUB_ORDER_MCHID;
+/// The shared vectors' APIv3 sub-merchant (and sub-order merchant), accepted for them only.
+const VECTOR_V3_SUB: &str = "1900000109";
 
 fn no_delay() -> SandboxConfig {
     SandboxConfig { min_close_delay_secs: 0, ..SandboxConfig::default() }
@@ -134,7 +139,7 @@ fn shared_vectors_replayed_verbatim_are_accepted() {
     // APIv3: the exact bytes of each vector request, old timestamps and all.
     state.put_order(OrderKey::new(V3_MCH, "1217752501201407033233368018"), OrderState::Unpaid);
     state.put_order(
-        OrderKey::sub(V3_SP, V3_SUB, "1217752501201407033233368018"),
+        OrderKey::sub(V3_SP, VECTOR_V3_SUB, "1217752501201407033233368018"),
         OrderState::Unpaid,
     );
     state.put_order(OrderKey::new(V3_MCH, "ord_2024-11|42*x"), OrderState::Unpaid);
@@ -285,14 +290,17 @@ fn every_endpoint_and_state() {
 
         let (a, b) = (format!("v3-{tag}-ca"), format!("v3-{tag}-cb"));
         state.put_order_created(OrderKey::new(V3_MCH, &a), OrderState::Unpaid, old);
-        state.put_order_created(OrderKey::new(V3_SUB, &b), OrderState::Unpaid, old);
+        state.put_order_created(OrderKey::new(V3_SUB_ORDER, &b), OrderState::Unpaid, old);
         let combined = CloseCombinedOrder::new(
             "wxd678efh567hg6787",
             format!("v3-{tag}-combined"),
-            vec![SubOrder::new(V3_MCH, &a), SubOrder::new(V3_SUB, &b)],
+            vec![SubOrder::new(V3_MCH, &a), SubOrder::new(V3_SUB_ORDER, &b)],
         );
         assert_eq!(f.call(&ctx, &combined).unwrap(), CloseOutcome::Closed);
-        assert_eq!(state.order(&OrderKey::new(V3_SUB, &b)).unwrap().state, OrderState::Closed);
+        assert_eq!(
+            state.order(&OrderKey::new(V3_SUB_ORDER, &b)).unwrap().state,
+            OrderState::Closed
+        );
         assert_eq!(f.call(&ctx, &combined).unwrap(), CloseOutcome::AlreadyClosed);
     }
 }

@@ -133,6 +133,8 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
 
         let sp = v3_creds(partner.mchid, mode, &creds)?;
         let sub = partner.subs[0];
+        // The combined orders' other sub-order: a merchant of its own, not the sub-merchant.
+        let sub_order_mchid = direct.combined_with[0];
         for (st, expected) in STATES {
             let no = number();
             state.put_order(OrderKey::sub(partner.mchid, sub, &no), st);
@@ -144,11 +146,11 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
             let no = number();
             let (a, b) = (format!("{no}-a"), format!("{no}-b"));
             state.put_order(OrderKey::new(direct.mchid, &a), st);
-            state.put_order(OrderKey::new(sub, &b), st);
+            state.put_order(OrderKey::new(sub_order_mchid, &b), st);
             let op = CloseCombinedOrder::new(
                 "wxd678efh567hg6787",
                 &no,
-                vec![SubOrder::new(direct.mchid, a), SubOrder::new(sub, b)],
+                vec![SubOrder::new(direct.mchid, a), SubOrder::new(sub_order_mchid, b)],
             );
             rows.push(Row {
                 call: format!("v3 combined ({label})"),
@@ -217,7 +219,7 @@ fn confirm_rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<ConfirmRow>
     let creds = sandbox.credentials();
     let state = sandbox.state();
     let (common, direct, partner) = (&V2_MERCHANTS[0], &V3_MERCHANTS[0], &V3_MERCHANTS[1]);
-    let sub = partner.subs[0];
+    let (sub, sub_order_mchid) = (partner.subs[0], direct.combined_with[0]);
     let v2 = V2Credentials::new(common.appid, common.mch_id, creds.api_v2_key())
         .map_err(|e| Failure::error(e.to_string()))?;
     let v3 = v3_creds(direct.mchid, AnswerMode::PublicKey, &creds)?;
@@ -266,11 +268,11 @@ fn confirm_rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<ConfirmRow>
         let (a, b) = (format!("{n}-a"), format!("{n}-b"));
         let key = OrderKey::new(direct.mchid, &a);
         state.put_order(key.clone(), OrderState::Unpaid);
-        state.put_order(OrderKey::new(sub, &b), OrderState::Unpaid);
+        state.put_order(OrderKey::new(sub_order_mchid, &b), OrderState::Unpaid);
         let op = CloseCombinedOrder::new(
             "wxd678efh567hg6787",
             &n,
-            vec![SubOrder::new(direct.mchid, a), SubOrder::new(sub, b)],
+            vec![SubOrder::new(direct.mchid, a), SubOrder::new(sub_order_mchid, b)],
         );
         row("v3 combined", n, Route::V3Combined, paid(&key), Job::V3(v3.clone(), op.into()));
 

@@ -41,9 +41,15 @@ pub(crate) const FIRST_ORDERS: [(Merchant, &str); 4] = [
     (Merchant::V3Partner, "first-v3-partner"),
 ];
 
-/// The combined order the sandbox starts with, and its two sub-orders' merchants.
-pub(crate) const FIRST_COMBINED: (&str, [(&str, &str); 2]) =
-    ("first-combined", [("1900000001", "first-combined-a"), ("1900000109", "first-combined-b")]);
+/// The combined order the sandbox starts with, and its two sub-orders' merchants: the direct
+/// merchant (`WXPAY_MCHID`) and the sub-order merchant (`WXPAY_SANDBOX_V3_SUB_ORDER_MCHID`).
+pub(crate) const FIRST_COMBINED: (&str, [(&str, &str); 2]) = (
+    "first-combined",
+    [
+        (V3_MERCHANTS[0].mchid, "first-combined-a"),
+        (wxpay_sandbox::merchants::V3_SUB_ORDER_MCHID, "first-combined-b"),
+    ],
+);
 
 /// What `wxpay sandbox` prints: the settings as `export` lines, then how to use them.
 fn banner(base_url: &str, vars: &[(&str, String)]) -> String {
@@ -52,14 +58,14 @@ fn banner(base_url: &str, vars: &[(&str, String)]) -> String {
     for (name, value) in vars {
         out.push_str(&format!("export {name}={}\n", shell_quote(value)));
     }
-    let (combined, [(a_mch, a_no), (b_mch, b_no)]) = FIRST_COMBINED;
+    let (combined, [(_, a_no), (_, b_no)]) = FIRST_COMBINED;
     out.push_str(&format!(
         "# Unpaid orders to close, one per call:\n\
          #   wxpay close --api v2 first-v2-common\n\
          #   wxpay close --api v2 --appid \"$WXPAY_SANDBOX_V2_SP_APPID\" --mch-id \"$WXPAY_SANDBOX_V2_SP_MCH_ID\" --sub-mch-id \"$WXPAY_SANDBOX_V2_SUB_MCH_ID\" first-v2-institutional\n\
          #   wxpay close --api v3 first-v3-direct\n\
          #   wxpay close --api v3 --mchid \"$WXPAY_SANDBOX_V3_SP_MCHID\" --sub-mch-id \"$WXPAY_SANDBOX_V3_SUB_MCHID\" first-v3-partner\n\
-         #   wxpay close --api v3 --combined --combine-appid {COMBINE_APPID} --sub-order {a_mch}:{a_no} --sub-order {b_mch}:{b_no} {combined}\n\
+         #   wxpay close --api v3 --combined --combine-appid {COMBINE_APPID} --sub-order \"$WXPAY_MCHID:{a_no}\" --sub-order \"$WXPAY_SANDBOX_V3_SUB_ORDER_MCHID:{b_no}\" {combined}\n\
          # More orders: curl -d '{{\"mchid\":\"1900000001\",\"out_trade_no\":\"my-order-1\"}}' {base_url}/__sandbox/orders\n\
          #   (APIv2 too: \"mchid\" is the mch_id; add \"sub_mchid\", \"state\": \"paid\"|\"closed\", \"count\": n)\n\
          # Stop with Ctrl-C.\n"
@@ -192,9 +198,9 @@ impl Embedded {
     }
 
     /// Creates the combined order `no` of this merchant, with two sub-orders in `state`:
-    /// `{no}-a` its own, `{no}-b` a sub-merchant's.
+    /// `{no}-a` its own, `{no}-b` the sub-order merchant's (`WXPAY_SANDBOX_V3_SUB_ORDER_MCHID`).
     pub(crate) fn put_combined(&self, no: &str, state: OrderState) {
-        let (a_mch, b_mch) = (V3_MERCHANTS[0].mchid, V3_MERCHANTS[1].subs[0]);
+        let (a_mch, b_mch) = (V3_MERCHANTS[0].mchid, V3_MERCHANTS[0].combined_with[0]);
         let keys =
             [OrderKey::new(a_mch, format!("{no}-a")), OrderKey::new(b_mch, format!("{no}-b"))];
         for key in &keys {
