@@ -101,6 +101,16 @@ mod tests {
     use super::*;
     use crate::Origin;
 
+    #[test]
+    fn groups_name_settings_once_each() {
+        let mut seen = Vec::new();
+        for key in GROUPS.iter().flat_map(|g| g.iter()) {
+            assert!(Settings::KEYS.contains(key), "{key} is not a setting");
+            assert!(!seen.contains(key), "{key} is in two groups");
+            seen.push(key);
+        }
+    }
+
     fn with(pairs: &[(&str, &str, Source)]) -> Settings {
         let mut s = Settings::default();
         let mut origin = Origin::default();
