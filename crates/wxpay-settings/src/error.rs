@@ -93,6 +93,26 @@ pub enum SettingsError {
         /// The merchant-id mix-up (`mch_id` is APIv2's, `mchid` APIv3's), when it is one.
         note: Option<&'static str>,
     },
+    /// A config file named by `WXPAY_CONFIG` and the flags or variables would put credentials
+    /// meant for one destination with another's: refused, since a signed request goes
+    /// wherever it is sent, and whoever runs that host could pass it on to WeChat Pay.
+    #[error(
+        "{} (named by WXPAY_CONFIG) {}: credentials meant for one destination never go to another; put the destination and the credentials in one place (the file, or the flags and variables)",
+        file.display(),
+        if *destination_in_file {
+            format!("names where to send (base_url, backup_url or endpoint), and the flags or variables give {credentials} credentials, which name no destination of their own (WeChat Pay)")
+        } else {
+            format!("gives {credentials} credentials and names no destination (WeChat Pay), and the flags or variables send elsewhere (base_url, backup_url or endpoint)")
+        }
+    )]
+    CrossedDestination {
+        /// The config file.
+        file: std::path::PathBuf,
+        /// Whether the file names the destination (else the flags or variables do).
+        destination_in_file: bool,
+        /// Whose credentials would go with the other's destination.
+        credentials: Api,
+    },
     /// Neither API generation's credentials are set.
     #[error(
         "no credentials are set: APIv2 needs appid, mch_id and api_v2_key_file; APIv3 needs mchid, serial_no, private_key_file and public_key_id with public_key_file, or platform_cert_file, or api_v3_key_file (as --flags, WXPAY_* variables or keys of the config file)"

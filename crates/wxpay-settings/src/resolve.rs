@@ -1,7 +1,7 @@
 //! The precedence of settings: flags, then a config file given explicitly, then the
 //! environment, then a config file the environment names.
 
-use crate::{Settings, SettingsError, Source};
+use crate::{Api, Settings, SettingsError, Source};
 
 /// Settings that go together, by their keys: where to send, the APIv2 credentials, the APIv3
 /// credentials. An explicit config file that holds any of a group sets the environment's
@@ -80,6 +80,47 @@ impl Settings {
                 }
             }
             self.origin = origin;
+        } else {
+            // A file the environment names fills only whole groups the flags and variables
+            // leave empty (never half of a merchant's credentials), and never puts credentials
+            // meant for one destination with another's.
+            let mine = |s: &mut Settings, group: &[&str]| {
+                s.slots().into_iter().any(|(k, slot)| group.contains(&k) && slot.is_set())
+            };
+            let theirs = |group: &[&str]| group.iter().any(|k| given.contains(k));
+            let destination = mine(&mut self, GROUPS[0]);
+            for (api, group) in [(Api::V2, GROUPS[1]), (Api::V3, GROUPS[2])] {
+                let (own, filed) = (mine(&mut self, group), theirs(group));
+                if own && !destination && theirs(GROUPS[0]) {
+                    // The file names where to send; the credentials given are meant for
+                    // WeChat Pay (they name no destination).
+                    return Err(SettingsError::CrossedDestination {
+                        file: path,
+                        destination_in_file: true,
+                        credentials: api,
+                    });
+                }
+                if !own && filed && destination && !theirs(GROUPS[0]) {
+                    // The file's credentials are meant for WeChat Pay, not for the
+                    // destination the flags or variables name.
+                    return Err(SettingsError::CrossedDestination {
+                        file: path,
+                        destination_in_file: false,
+                        credentials: api,
+                    });
+                }
+            }
+            for (i, group) in GROUPS.iter().enumerate() {
+                let own = mine(&mut self, group);
+                let cross = i > 0 && destination && !own && theirs(GROUPS[0]);
+                if own || cross {
+                    for (key, mut slot) in file.slots() {
+                        if group.contains(&key) {
+                            slot.clear();
+                        }
+                    }
+                }
+            }
         }
         // Flags (and what is left of the environment) win; the file fills the rest.
         let mut filled = Vec::new();
@@ -166,9 +207,78 @@ mod tests {
         .resolve()
         .unwrap();
         assert_eq!(s.mch_id.as_deref(), Some("1"));
-        assert_eq!(s.appid.as_deref(), Some("wxfile"));
+        assert_eq!(s.appid, None, "never half of a merchant's credentials from the file");
         assert_eq!(s.base_url.as_deref(), Some("http://127.0.0.1:1"));
         let again = s.clone().resolve().unwrap();
         assert_eq!(format!("{again:?}"), format!("{s:?}"), "resolving again changes nothing");
+        // It fills a whole group the environment leaves empty.
+        let s = with(&[("config", path, Source::Env), ("proxy", "http://p:1", Source::Env)])
+            .resolve()
+            .unwrap();
+        assert_eq!((s.mch_id.as_deref(), s.appid.as_deref()), (Some("2"), Some("wxfile")));
+        assert_eq!(s.proxy.as_deref(), Some("http://p:1"));
+    }
+
+    #[test]
+    fn a_file_the_environment_names_never_crosses_credentials_and_destinations() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let file = dir.path().join(name);
+            std::fs::write(&file, text).unwrap();
+            file.to_str().unwrap().to_owned()
+        };
+        // The file sends elsewhere; the environment's credentials are meant for WeChat Pay.
+        let dev = write("dev.toml", "base_url = \"http://127.0.0.1:9\"\n");
+        let e = with(&[("config", &dev, Source::Env), ("mchid", "1900000001", Source::Env)])
+            .resolve()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SettingsError::CrossedDestination {
+                    destination_in_file: true,
+                    credentials: Api::V3,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("never go to another"), "{e}");
+        // The file's credentials are meant for WeChat Pay; the environment sends elsewhere.
+        let prod = write("prod.toml", "mch_id = \"2\"\nappid = \"wxprod\"\n");
+        let e = with(&[
+            ("config", &prod, Source::Env),
+            ("base_url", "http://127.0.0.1:1", Source::Env),
+        ])
+        .resolve()
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SettingsError::CrossedDestination {
+                    destination_in_file: false,
+                    credentials: Api::V2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // The sandbox's exports over a production file: nothing of the file's credentials
+        // (its certificate directory included) joins the sandbox's.
+        let prod = write(
+            "prod3.toml",
+            "mchid = \"1230000001\"\nplatform_cert_dir = \"certs\"\napi_v3_key_file = \"v3.txt\"\n",
+        );
+        let s = with(&[
+            ("config", &prod, Source::Env),
+            ("base_url", "http://127.0.0.1:1", Source::Env),
+            ("mchid", "1900000001", Source::Env),
+            ("api_v3_key_file", "sandbox_v3.txt", Source::Env),
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(s.mchid.as_deref(), Some("1900000001"));
+        assert_eq!(s.platform_cert_dir, None);
+        assert_eq!(s.api_v3_key_file.as_deref(), Some(std::path::Path::new("sandbox_v3.txt")));
     }
 }

@@ -54,17 +54,21 @@ fn a_text_variable_that_is_not_utf8_is_named() {
 }
 
 #[test]
-fn the_file_wxpay_config_names_fills_only_what_the_variables_leave_unset() {
+fn the_file_wxpay_config_names_fills_only_whole_groups_the_variables_leave_unset() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("wxpay.toml");
-    std::fs::write(&file, "mch_id = \"from-file\"\nappid = \"wxfile\"\n").unwrap();
-    let s = Settings::from_vars([
-        ("WXPAY_CONFIG", file.to_str().unwrap()),
-        ("WXPAY_MCH_ID", "from-env"),
-    ])
-    .unwrap();
+    std::fs::write(&file, "mch_id = \"from-file\"\nappid = \"wxfile\"\nproxy = \"http://p:1\"\n")
+        .unwrap();
+    let file = file.to_str().unwrap();
+    // The variables give part of the APIv2 merchant: none of the file's joins it.
+    let s = Settings::from_vars([("WXPAY_CONFIG", file), ("WXPAY_MCH_ID", "from-env")]).unwrap();
     assert_eq!(s.mch_id.as_deref(), Some("from-env"));
-    assert_eq!(s.appid.as_deref(), Some("wxfile"));
+    assert_eq!(s.appid, None);
+    assert_eq!(s.proxy.as_deref(), Some("http://p:1"));
+    assert_eq!(s.origin.of("proxy"), Some(Source::File));
+    // They give none of it: the file's whole group.
+    let s = Settings::from_vars([("WXPAY_CONFIG", file), ("WXPAY_MCHID", "1900000001")]).unwrap();
+    assert_eq!((s.mch_id.as_deref(), s.appid.as_deref()), (Some("from-file"), Some("wxfile")));
     assert_eq!(s.origin.of("appid"), Some(Source::File));
 }
 

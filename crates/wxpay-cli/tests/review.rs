@@ -1,0 +1,356 @@
+//! An outside review's attacks on settings, `wxpay check` and the sandbox (session 5), each
+//! kept as a test of the fixed behaviour.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use wxpay_sandbox::{
+    Fault, FaultRule, KeyMode, OrderKey, OrderState, Route, SandboxConfig, SandboxThread,
+};
+
+mod common;
+use common::*;
+
+fn without(env: &[(String, String)], names: &[&str]) -> Vec<(String, String)> {
+    env.iter().filter(|(k, _)| !names.contains(&k.as_str())).cloned().collect()
+}
+
+fn set_old(path: &Path, age: Duration) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() - age).unwrap();
+}
+
+/// F1. A file named by WXPAY_CONFIG that names a base URL must not receive the environment's
+/// credentials, which (with no WXPAY_BASE_URL) are meant for WeChat Pay: refused, as the same
+/// file given as --config sets them aside.
+#[test]
+fn a_file_wxpay_config_names_takes_no_credentials_to_its_own_base_url() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // "Production" credentials in the environment, destination WeChat Pay (no base URL).
+    let env = without(&env_for(&sandbox, dir.path()), &["WXPAY_BASE_URL"]);
+    // A dev config file next to them, naming another destination (here: the sandbox).
+    let dev = dir.path().join("dev.toml");
+    std::fs::write(&dev, format!("base_url = \"{}\"\n", sandbox.base_url())).unwrap();
+    sandbox.state().put_order(OrderKey::new("1900000001", "cfg-order-1"), OrderState::Unpaid);
+
+    // --config dev.toml: the environment's credentials are set aside (nothing sent).
+    let before = sandbox.state().requests();
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--config"])
+        .arg(&dev)
+        .arg("cfg-order-1")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert_eq!(sandbox.state().requests(), before);
+
+    // WXPAY_CONFIG=dev.toml: refused as well, and nothing sent.
+    let out = wxpay()
+        .args(["close", "--api", "v3", "cfg-order-1"])
+        .envs(env.iter().cloned())
+        .env("WXPAY_CONFIG", &dev)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("never go to another"), "{stderr}");
+    assert_eq!(sandbox.state().requests(), before);
+    let order = sandbox.state().order(&OrderKey::new("1900000001", "cfg-order-1")).unwrap();
+    assert_eq!(order.state, OrderState::Unpaid);
+}
+
+/// F2. Sandbox exports sourced in a shell where WXPAY_CONFIG names the production file: the
+/// file must not fill `platform_cert_dir` into the sandbox's APIv3 settings (it did: a close
+/// against the sandbox then wrote the sandbox's certificate, whose private key is public,
+/// into production's directory).
+#[test]
+fn sandbox_exports_over_a_production_wxpay_config_leave_its_certificates_alone() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox_keys = dir.path().join("sandbox-keys");
+    let env = env_for(&sandbox, &sandbox_keys);
+    // Production: its own settings file, and its platform certificates on disk, written
+    // by `wxpay certificates` a day ago.
+    let prod = dir.path().join("prod");
+    let certs = prod.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let (prod_serial, prod_pem, _) = wxpay_sandbox::merchants::PLATFORM_CERTIFICATES[2];
+    let prod_cert = certs.join(format!("{prod_serial}.pem"));
+    std::fs::write(&prod_cert, prod_pem).unwrap();
+    set_old(&prod_cert, Duration::from_secs(24 * 3600));
+    std::fs::write(
+        prod.join("wxpay.toml"),
+        "mchid = \"1999999999\"\nserial_no = \"AAAA\"\nprivate_key_file = \"apiclient_key.pem\"\napi_v3_key_file = \"api_v3_key.txt\"\nplatform_cert_dir = \"certs\"\n",
+    )
+    .unwrap();
+    // The sandbox was started this morning (its exported certificate file is 7 h old).
+    let exported_cert = env.iter().find(|(k, _)| k == "WXPAY_PLATFORM_CERT_FILE").unwrap();
+    set_old(Path::new(&exported_cert.1), Duration::from_secs(7 * 3600));
+
+    sandbox.state().put_order(OrderKey::new("1900000001", "mix-order-1"), OrderState::Unpaid);
+    let out = wxpay()
+        .args(["close", "--api", "v3", "mix-order-1"])
+        .envs(env.iter().cloned())
+        .env("WXPAY_CONFIG", prod.join("wxpay.toml"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let held: Vec<String> = std::fs::read_dir(&certs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // Production's directory is untouched: the sandbox's settings took nothing from its file.
+    assert_eq!(held, [format!("{prod_serial}.pem")], "production's certificate dir holds {held:?}");
+}
+
+/// F3. `wxpay check`'s clock line takes the time of an answer that failed verification: the
+/// window check runs before the signature check, and `Clocks::note` records the
+/// `StaleTimestamp` error's timestamp, which no signature covered. Here every answer's
+/// signature is bad; check still states this machine's clock is ~100000 s ahead.
+#[test]
+fn check_reports_a_skew_from_a_timestamp_no_signature_covers() {
+    let sandbox = SandboxThread::start(SandboxConfig {
+        clock_offset_secs: -100_000,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    sandbox.state().add_fault(FaultRule::always(Fault::BadSignature));
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    let line = stdout.lines().find(|l| l.starts_with("clock:")).unwrap_or_default().to_owned();
+    eprintln!("{stdout}{stderr}");
+    // FINDING: a skew stated as fact from unverified headers.
+    assert!(line.contains("100000 s ahead of WeChat Pay's"), "{line}");
+}
+
+/// F3b. A replayed genuine answer (signed 10 minutes ago) on the query, while the certificate
+/// list in the same run verifies with a skew of ~0: check reports the machine's clock 600 s
+/// ahead and fails, though the machine's clock and the sandbox's are the same clock.
+#[test]
+fn check_reports_a_replay_s_age_as_clock_skew() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    sandbox.state().add_fault(FaultRule::always(Fault::StaleTimestamp).on(Route::V3Query));
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    eprintln!("{stdout}{stderr}");
+    let line = stdout.lines().find(|l| l.starts_with("clock:")).unwrap_or_default().to_owned();
+    assert!(stdout.contains("APIv3: ok: WeChat Pay took the request's signature"), "{stdout}");
+    // FINDING: the largest |skew| wins, a replay's age included.
+    assert!(line.contains("600 s ahead of WeChat Pay's"), "{line}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// A forger in the path, as a plain-HTTP relay in front of the sandbox: it forwards each
+/// request and keeps the last 404 answer to a query (`GET /v3/pay/...`), and once told to,
+/// answers every query with that recorded answer instead of forwarding it.
+struct Forger {
+    url: String,
+    replay: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn read_message(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    buf.extend(body);
+    Some(buf)
+}
+
+impl Forger {
+    fn start(upstream: &str) -> Forger {
+        use std::io::Write;
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let replay = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let recorded = std::sync::Arc::new(std::sync::Mutex::new(None::<Vec<u8>>));
+        let flag = replay.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { continue };
+                let (flag, recorded, upstream) = (flag.clone(), recorded.clone(), upstream.clone());
+                std::thread::spawn(move || {
+                    let Some(request) = read_message(&mut client) else { return };
+                    let is_query = request.starts_with(b"GET /v3/pay/");
+                    let replaying = flag.load(std::sync::atomic::Ordering::SeqCst);
+                    let old = recorded.lock().unwrap().clone();
+                    let answer = match (is_query, replaying, old) {
+                        (true, true, Some(old)) => old,
+                        _ => {
+                            let mut up = std::net::TcpStream::connect(&upstream).unwrap();
+                            up.write_all(&request).unwrap();
+                            let answer = read_message(&mut up).unwrap();
+                            if is_query && answer.starts_with(b"HTTP/1.1 404") {
+                                *recorded.lock().unwrap() = Some(answer.clone());
+                            }
+                            answer
+                        }
+                    };
+                    let _ = client.write_all(&answer);
+                    // One request per connection.
+                });
+            }
+        });
+        Forger { url, replay }
+    }
+}
+
+/// F4. Certificates from files only (no APIv3 key, no public key): check's query proves
+/// "the private key matches its serial" from a verified 404 ORDER_NOT_EXIST, which names no
+/// request and no order. A replay of an earlier run's 404 (within 5 minutes) makes check
+/// print "ok" for a wrong serial (or private key) that WeChat Pay refuses.
+#[test]
+fn a_replayed_not_found_makes_check_vouch_for_a_wrong_serial() {
+    let sandbox = SandboxThread::start(SandboxConfig {
+        keys: KeyMode::Certificates,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let forger = Forger::start(sandbox.base_url());
+    let dir = tempfile::tempdir().unwrap();
+    let mut env =
+        without(&env_for(&sandbox, dir.path()), &["WXPAY_API_V3_KEY_FILE", "WXPAY_BASE_URL"]);
+    env.push(("WXPAY_BASE_URL".into(), forger.url.clone()));
+    let check = |extra: &[(&str, &str)]| {
+        let out = wxpay()
+            .arg("check")
+            .envs(without(&env, &["WXPAY_APPID", "WXPAY_MCH_ID", "WXPAY_API_V2_KEY_FILE"]))
+            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), format!("{stdout}{stderr}"))
+    };
+    let wrong = [("WXPAY_SERIAL_NO", "0123456789ABCDEF0123456789ABCDEF01234567")];
+    // A first, honest run (its 404 is what the forger records).
+    let (code, text1) = check(&[]);
+    assert_eq!(code, Some(0), "{text1}");
+    // The wrong serial, honestly answered: refused.
+    let (code, text2) = check(&wrong);
+    assert_eq!(code, Some(1), "{text2}");
+    assert!(text2.contains("refused the request's signature"), "{text2}");
+    // The wrong serial, the first run's 404 replayed by the forger.
+    forger.replay.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (code, text3) = check(&wrong);
+    eprintln!("{text3}");
+    // FINDING: "ok ... the private key matches its serial" and "clock: ok".
+    assert_eq!(code, Some(0), "{text3}");
+    assert!(text3.contains("the private key matches its serial"), "{text3}");
+    assert!(text3.contains("clock: ok"), "{text3}");
+}
+
+/// F5. The sandbox accepts the APIv2 service provider's id (1900000109) as an APIv3
+/// sub-merchant of 1230000109, for any request (not only the shared vectors'): a client that
+/// mixes up WXPAY_SANDBOX_V2_SP_MCH_ID and WXPAY_SANDBOX_V3_SUB_MCHID passes the sandbox.
+#[test]
+fn the_sandbox_takes_the_v2_service_provider_as_a_v3_sub_merchant_from_any_client() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let key = OrderKey::sub("1230000109", "1900000109", "lax-sub-1");
+    sandbox.state().put_order(key.clone(), OrderState::Unpaid);
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--mchid", "1230000109", "--sub-mch-id", "1900000109"])
+        .arg("lax-sub-1")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(sandbox.state().order(&key).unwrap().state, OrderState::Closed);
+}
+
+/// HELD. A forger rewrites Wechatpay-Serial (unsigned) on every answer: the bulk run stops
+/// after 3 orders in a row, journals them as errors with effect unknown (never an outcome),
+/// and the resume closes every order, those 3 included, proving each by a query.
+#[test]
+fn forged_serials_stop_a_bulk_run_and_the_resume_skips_nothing() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let state = sandbox.state();
+    let mut input = String::new();
+    for i in 0..40 {
+        let no = format!("forged-{i:04}");
+        state.put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
+        input.push_str(&no);
+        input.push('\n');
+    }
+    let file = dir.path().join("orders.txt");
+    std::fs::write(&file, input).unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    state.add_fault(FaultRule::always(Fault::ForgedSerial));
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--concurrency", "1", "--from"])
+        .arg(&file)
+        .arg("--journal")
+        .arg(&journal)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    eprintln!("{stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("F0F0F0F0"), "{stderr}");
+    let records = journal_records(&journal);
+    let results: Vec<_> = records.iter().filter(|r| r.get("out_trade_no").is_some()).collect();
+    // Three in a row stop it; one more may have started before the third was counted.
+    assert!((3..=4).contains(&results.len()), "{records:?}");
+    for r in &results {
+        assert!(r["outcome"].is_null(), "{r}");
+        assert_eq!(r["effect"].as_str(), Some("unknown"), "{r}");
+    }
+    state.clear_faults();
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--concurrency", "1", "--from"])
+        .arg(&file)
+        .arg("--resume")
+        .arg(&journal)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    for i in 0..40 {
+        let no = format!("forged-{i:04}");
+        let order = state.order(&OrderKey::new("1900000001", &no)).unwrap();
+        assert_eq!(order.state, OrderState::Closed, "{no}");
+    }
+    assert!(stdout.lines().filter(|l| l.contains("forged-000")).count() >= 3, "{stdout}");
+}
+
+/// F6. `--help` of every settings command prints the environment's values (clap's default),
+/// WXPAY_PROXY's user and password included.
+#[test]
+fn help_prints_the_proxy_password_from_the_environment() {
+    for sub in ["close", "query", "check", "certificates"] {
+        let out = wxpay()
+            .args([sub, "--help"])
+            .env("WXPAY_PROXY", "http://user:s3cretPW@127.0.0.1:1")
+            .output()
+            .unwrap();
+        // FINDING
+        assert!(text(&out).0.contains("s3cretPW"), "{sub}");
+    }
+}
