@@ -143,24 +143,26 @@ fn main() -> ExitCode {
         }
         origin
     };
+    // A misspelt or empty WXPAY_* variable is refused before any command reads settings.
+    let vars = || settings::Settings::check_vars(std::env::vars_os()).map_err(Failure::from);
     let result = match cli.command {
         Command::Demo => commands::demo::run(),
         Command::Close(mut args) => {
             args.settings.origin = origin("close");
-            commands::close::run(*args)
+            vars().and_then(|()| commands::close::run(*args))
         }
         Command::Query(mut args) => {
             args.settings.origin = origin("query");
-            commands::query::run(*args)
+            vars().and_then(|()| commands::query::run(*args))
         }
         Command::Sandbox(args) => commands::sandbox::run(args),
         Command::Certificates(mut args) => {
             args.settings.origin = origin("certificates");
-            commands::certificates::run(*args)
+            vars().and_then(|()| commands::certificates::run(*args))
         }
         Command::Check(mut args) => {
             args.settings.origin = origin("check");
-            commands::check::run(*args)
+            vars().and_then(|()| commands::check::run(*args))
         }
         Command::Sign(cmd) => commands::sign::sign(cmd),
         Command::Verify(cmd) => commands::sign::verify(cmd),

@@ -1685,27 +1685,33 @@ fn check_without_an_apiv3_key_checks_what_the_settings_verify_with() {
 }
 
 #[test]
-fn an_empty_variable_is_an_unset_setting_as_the_library_reads_it() {
-    // `WXPAY_MCH_ID=` in a shell clears the setting: the command names it as missing, as
-    // `wxpay_settings::Settings::from_env` reads it, instead of sending an empty merchant id.
+fn an_empty_or_misspelt_variable_is_refused_as_the_library_refuses_it() {
+    // `WXPAY_BASE_URL=` or a misspelt `WXPAY_BASE_ULR` left the destination unset: WeChat Pay
+    // itself, with the sandbox's (or a staging) merchant. Both are refused before anything
+    // is read or sent, by the command and the library alike.
     let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&sandbox, dir.path());
-    let out = wxpay()
-        .args(["close", "--api", "v2", "empty-var-1"])
-        .envs(env.iter().cloned())
-        .env("WXPAY_MCH_ID", "")
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
-    assert!(stderr.contains("not set: --mch-id (WXPAY_MCH_ID"), "{stderr}");
-    let vars: Vec<(String, String)> = env
-        .iter()
-        .filter(|(k, _)| k != "WXPAY_MCH_ID")
-        .cloned()
-        .chain([("WXPAY_MCH_ID".to_owned(), String::new())])
-        .collect();
-    let library = wxpay_settings::Settings::from_vars(vars).unwrap();
-    assert_eq!(library.mch_id, None);
+    let env: Vec<(String, String)> =
+        env_for(&sandbox, dir.path()).into_iter().filter(|(k, _)| k != "WXPAY_BASE_URL").collect();
+    sandbox.state().put_order(OrderKey::new("10000100", "empty-var-1"), OrderState::Unpaid);
+    for (name, value, says) in [
+        ("WXPAY_BASE_URL", String::new(), "WXPAY_BASE_URL is set but empty"),
+        (
+            "WXPAY_BASE_ULR",
+            sandbox.base_url().to_owned(),
+            "WXPAY_BASE_ULR is not a wxpay setting (did you mean WXPAY_BASE_URL?)",
+        ),
+    ] {
+        for command in [&["close", "--api", "v2", "empty-var-1"][..], &["check"]] {
+            let out =
+                wxpay().args(command).envs(env.iter().cloned()).env(name, &value).output().unwrap();
+            let (stdout, stderr) = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{command:?} {name}: {stdout}{stderr}");
+            assert!(stderr.contains(says), "{stderr}");
+        }
+        let vars = env.iter().cloned().chain([(name.to_owned(), value.clone())]);
+        let e = wxpay_settings::Settings::from_vars(vars).unwrap_err();
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    assert_eq!(sandbox.state().requests(), 0, "nothing was sent anywhere");
 }

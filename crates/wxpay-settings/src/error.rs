@@ -72,6 +72,26 @@ pub enum SettingsError {
         /// The TOML reader's message.
         message: String,
     },
+    /// A `WXPAY_*` variable that names no setting (misspelt, most likely): refused, since the
+    /// setting it was meant for would be left unset (a misspelt base URL sends to WeChat Pay
+    /// itself).
+    #[error(
+        "{variable} is not a wxpay setting{}; unset it (the settings' variables are listed by `wxpay close --help`)",
+        suggestion.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default()
+    )]
+    UnknownVariable {
+        /// The variable's name.
+        variable: String,
+        /// The setting's variable it most likely means.
+        suggestion: Option<&'static str>,
+    },
+    /// A setting's `WXPAY_*` variable is set but empty: refused rather than read as unset (an
+    /// empty `WXPAY_BASE_URL` would send to WeChat Pay itself).
+    #[error("{variable} is set but empty: unset it (`unset {variable}`) or give it a value")]
+    EmptyVariable {
+        /// The variable's name.
+        variable: String,
+    },
     /// A `WXPAY_*` variable of a setting that is text holds bytes that are not UTF-8.
     #[error("{variable} is not UTF-8")]
     NotUnicode {

@@ -213,14 +213,6 @@ impl Slot<'_> {
         }
     }
 
-    /// Set, to an empty value (an empty variable).
-    fn is_blank(&self) -> bool {
-        match self {
-            Slot::Text(v) => v.as_deref().is_some_and(str::is_empty),
-            Slot::Path(v) => v.as_deref().is_some_and(|p| p.as_os_str().is_empty()),
-        }
-    }
-
     fn clear(&mut self) {
         match self {
             Slot::Text(v) => **v = None,
@@ -309,10 +301,67 @@ impl Settings {
         Settings::from_vars(std::env::vars_os())
     }
 
+    /// Refuses `WXPAY_*` variables that would be read otherwise than meant: one that names no
+    /// setting (a misspelt `WXPAY_BASE_ULR` would otherwise leave the destination at WeChat
+    /// Pay itself), and a setting's variable that is set but empty (an empty
+    /// `WXPAY_BASE_URL` likewise). wxpay's own other variables pass: the sandbox's exports
+    /// (`WXPAY_SANDBOX_*`) and its benchmarks' `WXPAY_BIN`. Variables without the prefix are
+    /// not looked at.
+    ///
+    /// ```
+    /// use wxpay_settings::{Settings, SettingsError};
+    ///
+    /// let e = Settings::check_vars([("WXPAY_BASE_ULR", "http://127.0.0.1:8080")]).unwrap_err();
+    /// assert!(matches!(e, SettingsError::UnknownVariable { suggestion: Some("WXPAY_BASE_URL"), .. }));
+    /// assert!(Settings::check_vars([("WXPAY_BASE_URL", "")]).is_err());
+    /// assert!(Settings::check_vars([("WXPAY_SANDBOX_V2_SP_MCH_ID", "1900000109"), ("PATH", "")]).is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// [`SettingsError::UnknownVariable`] or [`SettingsError::EmptyVariable`], for the first
+    /// such variable.
+    pub fn check_vars<I, K, V>(vars: I) -> Result<(), SettingsError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (name, value) in vars {
+            let name = name.as_ref().to_string_lossy();
+            if !name.starts_with("WXPAY_")
+                || name.starts_with("WXPAY_SANDBOX_")
+                || name == "WXPAY_BIN"
+            {
+                continue;
+            }
+            match Settings::KEYS.iter().find(|k| Settings::env_var(k) == name) {
+                Some(_) if value.as_ref().is_empty() => {
+                    return Err(SettingsError::EmptyVariable { variable: name.into_owned() });
+                }
+                Some(_) => {}
+                None => {
+                    let suggestion = ENV_VARS
+                        .iter()
+                        .copied()
+                        .map(|known| (distance(known, &name), known))
+                        .filter(|(d, _)| *d <= 2)
+                        .min_by_key(|(d, _)| *d)
+                        .map(|(_, known)| known);
+                    return Err(SettingsError::UnknownVariable {
+                        variable: name.into_owned(),
+                        suggestion,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The settings of `vars` as environment variables, as the command reads its own: each
     /// setting from `WXPAY_` and its key in upper case ([`env_var`](Self::env_var)); then, if
-    /// `WXPAY_CONFIG` names a file, that file fills only what the variables leave unset
-    /// ([`resolve`](Self::resolve)). Other variables are ignored, and so is an empty one.
+    /// `WXPAY_CONFIG` names a file, that file fills only whole groups the variables leave
+    /// unset ([`resolve`](Self::resolve)). Variables are first checked by
+    /// [`check_vars`](Self::check_vars): a misspelt or empty one is refused.
     ///
     /// ```
     /// use wxpay_settings::{Settings, Source};
@@ -333,15 +382,15 @@ impl Settings {
         K: AsRef<OsStr>,
         V: Into<OsString>,
     {
+        let vars: Vec<(OsString, OsString)> =
+            vars.into_iter().map(|(k, v)| (k.as_ref().to_owned(), v.into())).collect();
+        Settings::check_vars(vars.iter().map(|(k, v)| (k, v)))?;
         let mut settings = Settings::default();
         let mut origin = Origin::default();
         for (name, value) in vars {
-            let Some(name) = name.as_ref().to_str() else { continue };
+            let Some(name) = name.to_str() else { continue };
             let Some(upper) = name.strip_prefix("WXPAY_") else { continue };
-            let value: OsString = value.into();
-            if value.is_empty() {
-                continue;
-            }
+            let value: OsString = value;
             let Some((key, slot)) = settings
                 .slots()
                 .into_iter()
@@ -426,9 +475,57 @@ impl fmt::Debug for Settings {
     }
 }
 
+/// Every setting's variable, in [`Settings::KEYS`] order (a `'static` name for errors).
+const ENV_VARS: [&str; 18] = [
+    "WXPAY_CONFIG",
+    "WXPAY_BASE_URL",
+    "WXPAY_BACKUP_URL",
+    "WXPAY_ENDPOINT",
+    "WXPAY_APPID",
+    "WXPAY_MCH_ID",
+    "WXPAY_API_V2_KEY_FILE",
+    "WXPAY_SIGN_TYPE",
+    "WXPAY_MCHID",
+    "WXPAY_SERIAL_NO",
+    "WXPAY_PRIVATE_KEY_FILE",
+    "WXPAY_PUBLIC_KEY_ID",
+    "WXPAY_PUBLIC_KEY_FILE",
+    "WXPAY_PLATFORM_CERT_FILE",
+    "WXPAY_PLATFORM_CERT_DIR",
+    "WXPAY_API_V3_KEY_FILE",
+    "WXPAY_PROXY",
+    "WXPAY_TLS_ROOTS_FILE",
+];
+
+/// How many single-character edits make `a` into `b` (a misspelling is one or two).
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb)).min(row[j] + 1).min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_vars_are_the_keys_by_the_rule() {
+        let by_rule: Vec<String> = Settings::KEYS.iter().map(|k| Settings::env_var(k)).collect();
+        assert_eq!(by_rule, ENV_VARS);
+        assert_eq!(distance("WXPAY_BASE_ULR", "WXPAY_BASE_URL"), 2);
+        assert_eq!(distance("WXPAY_MCHI", "WXPAY_MCHID"), 1);
+        assert_eq!(distance("WXPAY_MCHI", "WXPAY_MCH_ID"), 2);
+        assert!(distance("WXPAY_PROXY", "WXPAY_APPID") > 2);
+    }
 
     #[test]
     fn keys_are_the_slots_in_order() {

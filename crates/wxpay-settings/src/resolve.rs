@@ -44,16 +44,6 @@ impl Settings {
     /// # Errors
     /// Those of [`from_file`](Self::from_file).
     pub fn resolve(mut self) -> Result<Settings, SettingsError> {
-        // An empty variable is an unset one, as `from_vars` reads the environment: a shell's
-        // `WXPAY_MCH_ID=` clears the setting instead of giving an empty id.
-        let mut origin = self.origin.clone();
-        for (key, mut slot) in self.slots() {
-            if origin.env(key) && slot.is_blank() {
-                slot.clear();
-                origin.forget(key);
-            }
-        }
-        self.origin = origin;
         let Some(path) = self.config.clone() else { return Ok(self) };
         let mut file = Settings::from_file(&path)?;
         let given: Vec<&str> =

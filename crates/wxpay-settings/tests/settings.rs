@@ -36,9 +36,14 @@ fn from_vars_reads_each_setting_by_the_rule_and_nothing_else() {
     for key in Settings::KEYS.iter().filter(|k| **k != "config") {
         assert_eq!(s.origin.of(key), Some(Source::Env), "{key}");
     }
-    // An empty variable is unset.
-    let s = Settings::from_vars([("WXPAY_MCH_ID", "")]).unwrap();
-    assert_eq!(s.mch_id, None);
+    // An empty variable, or one that names no setting, is refused (never read as unset).
+    let e = Settings::from_vars([("WXPAY_MCH_ID", "")]).unwrap_err();
+    assert!(matches!(&e, SettingsError::EmptyVariable { variable } if variable == "WXPAY_MCH_ID"));
+    let e = Settings::from_vars([("WXPAY_MCHI", "1")]).unwrap_err();
+    assert!(
+        matches!(e, SettingsError::UnknownVariable { suggestion: Some("WXPAY_MCHID"), .. }),
+        "{e}"
+    );
 }
 
 #[test]
