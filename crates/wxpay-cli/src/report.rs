@@ -24,11 +24,11 @@ pub(crate) fn key_not_held(e: &wxpay_core::Error) -> Option<String> {
     let serial = crate::escape::network(serial);
     Some(if serial.starts_with("PUB_KEY_ID_") {
         format!(
-            "WeChat Pay signs this merchant's answers with its public key {serial}, and these settings hold no key for it: set --public-key-id {serial} and --public-key-file (WXPAY_PUBLIC_KEY_ID, WXPAY_PUBLIC_KEY_FILE) to that key, from the merchant platform"
+            "answers name WeChat Pay's public key {serial} (in Wechatpay-Serial, which no signature covers), and these settings hold no key for it: if WeChat Pay moved this merchant to its public key, set --public-key-id {serial} and --public-key-file (WXPAY_PUBLIC_KEY_ID, WXPAY_PUBLIC_KEY_FILE) to that key, from the merchant platform"
         )
     } else {
         format!(
-            "WeChat Pay signs this merchant's answers with platform certificate {serial:?}, and these settings hold no key for it: give --api-v3-key-file (WXPAY_API_V3_KEY_FILE) so that certificates are downloaded, or run `wxpay certificates`"
+            "answers name platform certificate {serial:?} (in Wechatpay-Serial, which no signature covers), and these settings hold no key for it: without --api-v3-key-file (WXPAY_API_V3_KEY_FILE), give it so that certificates are downloaded, or run `wxpay certificates`; with it, the certificate list did not hold that serial either"
         )
     })
 }

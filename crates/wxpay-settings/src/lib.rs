@@ -117,7 +117,10 @@ pub struct Settings {
     #[cfg_attr(feature = "clap", arg(long, env = "WXPAY_API_V3_KEY_FILE", value_name = "FILE"))]
     pub api_v3_key_file: Option<PathBuf>,
     /// Send through this proxy (`http://`, `https://` or `socks5://` URL).
-    #[cfg_attr(feature = "clap", arg(long, env = "WXPAY_PROXY", value_name = "URL"))]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "WXPAY_PROXY", value_name = "URL", hide_env_values = true)
+    )]
     pub proxy: Option<String>,
     /// Trust only the certificate authorities in this PEM file for TLS, instead of the
     /// built-in Mozilla roots (a gateway with its own CA; the sandbox's `--tls`).

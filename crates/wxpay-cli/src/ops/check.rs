@@ -10,23 +10,29 @@ use wxpay_core::{ApiCode, ClientConfig, Error, ErrorKind, QueryAnswer, VerifyErr
 
 use crate::{Failure, runtime};
 
-/// What the APIv3 answers said of the clocks: each verified answer's signed time, or an
-/// answer refused for a time outside the window.
+/// What a signed answer cannot rule out: it names no request, so a replay of one from the
+/// last five minutes (the window) would read the same.
+const UNLESS_REPLAYED: &str = ", unless someone in the path replays an answer of the last 5 minutes: an answer names no request";
+
+/// What the APIv3 answers said of the clocks: each verified answer's signed time, and the
+/// time an answer refused as out of the window carried (which no signature vouches for: the
+/// window is checked before the signature).
 #[derive(Debug, Default)]
 pub(crate) struct Clocks {
-    seen: Vec<AnswerTime>,
+    verified: Vec<AnswerTime>,
+    unverified: Vec<AnswerTime>,
 }
 
 impl Clocks {
     /// Notes the time an answer (or a refusal for its time) shows.
     fn note<T>(&mut self, answer: &Result<(T, AnswerTime), Error>) {
         match answer {
-            Ok((_, time)) => self.seen.push(*time),
+            Ok((_, time)) => self.verified.push(*time),
             Err(e) => {
                 if let ErrorKind::Verify(VerifyError::StaleTimestamp { timestamp, now, .. }) =
                     e.kind()
                 {
-                    self.seen.push(AnswerTime { signed: *timestamp, received: *now });
+                    self.unverified.push(AnswerTime { signed: *timestamp, received: *now });
                 }
             }
         }
@@ -36,34 +42,49 @@ impl Clocks {
     /// window in which it takes requests and wxpay believes answers).
     pub(crate) fn report(&self) -> bool {
         let window = wxpay_core::v3::DEFAULT_WINDOW_SECS;
-        // The largest distance seen: the one that matters.
-        let Some(skew) =
-            self.seen.iter().map(AnswerTime::skew_secs).max_by_key(|s| s.unsigned_abs())
-        else {
-            say!("clock: not checked (no APIv3 answer was verified)");
-            return true;
+        let side = |skew: i64| if skew >= 0 { "behind" } else { "ahead of" };
+        // The freshest verified answer: a replayed one only shows an older time.
+        let Some(skew) = self.verified.iter().map(AnswerTime::skew_secs).max() else {
+            let (good, line) = match self.unverified.iter().map(AnswerTime::skew_secs).max() {
+                Some(skew) => (
+                    false,
+                    format!(
+                        "clock: not checked: an answer carried a time {} s {} this machine's, beyond the {window} s window, where its signature is not checked (if this machine's clock is off, set it: NTP)",
+                        skew.unsigned_abs(),
+                        if skew >= 0 { "ahead of" } else { "behind" }
+                    ),
+                ),
+                None => (true, "clock: not checked (no APIv3 answer was verified)".to_owned()),
+            };
+            say!("{line}");
+            return good;
         };
-        let (n, side) = if skew >= 0 {
-            (skew.unsigned_abs(), "behind")
-        } else {
-            (skew.unsigned_abs(), "ahead of")
-        };
+        let n = skew.unsigned_abs();
+        let shown =
+            "as WeChat Pay's signed answer times show (a replayed answer would show an older time)";
         let (good, line) = if n > window {
             (
                 false,
                 format!(
-                    "clock: this machine's clock is {n} s {side} WeChat Pay's: beyond {window} s WeChat Pay refuses requests and wxpay refuses answers; set the clock (NTP)"
+                    "clock: this machine's clock is {n} s {} WeChat Pay's, {shown}: beyond {window} s WeChat Pay refuses requests and wxpay refuses answers; set the clock (NTP)",
+                    side(skew)
                 ),
             )
         } else if n > 60 {
             (
                 true,
                 format!(
-                    "clock: this machine's clock is {n} s {side} WeChat Pay's: within the {window} s window, but set it (NTP) before it drifts out"
+                    "clock: this machine's clock is {n} s {} WeChat Pay's, {shown}: within the {window} s window, but set it (NTP) before it drifts out",
+                    side(skew)
                 ),
             )
         } else {
-            (true, format!("clock: ok: within {n} s of WeChat Pay's (the window is {window} s)"))
+            (
+                true,
+                format!(
+                    "clock: ok: within {n} s of WeChat Pay's, {shown} (the window is {window} s)"
+                ),
+            )
         };
         say!("{line}");
         good
@@ -99,13 +120,15 @@ pub(crate) fn v3(
                 "platform certificates"
             };
             (true, format!(
-                "APIv3: ok: WeChat Pay took the request's signature (the private key matches its serial); the APIv3 key decrypts the certificate list ({}); key mode: {mode}",
+                "APIv3: ok: WeChat Pay's signed answer says it took the request's signature (the private key matches its serial{}); the APIv3 key decrypts the certificate list ({}); key mode: {mode}",
+                UNLESS_REPLAYED,
                 serials.join(", ")
             ))
         }
         Err(e) => match e.kind() {
             ErrorKind::Api(a) if a.verified && a.status == 404 && a.code.as_str() == "RESOURCE_NOT_EXISTS" => (true, format!(
-                "APIv3: ok: WeChat Pay took the request's signature (the private key matches its serial); key mode: public key only (no platform certificates{})",
+                "APIv3: ok: WeChat Pay's signed answer says it took the request's signature (the private key matches its serial{}); key mode: public key only (no platform certificates{})",
+                UNLESS_REPLAYED,
                 if has_public_key { "" } else { "; give the public key: --public-key-id and --public-key-file" }
             )),
             ErrorKind::Api(a) if a.verified && a.code == ApiCode::SignError => (false,
@@ -151,7 +174,7 @@ pub(crate) fn query(
     };
     let (good, line) = match (answer, keys) {
         (Ok(_), Keys::PublicKey) => (true, "APIv3: ok: the public key verifies WeChat Pay's answers (key mode: both, or public key)".to_owned()),
-        (Ok(_), Keys::Certificates) => (true, "APIv3: ok: the platform certificates given verify WeChat Pay's answers (WeChat Pay took the request's signature: the private key matches its serial)".to_owned()),
+        (Ok(_), Keys::Certificates) => (true, format!("APIv3: ok: the platform certificates given verify WeChat Pay's answers, and its signed answer says it took the request's signature (the private key matches its serial{UNLESS_REPLAYED})")),
         (Err(e), _) => match e.kind() {
             ErrorKind::Verify(VerifyError::UnknownSerial(serial)) if keys == Keys::PublicKey => (false, format!(
                 "APIv3: WeChat Pay does not sign with {given}: it signed under {}",
