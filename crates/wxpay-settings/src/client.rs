@@ -324,6 +324,12 @@ impl Settings {
         if self.backup_url.is_some() && self.base_url.is_none() {
             return Err(SettingsError::BackupWithoutBase);
         }
+        // Checked with a base URL too, where it still picks the certificate list to download.
+        if let Some(other) =
+            self.endpoint.as_deref().filter(|e| !matches!(*e, "mainland" | "hongkong"))
+        {
+            return Err(SettingsError::Endpoint { given: other.to_owned() });
+        }
         b = match (&self.base_url, self.endpoint.as_deref()) {
             (Some(url), _) => match &self.backup_url {
                 Some(backup) => b.base_urls(url, backup),

@@ -286,3 +286,15 @@ fn certificate_mode_with_the_apiv3_key_downloads_and_keeps_the_list() {
     assert!(setup.certificates.is_none());
     assert!(setup.builder.build().unwrap().certificate_refresh().is_none());
 }
+
+#[test]
+fn an_unknown_endpoint_is_refused_with_a_base_url_too() {
+    // It picks the certificate list to download even when a base URL is given.
+    let sandbox = SandboxThread::start(Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let vars = exported(&sandbox, dir.path())
+        .into_iter()
+        .chain([("WXPAY_ENDPOINT".to_owned(), "china".to_owned())]);
+    let e = Settings::from_vars(vars).unwrap().client_config().unwrap_err();
+    assert!(matches!(&e, SettingsError::Endpoint { given } if given == "china"), "{e}");
+}
