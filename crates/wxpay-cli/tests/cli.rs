@@ -1348,7 +1348,10 @@ fn check_names_the_key_mode_and_a_wrong_key_without_touching_an_order() {
     for (mode, expect) in [
         (KeyMode::PublicKey, "key mode: public key only"),
         (KeyMode::Certificates, "key mode: platform certificates"),
-        (KeyMode::Both, "the public key verifies WeChat Pay's answers"),
+        (
+            KeyMode::Both,
+            "APIv3: key mode: both (the certificate list and the public key each verified an answer)",
+        ),
     ] {
         let sandbox =
             SandboxThread::start(SandboxConfig { keys: mode, ..SandboxConfig::default() }).unwrap();
@@ -1449,7 +1452,7 @@ fn check_refuses_a_public_key_wechat_pay_does_not_sign_with() {
     let all = format!("{}{}", text(&out).0, text(&out).1);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
-        all.contains("key mode: platform certificates (the public key given is not checked"),
+        all.contains("key mode: platform certificates (the public key given is checked next"),
         "{all}"
     );
     assert!(all.contains("WeChat Pay does not sign with the public key given"), "{all}");

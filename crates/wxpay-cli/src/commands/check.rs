@@ -26,12 +26,13 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
             note!("wxpay: note: {text}");
         }
         let has_public_key = settings.public_key_file.is_some();
-        good &= ops::check::v3(
+        let (listed_good, listed) = ops::check::v3(
             config,
             settings.api_v3_key_file.is_some(),
             has_public_key,
             &mut clocks,
         )?;
+        good &= listed_good;
         if has_public_key {
             // The public key alone: no certificate, no APIv3 key, so only an answer signed
             // with the public key can verify.
@@ -40,7 +41,13 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
             alone.platform_cert_dir = None;
             alone.api_v3_key_file = None;
             let config = settings::client_config(&alone, Purpose::V3)?;
-            good &= ops::check::query(config, ops::check::Keys::PublicKey, &mut clocks)?;
+            let public = ops::check::query(config, ops::check::Keys::PublicKey, &mut clocks)?;
+            if public && listed {
+                say!(
+                    "APIv3: key mode: both (the certificate list and the public key each verified an answer)"
+                );
+            }
+            good &= public;
         } else if settings.api_v3_key_file.is_none() {
             // Certificates from files only: whether they verify WeChat Pay's answers.
             let config = settings::client_config(&settings, Purpose::V3)?;

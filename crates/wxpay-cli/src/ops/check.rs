@@ -91,31 +91,33 @@ impl Clocks {
     }
 }
 
-/// The APIv3 checks; whether all passed.
+/// The APIv3 checks: whether all passed, and whether a verified certificate list proved
+/// platform certificates.
 pub(crate) fn v3(
     config: ClientConfig,
     has_api_v3_key: bool,
     has_public_key: bool,
     clocks: &mut Clocks,
-) -> Result<bool, Failure> {
+) -> Result<(bool, bool), Failure> {
     if !has_api_v3_key {
         // Not needed to close (a public-key merchant, or certificates given as files): what
         // the settings verify with is checked by a query instead.
         say!(
             "APIv3: no APIv3 key (--api-v3-key-file): the certificate list, and the key mode it tells, not checked"
         );
-        return Ok(true);
+        return Ok((true, false));
     }
     let client = client(config)?;
     let answer = runtime()?.block_on(client.execute(&SignedAt(DownloadCertificates::new())));
     clocks.note(&answer);
+    let listed = answer.is_ok();
     let (good, line) = match answer {
         Ok((certificates, _)) => {
             let serials: Vec<&str> = certificates.iter().map(|c| c.serial()).collect();
             // The list proves platform certificates; it is verified with a certificate, so it
             // says nothing of a public key the settings also give.
             let mode = if has_public_key {
-                "platform certificates (the public key given is not checked: this answer is signed with a certificate)"
+                "platform certificates (the public key given is checked next: this answer is signed with a certificate)"
             } else {
                 "platform certificates"
             };
@@ -143,7 +145,7 @@ pub(crate) fn v3(
         },
     };
     say!("{line}");
-    Ok(good)
+    Ok((good, listed))
 }
 
 /// Which keys a query check proves.
