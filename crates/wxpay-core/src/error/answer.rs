@@ -31,7 +31,7 @@ pub enum VerifyError {
         window: u64,
     },
     /// `Wechatpay-Serial` names no key held.
-    #[error("no key held for serial {0:?}")]
+    #[error("no key held for serial {:?}{}", .0, unknown_serial_hint(.0))]
     UnknownSerial(String),
     /// The platform certificate that the serial names is outside its validity window.
     #[error("platform certificate {serial} is not valid now")]
@@ -109,5 +109,17 @@ impl fmt::Debug for DecodeError {
             .field("status", &self.status)
             .field("body", &String::from_utf8_lossy(&self.body))
             .finish()
+    }
+}
+
+/// What an unknown serial most likely means, by its form (it is unsigned: what the answer
+/// names, not a fact).
+fn unknown_serial_hint(serial: &str) -> &'static str {
+    if serial.starts_with("PUB_KEY_ID_") {
+        " (a WeChat Pay public key's id: give the client that public key, in a VerifierSet with any certificates)"
+    } else if serial.is_empty() {
+        ""
+    } else {
+        " (a platform certificate's serial: keep certificates current with the APIv3 key, or give that certificate)"
     }
 }

@@ -243,7 +243,13 @@ impl fmt::Display for Error {
             write!(f, " [Request-ID {id}]")?;
         }
         if let Some(cause) = &self.inner.refresh_failure {
-            write!(f, "; the platform certificate list could not be refreshed: {cause}")?;
+            if *cause == format!("{}", self.inner.kind) {
+                f.write_str(
+                    "; the platform certificate list, asked for that key, failed the same way",
+                )?;
+            } else {
+                write!(f, "; the platform certificate list could not be refreshed: {cause}")?;
+            }
         }
         Ok(())
     }
@@ -365,6 +371,26 @@ impl From<KeyError> for ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_serial_says_what_it_names_and_a_refresh_that_failed_alike_once() {
+        let e = Error::from(VerifyError::UnknownSerial("PUB_KEY_ID_0114".into()));
+        let same = e.kind().to_string();
+        let text = e.with_refresh_failure(same).to_string();
+        assert!(
+            text.contains(
+                "no key held for serial \"PUB_KEY_ID_0114\" (a WeChat Pay public key's id"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("failed the same way"), "{text}");
+        assert_eq!(text.matches("no key held").count(), 1, "{text}");
+        let e = Error::from(VerifyError::UnknownSerial("5157F09E".into()))
+            .with_refresh_failure("a transport failure".into());
+        let text = e.to_string();
+        assert!(text.contains("(a platform certificate's serial"), "{text}");
+        assert!(text.ends_with("could not be refreshed: a transport failure"), "{text}");
+    }
     use std::error::Error as _;
 
     #[derive(Debug)]
