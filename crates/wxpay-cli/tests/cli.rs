@@ -1719,3 +1719,44 @@ fn an_empty_or_misspelt_variable_is_refused_as_the_library_refuses_it() {
     }
     assert_eq!(sandbox.state().requests(), 0, "nothing was sent anywhere");
 }
+
+/// A client that takes the APIv2 service provider's id (`WXPAY_SANDBOX_V2_SP_MCH_ID`, the
+/// shared vectors' `1900000109`) for its APIv3 sub-merchant (`WXPAY_SANDBOX_V3_SUB_MCHID`) is
+/// refused, as WeChat Pay refuses a sub-merchant that is not the service provider's: exit 6,
+/// the order unpaid. Only a sandbox told to accept the vectors' ids closes it.
+#[test]
+fn a_close_for_the_vectors_sub_merchant_is_refused() {
+    let close = |config: SandboxConfig| {
+        let sandbox = SandboxThread::start(config).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let env = env_for(&sandbox, dir.path());
+        let key = OrderKey::sub("1230000109", "1900000109", "lax-sub-1");
+        sandbox.state().put_order(key.clone(), OrderState::Unpaid);
+        let out = wxpay()
+            .args([
+                "close",
+                "--api",
+                "v3",
+                "--mchid",
+                "1230000109",
+                "--sub-mch-id",
+                "1900000109",
+                "lax-sub-1",
+            ])
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), format!("{stdout}{stderr}"), sandbox.state().order(&key).unwrap())
+    };
+    let (code, out, order) = close(SandboxConfig::default());
+    assert_eq!(code, Some(6), "{out}");
+    assert!(out.contains("refused by WeChat Pay, the order is unchanged"), "{out}");
+    assert!(out.contains("INVALID_REQUEST"), "{out}");
+    assert_eq!((order.state, order.close_calls), (OrderState::Unpaid, 0));
+
+    let (code, out, order) =
+        close(SandboxConfig { accept_vector_ids: true, ..SandboxConfig::default() });
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(order.state, OrderState::Closed);
+}

@@ -91,6 +91,15 @@ pub struct SandboxConfig {
     /// Serve HTTPS (`https://127.0.0.1:<port>`) with the built-in test certificate, issued
     /// by [`TLS_CA_PEM`](crate::merchants::TLS_CA_PEM), instead of plain HTTP.
     pub tls: bool,
+    /// Accept the shared vectors' merchant ids, for replaying recorded vector requests: their
+    /// APIv3 sub-merchant `1900000109`
+    /// ([`V3_VECTOR_SUB_MCHID`](crate::merchants::V3_VECTOR_SUB_MCHID)) as the service
+    /// provider's sub-merchant and as the direct merchant's combined sub-order merchant, which
+    /// the vectors sign. Off by default: `1900000109` is the APIv2 service provider's id, and
+    /// WeChat Pay refuses it in those roles as it refuses any sub-merchant that is not the
+    /// service provider's (a client that confuses `WXPAY_SANDBOX_V2_SP_MCH_ID` with
+    /// `WXPAY_SANDBOX_V3_SUB_MCHID` must not pass here).
+    pub accept_vector_ids: bool,
 }
 
 impl Default for SandboxConfig {
@@ -103,6 +112,7 @@ impl Default for SandboxConfig {
             answer_mode: AnswerMode::PlatformCertificate,
             clock_offset_secs: 0,
             tls: false,
+            accept_vector_ids: false,
         }
     }
 }

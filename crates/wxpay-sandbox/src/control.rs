@@ -626,8 +626,9 @@ fn certificates(shared: &Shared) -> Answer {
 }
 
 /// The APIv3 merchants: ids, the sub-merchants and combined sub-order merchants presented
-/// (and those accepted for the shared vectors only, apart), key mode.
+/// (and the shared vectors' apart, with whether this run accepts them), key mode.
 fn merchants(shared: &Shared) -> Vec<Value> {
+    let accepted = shared.config.accept_vector_ids;
     let modes = shared.state.key_modes();
     V3_MERCHANTS
         .iter()
@@ -639,6 +640,7 @@ fn merchants(shared: &Shared) -> Vec<Value> {
                 "sub_mchids": m.presented_subs(),
                 "sub_order_mchids": m.presented_combined_with(),
                 "accepted_for_vectors": {
+                    "accepted": accepted,
                     "sub_mchids": m.vector_subs(),
                     "sub_order_mchids": m.vector_combined_with(),
                 },

@@ -69,10 +69,15 @@
 //! are the ids of [`Merchant`], [`Credentials`] and the `WXPAY_*` exports.
 //!
 //! The shared vectors' APIv3 requests name `1900000109` as the service provider's
-//! sub-merchant and as a combined sub-order's merchant: that id is also accepted in those two
-//! roles, for the shared vectors only ([`merchants::V3_VECTOR_SUB_MCHID`]), so the vectors'
-//! requests replay as sent (their signatures cover it: another id would no longer replay).
-//! The APIv2 ids and `appid`s are the vectors' own. All use the shared **test** keys.
+//! sub-merchant and as a combined sub-order's merchant ([`merchants::V3_VECTOR_SUB_MCHID`]).
+//! That id is the APIv2 service provider's, and WeChat Pay would refuse it in those roles, so
+//! the sandbox refuses it there too (as a sub-merchant that is not the service provider's, or a
+//! sub-order merchant the merchant does not combine for) unless told to accept it:
+//! [`SandboxConfig::accept_vector_ids`], for replaying recorded vector requests as sent (their
+//! signatures cover the id: another id would no longer replay). A combined sub-order's
+//! `sub_mchid` must be a sub-merchant of that sub-order's `mchid`, as a partner close's
+//! `sub_mchid` must be the service provider's. The APIv2 ids and `appid`s are the vectors'
+//! own. All use the shared **test** keys.
 //!
 //! # Answers
 //!
@@ -211,8 +216,9 @@
 //!   rotates them as WeChat Pay does (list the next ahead of use, sign with it, stop listing
 //!   the old one);
 //! - `GET /__sandbox/merchants`: the APIv3 merchants with their `appid`, the `sub_mchids` and
-//!   combined `sub_order_mchids` presented, the ids `accepted_for_vectors` only, and their
-//!   `key_mode`;
+//!   combined `sub_order_mchids` presented, the shared vectors' ids apart
+//!   (`accepted_for_vectors`, whose `accepted` says whether this run accepts them:
+//!   [`SandboxConfig::accept_vector_ids`]), and their `key_mode`;
 //!   `POST /__sandbox/merchants/{mchid}/keys` `{"mode": "public-key"|"certificates"|"both"}`
 //!   switches one (see "Key modes"; a sub-merchant has its service provider's mode, and an
 //!   id that is no APIv3 merchant of the sandbox is refused, listing those that are);

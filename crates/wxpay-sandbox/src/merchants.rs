@@ -83,14 +83,16 @@ pub struct V3Merchant {
     /// Its app (`appid`, or `sp_appid` for a service provider), as query answers name it.
     pub appid: &'static str,
     /// Sub-merchants it may act for: the first is the one the sandbox presents
-    /// ([`Merchant::V3Partner`], `WXPAY_SANDBOX_V3_SUB_MCHID`); any after it are accepted for
-    /// the shared vectors only.
+    /// ([`Merchant::V3Partner`], `WXPAY_SANDBOX_V3_SUB_MCHID`); any after it are the shared
+    /// vectors', accepted only when the sandbox is told to
+    /// ([`SandboxConfig::accept_vector_ids`](crate::SandboxConfig::accept_vector_ids)).
     pub subs: &'static [&'static str],
     /// Their apps (`sub_appid`), one for each of [`subs`](Self::subs).
     pub sub_appids: &'static [&'static str],
     /// Merchants whose orders it may close in a combined order besides its own: the first is
-    /// the one the sandbox presents ([`V3_SUB_ORDER_MCHID`]); any after it are accepted for
-    /// the shared vectors only.
+    /// the one the sandbox presents ([`V3_SUB_ORDER_MCHID`]); any after it are the shared
+    /// vectors', accepted only when the sandbox is told to
+    /// ([`SandboxConfig::accept_vector_ids`](crate::SandboxConfig::accept_vector_ids)).
     pub combined_with: &'static [&'static str],
 }
 
@@ -102,7 +104,8 @@ impl V3Merchant {
         subs.get(..1).unwrap_or(subs)
     }
 
-    /// The sub-merchants accepted for the shared vectors only (not presented).
+    /// The shared vectors' sub-merchants (not presented; accepted only when the sandbox is told
+    /// to).
     #[must_use]
     pub fn vector_subs(&self) -> &'static [&'static str] {
         let subs: &'static [&'static str] = self.subs;
@@ -117,11 +120,29 @@ impl V3Merchant {
         with.get(..1).unwrap_or(with)
     }
 
-    /// The combined sub-order merchants accepted for the shared vectors only (not presented).
+    /// The shared vectors' combined sub-order merchants (not presented; accepted only when the
+    /// sandbox is told to).
     #[must_use]
     pub fn vector_combined_with(&self) -> &'static [&'static str] {
         let with: &'static [&'static str] = self.combined_with;
         with.get(1..).unwrap_or(&[])
+    }
+
+    /// The sub-merchants it may act for in a run that accepts the shared vectors' ids
+    /// (`accept_vector_ids`, [`SandboxConfig::accept_vector_ids`](crate::SandboxConfig::accept_vector_ids))
+    /// or not: all of [`subs`](Self::subs), or only those presented. Either way a prefix of
+    /// `subs`, so an index into it is one into [`sub_appids`](Self::sub_appids) too.
+    #[must_use]
+    pub fn accepted_subs(&self, accept_vector_ids: bool) -> &'static [&'static str] {
+        if accept_vector_ids { self.subs } else { self.presented_subs() }
+    }
+
+    /// The merchants whose orders it may close in a combined order besides its own, in a run
+    /// that accepts the shared vectors' ids or not: all of
+    /// [`combined_with`](Self::combined_with), or only those presented.
+    #[must_use]
+    pub fn accepted_combined_with(&self, accept_vector_ids: bool) -> &'static [&'static str] {
+        if accept_vector_ids { self.combined_with } else { self.presented_combined_with() }
     }
 }
 
@@ -145,16 +166,20 @@ pub const V3_SUB_MCHID: &str = "1900000209";
 /// direct merchant `1900000001` holds the first): `WXPAY_SANDBOX_V3_SUB_ORDER_MCHID`.
 pub const V3_SUB_ORDER_MCHID: &str = "1900000309";
 
-/// The APIv3 ids of the shared vectors that the sandbox accepts but does not present:
-/// `1900000109` as the service provider's sub-merchant and as a combined order's sub-order
-/// merchant. The vectors sign requests with it, so the sandbox must know it for those
-/// requests to replay as sent; but it is the APIv2 service provider's id, so the sandbox
-/// presents [`V3_SUB_MCHID`] and [`V3_SUB_ORDER_MCHID`] in those roles instead.
+/// The APIv3 id of the shared vectors that the sandbox does not present: `1900000109` as the
+/// service provider's sub-merchant and as a combined order's sub-order merchant. The vectors
+/// sign requests with it, so the sandbox must know it for those requests to replay as sent;
+/// but it is the APIv2 service provider's id, so the sandbox presents [`V3_SUB_MCHID`] and
+/// [`V3_SUB_ORDER_MCHID`] in those roles instead, and accepts it only when told to
+/// ([`SandboxConfig::accept_vector_ids`](crate::SandboxConfig::accept_vector_ids), for
+/// replaying recorded vector requests). Otherwise it is refused as WeChat Pay refuses it: as
+/// a sub-merchant that is not the service provider's, or a sub-order merchant the merchant
+/// does not combine orders for.
 pub const V3_VECTOR_SUB_MCHID: &str = "1900000109";
 
 /// The APIv3 merchants: a direct merchant and a service provider with one sub-merchant, as
-/// presented; and the shared vectors' sub-merchant ids, accepted for the shared vectors
-/// ([`V3_VECTOR_SUB_MCHID`]).
+/// presented; and the shared vectors' sub-merchant ids, accepted only when the sandbox is told
+/// to ([`V3_VECTOR_SUB_MCHID`]).
 ///
 /// The service provider's app is `wx7777777777777777`, not the vectors' `wx8888888888888888`
 /// (the APIv2 service provider's `appid`, which the APIv2 vectors sign): no APIv3 request

@@ -138,6 +138,7 @@ fn process(
             json!({ "field": field_name, "location": "uri_template", "value": out_trade_no });
         return Reply::error(400, "PARAM_ERROR", &format!("{field_name} 格式错误"), Some(detail));
     }
+    let vector_ids = shared.config.accept_vector_ids;
     // Who closes: the merchant itself (`mchid`), or for its sub-merchant (`sp_mchid`).
     let direct = || -> Result<OrderKey, Reply> {
         let Some(mchid) = field("mchid") else { return Err(missing("mchid")) };
@@ -152,13 +153,9 @@ fn process(
         if sp != auth.mchid {
             return Err(Reply::error(400, "INVALID_REQUEST", "sp_mchid 与签名商户号不一致", None));
         }
-        if !merchant.subs.contains(&sub) {
-            return Err(Reply::error(
-                400,
-                "INVALID_REQUEST",
-                "sub_mchid 不是该服务商的子商户",
-                None,
-            ));
+        // Its sub-merchants in this run: the shared vectors' only when the sandbox accepts them.
+        if !merchant.accepted_subs(vector_ids).contains(&sub) {
+            return Err(not_a_sub_merchant(None));
         }
         Ok(OrderKey::sub(sp, sub, out_trade_no))
     };
@@ -236,8 +233,11 @@ fn process(
             }
             let mut keys: Vec<OrderKey> = Vec::with_capacity(sub_orders.len());
             for (i, (mchid, no, sub_mchid, _)) in sub_orders.into_iter().enumerate() {
-                // Every sub-order is the signing merchant's, or a merchant's it combines for.
-                if mchid != auth.mchid && !merchant.combined_with.contains(&mchid) {
+                // Every sub-order is the signing merchant's, or a merchant's it combines for (the
+                // shared vectors' only when the sandbox accepts them).
+                if mchid != auth.mchid
+                    && !merchant.accepted_combined_with(vector_ids).contains(&mchid)
+                {
                     let detail = json!({
                         "field": format!("sub_orders[{i}].mchid"),
                         "value": mchid,
@@ -250,6 +250,19 @@ fn process(
                         "子单商户号与合单发起方不匹配",
                         Some(detail),
                     );
+                }
+                // A sub-order's sub-merchant is one of its merchant's, as a partner close's is
+                // the service provider's: refused with the same answer otherwise.
+                if let Some(sub) = sub_mchid {
+                    let subs = v3_merchant(mchid).map_or(&[][..], |m| m.accepted_subs(vector_ids));
+                    if !subs.contains(&sub) {
+                        return not_a_sub_merchant(Some(json!({
+                            "field": format!("sub_orders[{i}].sub_mchid"),
+                            "value": sub,
+                            "location": "body",
+                            "issue": "not a sub-merchant of the sub-order's merchant",
+                        })));
+                    }
                 }
                 keys.push(match sub_mchid {
                     Some(s) => OrderKey::sub(mchid, s, no),
@@ -282,6 +295,13 @@ fn process(
         Closing::NotFound => Reply::error(404, "ORDER_NOT_EXIST", "订单不存在", None),
         Closing::TooEarly => Reply::error(403, "RULE_LIMIT", "订单创建5分钟后才可关单", None),
     }
+}
+
+/// The answer to a `sub_mchid` that is not a sub-merchant of the service provider (the
+/// partner close's `sp_mchid`, a combined sub-order's `mchid`): WeChat Pay's
+/// `400 INVALID_REQUEST`, signed like every answer. `detail` names a sub-order's field.
+pub(crate) fn not_a_sub_merchant(detail: Option<Value>) -> Reply {
+    Reply::error(400, "INVALID_REQUEST", "sub_mchid 不是该服务商的子商户", detail)
 }
 
 /// Verifies the request's `Authorization` with the merchant's public key, as WeChat Pay does.

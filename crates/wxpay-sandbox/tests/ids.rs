@@ -1,7 +1,8 @@
 //! Every merchant the sandbox presents has an id of its own (issue #20): no id serves two
 //! roles across the `Merchant`s, the `Credentials`, the `WXPAY_*` exports and the control
-//! API; and the shared vectors' ids, which the sandbox does not present, are still accepted
-//! so that the vectors' requests replay as sent.
+//! API; and the shared vectors' ids, which the sandbox does not present, are refused as WeChat
+//! Pay refuses them unless the sandbox is told to accept them (`accept_vector_ids`), so that
+//! the vectors' requests replay as sent.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -109,30 +110,40 @@ fn presented_ids_are_pairwise_distinct_across_roles() {
 
 #[test]
 fn the_control_api_presents_the_same_ids_and_names_the_vector_ids_apart() {
-    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
-    let url = format!("{}/__sandbox/merchants", sandbox.base_url());
-    let req = http::Request::get(url).body(Vec::new()).unwrap();
-    let (status, body) = send(req);
-    assert_eq!(status, 200);
-    let v: Value = serde_json::from_slice(&body).unwrap();
-    let m = &v["merchants"];
-    assert_eq!(m[0]["mchid"], "1900000001", "{v}");
-    assert_eq!(m[0]["sub_order_mchids"], json!([V3_SUB_ORDER_MCHID]), "{v}");
-    assert_eq!(m[0]["accepted_for_vectors"]["sub_order_mchids"], json!([V3_VECTOR_SUB_MCHID]));
-    assert_eq!(m[1]["mchid"], "1230000109", "{v}");
-    assert_eq!(m[1]["appid"], V3_MERCHANTS[1].appid, "{v}");
-    assert_eq!(m[1]["sub_mchids"], json!([V3_SUB_MCHID]), "{v}");
-    assert_eq!(m[1]["accepted_for_vectors"]["sub_mchids"], json!([V3_VECTOR_SUB_MCHID]));
+    for accept_vector_ids in [false, true] {
+        let config = SandboxConfig { accept_vector_ids, ..SandboxConfig::default() };
+        let sandbox = SandboxThread::start(config).unwrap();
+        let url = format!("{}/__sandbox/merchants", sandbox.base_url());
+        let req = http::Request::get(url).body(Vec::new()).unwrap();
+        let (status, body) = send(req);
+        assert_eq!(status, 200);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let m = &v["merchants"];
+        assert_eq!(m[0]["mchid"], "1900000001", "{v}");
+        assert_eq!(m[0]["sub_order_mchids"], json!([V3_SUB_ORDER_MCHID]), "{v}");
+        let vectors = &m[0]["accepted_for_vectors"];
+        assert_eq!(vectors["sub_order_mchids"], json!([V3_VECTOR_SUB_MCHID]), "{v}");
+        // Whether this run accepts them.
+        assert_eq!(vectors["accepted"], accept_vector_ids, "{v}");
+        assert_eq!(m[1]["mchid"], "1230000109", "{v}");
+        assert_eq!(m[1]["appid"], V3_MERCHANTS[1].appid, "{v}");
+        assert_eq!(m[1]["sub_mchids"], json!([V3_SUB_MCHID]), "{v}");
+        let vectors = &m[1]["accepted_for_vectors"];
+        assert_eq!(vectors["sub_mchids"], json!([V3_VECTOR_SUB_MCHID]), "{v}");
+        assert_eq!(vectors["accepted"], accept_vector_ids, "{v}");
+    }
 }
 
-/// The shared vectors' APIv3 partner request, replayed byte for byte with their ids
-/// (`sp_mchid` 1230000109, `sub_mchid` 1900000109), is still accepted; so are the vectors' ids
-/// through a client (the partner and the combined close), beside the presented ones.
+/// With `accept_vector_ids`, the shared vectors' APIv3 partner request, replayed byte for byte
+/// with their ids (`sp_mchid` 1230000109, `sub_mchid` 1900000109), is accepted; so are the
+/// vectors' ids through a client (the partner and the combined close), beside the presented
+/// ones.
 #[test]
-fn the_vector_ids_still_replay() {
+fn the_vector_ids_replay_when_accepted() {
     let sandbox = SandboxThread::start(SandboxConfig {
         min_close_delay_secs: 0,
         request_window_secs: None,
+        accept_vector_ids: true,
         ..SandboxConfig::default()
     })
     .unwrap();
@@ -187,4 +198,162 @@ fn the_vector_ids_still_replay() {
     assert_eq!(direct.close(combined).unwrap(), CloseOutcome::Closed);
     let b = sandbox.state().order(&OrderKey::new(V3_VECTOR_SUB_MCHID, "vector-comb-b")).unwrap();
     assert_eq!(b.state, OrderState::Closed);
+}
+
+/// The error a client got: status, code, message, detail; and whether it was signed.
+fn api_error(e: &wxpay_blocking::Error) -> (u16, String, String, Option<Value>, bool) {
+    match e.kind() {
+        wxpay_core::ErrorKind::Api(a) => {
+            (a.status, a.code.as_str().to_owned(), a.message.clone(), a.detail.clone(), a.verified)
+        }
+        other => panic!("not an API error: {other}"),
+    }
+}
+
+/// A client that gives the shared vectors' id as its APIv3 sub-merchant (say, the APIv2 service
+/// provider's `WXPAY_SANDBOX_V2_SP_MCH_ID` for `WXPAY_SANDBOX_V3_SUB_MCHID`) or as a combined
+/// sub-order's merchant would be refused by WeChat Pay, so the sandbox refuses it too unless it
+/// is told to accept the vector ids: with its signed answer to a sub-merchant that is not the
+/// service provider's (or a sub-order merchant the merchant does not combine for). The orders
+/// stay unpaid.
+#[test]
+fn the_vector_ids_are_refused_by_default() {
+    let sandbox = SandboxThread::start(SandboxConfig {
+        min_close_delay_secs: 0,
+        request_window_secs: None,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let state = sandbox.state();
+    let partner = Client::new(sandbox.client_config(Merchant::V3Partner).build().unwrap()).unwrap();
+
+    // What the sandbox answers for a sub-merchant that is not the service provider's.
+    let unknown = "1900000999";
+    state.put_order(OrderKey::sub("1230000109", unknown, "unknown-sub-1"), OrderState::Unpaid);
+    let close = wxpay_core::v3::CloseOrderV3::new("unknown-sub-1").for_sub_merchant(unknown);
+    let refusal = api_error(&partner.close(close).unwrap_err());
+    assert_eq!((refusal.0, refusal.1.as_str()), (400, "INVALID_REQUEST"), "{refusal:?}");
+    assert!(refusal.4, "a signed answer: {refusal:?}");
+
+    // The vectors' sub-merchant, through a client: the same answer; the order unpaid.
+    let key = OrderKey::sub("1230000109", V3_VECTOR_SUB_MCHID, "lax-sub-1");
+    state.put_order(key.clone(), OrderState::Unpaid);
+    let close =
+        wxpay_core::v3::CloseOrderV3::new("lax-sub-1").for_sub_merchant(V3_VECTOR_SUB_MCHID);
+    assert_eq!(api_error(&partner.close(close).unwrap_err()), refusal);
+    assert_eq!(state.order(&key).unwrap().state, OrderState::Unpaid);
+    // Its query too.
+    let query = wxpay_core::v3::QueryOrderV3::by_out_trade_no("lax-sub-1")
+        .for_sub_merchant(V3_VECTOR_SUB_MCHID);
+    assert_eq!(api_error(&partner.query(query).unwrap_err()), refusal);
+
+    // The vectors' partner close, byte for byte: the same answer.
+    let vectors: Value = serde_json::from_str(include_str!("vectors/close_order.json")).unwrap();
+    let v = vectors["v3"]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "close_partner")
+        .expect("the vectors' partner close");
+    let no = "1217752501201407033233368018";
+    let key = OrderKey::sub("1230000109", V3_VECTOR_SUB_MCHID, no);
+    state.put_order(key.clone(), OrderState::Unpaid);
+    let req = http::Request::post(format!("{}{}", sandbox.base_url(), v["path"].as_str().unwrap()))
+        .header("Authorization", v["authorization"].as_str().unwrap())
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .header("User-Agent", "vector-replay")
+        .body(v["body"].as_str().unwrap().as_bytes().to_vec())
+        .unwrap();
+    let (status, body) = send(req);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_REQUEST")), "{body}");
+    assert_eq!(body["message"].as_str(), Some(refusal.2.as_str()), "{body}");
+    assert_eq!(state.order(&key).unwrap().state, OrderState::Unpaid);
+
+    // A combined order with a sub-order of the vectors' sub-order merchant: refused as a
+    // sub-order of any merchant the direct merchant does not combine for.
+    let direct = Client::new(sandbox.client_config(Merchant::V3Direct).build().unwrap()).unwrap();
+    let combined = |other: &str, tag: &str| {
+        let (a, b) = (format!("{tag}-a"), format!("{tag}-b"));
+        state.put_order(OrderKey::new("1900000001", &a), OrderState::Unpaid);
+        state.put_order(OrderKey::new(other, &b), OrderState::Unpaid);
+        let close = CloseCombinedOrder::new(
+            "wxd678efh567hg6787",
+            tag,
+            vec![SubOrder::new("1900000001", &a), SubOrder::new(other, &b)],
+        );
+        let e = api_error(&direct.close(close).unwrap_err());
+        for (mchid, no) in [("1900000001", &a), (other, &b)] {
+            assert_eq!(state.order(&OrderKey::new(mchid, no)).unwrap().state, OrderState::Unpaid);
+        }
+        e
+    };
+    let not_combined = combined("1900000998", "lax-comb-u");
+    assert_eq!((not_combined.0, not_combined.1.as_str()), (400, "INVALID_REQUEST"));
+    assert!(not_combined.4, "a signed answer: {not_combined:?}");
+    let vector = combined(V3_VECTOR_SUB_MCHID, "lax-comb-v");
+    assert_eq!((vector.0, &vector.1, &vector.2), (400, &not_combined.1, &not_combined.2));
+    assert_eq!(vector.3.as_ref().unwrap()["value"], V3_VECTOR_SUB_MCHID, "{vector:?}");
+}
+
+/// A combined sub-order's `sub_mchid` is a sub-merchant of that sub-order's merchant, as a
+/// partner close's `sub_mchid` is the service provider's: any other is refused with the same
+/// answer, and no order is closed.
+#[test]
+fn a_combined_sub_order_sub_mchid_is_the_sub_order_merchants() {
+    let sandbox =
+        SandboxThread::start(SandboxConfig { min_close_delay_secs: 0, ..SandboxConfig::default() })
+            .unwrap();
+    let state = sandbox.state();
+    let direct = Client::new(sandbox.client_config(Merchant::V3Direct).build().unwrap()).unwrap();
+    let partner = Client::new(sandbox.client_config(Merchant::V3Partner).build().unwrap()).unwrap();
+    let unpaid = |key: &OrderKey| state.order(key).unwrap().state == OrderState::Unpaid;
+
+    // The direct merchant's combined order, whose second sub-order names a sub-merchant that
+    // the sub-order merchant does not have (it has none).
+    let a = OrderKey::new("1900000001", "comb-sub-a");
+    let b = OrderKey::sub(V3_SUB_ORDER_MCHID, V3_SUB_MCHID, "comb-sub-b");
+    state.put_order(a.clone(), OrderState::Unpaid);
+    state.put_order(b.clone(), OrderState::Unpaid);
+    let close = CloseCombinedOrder::new(
+        "wxd678efh567hg6787",
+        "comb-sub",
+        vec![
+            SubOrder::new("1900000001", "comb-sub-a"),
+            SubOrder::new(V3_SUB_ORDER_MCHID, "comb-sub-b").for_sub_merchant(V3_SUB_MCHID),
+        ],
+    );
+    let e = api_error(&direct.close(close).unwrap_err());
+    assert_eq!((e.0, e.1.as_str()), (400, "INVALID_REQUEST"), "{e:?}");
+    assert!(e.4, "a signed answer: {e:?}");
+    assert_eq!(e.3.as_ref().unwrap()["field"], "sub_orders[1].sub_mchid", "{e:?}");
+    assert!(unpaid(&a) && unpaid(&b));
+
+    // The service provider's combined order for its sub-merchant: its own sub-merchant
+    // closes; another is refused with the partner close's answer to a sub-merchant not its own.
+    let unknown = "1900000999";
+    state.put_order(OrderKey::sub("1230000109", unknown, "comb-sp-x"), OrderState::Unpaid);
+    let close = wxpay_core::v3::CloseOrderV3::new("comb-sp-x").for_sub_merchant(unknown);
+    let partner_refusal = api_error(&partner.close(close).unwrap_err());
+    let key = OrderKey::sub("1230000109", unknown, "comb-sp-1");
+    state.put_order(key.clone(), OrderState::Unpaid);
+    let close = CloseCombinedOrder::new(
+        "wxd678efh567hg6787",
+        "comb-sp",
+        vec![SubOrder::new("1230000109", "comb-sp-1").for_sub_merchant(unknown)],
+    );
+    let e = api_error(&partner.close(close).unwrap_err());
+    assert_eq!((e.0, &e.1, &e.2), (partner_refusal.0, &partner_refusal.1, &partner_refusal.2));
+    assert_eq!(e.3.as_ref().unwrap()["value"], unknown, "{e:?}");
+    assert!(unpaid(&key));
+    let key = OrderKey::sub("1230000109", V3_SUB_MCHID, "comb-sp-2");
+    state.put_order(key.clone(), OrderState::Unpaid);
+    let close = CloseCombinedOrder::new(
+        "wxd678efh567hg6787",
+        "comb-sp2",
+        vec![SubOrder::new("1230000109", "comb-sp-2").for_sub_merchant(V3_SUB_MCHID)],
+    );
+    assert_eq!(partner.close(close).unwrap(), CloseOutcome::Closed);
+    assert_eq!(state.order(&key).unwrap().state, OrderState::Closed);
 }

@@ -34,7 +34,8 @@ const V2_SUB: &str = "1900000110";
 const V2_SUB_APPID: &str = "wx9999999999999999";
 const V3_MCH: &str = "1900000001";
 const V3_SP: &str = "1230000109";
-/// The sub-merchant the sandbox presents (the vectors' `1900000109` is accepted too).
+/// The sub-merchant the sandbox presents (the vectors' `1900000109` only with
+/// `accept_vector_ids`).
 const V3_SUB: &str = wxpay_sandbox::merchants::V3_SUB_MCHID;
 /// The merchant of a combined order's other sub-order, as the sandbox presents it.
 const V3_SUB_ORDER: &str = wxpay_sandbox::merchants::V3_SUB_ORDER_MCHID;

@@ -123,7 +123,8 @@ const V3_SP: &str = "1230000109";
 const V3_SUB: &str = wxpay_sandbox::merchants::V3_SUB_MCHID;
 /// The merchant of a combined order's other sub-order, as the sandbox presents it.
 const V3_SUB_ORDER: &str = wxpay_sandbox::merchants::V3_SUB_ORDER_MCHID;
-/// The shared vectors' APIv3 sub-merchant (and sub-order merchant), accepted for them only.
+/// The shared vectors' APIv3 sub-merchant (and sub-order merchant), accepted for them only
+/// (`accept_vector_ids`).
 const VECTOR_V3_SUB: &str = "1900000109";
 
 fn no_delay() -> SandboxConfig {
@@ -132,7 +133,11 @@ fn no_delay() -> SandboxConfig {
 
 #[test]
 fn shared_vectors_replayed_verbatim_are_accepted() {
-    let f = Fixture::new(SandboxConfig { request_window_secs: None, ..no_delay() });
+    let f = Fixture::new(SandboxConfig {
+        request_window_secs: None,
+        accept_vector_ids: true,
+        ..no_delay()
+    });
     let vectors: Value = serde_json::from_str(include_str!("vectors/close_order.json")).unwrap();
     let state = f.sandbox.state();
 
