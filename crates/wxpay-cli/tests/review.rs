@@ -264,11 +264,12 @@ fn check_says_a_replayed_answer_would_vouch_for_a_wrong_serial_too() {
     assert!(text3.contains("a replayed answer would show an older time"), "{text3}");
 }
 
-/// F5. The sandbox accepts the APIv2 service provider's id (1900000109) as an APIv3
-/// sub-merchant of 1230000109, for any request (not only the shared vectors'): a client that
-/// mixes up WXPAY_SANDBOX_V2_SP_MCH_ID and WXPAY_SANDBOX_V3_SUB_MCHID passes the sandbox.
+/// F5. The sandbox accepted the APIv2 service provider's id (1900000109) as an APIv3
+/// sub-merchant of 1230000109 from any client (not only the shared vectors'): a client that
+/// mixes up WXPAY_SANDBOX_V2_SP_MCH_ID and WXPAY_SANDBOX_V3_SUB_MCHID passed the sandbox and
+/// would fail at WeChat Pay. Refused now, as WeChat Pay refuses it.
 #[test]
-fn the_sandbox_takes_the_v2_service_provider_as_a_v3_sub_merchant_from_any_client() {
+fn the_sandbox_refuses_the_v2_service_provider_as_a_v3_sub_merchant() {
     let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&sandbox, dir.path());
@@ -280,8 +281,8 @@ fn the_sandbox_takes_the_v2_service_provider_as_a_v3_sub_merchant_from_any_clien
         .envs(env.iter().cloned())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    assert_eq!(sandbox.state().order(&key).unwrap().state, OrderState::Closed);
+    assert_eq!(out.status.code(), Some(6), "{:?}", text(&out));
+    assert_eq!(sandbox.state().order(&key).unwrap().state, OrderState::Unpaid);
 }
 
 /// HELD. A forger rewrites Wechatpay-Serial (unsigned) on every answer: the bulk run stops
