@@ -63,14 +63,26 @@ pub enum SettingsError {
     /// The config file is not TOML, or holds a key that is not a setting or a value that is
     /// not a string.
     #[error(
-        "{}: {message} (the settings are the `wxpay` command's flags in snake case: mch_id, mchid, api_v2_key_file, …; every value a string)",
-        path.display()
+        "{}{}: {message} (the settings are the `wxpay` command's flags in snake case: mch_id, mchid, api_v2_key_file, …; every value a string)",
+        path.display(),
+        line.map(|l| format!(":{l}")).unwrap_or_default()
     )]
     Toml {
         /// The config file.
         path: PathBuf,
+        /// The line the TOML reader points at, when it does.
+        line: Option<usize>,
         /// The TOML reader's message.
         message: String,
+    },
+    /// A config file's path setting is empty (joined to the file's directory, it would name
+    /// the directory itself).
+    #[error("{}: `{key}` is empty", file.display())]
+    EmptyPath {
+        /// The config file.
+        file: PathBuf,
+        /// The setting.
+        key: &'static str,
     },
     /// A `WXPAY_*` variable that names no setting (misspelt, most likely): refused, since the
     /// setting it was meant for would be left unset (a misspelt base URL sends to WeChat Pay

@@ -431,12 +431,17 @@ impl Settings {
             .map_err(|_| SettingsError::NotText { what: "config file", path: path.to_owned() })?;
         let mut settings: Settings = toml::from_str(text).map_err(|e| SettingsError::Toml {
             path: path.to_owned(),
+            line: e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1),
             message: e.message().to_owned(),
         })?;
         let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
         let mut origin = Origin::default();
         for (key, slot) in settings.slots() {
             match slot {
+                // Joined to the file's directory, an empty path would name the directory.
+                Slot::Path(Some(file)) if file.as_os_str().is_empty() => {
+                    return Err(SettingsError::EmptyPath { file: path.to_owned(), key });
+                }
                 Slot::Path(Some(file)) => {
                     *file = dir.join(&*file);
                     origin.set(key, Source::File);

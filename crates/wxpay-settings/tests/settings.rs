@@ -105,7 +105,8 @@ fn a_file_with_an_unknown_key_or_a_number_is_refused_by_name() {
     let file = dir.path().join("wxpay.toml");
     for (text, says) in [
         ("mch_id = \"1\"\napi_v2_key = \"0123\"\n", "unknown field `api_v2_key`"),
-        ("mch_id = 10000100\n", "invalid type"),
+        ("mch_id = 10000100\n", "wxpay.toml:1: invalid type"),
+        ("appid = \"wx1\"\n\nmchid = 7\n", "wxpay.toml:3: invalid type"),
         ("config = \"other.toml\"\n", "unknown field `config`"),
         ("mch_id = \n", "wxpay.toml"),
     ] {
@@ -116,6 +117,9 @@ fn a_file_with_an_unknown_key_or_a_number_is_refused_by_name() {
         assert!(shown.contains(says) && shown.contains("wxpay.toml"), "{shown}");
         assert!(!shown.contains("0123"), "no value is shown: {shown}");
     }
+    std::fs::write(&file, "private_key_file = \"\"\n").unwrap();
+    let err = Settings::from_file(&file).unwrap_err();
+    assert!(err.to_string().ends_with("wxpay.toml: `private_key_file` is empty"), "{err}");
     std::fs::write(&file, [0x6d, 0xff]).unwrap();
     let err = Settings::from_file(&file).unwrap_err();
     assert!(err.to_string().contains("the config file is not UTF-8 text"), "{err}");
