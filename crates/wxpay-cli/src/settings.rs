@@ -58,10 +58,15 @@ pub(crate) fn parse_sign_type(text: &str) -> Result<wxpay_core::v2::SignType, Fa
 /// Where closes go, as the journal names it: the base URL, or WeChat Pay's endpoint
 /// (`mainland`, `hongkong`).
 pub(crate) fn destination(settings: &Settings) -> String {
-    match (&settings.base_url, settings.endpoint.as_deref()) {
-        (Some(url), _) => url.trim_end_matches('/').to_owned(),
-        (None, endpoint) => endpoint.unwrap_or("mainland").to_owned(),
-    }
+    settings.destination()
+}
+
+/// Whose platform certificates these settings keep: the APIv3 merchant and its destination.
+pub(crate) fn certificate_owner(settings: &Settings) -> String {
+    wxpay_settings::certificate_owner(
+        settings.mchid.as_deref().unwrap_or_default(),
+        &settings.destination(),
+    )
 }
 
 /// The APIv2 merchant as the journal names it: `appid/mch_id`.
@@ -88,7 +93,9 @@ pub(crate) fn client_config(
 pub(crate) fn builder(settings: &Settings, purpose: Purpose) -> Result<Built, Failure> {
     let setup = settings.client_setup(purpose)?;
     let builder = setup.builder.user_agent_suffix(concat!("wxpay-cli/", env!("CARGO_PKG_VERSION")));
-    Ok(Built { builder, certificates: setup.certificates.map(KeptCertificates::from) })
+    let owner = certificate_owner(settings);
+    let certificates = setup.certificates.map(|loaded| KeptCertificates::new(loaded, owner));
+    Ok(Built { builder, certificates })
 }
 
 /// A client configuration builder, and the platform certificates to keep current.

@@ -699,7 +699,12 @@ fn certificates_are_downloaded_written_and_kept_current_for_close() {
     assert_eq!(download().status.code(), Some(0));
     let second = wxpay_sandbox::merchants::PLATFORM_CERTIFICATES[1].0;
     assert!(certs.join(format!("{second}.pem")).exists());
-    assert_eq!(std::fs::read_dir(&certs).unwrap().count(), 2, "no temporary file left behind");
+    let names: Vec<String> = std::fs::read_dir(&certs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "no temporary file left behind: {names:?}");
+    assert!(names.iter().any(|n| n == wxpay_settings::OWNER_FILE), "{names:?}");
     // `wxpay close` in certificate mode from the directory, no public key: it verifies with
     // the new certificate once WeChat Pay signs with it, and (with the APIv3 key) learns a
     // third one it has never seen.
@@ -1759,4 +1764,41 @@ fn a_close_for_the_vectors_sub_merchant_is_refused() {
         close(SandboxConfig { accept_vector_ids: true, ..SandboxConfig::default() });
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(order.state, OrderState::Closed);
+}
+
+#[test]
+fn a_certificate_directory_serves_the_merchant_and_destination_it_was_written_for() {
+    // Certificates written for one merchant at one destination (here a sandbox, whose
+    // certificate keys are public) are never trusted for, or mixed into, another's: the
+    // directory says whose it is.
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let other = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let certs = dir.path().join("certs");
+    let out = wxpay()
+        .args(["certificates", "--out", certs.to_str().unwrap()])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let owner = std::fs::read_to_string(certs.join(wxpay_settings::OWNER_FILE)).unwrap();
+    assert!(owner.contains("1900000001") && owner.contains(sandbox.base_url()), "{owner}");
+    // The same directory for another destination: refused, to download into or to close with.
+    let elsewhere: Vec<(String, String)> = env
+        .iter()
+        .cloned()
+        .map(|(k, v)| if k == "WXPAY_BASE_URL" { (k, other.base_url().to_owned()) } else { (k, v) })
+        .collect();
+    other.state().put_order(OrderKey::new("1900000001", "owner-order-1"), OrderState::Unpaid);
+    for args in [
+        &["certificates", "--out", certs.to_str().unwrap()][..],
+        &["close", "--api", "v3", "--platform-cert-dir", certs.to_str().unwrap(), "owner-order-1"],
+    ] {
+        let out = wxpay().args(args).envs(elsewhere.iter().cloned()).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains("holds the platform certificates of mchid 1900000001"), "{stderr}");
+    }
+    assert_eq!(other.state().requests(), 0, "nothing was asked of the other destination");
 }

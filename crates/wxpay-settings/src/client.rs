@@ -69,6 +69,17 @@ pub fn parse_sign_type(text: &str) -> Result<SignType, SettingsError> {
 }
 
 impl Settings {
+    /// Where calls go, in words: the base URL (without a trailing `/`), or WeChat Pay's
+    /// endpoint (`mainland`, the default, or `hongkong`). The command's journal and a
+    /// certificate directory's [`OWNER_FILE`](crate::OWNER_FILE) name it so.
+    #[must_use]
+    pub fn destination(&self) -> String {
+        match (&self.base_url, self.endpoint.as_deref()) {
+            (Some(url), _) => url.trim_end_matches('/').to_owned(),
+            (None, endpoint) => endpoint.unwrap_or("mainland").to_owned(),
+        }
+    }
+
     /// Checks, before any file is read, that a call of `api` has what it needs: APIv2
     /// `appid`, `mch_id` and `api_v2_key_file`; APIv3 `mchid`, `serial_no`,
     /// `private_key_file` and a way to verify answers (`public_key_id` with
@@ -219,6 +230,7 @@ impl Settings {
             certificates.push(files::platform_certificate(file)?);
         }
         if let Some(dir) = &self.platform_cert_dir {
+            files::check_owner(dir, &files::certificate_owner(mchid, &self.destination()))?;
             certificates.extend(files::certificate_dir(dir)?);
         }
         // Certificate mode (a certificate given, or no public key) with the APIv3 key: kept

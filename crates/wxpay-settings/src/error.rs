@@ -75,6 +75,21 @@ pub enum SettingsError {
         /// The TOML reader's message.
         message: String,
     },
+    /// A platform certificate directory holds another merchant's (or destination's)
+    /// certificates ([`OWNER_FILE`](crate::OWNER_FILE)): trusting them would believe answers
+    /// signed for another (the sandbox's keys are public).
+    #[error(
+        "{} holds the platform certificates of {held}, not of {wanted}: give this merchant a directory of its own",
+        dir.display()
+    )]
+    CertificatesOfAnother {
+        /// The directory.
+        dir: PathBuf,
+        /// Whose it holds, as its owner file says.
+        held: String,
+        /// Whose were wanted.
+        wanted: String,
+    },
     /// A config file's path setting is empty (joined to the file's directory, it would name
     /// the directory itself).
     #[error("{}: `{key}` is empty", file.display())]

@@ -112,6 +112,60 @@ pub fn certificate_dir(dir: impl AsRef<Path>) -> Result<Vec<PlatformCertificate>
     paths.iter().map(platform_certificate).collect()
 }
 
+/// The file in a platform certificate directory that names whose certificates it holds:
+/// the APIv3 merchant and where its calls go ([`certificate_owner`]). Written with the first
+/// certificates (`wxpay certificates`, or a close that refreshed them), and checked before
+/// the directory is read or written: one merchant's (or the sandbox's) certificates are never
+/// trusted for, or mixed into, another's.
+pub const OWNER_FILE: &str = ".wxpay-owner";
+
+/// Whose platform certificates: APIv3 merchant `mchid`, its calls going to `destination`
+/// ([`Settings::destination`](crate::Settings::destination)), as [`OWNER_FILE`] holds it.
+#[must_use]
+pub fn certificate_owner(mchid: &str, destination: &str) -> String {
+    format!("mchid {mchid}\ndestination {destination}\n")
+}
+
+/// Checks that certificate directory `dir` holds `owner`'s certificates: its
+/// [`OWNER_FILE`] names `owner`, or there is none yet.
+///
+/// # Errors
+/// [`SettingsError::CertificatesOfAnother`] when it names another, [`SettingsError::Read`]
+/// when it cannot be read.
+pub fn check_owner(dir: impl AsRef<Path>, owner: &str) -> Result<(), SettingsError> {
+    let path = dir.as_ref().join(OWNER_FILE);
+    match std::fs::read(&path) {
+        Ok(held) if held == owner.as_bytes() => Ok(()),
+        Ok(held) => Err(SettingsError::CertificatesOfAnother {
+            dir: dir.as_ref().to_owned(),
+            held: String::from_utf8_lossy(&held).trim().replace('\n', ", "),
+            wanted: owner.trim().replace('\n', ", "),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => {
+            Err(SettingsError::Read { what: "certificate directory owner file", path, error })
+        }
+    }
+}
+
+/// Marks certificate directory `dir` as `owner`'s ([`OWNER_FILE`]), after
+/// [`check_owner`].
+///
+/// # Errors
+/// As [`check_owner`], and the error writing the file.
+pub fn claim_dir(dir: impl AsRef<Path>, owner: &str) -> Result<(), SettingsError> {
+    check_owner(&dir, owner)?;
+    let path = dir.as_ref().join(OWNER_FILE);
+    if !path.exists() {
+        std::fs::write(&path, owner).map_err(|error| SettingsError::Read {
+            what: "certificate directory owner file",
+            path,
+            error,
+        })?;
+    }
+    Ok(())
+}
+
 /// When the certificate files (`dir`'s `*.pem`, and `file`) were last written, as an instant
 /// of this process (the newest of them), if any exists: a refresh counts its interval from
 /// there (certificates written by `wxpay certificates` an hour ago are not downloaded again).

@@ -48,8 +48,8 @@ use std::path::{Path, PathBuf};
 pub use client::{ClientSetup, LoadedCertificates, Purpose, parse_sign_type};
 pub use error::SettingsError;
 pub use files::{
-    api_v2_key, api_v3_key, certificate_dir, platform_certificate, private_key, public_key,
-    written_at,
+    OWNER_FILE, api_v2_key, api_v3_key, certificate_dir, certificate_owner, check_owner, claim_dir,
+    platform_certificate, private_key, public_key, written_at,
 };
 
 /// Where to find the merchant's credentials and WeChat Pay: one typed struct for the

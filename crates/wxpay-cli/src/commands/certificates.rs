@@ -32,5 +32,6 @@ pub(crate) fn run(args: CertificatesArgs) -> Result<u8, Failure> {
     if let Some(text) = settings::not_wechat_pay(&config) {
         note!("wxpay: note: {text}");
     }
-    ops::certificates::download(config, args.global, &args.out)
+    let owner = settings::certificate_owner(&settings);
+    ops::certificates::download(config, args.global, &args.out, &owner)
 }

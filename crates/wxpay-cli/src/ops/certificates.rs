@@ -46,7 +46,16 @@ fn download_failure(e: &Error) -> String {
 /// Downloads the list with the client `config` describes (the cross-border one when
 /// `global`), and makes `out` mirror it ([`mirror`]), printing serials and validity. A
 /// failed download creates nothing.
-pub(crate) fn download(config: ClientConfig, global: bool, out: &Path) -> Result<u8, Failure> {
+pub(crate) fn download(
+    config: ClientConfig,
+    global: bool,
+    out: &Path,
+    owner: &str,
+) -> Result<u8, Failure> {
+    // Another merchant's (or destination's) directory is refused before anything is asked.
+    if out.is_dir() {
+        wxpay_settings::check_owner(out, owner)?;
+    }
     let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
     let op = if global { DownloadCertificates::global() } else { DownloadCertificates::new() };
     let certificates = match runtime()?.block_on(client.execute(&op)) {
@@ -61,8 +70,7 @@ pub(crate) fn download(config: ClientConfig, global: bool, out: &Path) -> Result
     // Only now: a failed download creates nothing.
     std::fs::create_dir_all(out)
         .map_err(|e| Failure::usage(format!("cannot make {}: {e}", out.display())))?;
-    let mirrored = mirror(out, &certificates)
-        .map_err(|e| Failure::error(format!("cannot write {}: {e}", out.display())))?;
+    let mirrored = mirror(out, &certificates, owner)?;
     for (certificate, path) in certificates.iter().zip(&mirrored.written) {
         let (from, until) = certificate.validity();
         say!("{}  valid {} to {}  {}", certificate.serial(), utc(from), utc(until), path.display());
@@ -86,7 +94,18 @@ pub(crate) struct Mirrored {
 /// `<SERIAL>.pem` atomically, then every other `*.pem` that is a platform certificate removed
 /// (a close trusts every certificate in the directory: a retired one must go). Files that
 /// are not certificates are left alone.
-pub(crate) fn mirror(dir: &Path, listed: &[PlatformCertificate]) -> std::io::Result<Mirrored> {
+pub(crate) fn mirror(
+    dir: &Path,
+    listed: &[PlatformCertificate],
+    owner: &str,
+) -> Result<Mirrored, Failure> {
+    // Only the owner's directory ([`wxpay_settings::OWNER_FILE`]), claimed if new.
+    wxpay_settings::claim_dir(dir, owner)?;
+    mirror_files(dir, listed)
+        .map_err(|e| Failure::error(format!("cannot write {}: {e}", dir.display())))
+}
+
+fn mirror_files(dir: &Path, listed: &[PlatformCertificate]) -> std::io::Result<Mirrored> {
     let mut done = Mirrored::default();
     for certificate in listed {
         done.written.push(write_atomically(dir, certificate)?);
@@ -117,11 +136,15 @@ pub(crate) struct KeptCertificates {
     pub(crate) store: PlatformCertificates,
     pub(crate) dir: Option<PathBuf>,
     pub(crate) refreshed_at: Option<Instant>,
+    /// Whose certificates: the directory is written only if it is theirs.
+    pub(crate) owner: String,
 }
 
-impl From<wxpay_settings::LoadedCertificates> for KeptCertificates {
-    fn from(loaded: wxpay_settings::LoadedCertificates) -> Self {
-        KeptCertificates { store: loaded.store, dir: loaded.dir, refreshed_at: loaded.refreshed_at }
+impl KeptCertificates {
+    /// The certificates the library loaded, kept for `owner` ([`wxpay_settings::certificate_owner`]).
+    pub(crate) fn new(loaded: wxpay_settings::LoadedCertificates, owner: String) -> Self {
+        let (store, dir, refreshed_at) = (loaded.store, loaded.dir, loaded.refreshed_at);
+        KeptCertificates { store, dir, refreshed_at, owner }
     }
 }
 
@@ -134,8 +157,8 @@ impl KeptCertificates {
         if session.certificates_refreshed_at() == self.refreshed_at {
             return;
         }
-        if let Err(e) = mirror(dir, &self.store.certificates()) {
-            note!("wxpay: cannot write the certificates to {}: {e}", dir.display());
+        if let Err(e) = mirror(dir, &self.store.certificates(), &self.owner) {
+            note!("wxpay: the certificates are not written back: {}", e.message);
         }
     }
 }
