@@ -473,6 +473,30 @@ fn stop(child: &mut std::process::Child) {
 }
 
 #[test]
+fn the_readme_walkthrough_finds_the_wxpay_the_first_command_built() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    // The first command builds target/release/wxpay; the walkthrough's shell must find it.
+    let first = readme.split("```sh").nth(1).unwrap();
+    assert!(first.contains("cargo run --release -p wxpay-cli -- demo"), "{first}");
+    let block = readme.split("<!-- sandbox-walkthrough").nth(1).expect("the README's walkthrough");
+    let block = block.split("```sh").nth(1).unwrap().split("```").next().unwrap();
+    let setup: Vec<&str> = block.lines().take_while(|l| !l.starts_with("wxpay ")).collect();
+    let script = format!("{}\nprintf %s \"$PATH\"", setup.join("\n"));
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(&root)
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let path = String::from_utf8(out.stdout).unwrap();
+    let release = root.join("target/release");
+    assert_eq!(path.split(':').next(), Some(release.to_str().unwrap()), "{block}");
+}
+
+#[test]
 fn a_newcomer_sources_the_sandbox_and_every_readme_close_line_succeeds() {
     // A key directory with a space in it: the exports must be quoted.
     let top = tempfile::tempdir().unwrap();
