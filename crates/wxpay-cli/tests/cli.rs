@@ -1366,6 +1366,60 @@ fn the_sandbox_subcommands_drive_a_running_sandbox() {
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
 }
 
+/// `wxpay sandbox order add|show` say whose order it is, take `--api v2` as `wxpay close`
+/// does (the APIv2 merchant, `WXPAY_MCH_ID`), and refuse a number the clients would refuse.
+#[test]
+fn sandbox_orders_name_their_merchant_and_follow_the_api_generation() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let url = sandbox.base_url().to_owned();
+    let run = |args: &[&str]| {
+        let out = wxpay()
+            .arg("sandbox")
+            .args(args)
+            .env("WXPAY_BASE_URL", &url)
+            .env("WXPAY_MCHID", "1900000001")
+            .env("WXPAY_MCH_ID", "1900000002")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), format!("{stdout}{stderr}"))
+    };
+    let (code, all) = run(&["order", "add", "nc-v2-1", "--api", "v2"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("merchant 1900000002"), "{all}");
+    assert!(sandbox.state().order(&OrderKey::new("1900000002", "nc-v2-1")).is_some());
+    let (code, all) = run(&["order", "show", "nc-v2-1", "--api", "v2"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("merchant 1900000002"), "{all}");
+    // APIv3 by default, as `wxpay close`; the sub-merchant is named too.
+    let (code, all) = run(&["order", "add", "nc-v3-1"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("merchant 1900000001"), "{all}");
+    let (code, all) =
+        run(&["order", "add", "nc-v3-2", "--mchid", "1900000100", "--sub-mchid", "1900000109"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(
+        all.contains("merchant 1900000100") && all.contains("sub-merchant 1900000109"),
+        "{all}"
+    );
+    // A number the clients would refuse to close: refused here, in the same words.
+    for (api, no) in [("v3", "abc12"), ("v3", "bad order"), ("v2", "bad order")] {
+        let (code, all) = run(&["order", "add", no, "--api", api]);
+        assert_eq!(code, Some(2), "{api} {no}: {all}");
+        let close = wxpay().args(["close", "--sandbox", "--api", api, no]).output().unwrap();
+        assert_eq!(close.status.code(), Some(2), "{:?}", text(&close));
+        // (`wxpay close --sandbox` first notes where it sends.)
+        assert_eq!(
+            Some(all.as_str()),
+            text(&close).1.lines().last().map(|l| format!("{l}\n")).as_deref(),
+            "{api} {no}"
+        );
+    }
+    // Five characters are enough for APIv2.
+    let (code, all) = run(&["order", "add", "abc12", "--api", "v2"]);
+    assert_eq!(code, Some(0), "{all}");
+}
+
 #[test]
 fn check_names_the_key_mode_and_a_wrong_key_without_touching_an_order() {
     use wxpay_sandbox::KeyMode;
