@@ -535,6 +535,13 @@ fn a_newcomer_sources_the_sandbox_and_every_readme_close_line_succeeds() {
     assert_eq!(out.status.code(), Some(2), "a --base-url flag does conflict: {:?}", text(&out));
     stop(&mut child);
     assert!(keys.join("apiclient_key.pem").exists(), "--key-dir is kept");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for secret in ["apiclient_key.pem", "api_v2_key.txt", "api_v3_key.txt"] {
+            let mode = std::fs::metadata(keys.join(secret)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{secret} is for its owner only");
+        }
+    }
 
     // Without --key-dir: a private temporary directory, removed on Ctrl-C.
     let (mut child, banner) = start_sandbox_command(&[]);
