@@ -590,6 +590,30 @@ fn a_refused_primary_fails_over_to_the_backup() {
     assert!(!err.was_sent(), "{err}");
 }
 
+#[test]
+fn a_host_that_does_not_resolve_is_not_sent_by_either_client_and_says_why() {
+    // `.invalid` never resolves (RFC 6761): the lookup fails on this machine, nothing goes out.
+    let base = "https://wxpay-test.invalid:1";
+    for blocking in [true, false] {
+        let config = ClientConfig::builder()
+            .base_url(base)
+            .retry(quick_retries())
+            .v3(v3_credentials(V3_MCH, AnswerMode::PublicKey))
+            .build()
+            .unwrap();
+        let op = Op::V3(CloseOrderV3::new("unresolved-1"));
+        let err = close_with(blocking, config, &op).unwrap_err();
+        let what = format!("blocking={blocking}: {}", error_chain(&err));
+        assert_eq!(error_summary(&err), "not_sent:transport:Connect@3", "{what}");
+        assert!(!err.was_sent(), "{what}");
+        assert!(err.to_string().contains("could not connect"), "{what}");
+        // The cause says it was the name lookup (reqwest: "dns error"; std: "failed to lookup
+        // address information").
+        let chain = error_chain(&err);
+        assert!(chain.contains("dns error") || chain.contains("lookup address"), "{what}");
+    }
+}
+
 fn tls_sandbox() -> SandboxThread {
     let sandbox = SandboxThread::start(SandboxConfig { tls: true, ..SandboxConfig::default() });
     let sandbox = sandbox.unwrap();

@@ -9,10 +9,33 @@
 //! a tokio runtime.
 //!
 //! Everything a caller needs is re-exported here (`pub use wxpay_core::*`, below): one
-//! dependency is enough. The core's items are documented on [`wxpay_core`]'s pages, whose
+//! dependency is enough (plus tokio for the runtime). The core's items are documented on [`wxpay_core`]'s pages, whose
 //! examples name `wxpay_core`; in a program that depends on this crate, write
 //! `wxpay_async::` instead. Every example on this crate's pages builds with this crate
 //! alone.
+//!
+//! The client needs a tokio runtime with IO and timers enabled: polled by any other
+//! executor (`futures::executor::block_on`, a hand-written one) its first `.await` panics
+//! with "there is no reactor running". A program's `Cargo.toml`:
+//!
+//! ```toml
+//! [dependencies]
+//! wxpay-async = "0.1"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] } # or "rt" for one thread
+//! ```
+//!
+//! and its `main` (not built with the examples below, which depend on this crate alone):
+//!
+//! ```ignore
+//! #[tokio::main] // or #[tokio::main(flavor = "current_thread")] with the "rt" feature
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let settings = wxpay_async::settings::Settings::from_env()?;
+//!     let client = wxpay_async::Client::new(settings.client_config()?)?;
+//!     let outcome = client.close(wxpay_async::v3::CloseOrderV3::new("1217752501201407033233368018")).await?;
+//!     println!("{outcome:?}");
+//!     Ok(())
+//! }
+//! ```
 //!
 //! An APIv3 close, the keys read from the files the merchant platform gives:
 //!

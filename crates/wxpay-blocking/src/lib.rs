@@ -332,10 +332,27 @@ fn kind(e: &ureq::Error) -> TransportErrorKind {
         E::Timeout(_) => TransportErrorKind::Timeout,
         E::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
         E::Io(io) if io.kind() == io::ErrorKind::ConnectionRefused => TransportErrorKind::Connect,
+        E::Io(io) if is_name_lookup_failure(io) => TransportErrorKind::Connect,
         E::Io(io) if io.kind() == io::ErrorKind::TimedOut => TransportErrorKind::Timeout,
         E::Io(_) | E::Protocol(_) | E::BodyStalled => TransportErrorKind::Io,
         _ => TransportErrorKind::Other,
     }
+}
+
+/// Whether `io` is the standard library's failed name lookup (`getaddrinfo`), which ureq
+/// passes on as [`ureq::Error::Io`] before connecting: nothing was sent.
+///
+/// std says so only in the message on Unix (its kind is not public), and with the
+/// resolver's own error codes on Windows. Anything else, including a lookup failure worded
+/// otherwise by a future std, stays [`TransportErrorKind::Io`]: possibly sent, never the
+/// other way round.
+fn is_name_lookup_failure(io: &io::Error) -> bool {
+    // WSAHOST_NOT_FOUND, WSATRY_AGAIN, WSANO_RECOVERY, WSANO_DATA: raised only by lookups.
+    if cfg!(windows) && matches!(io.raw_os_error(), Some(11001..=11004)) {
+        return true;
+    }
+    io.raw_os_error().is_none()
+        && io.to_string().starts_with("failed to lookup address information")
 }
 
 /// rustls with the built-in Mozilla roots, or only the configured ones.
@@ -348,4 +365,19 @@ fn tls_config(roots: Option<&[Vec<u8>]>) -> ureq::tls::TlsConfig {
         None => RootCerts::WebPki,
     };
     TlsConfig::builder().root_certs(roots).build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_failed_name_lookup_among_io_errors_counts_as_not_sent() {
+        let lookup =
+            io::Error::other("failed to lookup address information: Name or service not known");
+        assert_eq!(kind(&ureq::Error::Io(lookup)), TransportErrorKind::Connect);
+        let broken = io::Error::other("connection reset by peer");
+        assert_eq!(kind(&ureq::Error::Io(broken)), TransportErrorKind::Io);
+        assert_eq!(kind(&ureq::Error::HostNotFound), TransportErrorKind::Connect);
+    }
 }

@@ -473,6 +473,30 @@ fn stop(child: &mut std::process::Child) {
 }
 
 #[test]
+fn the_readme_walkthrough_finds_the_wxpay_the_first_command_built() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    // The first command builds target/release/wxpay; the walkthrough's shell must find it.
+    let first = readme.split("```sh").nth(1).unwrap();
+    assert!(first.contains("cargo run --release -p wxpay-cli -- demo"), "{first}");
+    let block = readme.split("<!-- sandbox-walkthrough").nth(1).expect("the README's walkthrough");
+    let block = block.split("```sh").nth(1).unwrap().split("```").next().unwrap();
+    let setup: Vec<&str> = block.lines().take_while(|l| !l.starts_with("wxpay ")).collect();
+    let script = format!("{}\nprintf %s \"$PATH\"", setup.join("\n"));
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(&root)
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let path = String::from_utf8(out.stdout).unwrap();
+    let release = root.join("target/release");
+    assert_eq!(path.split(':').next(), Some(release.to_str().unwrap()), "{block}");
+}
+
+#[test]
 fn a_newcomer_sources_the_sandbox_and_every_readme_close_line_succeeds() {
     // A key directory with a space in it: the exports must be quoted.
     let top = tempfile::tempdir().unwrap();
@@ -511,6 +535,13 @@ fn a_newcomer_sources_the_sandbox_and_every_readme_close_line_succeeds() {
     assert_eq!(out.status.code(), Some(2), "a --base-url flag does conflict: {:?}", text(&out));
     stop(&mut child);
     assert!(keys.join("apiclient_key.pem").exists(), "--key-dir is kept");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for secret in ["apiclient_key.pem", "api_v2_key.txt", "api_v3_key.txt"] {
+            let mode = std::fs::metadata(keys.join(secret)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{secret} is for its owner only");
+        }
+    }
 
     // Without --key-dir: a private temporary directory, removed on Ctrl-C.
     let (mut child, banner) = start_sandbox_command(&[]);
@@ -1345,6 +1376,60 @@ fn the_sandbox_subcommands_drive_a_running_sandbox() {
     // No sandbox there: said so, exit 1.
     let out = wxpay().args(["sandbox", "list", "--url", "http://127.0.0.1:9"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+}
+
+/// `wxpay sandbox order add|show` say whose order it is, take `--api v2` as `wxpay close`
+/// does (the APIv2 merchant, `WXPAY_MCH_ID`), and refuse a number the clients would refuse.
+#[test]
+fn sandbox_orders_name_their_merchant_and_follow_the_api_generation() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let url = sandbox.base_url().to_owned();
+    let run = |args: &[&str]| {
+        let out = wxpay()
+            .arg("sandbox")
+            .args(args)
+            .env("WXPAY_BASE_URL", &url)
+            .env("WXPAY_MCHID", "1900000001")
+            .env("WXPAY_MCH_ID", "1900000002")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), format!("{stdout}{stderr}"))
+    };
+    let (code, all) = run(&["order", "add", "nc-v2-1", "--api", "v2"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("merchant 1900000002"), "{all}");
+    assert!(sandbox.state().order(&OrderKey::new("1900000002", "nc-v2-1")).is_some());
+    let (code, all) = run(&["order", "show", "nc-v2-1", "--api", "v2"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("merchant 1900000002"), "{all}");
+    // APIv3 by default, as `wxpay close`; the sub-merchant is named too.
+    let (code, all) = run(&["order", "add", "nc-v3-1"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("merchant 1900000001"), "{all}");
+    let (code, all) =
+        run(&["order", "add", "nc-v3-2", "--mchid", "1900000100", "--sub-mchid", "1900000109"]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(
+        all.contains("merchant 1900000100") && all.contains("sub-merchant 1900000109"),
+        "{all}"
+    );
+    // A number the clients would refuse to close: refused here, in the same words.
+    for (api, no) in [("v3", "abc12"), ("v3", "bad order"), ("v2", "bad order")] {
+        let (code, all) = run(&["order", "add", no, "--api", api]);
+        assert_eq!(code, Some(2), "{api} {no}: {all}");
+        let close = wxpay().args(["close", "--sandbox", "--api", api, no]).output().unwrap();
+        assert_eq!(close.status.code(), Some(2), "{:?}", text(&close));
+        // (`wxpay close --sandbox` first notes where it sends.)
+        assert_eq!(
+            Some(all.as_str()),
+            text(&close).1.lines().last().map(|l| format!("{l}\n")).as_deref(),
+            "{api} {no}"
+        );
+    }
+    // Five characters are enough for APIv2.
+    let (code, all) = run(&["order", "add", "abc12", "--api", "v2"]);
+    assert_eq!(code, Some(0), "{all}");
 }
 
 #[test]

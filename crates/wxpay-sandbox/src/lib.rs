@@ -41,9 +41,10 @@
 //! | `GET /v3/global/transactions/out-trade-no/{no}?mchid=` or `?sp_mchid=&sub_mchid=` (and `/id/{transaction_id}`) | APIv3 cross-border query |
 //! | `/__sandbox/…` | the control API (below) |
 //!
-//! Each endpoint is a [`Route`] (`v2`, `v3_direct`, …, `v2_query`, `v3_query`,
-//! `v3_id_query`, `v3_partner_query`, `v3_partner_id_query`, `v3_combined_query`,
-//! `v3_global_query`, `v3_global_id_query`) that faults can be scoped to.
+//! Each endpoint is a [`CallKind`](::wxpay_core::CallKind), re-exported here as `Route`
+//! (`v2`, `v3_direct`, …, `v2_query`, `v3_query`, `v3_id_query`, `v3_partner_query`,
+//! `v3_partner_id_query`, `v3_combined_query`, `v3_global_query`, `v3_global_id_query`),
+//! that faults can be scoped to.
 //!
 //! # Orders
 //!
@@ -193,7 +194,7 @@
 //! - `POST /__sandbox/orders/combined` `{"combine_mchid", "combine_out_trade_no", "combine_appid"?, "sub_orders": [{"mchid", "sub_mchid"?, "out_trade_no"}]}`:
 //!   records a combined order of existing orders, for the combined query;
 //! - `POST /__sandbox/faults` `{"fault", "endpoint"?, "out_trade_no"?, "times"?: n, "delay_ms"?: n, "status"?: n, "paying_secs"?: n}`,
-//!   `endpoint` one of the [`Route`] names above. `out_trade_no` scopes a fault to the order
+//!   `endpoint` one of the [`CallKind`](::wxpay_core::CallKind) names above. `out_trade_no` scopes a fault to the order
 //!   number the request names: the one in the path (for the by-id routes, the
 //!   `transaction_id` in the path), or in an APIv2 body (a query's `out_trade_no`, else its
 //!   `transaction_id`). The faults of [`Fault`] by name ([`Fault::NAMES`]; `delay` takes

@@ -383,7 +383,8 @@ impl Credentials {
     /// as flags (`--mch-id "$WXPAY_SANDBOX_V2_SP_MCH_ID"` …): the APIv2 service provider's
     /// `appid`, `mch_id` and sub-merchant, the APIv3 service provider and its sub-merchant,
     /// and the merchant of a combined order's second sub-order (`WXPAY_SANDBOX_V3_SUB_ORDER_MCHID`),
-    /// every id of one role only. Key material stays in the files.
+    /// every id of one role only. Key material stays in the files; on Unix the private key
+    /// and the API keys are readable by their owner only (0600).
     /// The WeChat Pay keys are those of a `both` merchant (the public key and the first
     /// platform certificate); a running sandbox's [`SandboxCredentials::write_key_files`]
     /// follows the direct merchant's key mode.
@@ -427,11 +428,11 @@ impl Credentials {
             ("WXPAY_BASE_URL", self.base_url.clone()),
             ("WXPAY_APPID", V2_MERCHANTS[0].appid.to_owned()),
             ("WXPAY_MCH_ID", V2_MERCHANTS[0].mch_id.to_owned()),
-            ("WXPAY_API_V2_KEY_FILE", file("api_v2_key.txt", API_V2_KEY)?),
-            ("WXPAY_API_V3_KEY_FILE", file("api_v3_key.txt", API_V3_KEY)?),
+            ("WXPAY_API_V2_KEY_FILE", secret_file(dir, "api_v2_key.txt", API_V2_KEY)?),
+            ("WXPAY_API_V3_KEY_FILE", secret_file(dir, "api_v3_key.txt", API_V3_KEY)?),
             ("WXPAY_MCHID", V3_MERCHANTS[0].mchid.to_owned()),
             ("WXPAY_SERIAL_NO", MERCHANT_SERIAL_NO.to_owned()),
-            ("WXPAY_PRIVATE_KEY_FILE", file("apiclient_key.pem", MERCHANT_KEY_PEM)?),
+            ("WXPAY_PRIVATE_KEY_FILE", secret_file(dir, "apiclient_key.pem", MERCHANT_KEY_PEM)?),
         ];
         if keys.has_public_key() {
             vars.push(("WXPAY_PUBLIC_KEY_ID", WECHATPAY_PUBLIC_KEY_ID.to_owned()));
@@ -533,4 +534,23 @@ impl std::ops::Deref for SandboxCredentials {
     fn deref(&self) -> &Credentials {
         &self.credentials
     }
+}
+
+/// Writes a secret (a private key, an API key) to `dir/name`, readable and writable by its
+/// owner only on Unix (0600, also when the file was there before, its mode set before the
+/// secret is written), and returns its path.
+fn secret_file(dir: &Path, name: &str, content: &str) -> std::io::Result<String> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let path = dir.join(name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(content.as_bytes())?;
+    Ok(path.display().to_string())
 }

@@ -467,3 +467,25 @@ fn creds_names_without_sandbox() -> Vec<&'static str> {
     assert!(var(&only_pk, "WXPAY_PLATFORM_CERT_FILE").is_none());
     names(&vars)
 }
+
+/// The private key and the API keys are written for their owner only (0600), even over files
+/// an earlier run left readable; public keys and certificates need no such care.
+#[cfg(unix)]
+#[test]
+fn secret_key_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("wxpay-sandbox-keys-mode-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let stale = dir.join("api_v3_key.txt");
+    std::fs::write(&stale, "old").unwrap();
+    std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let vars = creds().write_key_files(&dir).unwrap();
+    for name in ["WXPAY_PRIVATE_KEY_FILE", "WXPAY_API_V2_KEY_FILE", "WXPAY_API_V3_KEY_FILE"] {
+        let path = var(&vars, name).unwrap();
+        let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name}: {path} is {mode:o}");
+    }
+    assert_ne!(std::fs::read_to_string(&stale).unwrap(), "old");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::Failure;
+use crate::commands::close::Api;
 use crate::ops::sandbox::ServeOptions;
 
 /// The options of `wxpay sandbox`.
@@ -116,12 +117,60 @@ pub(crate) enum OrderAction {
 /// Whose order.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Owner {
-    /// The merchant (`mch_id` for APIv2); `WXPAY_MCHID` by default.
-    #[arg(long, env = "WXPAY_MCHID")]
-    mchid: String,
+    /// Which API generation's merchant, as `wxpay close --api`: `v3` (`WXPAY_MCHID`) or
+    /// `v2` (`WXPAY_MCH_ID`).
+    #[arg(long, value_enum, default_value = "v3")]
+    api: Api,
+    /// The merchant (APIv3 `mchid`, APIv2 `mch_id`); by default `WXPAY_MCHID`, or with
+    /// `--api v2` `WXPAY_MCH_ID`.
+    #[arg(long, visible_alias = "mch-id", value_name = "ID")]
+    mchid: Option<String>,
     /// The sub-merchant, for a service provider's order.
-    #[arg(long)]
+    #[arg(long, visible_alias = "sub-mch-id", value_name = "ID")]
     sub_mchid: Option<String>,
+}
+
+impl Owner {
+    /// The merchant, from `--mchid` or the generation's variable.
+    fn mchid(&self) -> Result<String, Failure> {
+        let var = match self.api {
+            Api::V2 => "WXPAY_MCH_ID",
+            Api::V3 => "WXPAY_MCHID",
+        };
+        match &self.mchid {
+            Some(id) => Ok(id.clone()),
+            None => std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| Failure::usage(format!("whose order? give --mchid or set {var}"))),
+        }
+    }
+
+    /// Refuses an order number the clients would refuse to close, in their words.
+    fn check(&self, out_trade_no: &str) -> Result<(), Failure> {
+        let checked = match self.api {
+            Api::V2 => wxpay_core::v2::CloseOrderV2::new(out_trade_no).validate(0),
+            Api::V3 => wxpay_core::v3::CloseOrderV3::new(out_trade_no).validate(0),
+        };
+        checked.map_err(|e| Failure::usage(crate::ops::close::invalid(&e)))
+    }
+
+    /// Says whose order it is (on stderr: stdout is the sandbox's answer).
+    fn say_whose(&self, out_trade_no: &str, mchid: &str) {
+        let generation = match self.api {
+            Api::V2 => "APIv2",
+            Api::V3 => "APIv3",
+        };
+        let sub = match &self.sub_mchid {
+            Some(sub) => format!(", sub-merchant {}", crate::escape::line(sub)),
+            None => String::new(),
+        };
+        note!(
+            "order {} of {generation} merchant {}{sub}",
+            crate::escape::line(out_trade_no),
+            crate::escape::line(mchid)
+        );
+    }
 }
 
 /// Where the sandbox is.
@@ -154,8 +203,11 @@ fn control_request(control: Control) -> Result<u8, Failure> {
     };
     let (method, url, path, body) = match control {
         Control::Order(OrderAction::Add { out_trade_no, owner, state, transaction_id, at }) => {
+            owner.check(&out_trade_no)?;
+            let mchid = owner.mchid()?;
+            owner.say_whose(&out_trade_no, &mchid);
             let mut m = Map::new();
-            put(&mut m, "mchid", Some(json!(owner.mchid)));
+            put(&mut m, "mchid", Some(json!(mchid)));
             put(&mut m, "sub_mchid", owner.sub_mchid.map(Value::from));
             put(&mut m, "out_trade_no", Some(json!(out_trade_no)));
             put(&mut m, "state", state.map(Value::from));
@@ -163,7 +215,9 @@ fn control_request(control: Control) -> Result<u8, Failure> {
             ("POST", at.url, "orders".to_owned(), Some(Value::Object(m)))
         }
         Control::Order(OrderAction::Show { out_trade_no, owner, at }) => {
-            let mut path = format!("orders?mchid={}&out_trade_no={}", owner.mchid, out_trade_no);
+            let mchid = owner.mchid()?;
+            owner.say_whose(&out_trade_no, &mchid);
+            let mut path = format!("orders?mchid={mchid}&out_trade_no={out_trade_no}");
             if let Some(sub) = owner.sub_mchid {
                 path.push_str(&format!("&sub_mchid={sub}"));
             }
