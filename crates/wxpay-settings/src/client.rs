@@ -342,6 +342,13 @@ impl Settings {
         {
             return Err(SettingsError::Endpoint { given: other.to_owned() });
         }
+        // Each URL checked by name, so that the error says which setting is wrong.
+        for (key, url) in [("base_url", &self.base_url), ("backup_url", &self.backup_url)] {
+            if let Some(url) = url {
+                wxpay_core::BaseUrl::parse(url)
+                    .map_err(|error| SettingsError::Setting { key, error })?;
+            }
+        }
         b = match (&self.base_url, self.endpoint.as_deref()) {
             (Some(url), _) => match &self.backup_url {
                 Some(backup) => b.base_urls(url, backup),

@@ -90,6 +90,15 @@ pub enum SettingsError {
         /// Whose were wanted.
         wanted: String,
     },
+    /// A setting's value is refused by the core (a base URL without `https://`, …): said
+    /// with the setting's flag, variable and config key.
+    #[error("{}: {error}", crate::client::describe(key))]
+    Setting {
+        /// The setting's config-file key.
+        key: &'static str,
+        /// Why.
+        error: wxpay_core::InvalidInput,
+    },
     /// A config file's path setting is empty (joined to the file's directory, it would name
     /// the directory itself).
     #[error("{}: `{key}` is empty", file.display())]

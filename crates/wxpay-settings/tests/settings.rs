@@ -302,3 +302,15 @@ fn an_unknown_endpoint_is_refused_with_a_base_url_too() {
     let e = Settings::from_vars(vars).unwrap().client_config().unwrap_err();
     assert!(matches!(&e, SettingsError::Endpoint { given } if given == "china"), "{e}");
 }
+
+#[test]
+fn a_bad_base_url_is_named_as_the_setting_it_is() {
+    let sandbox = SandboxThread::start(Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let vars = exported(&sandbox, dir.path()).into_iter().map(|(k, v)| {
+        if k == "WXPAY_BASE_URL" { (k, "127.0.0.1:38080".to_owned()) } else { (k, v) }
+    });
+    let e = Settings::from_vars(vars).unwrap().client_config().unwrap_err();
+    assert!(matches!(e, SettingsError::Setting { key: "base_url", .. }), "{e}");
+    assert!(e.to_string().starts_with("--base-url (WXPAY_BASE_URL"), "{e}");
+}
