@@ -786,7 +786,7 @@ fn certificates_are_downloaded_written_and_kept_current_for_close() {
     assert!(text(&out).0.contains("no key held for serial"), "{:?}", text(&out));
     // No APIv3 key: a clear refusal.
     let out = wxpay()
-        .args(["certificates"])
+        .args(["certificates", "--out", certs.to_str().unwrap()])
         .envs(env.iter().filter(|(k, _)| k != "WXPAY_API_V3_KEY_FILE").cloned())
         .output()
         .unwrap();

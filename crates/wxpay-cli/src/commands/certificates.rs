@@ -8,8 +8,10 @@ use crate::{Failure, ops};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct CertificatesArgs {
-    /// Where to write the certificates, `<SERIAL>.pem` each (written whole or not at all).
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    /// Where to write the certificates, `<SERIAL>.pem` each (written whole or not at all);
+    /// the directory is this merchant's from then on (`.wxpay-owner`). Required: the working
+    /// directory is often the merchant's key directory.
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// The cross-border list (`GET /v3/global/certificates`, at the Hong Kong host).
     #[arg(long)]

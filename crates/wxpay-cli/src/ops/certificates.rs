@@ -91,9 +91,9 @@ pub(crate) struct Mirrored {
 }
 
 /// Makes `dir` hold exactly `listed`, a verified list: each certificate written to
-/// `<SERIAL>.pem` atomically, then every other `*.pem` that is a platform certificate removed
-/// (a close trusts every certificate in the directory: a retired one must go). Files that
-/// are not certificates are left alone.
+/// `<SERIAL>.pem` atomically, then every other `<SERIAL>.pem` (a file named by its own
+/// certificate's serial, as wxpay writes them) removed (a close trusts every certificate in
+/// the directory: a retired one must go). Other files are left alone.
 pub(crate) fn mirror(
     dir: &Path,
     listed: &[PlatformCertificate],
@@ -119,6 +119,13 @@ fn mirror_files(dir: &Path, listed: &[PlatformCertificate]) -> std::io::Result<M
             .ok()
             .and_then(|pem| PlatformCertificate::from_pem(pem).ok());
         let Some(held) = held else { continue };
+        // Only a file of wxpay's own making (`<SERIAL>.pem`, named by the certificate's own
+        // serial) is removed: the merchant's `apiclient_cert.pem`, or any certificate put
+        // there under another name, is left alone.
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        if !stem.eq_ignore_ascii_case(held.serial()) {
+            continue;
+        }
         if !listed.iter().any(|c| c.serial().eq_ignore_ascii_case(held.serial())) {
             std::fs::remove_file(&path)?;
             done.removed.push(path);

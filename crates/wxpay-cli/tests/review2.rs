@@ -1,0 +1,170 @@
+//! Review 2: attacks on review 1's fixes through the command, each kept as a test: of the
+//! fixed behaviour where it was fixed, of today's behaviour (its comment says so) where not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use wxpay_sandbox::{Fault, FaultRule, OrderKey, OrderState, Route, SandboxConfig, SandboxThread};
+
+mod common;
+use common::*;
+
+fn without(env: &[(String, String)], names: &[&str]) -> Vec<(String, String)> {
+    env.iter().filter(|(k, _)| !names.contains(&k.as_str())).cloned().collect()
+}
+
+/// R2-2. A flag does not win over a variable of the same group: with WXPAY_BASE_URL in the
+/// environment (a shell that sourced `wxpay sandbox`), `--endpoint hongkong` is ignored and
+/// the close goes to the environment's base URL (only the "not WeChat Pay" note says so).
+#[test]
+fn an_endpoint_flag_is_ignored_under_wxpay_base_url() {
+    let sandbox =
+        SandboxThread::start(SandboxConfig { min_close_delay_secs: 0, ..SandboxConfig::default() })
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    sandbox.state().put_order(OrderKey::new("1900000001", "r2-endpoint-1"), OrderState::Unpaid);
+    let out = wxpay()
+        .args(["close", "--api", "v3", "--endpoint", "hongkong", "r2-endpoint-1"])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let order = sandbox.state().order(&OrderKey::new("1900000001", "r2-endpoint-1")).unwrap();
+    assert_eq!(order.state, OrderState::Closed, "closed at the sandbox, not at Hong Kong");
+}
+
+/// R2-7. `wxpay check`'s clock line from replayed answers: this machine 600 s behind
+/// WeChat Pay (whose requests it would refuse), and an in-path replayer answering with
+/// genuine answers signed 600 s ago (modelled by the sandbox's clock offset, no request
+/// window, and its stale-timestamp fault: a genuine signature over an old time). Every
+/// answer verifies and check says "clock: ok: within 0 s", exit 0. The note "a replayed
+/// answer would show an older time" is true, but an older time hides a clock that is behind.
+#[test]
+fn check_s_clock_ok_hides_a_clock_600_s_behind_from_replays() {
+    let sandbox = SandboxThread::start(SandboxConfig {
+        clock_offset_secs: 600,
+        request_window_secs: None,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    sandbox.state().add_fault(FaultRule::always(Fault::StaleTimestamp));
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    eprintln!("{stdout}{stderr}");
+    let line = stdout.lines().find(|l| l.starts_with("clock:")).unwrap_or_default();
+    assert!(line.starts_with("clock: ok: within 0 s"), "{line}");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// R2-7b. Only the query's answer replayed: the certificate list's fresh answer says the
+/// clock is 600 s off (refused as out of the window), the replayed query's verifies at "0 s";
+/// the clock line takes the verified one and drops the contradicting evidence.
+#[test]
+fn check_s_clock_ok_ignores_a_fresh_answer_600_s_ahead() {
+    let sandbox = SandboxThread::start(SandboxConfig {
+        clock_offset_secs: 600,
+        request_window_secs: None,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    sandbox.state().add_fault(FaultRule::always(Fault::StaleTimestamp).on(Route::V3Query));
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    eprintln!("{stdout}{stderr}");
+    let line = stdout.lines().find(|l| l.starts_with("clock:")).unwrap_or_default();
+    assert!(line.starts_with("clock: ok: within 0 s"), "{line}");
+}
+
+/// R2-8. With the public key and the APIv3 key but no certificate file or directory, the
+/// only verifier is the public key, and requests name it (`Wechatpay-Serial: PUB_KEY_ID_…`),
+/// so a `both` merchant's certificate list answer is signed with the public key. Check says
+/// "this answer is signed with a certificate": not so.
+#[test]
+fn check_says_signed_with_a_certificate_when_no_certificate_could_verify() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = without(&env_for(&sandbox, dir.path()), &["WXPAY_PLATFORM_CERT_FILE"]);
+    let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    eprintln!("{stdout}{stderr}");
+    assert!(stdout.contains("this answer is signed with a certificate"), "{stdout}");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// R2-6 (legitimate setup refused). The README's walkthrough (`wxpay certificates --out
+/// certs/` against the sandbox, then `wxpay close --platform-cert-dir certs/`), run again
+/// after the sandbox restarted: `wxpay sandbox` picks a free port by default, so the same
+/// test merchant with the same fixed test certificates is "another" owner; the directory is
+/// refused to verify with and to download into (no way to re-claim it but deleting it).
+#[test]
+fn a_restarted_sandbox_s_own_certificate_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let first = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let env = without(&env_for(&first, &dir.path().join("k1")), &["WXPAY_PLATFORM_CERT_FILE"]);
+    let out = wxpay()
+        .args(["certificates", "--out"])
+        .arg(&certs)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    drop(first);
+    let second = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let env = without(&env_for(&second, &dir.path().join("k2")), &["WXPAY_PLATFORM_CERT_FILE"]);
+    let out = wxpay()
+        .args(["certificates", "--out"])
+        .arg(&certs)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    eprintln!("{stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("holds the platform certificates of"), "{stderr}");
+}
+
+/// R2-9. `wxpay certificates` wrote to `--out .` by default and the mirror removed every
+/// `*.pem` that parsed as a certificate and was not listed: run in the merchant's key
+/// directory, it deleted the merchant's own API certificate. `--out` is required now, and only
+/// files of wxpay's own making (`<SERIAL>.pem`, named by their own serial) are removed.
+#[test]
+fn certificates_leave_the_merchant_s_own_api_certificate_alone() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, &dir.path().join("keys"));
+    let home = dir.path().join("merchant");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::write(home.join("apiclient_cert.pem"), wxpay_sandbox::merchants::MERCHANT_CERT_PEM)
+        .unwrap();
+    let out =
+        wxpay().arg("certificates").current_dir(&home).envs(env.iter().cloned()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "--out is required: {:?}", text(&out));
+    assert!(text(&out).1.contains("--out"), "{:?}", text(&out));
+    let out = wxpay()
+        .args(["certificates", "--out", "."])
+        .current_dir(&home)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(!stdout.contains("removed"), "{stdout}");
+    assert!(home.join("apiclient_cert.pem").exists());
+    // A retired certificate of wxpay's own making still goes.
+    let (retired, pem, _) = wxpay_sandbox::merchants::PLATFORM_CERTIFICATES[2];
+    std::fs::write(home.join(format!("{retired}.pem")), pem).unwrap();
+    let out = wxpay()
+        .args(["certificates", "--out", "."])
+        .current_dir(&home)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(text(&out).0.contains(&format!("removed ./{retired}.pem")), "{:?}", text(&out));
+    assert!(home.join("apiclient_cert.pem").exists());
+}
