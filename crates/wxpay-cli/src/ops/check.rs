@@ -59,9 +59,18 @@ impl Clocks {
             say!("{line}");
             return good;
         };
+        // An answer refused for its time that shows a later time than every verified one:
+        // the verified ones may be replays (older) hiding a clock that is behind.
+        if let Some(later) =
+            self.unverified.iter().map(AnswerTime::skew_secs).max().filter(|u| *u > skew)
+        {
+            say!(
+                "clock: not checked: the verified answers show WeChat Pay's clock {skew} s from this machine's, but an answer refused for its time shows it {later} s ahead: verified answers may be replays hiding a clock that is behind (set it: NTP)"
+            );
+            return false;
+        }
         let n = skew.unsigned_abs();
-        let shown =
-            "as WeChat Pay's signed answer times show (a replayed answer would show an older time)";
+        let shown = "as WeChat Pay's signed answer times show (a replayed answer shows an older time, so a replay can hide a clock that is behind)";
         let (good, line) = if n > window {
             (
                 false,
@@ -117,7 +126,7 @@ pub(crate) fn v3(
             // The list proves platform certificates; it is verified with a certificate, so it
             // says nothing of a public key the settings also give.
             let mode = if has_public_key {
-                "platform certificates (the public key given is checked next: this answer is signed with a certificate)"
+                "platform certificates (the public key given is checked next)"
             } else {
                 "platform certificates"
             };
