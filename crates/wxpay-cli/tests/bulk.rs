@@ -469,11 +469,9 @@ fn backup_url_takes_over_when_the_base_url_refuses() {
     let dead = format!("http://{}", refusing.local_addr().unwrap());
     drop(refusing);
     let sandbox_url = b.sandbox.base_url().to_owned();
-    let out = b
-        .command(&file, &["--base-url", &dead])
-        .env("WXPAY_BACKUP_URL", &sandbox_url)
-        .output()
-        .unwrap();
+    // Both as flags: a destination flag sets aside the environment's whole destination.
+    let out =
+        b.command(&file, &["--base-url", &dead, "--backup-url", &sandbox_url]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     for i in 0..3 {
         assert_eq!(b.state(&format!("bk-{i:05}")), Some((OrderState::Closed, 1)));

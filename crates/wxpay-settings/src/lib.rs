@@ -308,8 +308,8 @@ impl Settings {
     /// setting (a misspelt `WXPAY_BASE_ULR` would otherwise leave the destination at WeChat
     /// Pay itself), and a setting's variable that is set but empty (an empty
     /// `WXPAY_BASE_URL` likewise). wxpay's own other variables pass: the sandbox's exports
-    /// (`WXPAY_SANDBOX_*`) and its benchmarks' `WXPAY_BIN`. Variables without the prefix are
-    /// not looked at.
+    /// (`WXPAY_SANDBOX_*`) and its benchmarks' `WXPAY_BIN`. A `wxpay_*` variable in another
+    /// case is refused too (it is never read); variables without the prefix are not looked at.
     ///
     /// ```
     /// use wxpay_settings::{Settings, SettingsError};
@@ -331,11 +331,18 @@ impl Settings {
     {
         for (name, value) in vars {
             let name = name.as_ref().to_string_lossy();
-            if !name.starts_with("WXPAY_")
-                || name.starts_with("WXPAY_SANDBOX_")
-                || name == "WXPAY_BIN"
+            let upper = name.to_ascii_uppercase();
+            if !upper.starts_with("WXPAY_")
+                || upper.starts_with("WXPAY_SANDBOX_")
+                || upper == "WXPAY_BIN"
             {
                 continue;
+            }
+            // Another case is never read (on Unix): refused like a misspelling.
+            if upper != name {
+                let suggestion = ENV_VARS.iter().copied().find(|v| *v == upper);
+                let variable = name.into_owned();
+                return Err(SettingsError::UnknownVariable { variable, suggestion });
             }
             match Settings::KEYS.iter().find(|k| Settings::env_var(k) == name) {
                 Some(_) if value.as_ref().is_empty() => {

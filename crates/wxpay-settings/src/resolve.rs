@@ -44,6 +44,19 @@ impl Settings {
     /// # Errors
     /// Those of [`from_file`](Self::from_file).
     pub fn resolve(mut self) -> Result<Settings, SettingsError> {
+        // A flag of the destination group sets every other source's destination aside:
+        // `--endpoint hongkong` is not overruled by a variable's (or a file's) base URL.
+        let flag_destination = GROUPS[0].iter().any(|k| self.origin.flag(k));
+        if flag_destination {
+            let mut origin = self.origin.clone();
+            for (key, mut slot) in self.slots() {
+                if GROUPS[0].contains(&key) && !origin.flag(key) && origin.of(key).is_some() {
+                    slot.clear();
+                    origin.forget(key);
+                }
+            }
+            self.origin = origin;
+        }
         let Some(path) = self.config.clone() else { return Ok(self) };
         let mut file = Settings::from_file(&path)?;
         let given: Vec<&str> =
@@ -109,6 +122,13 @@ impl Settings {
                             slot.clear();
                         }
                     }
+                }
+            }
+        }
+        if flag_destination {
+            for (key, mut slot) in file.slots() {
+                if GROUPS[0].contains(&key) {
+                    slot.clear();
                 }
             }
         }

@@ -82,19 +82,17 @@ fn proxy_and_tls_roots_cross_destinations() {
     assert_eq!(s.destination(), "mainland");
 }
 
-/// R2-2. A flag of the destination group does not set the other source's destination group
-/// aside: `--endpoint mainland` (a flag, which "always wins") with a --config (or a
-/// WXPAY_BASE_URL) naming a base URL still sends to the base URL, since `base_url` beats
-/// `endpoint` whatever their sources. (The command shows it: see the CLI test.)
+/// R2-2. A flag of the destination group did not set the other sources' destination aside:
+/// `--endpoint mainland` with a --config (or a WXPAY_BASE_URL) naming a base URL still sent
+/// to the base URL. Fixed: the flag wins.
 #[test]
-fn an_endpoint_flag_loses_to_a_base_url_of_lower_precedence() {
+fn an_endpoint_flag_wins_over_a_base_url_of_lower_precedence() {
     let dir = tempfile::tempdir().unwrap();
     let dev = write(dir.path(), "dev.toml", "base_url = \"http://127.0.0.1:9\"\n");
     let s = with(&[("config", &dev, Source::Flag), ("endpoint", "mainland", Source::Flag)])
         .resolve()
         .unwrap();
-    assert_eq!(s.endpoint.as_deref(), Some("mainland"));
-    assert_eq!(s.destination(), "http://127.0.0.1:9", "the flag said mainland");
+    assert_eq!(s.destination(), "mainland", "the flag said mainland");
     // No file at all: the environment's base URL against the flag.
     let s = with(&[
         ("base_url", "http://127.0.0.1:9", Source::Env),
@@ -102,7 +100,8 @@ fn an_endpoint_flag_loses_to_a_base_url_of_lower_precedence() {
     ])
     .resolve()
     .unwrap();
-    assert_eq!(s.destination(), "http://127.0.0.1:9", "the flag said hongkong");
+    assert_eq!(s.destination(), "hongkong", "the flag said hongkong");
+    assert_eq!(s.base_url, None);
 }
 
 /// R2-3 (legitimate setup refused). One flag of a group makes a WXPAY_CONFIG file's whole
@@ -130,15 +129,18 @@ fn one_flag_drops_the_wxpay_config_file_s_whole_group_without_saying_so() {
     assert!(!e.contains("WXPAY_CONFIG"), "nothing says the file's were set aside: {e}");
 }
 
-/// R2-4. The variable check is case-sensitive: `wxpay_base_url` (or `Wxpay_Base_Url`) is
-/// not read (on Unix) and not refused, which is the very case the check exists for (the
-/// destination left at WeChat Pay itself).
+/// R2-4. The variable check was case-sensitive: `wxpay_base_url` was neither read (on Unix)
+/// nor refused, leaving the destination at WeChat Pay itself. Refused now.
 #[test]
-fn a_lower_case_variable_passes_the_check_and_is_not_read() {
-    Settings::check_vars([("wxpay_base_url", "http://127.0.0.1:8080")]).unwrap();
-    Settings::check_vars([("Wxpay_Base_Url", "http://127.0.0.1:8080")]).unwrap();
-    let s = Settings::from_vars([("wxpay_base_url", "http://127.0.0.1:8080")]).unwrap();
-    assert_eq!(s.destination(), "mainland");
+fn a_lower_case_variable_is_refused_as_a_misspelling() {
+    for name in ["wxpay_base_url", "Wxpay_Base_Url"] {
+        let e = Settings::check_vars([(name, "http://127.0.0.1:8080")]).unwrap_err();
+        assert!(
+            matches!(e, SettingsError::UnknownVariable { suggestion: Some("WXPAY_BASE_URL"), .. }),
+            "{e}"
+        );
+        assert!(Settings::from_vars([(name, "http://127.0.0.1:8080")]).is_err());
+    }
 }
 
 /// A certificate directory holding the sandbox's platform certificate, and APIv3 settings

@@ -23,7 +23,6 @@ fn from_vars_reads_each_setting_by_the_rule_and_nothing_else() {
         .map(|k| (Settings::env_var(k), format!("value-of-{k}")))
         .chain([
             ("WXPAY_SANDBOX_V3_KEY_MODE".to_owned(), "both".to_owned()),
-            ("wxpay_mch_id".to_owned(), "lower case is not the variable".to_owned()),
             ("HOME".to_owned(), "/root".to_owned()),
         ])
         .collect();
