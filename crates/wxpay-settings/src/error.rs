@@ -99,6 +99,18 @@ pub enum SettingsError {
         /// Why.
         error: wxpay_core::InvalidInput,
     },
+    /// A platform certificate directory holds certificates but names no owner
+    /// ([`OWNER_FILE`](crate::OWNER_FILE)): whose they are is unknown, so none is trusted.
+    #[error(
+        "{} holds platform certificates but does not say whose (no {}): run `wxpay certificates --out {}` with this merchant's settings (it checks them against WeChat Pay's list and claims the directory)",
+        dir.display(),
+        crate::OWNER_FILE,
+        dir.display()
+    )]
+    UnclaimedCertificates {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// A config file's path setting is empty (joined to the file's directory, it would name
     /// the directory itself).
     #[error("{}: `{key}` is empty", file.display())]

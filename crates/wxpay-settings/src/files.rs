@@ -126,35 +126,55 @@ pub fn certificate_owner(mchid: &str, destination: &str) -> String {
     format!("mchid {mchid}\ndestination {destination}\n")
 }
 
-/// Checks that certificate directory `dir` holds `owner`'s certificates: its
-/// [`OWNER_FILE`] names `owner`, or there is none yet.
+/// Checks that certificate directory `dir` holds `owner`'s certificates, before they are
+/// trusted: its [`OWNER_FILE`] names `owner`, or it has none and holds no `*.pem` yet (an
+/// unclaimed directory with certificates could hold anyone's: `wxpay certificates --out DIR`
+/// checks them against WeChat Pay's list and claims it, or [`claim_dir`] does).
 ///
 /// # Errors
-/// [`SettingsError::CertificatesOfAnother`] when it names another, [`SettingsError::Read`]
-/// when it cannot be read.
+/// [`SettingsError::CertificatesOfAnother`] when it names another,
+/// [`SettingsError::UnclaimedCertificates`] when it names none but holds certificates,
+/// [`SettingsError::Read`] when it cannot be read.
 pub fn check_owner(dir: impl AsRef<Path>, owner: &str) -> Result<(), SettingsError> {
-    let path = dir.as_ref().join(OWNER_FILE);
+    let dir = dir.as_ref();
+    if owned_by(dir, owner)? || !holds_pem(dir) {
+        Ok(())
+    } else {
+        Err(SettingsError::UnclaimedCertificates { dir: dir.to_owned() })
+    }
+}
+
+/// Whether `dir`'s owner file names `owner` (`false`: it has none).
+fn owned_by(dir: &Path, owner: &str) -> Result<bool, SettingsError> {
+    let path = dir.join(OWNER_FILE);
     match std::fs::read(&path) {
-        Ok(held) if held == owner.as_bytes() => Ok(()),
+        Ok(held) if held == owner.as_bytes() => Ok(true),
         Ok(held) => Err(SettingsError::CertificatesOfAnother {
-            dir: dir.as_ref().to_owned(),
+            dir: dir.to_owned(),
             held: String::from_utf8_lossy(&held).trim().replace('\n', ", "),
             wanted: owner.trim().replace('\n', ", "),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(error) => {
             Err(SettingsError::Read { what: "certificate directory owner file", path, error })
         }
     }
 }
 
-/// Marks certificate directory `dir` as `owner`'s ([`OWNER_FILE`]), after
-/// [`check_owner`].
+fn holds_pem(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "pem"))
+    })
+}
+
+/// Marks certificate directory `dir` as `owner`'s ([`OWNER_FILE`]): one that names another
+/// is refused; an unclaimed one is claimed (call it only for certificates just checked
+/// against WeChat Pay's list, as `wxpay certificates` does, or that you vouch for).
 ///
 /// # Errors
-/// As [`check_owner`], and the error writing the file.
+/// [`SettingsError::CertificatesOfAnother`], or the error reading or writing the file.
 pub fn claim_dir(dir: impl AsRef<Path>, owner: &str) -> Result<(), SettingsError> {
-    check_owner(&dir, owner)?;
+    owned_by(dir.as_ref(), owner)?;
     let path = dir.as_ref().join(OWNER_FILE);
     if !path.exists() {
         std::fs::write(&path, owner).map_err(|error| SettingsError::Read {

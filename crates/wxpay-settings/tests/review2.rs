@@ -161,21 +161,25 @@ fn v3(dir: &Path, mchid: &str, destination: &str) -> Settings {
     s
 }
 
-/// R2-5. A directory without an owner file (every directory written before the owner file
-/// existed, including one the review-1 F2 bug filled with the sandbox's certificate, whose
-/// key is public) is trusted by anyone: production settings load the sandbox's certificate
-/// and verify answers with it. Only a refresh (APIv3 key, interval passed) or a
-/// `wxpay certificates` run cleans and claims it; with certificates from files only, never.
+/// R2-5. A directory without an owner file (what the review-1 F2 bug could leave in a
+/// production directory: the sandbox's certificate, whose key is public) was trusted by
+/// anyone. Refused now until claimed (`wxpay certificates --out DIR` checks and claims it).
 #[test]
-fn a_directory_without_an_owner_file_is_trusted_by_anyone() {
+fn a_directory_without_an_owner_file_is_not_trusted() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("certs")).unwrap();
-    // What the old F2 bug left in production's directory: the sandbox's certificate.
     std::fs::write(dir.path().join("certs/SANDBOX.pem"), WECHATPAY_CERT_PEM).unwrap();
     let prod = v3(dir.path(), "1230000001", "mainland");
-    let creds = prod.v3_credentials().unwrap();
-    assert!(creds.is_some(), "the sandbox's certificate is a production verifier now");
-    assert!(!dir.path().join("certs/.wxpay-owner").exists(), "and nothing was claimed");
+    let e = prod.v3_credentials().unwrap_err();
+    assert!(matches!(e, SettingsError::UnclaimedCertificates { .. }), "{e}");
+    assert!(e.to_string().contains("wxpay certificates --out"), "{e}");
+    // Claimed by its merchant: trusted.
+    let owner = wxpay_settings::certificate_owner("1230000001", "mainland");
+    wxpay_settings::claim_dir(dir.path().join("certs"), &owner).unwrap();
+    assert!(prod.v3_credentials().unwrap().is_some());
+    // An empty unclaimed directory is fine (certificates are downloaded into it).
+    let empty = tempfile::tempdir().unwrap();
+    wxpay_settings::check_owner(empty.path(), &owner).unwrap();
 }
 
 /// R2-6 (legitimate setups refused). The owner names the destination as typed: WeChat Pay's

@@ -52,8 +52,9 @@ pub(crate) fn download(
     out: &Path,
     owner: &str,
 ) -> Result<u8, Failure> {
-    // Another merchant's (or destination's) directory is refused before anything is asked.
-    if out.is_dir() {
+    // Another merchant's (or destination's) directory is refused before anything is asked;
+    // an unclaimed one is claimed once the list is verified.
+    if out.join(wxpay_settings::OWNER_FILE).exists() {
         wxpay_settings::check_owner(out, owner)?;
     }
     let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
