@@ -121,9 +121,41 @@ pub const OWNER_FILE: &str = ".wxpay-owner";
 
 /// Whose platform certificates: APIv3 merchant `mchid`, its calls going to `destination`
 /// ([`Settings::destination`](crate::Settings::destination)), as [`OWNER_FILE`] holds it.
+///
+/// The destination is compared as WeChat Pay's endpoints are named: a base URL of WeChat
+/// Pay's own hosts is its endpoint (`https://api.mch.weixin.qq.com` is `mainland`), and a
+/// URL's scheme and host are lower-cased, its default port and trailing `/` dropped.
 #[must_use]
 pub fn certificate_owner(mchid: &str, destination: &str) -> String {
-    format!("mchid {mchid}\ndestination {destination}\n")
+    format!("mchid {mchid}\ndestination {}\n", normal_destination(destination))
+}
+
+/// `destination` as [`certificate_owner`] compares it.
+fn normal_destination(destination: &str) -> String {
+    let Some((scheme, rest)) = destination.split_once("://") else {
+        return destination.to_owned();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let rest = rest.trim_end_matches('/');
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let mut authority = authority.to_ascii_lowercase();
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    if let Some(host) = authority.strip_suffix(default_port) {
+        authority = host.to_owned();
+    }
+    let url = if path.is_empty() {
+        format!("{scheme}://{authority}")
+    } else {
+        format!("{scheme}://{authority}/{path}")
+    };
+    let own = |base: &str| base.trim_end_matches('/').eq_ignore_ascii_case(&url);
+    if own(wxpay_core::BaseUrl::PRIMARY) || own(wxpay_core::BaseUrl::BACKUP) {
+        "mainland".to_owned()
+    } else if own(wxpay_core::BaseUrl::HONG_KONG) {
+        "hongkong".to_owned()
+    } else {
+        url
+    }
 }
 
 /// Checks that certificate directory `dir` holds `owner`'s certificates, before they are

@@ -182,13 +182,12 @@ fn a_directory_without_an_owner_file_is_not_trusted() {
     wxpay_settings::check_owner(empty.path(), &owner).unwrap();
 }
 
-/// R2-6 (legitimate setups refused). The owner names the destination as typed: WeChat Pay's
-/// primary host given as a base URL is not `mainland`, nor is the same URL in another case
-/// or with its default port; a sandbox restarted on another port (`wxpay sandbox` picks a
-/// free port by default) is another owner, for the same test merchant and the same
-/// (fixed) test certificates.
+/// R2-6 (legitimate setups refused). The owner named the destination as typed: WeChat Pay's
+/// primary host given as a base URL was not `mainland`, nor the same URL in another case or
+/// with its default port. Compared as endpoints now. A sandbox restarted on another port
+/// stays another owner (a loopback port is all that tells two servers apart).
 #[test]
-fn the_same_destination_spelt_another_way_is_another_owner() {
+fn the_same_destination_spelt_another_way_is_the_same_owner() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("certs")).unwrap();
     std::fs::write(
@@ -202,17 +201,21 @@ fn the_same_destination_spelt_another_way_is_another_owner() {
         "https://api.mch.weixin.qq.com",
         "https://API.mch.weixin.qq.com/",
         "https://api.mch.weixin.qq.com:443",
+        "https://api2.mch.weixin.qq.com",
     ] {
-        let e = v3(dir.path(), "1230000001", same).v3_credentials().unwrap_err();
-        assert!(matches!(e, SettingsError::CertificatesOfAnother { .. }), "{same}: {e}");
+        v3(dir.path(), "1230000001", same).v3_credentials().unwrap();
     }
-    // The trailing slash alone is forgiven.
+    for other in ["hongkong", "https://apihk.mch.weixin.qq.com", "https://gateway.example:8443"] {
+        let e = v3(dir.path(), "1230000001", other).v3_credentials().unwrap_err();
+        assert!(matches!(e, SettingsError::CertificatesOfAnother { .. }), "{other}: {e}");
+    }
     let dir2 = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir2.path().join("certs")).unwrap();
     std::fs::write(dir2.path().join("certs/S.pem"), WECHATPAY_CERT_PEM).unwrap();
     let sandbox = wxpay_settings::certificate_owner("1900000001", "http://127.0.0.1:41001");
     wxpay_settings::claim_dir(dir2.path().join("certs"), &sandbox).unwrap();
     v3(dir2.path(), "1900000001", "http://127.0.0.1:41001/").v3_credentials().unwrap();
+    v3(dir2.path(), "1900000001", "HTTP://127.0.0.1:41001").v3_credentials().unwrap();
     let e = v3(dir2.path(), "1900000001", "http://127.0.0.1:41002").v3_credentials().unwrap_err();
     assert!(matches!(e, SettingsError::CertificatesOfAnother { .. }), "{e}");
 }
