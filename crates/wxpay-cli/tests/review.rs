@@ -13,10 +13,6 @@ use wxpay_sandbox::{
 mod common;
 use common::*;
 
-fn without(env: &[(String, String)], names: &[&str]) -> Vec<(String, String)> {
-    env.iter().filter(|(k, _)| !names.contains(&k.as_str())).cloned().collect()
-}
-
 fn set_old(path: &Path, age: Duration) {
     let f = std::fs::File::options().write(true).open(path).unwrap();
     f.set_modified(SystemTime::now() - age).unwrap();

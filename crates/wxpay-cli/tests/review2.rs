@@ -8,10 +8,6 @@ use wxpay_sandbox::{Fault, FaultRule, Route, SandboxConfig, SandboxThread};
 mod common;
 use common::*;
 
-fn without(env: &[(String, String)], names: &[&str]) -> Vec<(String, String)> {
-    env.iter().filter(|(k, _)| !names.contains(&k.as_str())).cloned().collect()
-}
-
 // R2-2 (a destination flag did not win over WXPAY_BASE_URL) is fixed in the library's
 // `resolve` and tested there (crates/wxpay-settings/tests/review2.rs): a test here would send
 // to WeChat Pay's Hong Kong host.

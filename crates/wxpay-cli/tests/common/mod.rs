@@ -42,6 +42,11 @@ pub(crate) fn env_for(sandbox: &SandboxThread, dir: &Path) -> Vec<(String, Strin
     vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
+/// `env` without the variables `names`.
+pub(crate) fn without(env: &[(String, String)], names: &[&str]) -> Vec<(String, String)> {
+    env.iter().filter(|(k, _)| !names.contains(&k.as_str())).cloned().collect()
+}
+
 /// Every JSON record of a journal (the header included).
 pub(crate) fn journal_records(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
