@@ -140,7 +140,11 @@ impl Settings {
                 (missing, note)
             }
         };
-        if missing.is_empty() { Ok(()) } else { Err(SettingsError::Missing { api, missing, note }) }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let set_aside = self.origin.set_aside().to_vec();
+        Err(SettingsError::Missing { api, missing, note, set_aside })
     }
 
     /// The APIv2 credentials, when the settings name any of them (`None` when they name
@@ -214,6 +218,7 @@ impl Settings {
         if let Some(file) = &self.public_key_file {
             let Some(id) = &self.public_key_id else {
                 return Err(SettingsError::Missing {
+                    set_aside: Vec::new(),
                     api: Api::V3,
                     missing: vec![format!(
                         "{}, which goes with --public-key-file",

@@ -148,9 +148,17 @@ pub enum SettingsError {
     },
     /// A call of `api` needs settings that are not set.
     #[error(
-        "{api} needs settings that are not set: {}{}",
+        "{api} needs settings that are not set: {}{}{}",
         missing.join("; "),
-        note.map(|n| format!(". Note: {n}")).unwrap_or_default()
+        note.map(|n| format!(". Note: {n}")).unwrap_or_default(),
+        if set_aside.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ". The file WXPAY_CONFIG names gives {}, set aside: the flags or variables give part of that group (a merchant's credentials, or the destination, come from one place)",
+                set_aside.join(", ")
+            )
+        }
     )]
     Missing {
         /// The API generation.
@@ -160,6 +168,8 @@ pub enum SettingsError {
         missing: Vec<String>,
         /// The merchant-id mix-up (`mch_id` is APIv2's, `mchid` APIv3's), when it is one.
         note: Option<&'static str>,
+        /// What a `WXPAY_CONFIG` file gave and was set aside ([`Origin::set_aside`](crate::Origin::set_aside)).
+        set_aside: Vec<&'static str>,
     },
     /// A config file named by `WXPAY_CONFIG` and the flags or variables would put credentials
     /// meant for one destination with another's: refused, since a signed request goes

@@ -150,9 +150,19 @@ pub enum Source {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
     sources: Vec<(String, Source)>,
+    set_aside: Vec<&'static str>,
 }
 
 impl Origin {
+    /// The settings a file named by `WXPAY_CONFIG` gave but [`Settings::resolve`] did not
+    /// take, because the flags or variables give part of their group (a merchant's
+    /// credentials, or the destination, come from one place): a missing setting's error names
+    /// them.
+    #[must_use]
+    pub fn set_aside(&self) -> &[&'static str] {
+        &self.set_aside
+    }
+
     /// Says that setting `key` came from `source`.
     pub fn set(&mut self, key: impl Into<String>, source: Source) {
         let key = key.into();

@@ -118,8 +118,11 @@ impl Settings {
                 let cross = i > 0 && destination && !own && theirs(GROUPS[0]);
                 if own || cross {
                     for (key, mut slot) in file.slots() {
-                        if group.contains(&key) {
+                        if group.contains(&key) && slot.is_set() {
                             slot.clear();
+                            if !self.origin.set_aside.contains(&key) {
+                                self.origin.set_aside.push(key);
+                            }
                         }
                     }
                 }
