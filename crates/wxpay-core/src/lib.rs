@@ -159,8 +159,9 @@ pub use config::{ClientConfig, ClientConfigBuilder};
 pub use confirm::{ConfirmPolicy, ConfirmSettings, Confirmed, ConfirmedClose, Proof};
 pub use endpoint::{BaseUrl, Endpoint};
 pub use error::{
-    ApiCode, ApiError, ApiVersion, BuildError, DecodeError, Error, ErrorKind, InvalidInput,
-    KeyError, OrderEffect, SignError, TransportError, TransportErrorKind, VerifyError,
+    ApiCode, ApiError, ApiVersion, BuildError, CertificateMismatch, DecodeError, Error, ErrorKind,
+    InvalidInput, KeyError, OrderEffect, SignError, TransportError, TransportErrorKind,
+    VerifyError,
 };
 pub use escape::{Escaped, escape, is_hidden};
 #[doc(no_inline)]

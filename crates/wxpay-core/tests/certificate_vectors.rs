@@ -11,8 +11,8 @@ use wxpay_core::v3::{
     V3Credentials, Verifier, decrypt_resource, response_message,
 };
 use wxpay_core::{
-    ApiV3Key, Attempt, BaseUrl, Context, Endpoint, ErrorKind, InvalidInput, Operation, OrderEffect,
-    VerifyError,
+    ApiV3Key, Attempt, BaseUrl, CertificateMismatch, Context, Endpoint, ErrorKind, InvalidInput,
+    Operation, OrderEffect, VerifyError,
 };
 
 const VECTORS: &str = include_str!("vectors/certificates.json");
@@ -206,14 +206,22 @@ fn every_bad_list_is_refused_with_a_clear_error() {
     let serial = altered(|d| d["serial_no"] = json!("0123456789ABCDEF0123456789ABCDEF01234567"));
     let e = verify_error(parse(key(), Some(&serial), None, NOW));
     assert!(
-        matches!(&e, VerifyError::CertificateMismatch { .. }) && e.to_string().contains("serial"),
+        matches!(
+            &e,
+            VerifyError::CertificateMismatch { what: CertificateMismatch::Serial { found }, .. }
+                if found == "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+        ) && e.to_string().contains("serial"),
         "{e}"
     );
     // Validity times that are not the certificate's.
     let times = altered(|d| d["expire_time"] = json!("2040-01-01T00:00:00+08:00"));
     let e = verify_error(parse(key(), Some(&times), None, NOW));
     assert!(
-        matches!(&e, VerifyError::CertificateMismatch { .. }) && e.to_string().contains("valid"),
+        matches!(
+            &e,
+            VerifyError::CertificateMismatch { what: CertificateMismatch::Validity { listed_until, .. }, .. }
+                if listed_until == "2040-01-01T00:00:00+08:00"
+        ) && e.to_string().contains("valid"),
         "{e}"
     );
     // Expired: after its validity, the certificate neither verifies nor is listed.

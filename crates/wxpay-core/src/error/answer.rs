@@ -65,12 +65,12 @@ pub enum VerifyError {
     #[error("unsupported encryption algorithm {0:?}")]
     UnsupportedAlgorithm(String),
     /// A decrypted platform certificate is not what the list says it is.
-    #[error("platform certificate {}: {}", Escaped(.serial), Escaped(.what))]
+    #[error("platform certificate {}: {what}", Escaped(.serial))]
     CertificateMismatch {
         /// The serial the list gives.
         serial: String,
         /// What differs.
-        what: String,
+        what: CertificateMismatch,
     },
     /// The same signed answer was believed before: someone in the path sent it again (a
     /// signature names no request, so only its second coming shows a replay).
@@ -122,4 +122,39 @@ fn unknown_serial_hint(serial: &str) -> &'static str {
     } else {
         " (a platform certificate's serial: keep certificates current with the APIv3 key, or give that certificate)"
     }
+}
+
+/// How a decrypted platform certificate differs from what the list says of it
+/// ([`VerifyError::CertificateMismatch`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateMismatch {
+    /// The decrypted bytes are not text.
+    #[error("not a PEM text")]
+    NotText,
+    /// The decrypted text is not a usable certificate.
+    #[error("not a usable certificate: {0}")]
+    NotCertificate(crate::error::KeyError),
+    /// The certificate's own serial is another.
+    #[error("the certificate's serial is {}", Escaped(.found))]
+    Serial {
+        /// The certificate's serial.
+        found: String,
+    },
+    /// The list's validity times are not the certificate's.
+    #[error(
+        "the list says valid {} to {}, the certificate says {from} to {until} (Unix)",
+        Escaped(.listed_from),
+        Escaped(.listed_until)
+    )]
+    Validity {
+        /// The list's `effective_time`, as given.
+        listed_from: String,
+        /// The list's `expire_time`, as given.
+        listed_until: String,
+        /// The certificate's not-before, Unix seconds.
+        from: u64,
+        /// The certificate's not-after, Unix seconds.
+        until: u64,
+    },
 }

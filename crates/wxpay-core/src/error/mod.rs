@@ -20,7 +20,7 @@ mod input;
 mod sign;
 mod transport;
 
-pub use answer::{DecodeError, VerifyError};
+pub use answer::{CertificateMismatch, DecodeError, VerifyError};
 pub use api::{ApiCode, ApiError, ApiVersion};
 pub use build::BuildError;
 pub use input::{InvalidInput, KeyError};

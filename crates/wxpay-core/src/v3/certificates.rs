@@ -12,7 +12,9 @@ use super::decrypt::decrypt_resource;
 use super::request::prepare_request;
 use super::verify::{PlatformCertificateVerifier, Verifier, VerifierSet, verify_once};
 use crate::endpoint::Endpoint;
-use crate::error::{DecodeError, Error, InvalidInput, KeyError, VerifyError};
+use crate::error::{
+    CertificateMismatch as Mismatch, DecodeError, Error, InvalidInput, KeyError, VerifyError,
+};
 use crate::operation::{Attempt, Context, Operation, Prepared};
 use crate::replay::ReplayGuard;
 use crate::wire::Response;
@@ -222,20 +224,22 @@ pub fn read_certificates(
         };
         let pem = decrypt_resource(key, &algorithm, &nonce, &ad, &ciphertext, &serial)?;
         let mismatch =
-            |what: String| VerifyError::CertificateMismatch { serial: serial.clone(), what };
-        let pem = String::from_utf8(pem.to_vec()).map_err(|_| mismatch("not a PEM text".into()))?;
+            |what: Mismatch| VerifyError::CertificateMismatch { serial: serial.clone(), what };
+        let pem = String::from_utf8(pem.to_vec()).map_err(|_| mismatch(Mismatch::NotText))?;
         let certificate = PlatformCertificate::from_pem(pem)
-            .map_err(|e| mismatch(format!("not a usable certificate: {e}")))?;
+            .map_err(|e| mismatch(Mismatch::NotCertificate(e)))?;
         if !certificate.serial().eq_ignore_ascii_case(&serial) {
-            return Err(
-                mismatch(format!("the certificate's serial is {}", certificate.serial())).into()
-            );
+            let found = certificate.serial().to_owned();
+            return Err(mismatch(Mismatch::Serial { found }).into());
         }
         let (from, until) = certificate.validity();
         if rfc3339(&effective) != Some(from) || rfc3339(&expire) != Some(until) {
-            return Err(mismatch(format!(
-                "the list says valid {effective} to {expire}, the certificate says {from} to {until} (Unix)"
-            ))
+            return Err(mismatch(Mismatch::Validity {
+                listed_from: effective.clone(),
+                listed_until: expire.clone(),
+                from,
+                until,
+            })
             .into());
         }
         listed.push(certificate);
