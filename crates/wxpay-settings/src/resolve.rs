@@ -75,6 +75,11 @@ impl Settings {
                     aside.extend(group.iter());
                 }
             }
+            // The environment's proxy and TLS roots were chosen for its destination (the
+            // sandbox's test CA after `wxpay sandbox --tls`): they do not follow a move.
+            if moved {
+                aside.extend(["proxy", "tls_roots_file"]);
+            }
             let mut origin = self.origin.clone();
             for (key, mut slot) in self.slots() {
                 if aside.contains(&key) && origin.env(key) {

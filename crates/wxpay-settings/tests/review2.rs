@@ -37,13 +37,11 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-/// R2-1. `proxy` and `tls_roots_file` belong to no group. An explicit --config that moves
-/// the destination sets the environment's credentials aside but keeps the environment's
-/// proxy and TLS roots, which were chosen for the environment's destination: after
-/// `wxpay sandbox --tls`'s exports, `wxpay close --config prod.toml` (README: "goes to
-/// production with production's merchant") trusts only the sandbox's test CA for
-/// api.mch.weixin.qq.com. And a WXPAY_CONFIG file's proxy / TLS roots join the
-/// environment's destination and credentials (one by one, never refused).
+/// R2-1. An explicit --config that moves the destination set the environment's credentials
+/// aside but kept its proxy and TLS roots, chosen for the environment's destination (after
+/// `wxpay sandbox --tls`'s exports, production was tried with the sandbox's CA only). Fixed:
+/// they stay with it. Still so: a WXPAY_CONFIG file's proxy / TLS roots join the
+/// environment's settings one by one (whoever writes that file controls them anyway).
 #[test]
 fn proxy_and_tls_roots_cross_destinations() {
     let dir = tempfile::tempdir().unwrap();
@@ -59,9 +57,9 @@ fn proxy_and_tls_roots_cross_destinations() {
     .unwrap();
     assert_eq!(s.base_url, None, "the environment's destination is set aside");
     assert_eq!(s.mchid.as_deref(), Some("1230000001"));
-    // ...but its TLS trust and its proxy go with production's merchant to WeChat Pay.
-    assert_eq!(s.tls_roots_file.as_deref(), Some(Path::new("/tmp/sandbox-keys/tls_ca.pem")));
-    assert_eq!(s.proxy.as_deref(), Some("http://127.0.0.1:8888"));
+    // Fixed: its TLS trust and its proxy stay with it.
+    assert_eq!(s.tls_roots_file, None);
+    assert_eq!(s.proxy, None);
 
     // WXPAY_CONFIG: a dev file's proxy and TLS roots under production variables (no
     // destination in either): filled, no CrossedDestination.
