@@ -119,6 +119,9 @@
 //! closed ([`OrderEffect::Unknown`]: close again, which is safe, to learn the state). Its
 //! [`kind`](Error::kind) is the last attempt's failure, matchable whatever retries came
 //! before.
+// Where other crates' pages link this crate's items when its pages are not built beside theirs
+// (`cargo doc --no-deps` documents workspace crates in parallel): docs.rs.
+#![doc(html_root_url = "https://docs.rs/wxpay-core/latest/")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]

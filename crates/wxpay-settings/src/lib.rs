@@ -33,6 +33,8 @@
 //! The settings, by their config-file keys (the variable is `WXPAY_` and the key in upper
 //! case, [`Settings::env_var`]; the command's flag is `--` and the key with `-` for `_`): see
 //! [`Settings::KEYS`] and each field of [`Settings`].
+// Where other crates' pages link this crate's items when its pages are not built beside theirs.
+#![doc(html_root_url = "https://docs.rs/wxpay-settings/latest/")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
