@@ -37,7 +37,18 @@ use wxpay_sandbox::AnswerMode;
 
 #[path = "../../crates/wxpay-core/benches/paired.rs"]
 mod paired;
-use paired::{Timed, median, pair};
+use paired::{Timed, median, pair_with};
+
+/// Rounds of a single-close pair: a close over loopback takes ~0.2 ms, so the core benches'
+/// 4 ms chunks held ~20 closes each and their medians moved by 10% between runs.
+fn rounds(quick: bool) -> usize {
+    if quick { 81 } else { 161 }
+}
+
+/// Each round's time per side.
+fn chunk(quick: bool) -> std::time::Duration {
+    std::time::Duration::from_millis(if quick { 25 } else { 50 })
+}
 
 fn now() -> u64 {
     wxpay_core::unix_now()
@@ -304,7 +315,7 @@ fn main() {
             start.elapsed()
         });
         let (mut m, mut b) = (measured, baseline);
-        pair("blocking.v2_close", quick, &mut m, &mut b);
+        pair_with("blocking.v2_close", rounds(quick), chunk(quick), &mut m, &mut b);
     }
 
     // async.v2_close
@@ -337,7 +348,7 @@ fn main() {
             })
         });
         let (mut m, mut b) = (measured, baseline);
-        pair("async.v2_close", quick, &mut m, &mut b);
+        pair_with("async.v2_close", rounds(quick), chunk(quick), &mut m, &mut b);
     }
 
     // async.v3_close_c32

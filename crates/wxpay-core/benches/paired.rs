@@ -52,6 +52,18 @@ pub fn median(v: &mut [f64]) -> f64 {
 pub fn pair(name: &str, quick: bool, measured: &mut Timed, baseline: &mut Timed) {
     let chunk = Duration::from_millis(if quick { 4 } else { 10 });
     let rounds = if quick { 21 } else { 81 };
+    pair_with(name, rounds, chunk, measured, baseline);
+}
+
+/// [`pair`] with `rounds` rounds of `chunk` each: operations of a millisecond or more (a
+/// close over loopback) need longer chunks and more rounds for the median to hold still.
+pub fn pair_with(
+    name: &str,
+    rounds: usize,
+    chunk: Duration,
+    measured: &mut Timed,
+    baseline: &mut Timed,
+) {
     // Calibrate: operations per chunk, from the baseline (the cheaper side).
     let mut n = 1u64;
     loop {
