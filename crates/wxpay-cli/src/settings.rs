@@ -1,7 +1,8 @@
 //! Credentials and endpoint: the library's [`Settings`] (`wxpay-settings`, with its `clap`
 //! flags), read by its rules: flags, a TOML file named with `--config`, and `WXPAY_*`
 //! environment variables, in that order of precedence (a file named by `WXPAY_CONFIG`,
-//! itself from the environment, only fills what the environment leaves unset). Key material
+//! itself from the environment, only fills whole groups the environment leaves unset, never
+//! crossing credentials and destinations: [`Settings::resolve`]). Key material
 //! is only ever read from files. What stays here: the origin of each setting as clap saw it,
 //! the command's own wording, and the certificates written back (`ops::certificates`).
 
@@ -53,12 +54,6 @@ pub(crate) fn require(settings: &Settings, api: Api) -> Result<(), Failure> {
 /// `MD5` or `HMAC-SHA256`, in any case (the library's one reader).
 pub(crate) fn parse_sign_type(text: &str) -> Result<wxpay_core::v2::SignType, Failure> {
     Ok(wxpay_settings::parse_sign_type(text)?)
-}
-
-/// Where closes go, as the journal names it: the base URL, or WeChat Pay's endpoint
-/// (`mainland`, `hongkong`).
-pub(crate) fn destination(settings: &Settings) -> String {
-    settings.destination()
 }
 
 /// Whose platform certificates these settings keep: the APIv3 merchant and its destination.

@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use crate::endpoint::BaseUrl;
 use crate::error::TransportError;
-use crate::error::{Error, ErrorKind, OrderEffect, SignError, TransportErrorKind, VerifyError};
+use crate::error::{
+    ApiError, Error, ErrorKind, OrderEffect, SignError, TransportErrorKind, VerifyError,
+};
 use crate::operation::{Attempt, Operation, Prepared};
 use crate::refresh::{Claim, Keeper};
 use crate::retry::{AttemptRandom, RetryPolicy};
@@ -478,9 +480,7 @@ impl Drop for Refresh<'_> {
 /// Whether a refresh failed because the merchant has no platform certificates: a verified
 /// `404 RESOURCE_NOT_EXISTS` (a merchant in public-key mode only).
 fn has_no_certificates(error: &Error) -> bool {
-    error
-        .api()
-        .is_some_and(|a| a.verified && a.status == 404 && a.code.as_str() == "RESOURCE_NOT_EXISTS")
+    error.api().is_some_and(ApiError::is_no_certificates)
 }
 
 impl<'s, O: Operation> Call<'s, O> {

@@ -125,13 +125,13 @@ pub enum SettingsError {
     /// itself).
     #[error(
         "{variable} is not a wxpay setting{}; unset it (the settings' variables are listed by `wxpay close --help`)",
-        suggestion.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default()
+        suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default()
     )]
     UnknownVariable {
         /// The variable's name.
         variable: String,
         /// The setting's variable it most likely means.
-        suggestion: Option<&'static str>,
+        suggestion: Option<String>,
     },
     /// A setting's `WXPAY_*` variable is set but empty: refused rather than read as unset (an
     /// empty `WXPAY_BASE_URL` would send to WeChat Pay itself).

@@ -1,7 +1,7 @@
 //! The precedence of settings: flags, then a config file given explicitly, then the
 //! environment, then a config file the environment names.
 
-use crate::{Api, Settings, SettingsError, Source};
+use crate::{Api, Origin, Settings, SettingsError, Source};
 
 /// Settings that go together, by their keys: where to send, the APIv2 credentials, the APIv3
 /// credentials. An explicit config file that holds any of a group sets the environment's
@@ -48,21 +48,17 @@ impl Settings {
         // `--endpoint hongkong` is not overruled by a variable's (or a file's) base URL.
         let flag_destination = GROUPS[0].iter().any(|k| self.origin.flag(k));
         if flag_destination {
-            let mut origin = self.origin.clone();
-            for (key, mut slot) in self.slots() {
-                if GROUPS[0].contains(&key) && !origin.flag(key) && origin.of(key).is_some() {
-                    slot.clear();
-                    origin.forget(key);
-                }
-            }
-            self.origin = origin;
+            self.set_aside_where(|key, origin| {
+                GROUPS[0].contains(&key) && !origin.flag(key) && origin.of(key).is_some()
+            });
         }
         let Some(path) = self.config.clone() else { return Ok(self) };
         let mut file = Settings::from_file(&path)?;
         let given: Vec<&str> =
             file.slots().into_iter().filter(|(_, s)| s.is_set()).map(|(k, _)| k).collect();
+        // Whether the file gives any setting of `group`.
+        let holds = |group: &[&str]| group.iter().any(|k| given.contains(k));
         if !self.origin.env("config") {
-            let holds = |group: &[&str]| group.iter().any(|k| given.contains(k));
             let credentials = holds(GROUPS[1]) || holds(GROUPS[2]);
             // The file moves the destination when it names one, or when it holds credentials
             // and the environment names one (the file's credentials go to WeChat Pay): then
@@ -80,14 +76,7 @@ impl Settings {
             if moved {
                 aside.extend(["proxy", "tls_roots_file"]);
             }
-            let mut origin = self.origin.clone();
-            for (key, mut slot) in self.slots() {
-                if aside.contains(&key) && origin.env(key) {
-                    slot.clear();
-                    origin.forget(key);
-                }
-            }
-            self.origin = origin;
+            self.set_aside_where(|key, origin| aside.contains(&key) && origin.env(key));
         } else {
             // A file the environment names fills only whole groups the flags and variables
             // leave empty (never half of a merchant's credentials), and never puts credentials
@@ -95,11 +84,10 @@ impl Settings {
             let mine = |s: &mut Settings, group: &[&str]| {
                 s.slots().into_iter().any(|(k, slot)| group.contains(&k) && slot.is_set())
             };
-            let theirs = |group: &[&str]| group.iter().any(|k| given.contains(k));
             let destination = mine(&mut self, GROUPS[0]);
             for (api, group) in [(Api::V2, GROUPS[1]), (Api::V3, GROUPS[2])] {
-                let (own, filed) = (mine(&mut self, group), theirs(group));
-                if own && !destination && theirs(GROUPS[0]) {
+                let (own, filed) = (mine(&mut self, group), holds(group));
+                if own && !destination && holds(GROUPS[0]) {
                     // The file names where to send; the credentials given are meant for
                     // WeChat Pay (they name no destination).
                     return Err(SettingsError::CrossedDestination {
@@ -108,7 +96,7 @@ impl Settings {
                         credentials: api,
                     });
                 }
-                if !own && filed && destination && !theirs(GROUPS[0]) {
+                if !own && filed && destination && !holds(GROUPS[0]) {
                     // The file's credentials are meant for WeChat Pay, not for the
                     // destination the flags or variables name.
                     return Err(SettingsError::CrossedDestination {
@@ -120,7 +108,7 @@ impl Settings {
             }
             for (i, group) in GROUPS.iter().enumerate() {
                 let own = mine(&mut self, group);
-                let cross = i > 0 && destination && !own && theirs(GROUPS[0]);
+                let cross = i > 0 && destination && !own && holds(GROUPS[0]);
                 if own || cross {
                     for (key, mut slot) in file.slots() {
                         if group.contains(&key) && slot.is_set() {
@@ -152,13 +140,25 @@ impl Settings {
         }
         Ok(self)
     }
+
+    /// Clears the settings `drop` names (by key, and where each came from), forgetting
+    /// their origin.
+    fn set_aside_where(&mut self, drop: impl Fn(&'static str, &Origin) -> bool) {
+        let mut origin = self.origin.clone();
+        for (key, mut slot) in self.slots() {
+            if drop(key, &origin) {
+                slot.clear();
+                origin.forget(key);
+            }
+        }
+        self.origin = origin;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::Origin;
 
     #[test]
     fn groups_name_settings_once_each() {

@@ -399,7 +399,7 @@ impl CloseArgs {
             merchant,
             sub_merchant: self.sub_mch_id.clone(),
             column: self.column.clone(),
-            base_url: settings::destination(s),
+            base_url: s.destination(),
             confirm: self.confirm.as_str().to_owned(),
         };
         // Each line's close, checked by the core now (bad lines are reported by number).

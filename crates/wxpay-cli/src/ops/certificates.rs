@@ -154,9 +154,7 @@ impl KeptCertificates {
         let (store, dir, refreshed_at) = (loaded.store, loaded.dir, loaded.refreshed_at);
         KeptCertificates { store, dir, refreshed_at, owner }
     }
-}
 
-impl KeptCertificates {
     /// After the closes: when the session refreshed the list, the directory is made to
     /// mirror it (its file times then say it is fresh); otherwise nothing is written, so the
     /// files' times keep saying when the list was last had.

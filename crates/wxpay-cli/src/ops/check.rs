@@ -14,6 +14,9 @@ use crate::{Failure, runtime};
 /// last five minutes (the window) would read the same.
 const UNLESS_REPLAYED: &str = ", unless someone in the path replays an answer of the last 5 minutes: an answer names no request";
 
+/// A verified `SIGN_ERROR`, to the certificate list or a query.
+const SIGNATURE_REFUSED: &str = "APIv3: WeChat Pay refused the request's signature: the private key does not match --serial-no (or the merchant id is wrong)";
+
 /// What the APIv3 answers said of the clocks: each verified answer's signed time, and the
 /// time an answer refused as out of the window carried (which no signature vouches for: the
 /// window is checked before the signature).
@@ -43,9 +46,11 @@ impl Clocks {
     pub(crate) fn report(&self) -> bool {
         let window = wxpay_core::v3::DEFAULT_WINDOW_SECS;
         let side = |skew: i64| if skew >= 0 { "behind" } else { "ahead of" };
+        // The latest time an answer refused for it carried (no signature vouches for it).
+        let unverified = self.unverified.iter().map(AnswerTime::skew_secs).max();
         // The freshest verified answer: a replayed one only shows an older time.
         let Some(skew) = self.verified.iter().map(AnswerTime::skew_secs).max() else {
-            let (good, line) = match self.unverified.iter().map(AnswerTime::skew_secs).max() {
+            let (good, line) = match unverified {
                 Some(skew) => (
                     false,
                     format!(
@@ -61,9 +66,7 @@ impl Clocks {
         };
         // An answer refused for its time that shows a later time than every verified one:
         // the verified ones may be replays (older) hiding a clock that is behind.
-        if let Some(later) =
-            self.unverified.iter().map(AnswerTime::skew_secs).max().filter(|u| *u > skew)
-        {
+        if let Some(later) = unverified.filter(|u| *u > skew) {
             say!(
                 "clock: not checked: the verified answers show WeChat Pay's clock {skew} s from this machine's, but an answer refused for its time shows it {later} s ahead: verified answers may be replays hiding a clock that is behind (set it: NTP)"
             );
@@ -130,26 +133,43 @@ pub(crate) fn v3(
             } else {
                 "platform certificates"
             };
-            (true, format!(
-                "APIv3: ok: WeChat Pay's signed answer says it took the request's signature (the private key matches its serial{}); the APIv3 key decrypts the certificate list ({}); key mode: {mode}",
-                UNLESS_REPLAYED,
-                serials.join(", ")
-            ))
+            (
+                true,
+                format!(
+                    "APIv3: ok: WeChat Pay's signed answer says it took the request's signature (the private key matches its serial{}); the APIv3 key decrypts the certificate list ({}); key mode: {mode}",
+                    UNLESS_REPLAYED,
+                    serials.join(", ")
+                ),
+            )
         }
         Err(e) => match e.kind() {
-            ErrorKind::Api(a) if a.verified && a.status == 404 && a.code.as_str() == "RESOURCE_NOT_EXISTS" => (true, format!(
-                "APIv3: ok: WeChat Pay's signed answer says it took the request's signature (the private key matches its serial{}); key mode: public key only (no platform certificates{})",
-                UNLESS_REPLAYED,
-                if has_public_key { "" } else { "; give the public key: --public-key-id and --public-key-file" }
-            )),
-            ErrorKind::Api(a) if a.verified && a.code == ApiCode::SignError => (false,
-                "APIv3: WeChat Pay refused the request's signature: the private key does not match --serial-no (or the merchant id is wrong)".to_owned()),
-            ErrorKind::Verify(VerifyError::Decrypt { .. }) => (false,
-                "APIv3: the APIv3 key does not decrypt the certificate list: wrong APIv3 key".to_owned()),
-            ErrorKind::Verify(VerifyError::UnknownSerial(serial)) => (false, format!(
-                "APIv3: the answer is signed under {}, which no key configured holds: give the public key (--public-key-id, --public-key-file) or certificates",
-                wxpay_core::escape(serial)
-            )),
+            ErrorKind::Api(a) if a.is_no_certificates() => (
+                true,
+                format!(
+                    "APIv3: ok: WeChat Pay's signed answer says it took the request's signature (the private key matches its serial{}); key mode: public key only (no platform certificates{})",
+                    UNLESS_REPLAYED,
+                    if has_public_key {
+                        ""
+                    } else {
+                        "; give the public key: --public-key-id and --public-key-file"
+                    }
+                ),
+            ),
+            ErrorKind::Api(a) if a.verified && a.code == ApiCode::SignError => {
+                (false, SIGNATURE_REFUSED.to_owned())
+            }
+            ErrorKind::Verify(VerifyError::Decrypt { .. }) => (
+                false,
+                "APIv3: the APIv3 key does not decrypt the certificate list: wrong APIv3 key"
+                    .to_owned(),
+            ),
+            ErrorKind::Verify(VerifyError::UnknownSerial(serial)) => (
+                false,
+                format!(
+                    "APIv3: the answer is signed under {}, which no key configured holds: give the public key (--public-key-id, --public-key-file) or certificates",
+                    wxpay_core::escape(serial)
+                ),
+            ),
             _ => (false, format!("APIv3: {}", crate::report::report(e.kind()))),
         },
     };
@@ -197,8 +217,7 @@ pub(crate) fn query(
             )),
             ErrorKind::Verify(VerifyError::BadSignature) => (false, format!(
                 "APIv3: {given} ({file}) do not verify WeChat Pay's answer: wrong key")),
-            ErrorKind::Api(a) if a.verified && a.code == ApiCode::SignError => (false,
-                "APIv3: WeChat Pay refused the request's signature: the private key does not match --serial-no (or the merchant id is wrong)".to_owned()),
+            ErrorKind::Api(a) if a.verified && a.code == ApiCode::SignError => (false, SIGNATURE_REFUSED.to_owned()),
             _ => (false, format!("APIv3: {}", crate::report::report(e.kind()))),
         },
     };

@@ -157,6 +157,13 @@ impl ApiError {
         self.verified && self.code != ApiCode::HttpStatus && !self.is_server_fault()
     }
 
+    /// Whether it says the merchant has no platform certificates: a verified `404
+    /// RESOURCE_NOT_EXISTS` to the certificate list (a merchant in public-key mode only).
+    #[must_use]
+    pub fn is_no_certificates(&self) -> bool {
+        self.verified && self.status == 404 && self.code.as_str() == "RESOURCE_NOT_EXISTS"
+    }
+
     /// Whether calling again with the same parameters may succeed (server faults and
     /// frequency limits).
     #[must_use]
