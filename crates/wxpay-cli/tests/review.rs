@@ -115,15 +115,11 @@ fn check_states_no_skew_from_a_timestamp_no_signature_covers() {
     })
     .unwrap();
     sandbox.state().add_fault(FaultRule::always(Fault::BadSignature));
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&sandbox, dir.path());
-    let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
-    let (stdout, stderr) = text(&out);
-    let line = stdout.lines().find(|l| l.starts_with("clock:")).unwrap_or_default().to_owned();
-    eprintln!("{stdout}{stderr}");
+    let c = check(&sandbox, &[]);
+    let line = &c.clock;
     assert!(line.starts_with("clock: not checked: an answer carried a time 100000 s"), "{line}");
     assert!(!line.contains("WeChat Pay's"), "no skew stated as fact: {line}");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(c.code, Some(1), "{}{}", c.stdout, c.stderr);
 }
 
 /// F3b. A replayed genuine answer (signed 10 minutes ago) on the query, while the certificate
@@ -133,16 +129,15 @@ fn check_states_no_skew_from_a_timestamp_no_signature_covers() {
 fn check_takes_no_replay_s_age_for_clock_skew() {
     let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
     sandbox.state().add_fault(FaultRule::always(Fault::StaleTimestamp).on(Route::V3Query));
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&sandbox, dir.path());
-    let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
-    let (stdout, stderr) = text(&out);
-    eprintln!("{stdout}{stderr}");
-    let line = stdout.lines().find(|l| l.starts_with("clock:")).unwrap_or_default().to_owned();
-    assert!(stdout.contains("APIv3: ok: WeChat Pay's signed answer says it took"), "{stdout}");
-    assert!(line.starts_with("clock: ok: within"), "{line}");
+    let c = check(&sandbox, &[]);
+    assert!(
+        c.stdout.contains("APIv3: ok: WeChat Pay's signed answer says it took"),
+        "{}",
+        c.stdout
+    );
+    assert!(c.clock.starts_with("clock: ok: within"), "{}", c.clock);
     // The replayed query answer itself fails the public key's check.
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(c.code, Some(1), "{}{}", c.stdout, c.stderr);
 }
 
 /// A forger in the path, as a plain-HTTP relay in front of the sandbox: it forwards each

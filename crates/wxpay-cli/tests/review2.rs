@@ -8,6 +8,20 @@ use wxpay_sandbox::{Fault, FaultRule, Route, SandboxConfig, SandboxThread};
 mod common;
 use common::*;
 
+/// `wxpay check` against a sandbox whose clock is 600 s ahead of this machine's and which
+/// takes requests of any time, with `replay` (genuine answers signed 600 s ago: what someone
+/// in the path replaying answers would send).
+fn replayed_600_s_late(replay: FaultRule) -> Checked {
+    let sandbox = SandboxThread::start(SandboxConfig {
+        clock_offset_secs: 600,
+        request_window_secs: None,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    sandbox.state().add_fault(replay);
+    check(&sandbox, &[])
+}
+
 // R2-2 (a destination flag did not win over WXPAY_BASE_URL) is fixed in the library's
 // `resolve` and tested there (crates/wxpay-settings/tests/review2.rs): a test here would send
 // to WeChat Pay's Hong Kong host.
@@ -20,24 +34,13 @@ use common::*;
 /// answer would show an older time" is true, but an older time hides a clock that is behind.
 #[test]
 fn check_s_clock_ok_hides_a_clock_600_s_behind_from_replays() {
-    let sandbox = SandboxThread::start(SandboxConfig {
-        clock_offset_secs: 600,
-        request_window_secs: None,
-        ..SandboxConfig::default()
-    })
-    .unwrap();
-    sandbox.state().add_fault(FaultRule::always(Fault::StaleTimestamp));
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&sandbox, dir.path());
-    let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
-    let (stdout, stderr) = text(&out);
-    eprintln!("{stdout}{stderr}");
-    let line = stdout.lines().find(|l| l.starts_with("clock:")).unwrap_or_default();
+    let c = replayed_600_s_late(FaultRule::always(Fault::StaleTimestamp));
+    let line = &c.clock;
     // Not fixable (every answer a genuine replay: nothing contradicts them); the line says
     // that a replay can hide a clock that is behind.
     assert!(line.starts_with("clock: ok: within 0 s"), "{line}");
     assert!(line.contains("a replay can hide a clock that is behind"), "{line}");
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(c.code, Some(0), "{}{}", c.stdout, c.stderr);
 }
 
 /// R2-7b. Only the query's answer replayed: the certificate list's fresh answer says the
@@ -45,23 +48,12 @@ fn check_s_clock_ok_hides_a_clock_600_s_behind_from_replays() {
 /// the clock line takes the verified one and drops the contradicting evidence.
 #[test]
 fn check_s_clock_line_keeps_a_fresh_answer_600_s_ahead() {
-    let sandbox = SandboxThread::start(SandboxConfig {
-        clock_offset_secs: 600,
-        request_window_secs: None,
-        ..SandboxConfig::default()
-    })
-    .unwrap();
-    sandbox.state().add_fault(FaultRule::always(Fault::StaleTimestamp).on(Route::V3Query));
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&sandbox, dir.path());
-    let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
-    let (stdout, stderr) = text(&out);
-    eprintln!("{stdout}{stderr}");
-    let line = stdout.lines().find(|l| l.starts_with("clock:")).unwrap_or_default();
+    let c = replayed_600_s_late(FaultRule::always(Fault::StaleTimestamp).on(Route::V3Query));
+    let line = &c.clock;
     // Fixed: the fresh answer's later time is not dropped.
     assert!(line.starts_with("clock: not checked: the verified answers show"), "{line}");
     assert!(line.contains("600 s ahead"), "{line}");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(c.code, Some(1), "{}{}", c.stdout, c.stderr);
 }
 
 /// R2-8. With the public key and the APIv3 key but no certificate file or directory, the
@@ -71,15 +63,12 @@ fn check_s_clock_line_keeps_a_fresh_answer_600_s_ahead() {
 #[test]
 fn check_claims_no_certificate_signature_where_none_could_verify() {
     let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let env = without(&env_for(&sandbox, dir.path()), &["WXPAY_PLATFORM_CERT_FILE"]);
-    let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
-    let (stdout, stderr) = text(&out);
-    eprintln!("{stdout}{stderr}");
+    let c = check(&sandbox, &["WXPAY_PLATFORM_CERT_FILE"]);
+    let stdout = &c.stdout;
     // Fixed: no claim about which key signed the list.
     assert!(!stdout.contains("signed with a certificate"), "{stdout}");
     assert!(stdout.contains("APIv3: key mode: both"), "{stdout}");
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(c.code, Some(0), "{stdout}{}", c.stderr);
 }
 
 /// R2-6 (legitimate setup refused). The README's walkthrough (`wxpay certificates --out

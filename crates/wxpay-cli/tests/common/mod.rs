@@ -42,6 +42,25 @@ pub(crate) fn env_for(sandbox: &SandboxThread, dir: &Path) -> Vec<(String, Strin
     vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
+/// What `wxpay check` said: its exit code, its output, and its `clock:` line.
+pub(crate) struct Checked {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) clock: String,
+}
+
+/// `wxpay check` with `sandbox`'s settings (keys written to a fresh directory), less the
+/// variables `leave_out`.
+pub(crate) fn check(sandbox: &SandboxThread, leave_out: &[&str]) -> Checked {
+    let dir = tempfile::tempdir().unwrap();
+    let env = without(&env_for(sandbox, dir.path()), leave_out);
+    let out = wxpay().arg("check").envs(env).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    let clock = stdout.lines().find(|l| l.starts_with("clock:")).unwrap_or_default().to_owned();
+    Checked { code: out.status.code(), stdout, stderr, clock }
+}
+
 /// `env` without the variables `names`.
 pub(crate) fn without(env: &[(String, String)], names: &[&str]) -> Vec<(String, String)> {
     env.iter().filter(|(k, _)| !names.contains(&k.as_str())).cloned().collect()
