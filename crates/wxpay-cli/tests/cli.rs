@@ -1549,28 +1549,27 @@ fn check_refuses_a_public_key_wechat_pay_does_not_sign_with() {
     assert!(!all.contains("key mode: both"), "{all}");
 }
 
-#[test]
-fn a_bulk_close_survives_the_move_from_certificates_to_the_public_key_mid_run() {
-    use wxpay_sandbox::KeyMode;
-    // The merchant's settings hold both kinds of key (as while migrating); WeChat Pay signs
-    // with certificates, then moves the merchant to the public key in the middle of the run.
-    let sandbox =
-        SandboxThread::start(SandboxConfig { keys: KeyMode::Both, ..SandboxConfig::default() })
-            .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&sandbox, dir.path());
+/// A bulk close (`wxpay close --from`, 4 at a time, each answer 10 ms late) of 300 unpaid
+/// orders `{prefix}-0000`… of the direct APIv3 merchant, with `env`, journaled in `dir`:
+/// the run going on once its journal holds `records` lines, the input file and the journal.
+fn bulk_run_until(
+    sandbox: &SandboxThread,
+    dir: &Path,
+    env: &[(String, String)],
+    prefix: &str,
+    records: usize,
+) -> (std::process::Child, std::path::PathBuf, std::path::PathBuf) {
     let state = sandbox.state();
-    state.set_all_key_modes(KeyMode::Certificates);
     let mut input = String::new();
     for i in 0..300 {
-        let no = format!("move-{i:04}");
+        let no = format!("{prefix}-{i:04}");
         state.put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
         input.push_str(&no);
         input.push('\n');
     }
-    let file = dir.path().join("orders.txt");
+    let file = dir.join("orders.txt");
     std::fs::write(&file, input).unwrap();
-    let journal = dir.path().join("journal.jsonl");
+    let journal = dir.join("journal.jsonl");
     state.add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(10))));
     let mut run = wxpay()
         .args(["close", "--api", "v3", "--concurrency", "4", "--from"])
@@ -1583,11 +1582,27 @@ fn a_bulk_close_survives_the_move_from_certificates_to_the_public_key_mid_run() 
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while journal_records_len(&journal) < 100 {
+    while journal_records_len(&journal) < records {
         assert!(Instant::now() < deadline, "the run made no progress");
         assert!(run.try_wait().unwrap().is_none(), "the run ended before the move");
         std::thread::sleep(Duration::from_millis(5));
     }
+    (run, file, journal)
+}
+
+#[test]
+fn a_bulk_close_survives_the_move_from_certificates_to_the_public_key_mid_run() {
+    use wxpay_sandbox::KeyMode;
+    // The merchant's settings hold both kinds of key (as while migrating); WeChat Pay signs
+    // with certificates, then moves the merchant to the public key in the middle of the run.
+    let sandbox =
+        SandboxThread::start(SandboxConfig { keys: KeyMode::Both, ..SandboxConfig::default() })
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let state = sandbox.state();
+    state.set_all_key_modes(KeyMode::Certificates);
+    let (run, _, journal) = bulk_run_until(&sandbox, dir.path(), &env, "move", 100);
     state.set_all_key_modes(KeyMode::PublicKey);
     let at_move = journal_records_len(&journal);
     let out = run.wait_with_output().unwrap();
@@ -1623,33 +1638,8 @@ fn a_bulk_close_whose_answers_name_a_key_it_does_not_hold_stops_says_why_once_an
     assert!(without_public_key.len() + 2 == env.len());
     let state = sandbox.state();
     state.set_all_key_modes(KeyMode::Certificates);
-    let mut input = String::new();
-    for i in 0..300 {
-        let no = format!("lost-key-{i:04}");
-        state.put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
-        input.push_str(&no);
-        input.push('\n');
-    }
-    let file = dir.path().join("orders.txt");
-    std::fs::write(&file, input).unwrap();
-    let journal = dir.path().join("journal.jsonl");
-    state.add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(10))));
-    let mut run = wxpay()
-        .args(["close", "--api", "v3", "--concurrency", "4", "--from"])
-        .arg(&file)
-        .arg("--journal")
-        .arg(&journal)
-        .envs(without_public_key.iter().cloned())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while journal_records_len(&journal) < 30 {
-        assert!(Instant::now() < deadline, "the run made no progress");
-        assert!(run.try_wait().unwrap().is_none(), "the run ended before the move");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let (mut run, file, journal) =
+        bulk_run_until(&sandbox, dir.path(), &without_public_key, "lost-key", 30);
     state.set_all_key_modes(KeyMode::PublicKey);
     let moved = Instant::now();
     let deadline = moved + Duration::from_secs(60);
