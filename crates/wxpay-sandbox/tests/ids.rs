@@ -158,13 +158,7 @@ fn the_vector_ids_replay_when_accepted() {
     let no = "1217752501201407033233368018";
     let key = OrderKey::sub("1230000109", V3_VECTOR_SUB_MCHID, no);
     sandbox.state().put_order(key.clone(), OrderState::Unpaid);
-    let req = http::Request::post(format!("{}{}", sandbox.base_url(), v["path"].as_str().unwrap()))
-        .header("Authorization", v["authorization"].as_str().unwrap())
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json")
-        .header("User-Agent", "vector-replay")
-        .body(v["body"].as_str().unwrap().as_bytes().to_vec())
-        .unwrap();
+    let req = vector_request(sandbox.base_url(), v);
     let (status, body) = send(req);
     assert_eq!(status, 204, "the vector request replays: {}", String::from_utf8_lossy(&body));
     assert_eq!(sandbox.state().order(&key).unwrap().state, OrderState::Closed);
@@ -258,13 +252,7 @@ fn the_vector_ids_are_refused_by_default() {
     let no = "1217752501201407033233368018";
     let key = OrderKey::sub("1230000109", V3_VECTOR_SUB_MCHID, no);
     state.put_order(key.clone(), OrderState::Unpaid);
-    let req = http::Request::post(format!("{}{}", sandbox.base_url(), v["path"].as_str().unwrap()))
-        .header("Authorization", v["authorization"].as_str().unwrap())
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json")
-        .header("User-Agent", "vector-replay")
-        .body(v["body"].as_str().unwrap().as_bytes().to_vec())
-        .unwrap();
+    let req = vector_request(sandbox.base_url(), v);
     let (status, body) = send(req);
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_REQUEST")), "{body}");
@@ -356,4 +344,15 @@ fn a_combined_sub_order_sub_mchid_is_the_sub_order_merchants() {
     );
     assert_eq!(partner.close(close).unwrap(), CloseOutcome::Closed);
     assert_eq!(state.order(&key).unwrap().state, OrderState::Closed);
+}
+
+/// A vector request as recorded (its signature over its own bytes), sent to `base_url`.
+fn vector_request(base_url: &str, v: &Value) -> http::Request<Vec<u8>> {
+    http::Request::post(format!("{base_url}{}", v["path"].as_str().unwrap()))
+        .header("Authorization", v["authorization"].as_str().unwrap())
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .header("User-Agent", "vector-replay")
+        .body(v["body"].as_str().unwrap().as_bytes().to_vec())
+        .unwrap()
 }
