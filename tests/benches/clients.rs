@@ -39,10 +39,13 @@ use wxpay_sandbox::AnswerMode;
 mod paired;
 use paired::{Timed, median, pair_with};
 
-/// Rounds of a single-close pair: a close over loopback takes ~0.2 ms, so the core benches'
-/// 4 ms chunks held ~20 closes each and their medians moved by 10% between runs.
+/// Rounds of a single-close pair: a close over loopback takes 0.2 to 1 ms, so the core
+/// benches' 4 ms chunks held ~20 closes each and their medians moved by 10% between runs.
+/// With 25 ms chunks the per-round ratios still spread over 0.88..1.14 (middle half) on a
+/// shared host: 81 rounds put the median within about ±2.6%, too loose for two runs to
+/// agree within 3%; 321 rounds, within about ±1.3%.
 fn rounds(quick: bool) -> usize {
-    if quick { 81 } else { 161 }
+    if quick { 321 } else { 641 }
 }
 
 /// Each round's time per side.
@@ -267,6 +270,10 @@ fn raw_reqwest(cfg: &wxpay_core::ClientConfig) -> reqwest::Client {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    // A figure's name (or part of it) runs that figure's section alone.
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let wants =
+        |names: &[&str]| only.as_deref().is_none_or(|o| names.iter().any(|name| name.contains(o)));
     let server = Server::start();
     let base = server.url().to_owned();
     let agent: ureq::Agent =
@@ -286,7 +293,7 @@ fn main() {
         Prebuilt::new(v2_op.build(&v2_ctx, &Attempt::new(&base_url, now(), "PREBUILT1")).unwrap());
 
     // blocking.v2_close
-    {
+    if wants(&["blocking.v2_close"]) {
         let cfg = v2_config();
         let client = wxpay_blocking::Client::new(cfg.clone()).unwrap();
         let op = v2_op.clone();
@@ -320,7 +327,7 @@ fn main() {
 
     // async.v2_close
     let rt = Arc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
-    {
+    if wants(&["async.v2_close"]) {
         let client = wxpay_async::Client::new(v2_config()).unwrap();
         let (rt1, op) = (rt.clone(), v2_op.clone());
         let measured: Timed = Box::new(move |n| {
@@ -352,6 +359,9 @@ fn main() {
     }
 
     // async.v3_close_c32
+    if !wants(&["async.v3_close_c32", "confirm.doubt_without_doubt", "confirm.always"]) {
+        return;
+    }
     let per_round: usize = if quick { 800 } else { 1500 };
     // A multiple of four: each (core arrangement, order) pair equally often.
     let rounds = if quick { 8 } else { 16 };

@@ -37,7 +37,8 @@ pub struct ReplayGuard {
 
 impl ReplayGuard {
     /// The most answers each generation remembers (a little over half a million: when full,
-    /// about 13 MiB for APIv2 answers and 17 MiB for APIv3 answers).
+    /// about 13 MiB for APIv2 answers and 17 MiB for APIv3 answers; a set that has forgotten
+    /// as many again may double its table once, to about 22 and 26 MiB).
     pub const CAPACITY: usize = 1 << 19;
 
     /// A guard that has seen nothing.
@@ -199,7 +200,8 @@ impl Seen {
             let room = (self.set.len() * 3).max(Self::INITIAL);
             let room = room.min(ReplayGuard::CAPACITY - self.set.len()).max(1);
             self.set.reserve(room);
-            self.order.reserve(room);
+            // Exact: `reserve` would round the queue up to almost twice the capacity.
+            self.order.reserve_exact(room);
         }
         if !self.set.insert(digest) {
             return Err(VerifyError::Replayed);
@@ -290,6 +292,10 @@ mod tests {
             seen.first(i, None, 0).unwrap();
         }
         assert_eq!(seen.order.len(), ReplayGuard::CAPACITY);
+        // Memory stays within what the documentation says: the queue holds no more room
+        // than the capacity, the set's table is at most 2^21 buckets.
+        assert!(seen.order.capacity() <= ReplayGuard::CAPACITY, "{}", seen.order.capacity());
+        assert!(seen.set.capacity() < 1 << 21, "{}", seen.set.capacity());
         assert_eq!(seen.set.len(), ReplayGuard::CAPACITY);
         // The newest are still refused; the oldest were forgotten.
         assert_eq!(
