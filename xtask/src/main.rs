@@ -121,8 +121,9 @@ const TARGETS: &[Target] = &[
 /// Absolute limits: `rate <name> <value>` lines that must stay at most the limit.
 const LIMITS: &[(&str, f64)] = &[("bulk.peak_rss_mb", 64.0), ("bulk.first_close_ms", 100.0)];
 
-/// Allocation budgets: `allocs <name> <n>` lines printed by the `allocs` bench.
-const ALLOC_BUDGETS: &[(&str, u64)] = &[("v2.build", 12), ("v2.build_hmac", 12), ("v3.build", 16)];
+/// Allocation budgets: `allocs <name> <n>` lines printed by the `allocs` bench (issue #18's
+/// figures: an APIv2 build 3, an APIv3 build at most 16).
+const ALLOC_BUDGETS: &[(&str, u64)] = &[("v2.build", 3), ("v2.build_hmac", 3), ("v3.build", 16)];
 
 /// `cargo xtask bench`: the paired ratios (and their absolute medians) and the allocation
 /// counts, each checked against its target. `--criterion` also runs the criterion suite.
