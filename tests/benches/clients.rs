@@ -41,11 +41,12 @@ use paired::{Timed, median, pair_with};
 
 /// Rounds of a single-close pair: a close over loopback takes 0.2 to 1 ms, so the core
 /// benches' 4 ms chunks held ~20 closes each and their medians moved by 10% between runs.
-/// With 25 ms chunks the per-round ratios still spread over 0.88..1.14 (middle half) on a
+/// With 25 ms chunks the per-round ratios still spread over 0.92..1.22 (middle half) on a
 /// shared host: 81 rounds put the median within about ±2.6%, too loose for two runs to
-/// agree within 3%; 321 rounds, within about ±1.3%.
+/// agree within 3%. Three quiet runs of 321 rounds spanned 3.1% (blocking) and 1.1%
+/// (async); of 641 rounds, 2.1% and 1.7% (32 s a figure with `--quick`).
 fn rounds(quick: bool) -> usize {
-    if quick { 321 } else { 641 }
+    if quick { 641 } else { 1281 }
 }
 
 /// Each round's time per side.
