@@ -194,14 +194,16 @@ impl Seen {
             self.order.pop_front();
             self.until.pop_front();
         }
+        // Growing rehashes every digest held: fourfold (not the set's own twofold) does it half
+        // as often, which took a third off what the guard costs an APIv2 answer. Never past
+        // the capacity; the queue exactly (`reserve` would round it up to almost twice that).
+        let room =
+            |len: usize| (len * 3).max(Self::INITIAL).min(ReplayGuard::CAPACITY - len).max(1);
         if self.set.len() == self.set.capacity() {
-            // Growing rehashes every digest held: fourfold (not the set's own twofold) does
-            // it half as often, which took a third off what the guard costs an APIv2 answer.
-            let room = (self.set.len() * 3).max(Self::INITIAL);
-            let room = room.min(ReplayGuard::CAPACITY - self.set.len()).max(1);
-            self.set.reserve(room);
-            // Exact: `reserve` would round the queue up to almost twice the capacity.
-            self.order.reserve_exact(room);
+            self.set.reserve(room(self.set.len()));
+        }
+        if self.order.len() == self.order.capacity() {
+            self.order.reserve_exact(room(self.order.len()));
         }
         if !self.set.insert(digest) {
             return Err(VerifyError::Replayed);
