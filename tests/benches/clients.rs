@@ -272,9 +272,8 @@ fn raw_reqwest(cfg: &wxpay_core::ClientConfig) -> reqwest::Client {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     // A figure's name (or part of it) runs that figure's section alone.
-    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let wants =
-        |names: &[&str]| only.as_deref().is_none_or(|o| names.iter().any(|name| name.contains(o)));
+    let only = paired::only();
+    let wants = |names: &[&str]| paired::wanted(only.as_deref(), names);
     let server = Server::start();
     let base = server.url().to_owned();
     let agent: ureq::Agent =

@@ -70,6 +70,7 @@ pub fn v2_success_response() -> wxpay_core::Response {
 /// identifies each to the guard.
 pub struct Pool {
     pub answers: Vec<wxpay_core::Response>,
+    /// APIv3: each answer's serial, timestamp and nonce.
     pub ids: Vec<(String, u64, String)>,
     /// APIv2: each answer's `nonce_str` and `sign`, side by side in one string (at
     /// [`V2_ID_LEN`] characters an answer), read in order as a client reads the answer it
@@ -86,7 +87,7 @@ pub const V2_ID_LEN: usize = 16 + 32;
 /// `n` APIv2 success answers like the vector's, each with its own `nonce_str` (MD5).
 pub fn v2_pool(n: usize) -> Pool {
     let key = ApiV2Key::new(KEY).unwrap();
-    let (mut answers, mut ids) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut answers, mut v2_ids) = (Vec::with_capacity(n), String::with_capacity(n * V2_ID_LEN));
     for i in 0..n {
         let nonce = format!("BFK89FC6rx{i:06}");
         let fields = [
@@ -103,13 +104,11 @@ pub fn v2_pool(n: usize) -> Pool {
             .replace("BFK89FC6rxKCOjLX", &nonce)
             .replace("808C1D11E84411F8DF1DF1ADC960B491", sign.as_str());
         answers.push(http::Response::builder().status(200).body(body.into_bytes()).unwrap());
-        ids.push((nonce, 0, sign.as_str().to_owned()));
+        assert_eq!(nonce.len() + sign.as_str().len(), V2_ID_LEN);
+        v2_ids.push_str(&nonce);
+        v2_ids.push_str(sign.as_str());
     }
-    let v2_ids = ids.iter().map(|(nonce, _, sign): &(String, u64, String)| {
-        assert_eq!(nonce.len() + sign.len(), V2_ID_LEN);
-        format!("{nonce}{sign}")
-    });
-    Pool { answers, v2_ids: v2_ids.collect(), ids, signatures: Vec::new() }
+    Pool { answers, ids: Vec::new(), v2_ids, signatures: Vec::new() }
 }
 
 /// `n` APIv3 204 answers signed at `timestamp` under `serial`, each with its own nonce.

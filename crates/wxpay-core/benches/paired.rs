@@ -36,6 +36,18 @@ pub fn consuming<I, T>(
     })
 }
 
+/// The figure names asked for on the command line (its first argument not starting with
+/// `--`), if any.
+pub fn only() -> Option<String> {
+    std::env::args().skip(1).find(|a| !a.starts_with("--"))
+}
+
+/// Whether a section measuring the figures `names` runs: every section without
+/// [`only`]; with it, those with a name containing it.
+pub fn wanted(only: Option<&str>, names: &[&str]) -> bool {
+    only.is_none_or(|o| names.iter().any(|name| name.contains(o)))
+}
+
 pub fn ns_per_op(d: Duration, n: u64) -> f64 {
     d.as_secs_f64() * 1e9 / n as f64
 }

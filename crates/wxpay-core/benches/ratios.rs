@@ -13,13 +13,13 @@ mod fixtures;
 #[path = "paired.rs"]
 mod paired;
 use fixtures::cases;
-use paired::pair;
+use paired::{only, pair, wanted};
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let only = only();
     for mut case in cases() {
-        if only.as_deref().is_none_or(|o| case.name.contains(o)) {
+        if wanted(only.as_deref(), &[case.name]) {
             pair(case.name, quick, &mut case.measured, &mut case.baseline);
         }
     }
