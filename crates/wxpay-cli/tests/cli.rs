@@ -1559,18 +1559,9 @@ fn bulk_run_until(
     prefix: &str,
     records: usize,
 ) -> (std::process::Child, std::path::PathBuf, std::path::PathBuf) {
-    let state = sandbox.state();
-    let mut input = String::new();
-    for i in 0..300 {
-        let no = format!("{prefix}-{i:04}");
-        state.put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
-        input.push_str(&no);
-        input.push('\n');
-    }
-    let file = dir.join("orders.txt");
-    std::fs::write(&file, input).unwrap();
+    let file = unpaid_orders_file(sandbox, dir, prefix, 300);
     let journal = dir.join("journal.jsonl");
-    state.add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(10))));
+    sandbox.state().add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(10))));
     let mut run = wxpay()
         .args(["close", "--api", "v3", "--concurrency", "4", "--from"])
         .arg(&file)
@@ -1614,11 +1605,7 @@ fn a_bulk_close_survives_the_move_from_certificates_to_the_public_key_mid_run() 
         .count();
     assert_eq!(closed, 300, "{stderr}");
     assert!(at_move < 250, "the move came mid-run: {at_move} records by then");
-    for i in 0..300 {
-        let no = format!("move-{i:04}");
-        let order = state.order(&OrderKey::new("1900000001", &no)).unwrap();
-        assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{no}");
-    }
+    assert_each_closed_once(&sandbox, "move", 300);
 }
 
 #[test]
@@ -1684,11 +1671,7 @@ fn a_bulk_close_whose_answers_name_a_key_it_does_not_hold_stops_says_why_once_an
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    for i in 0..300 {
-        let no = format!("lost-key-{i:04}");
-        let order = state.order(&OrderKey::new("1900000001", &no)).unwrap();
-        assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{no}");
-    }
+    assert_each_closed_once(&sandbox, "lost-key", 300);
 }
 
 #[test]

@@ -285,15 +285,7 @@ fn forged_serials_stop_a_bulk_run_and_the_resume_skips_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&sandbox, dir.path());
     let state = sandbox.state();
-    let mut input = String::new();
-    for i in 0..40 {
-        let no = format!("forged-{i:04}");
-        state.put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
-        input.push_str(&no);
-        input.push('\n');
-    }
-    let file = dir.path().join("orders.txt");
-    std::fs::write(&file, input).unwrap();
+    let file = unpaid_orders_file(&sandbox, dir.path(), "forged", 40);
     let journal = dir.path().join("journal.jsonl");
     state.add_fault(FaultRule::always(Fault::ForgedSerial));
     let out = wxpay()

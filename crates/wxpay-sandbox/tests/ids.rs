@@ -147,18 +147,12 @@ fn the_vector_ids_replay_when_accepted() {
         ..SandboxConfig::default()
     })
     .unwrap();
-    let vectors: Value = serde_json::from_str(include_str!("vectors/close_order.json")).unwrap();
-    let v = vectors["v3"]["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "close_partner")
-        .expect("the vectors' partner close");
+    let v = partner_close_vector();
     assert_eq!(v["body"], r#"{"sp_mchid":"1230000109","sub_mchid":"1900000109"}"#);
     let no = "1217752501201407033233368018";
     let key = OrderKey::sub("1230000109", V3_VECTOR_SUB_MCHID, no);
     sandbox.state().put_order(key.clone(), OrderState::Unpaid);
-    let req = vector_request(sandbox.base_url(), v);
+    let req = vector_request(sandbox.base_url(), &v);
     let (status, body) = send(req);
     assert_eq!(status, 204, "the vector request replays: {}", String::from_utf8_lossy(&body));
     assert_eq!(sandbox.state().order(&key).unwrap().state, OrderState::Closed);
@@ -242,17 +236,11 @@ fn the_vector_ids_are_refused_by_default() {
     assert_eq!(api_error(&partner.query(query).unwrap_err()), refusal);
 
     // The vectors' partner close, byte for byte: the same answer.
-    let vectors: Value = serde_json::from_str(include_str!("vectors/close_order.json")).unwrap();
-    let v = vectors["v3"]["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "close_partner")
-        .expect("the vectors' partner close");
+    let v = partner_close_vector();
     let no = "1217752501201407033233368018";
     let key = OrderKey::sub("1230000109", V3_VECTOR_SUB_MCHID, no);
     state.put_order(key.clone(), OrderState::Unpaid);
-    let req = vector_request(sandbox.base_url(), v);
+    let req = vector_request(sandbox.base_url(), &v);
     let (status, body) = send(req);
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_REQUEST")), "{body}");
@@ -347,6 +335,14 @@ fn a_combined_sub_order_sub_mchid_is_the_sub_order_merchants() {
 }
 
 /// A vector request as recorded (its signature over its own bytes), sent to `base_url`.
+/// The shared vectors' recorded APIv3 partner close.
+fn partner_close_vector() -> Value {
+    let vectors: Value = serde_json::from_str(include_str!("vectors/close_order.json")).unwrap();
+    let requests = vectors["v3"]["requests"].as_array().unwrap();
+    let v = requests.iter().find(|v| v["name"] == "close_partner");
+    v.expect("the vectors' partner close").clone()
+}
+
 fn vector_request(base_url: &str, v: &Value) -> http::Request<Vec<u8>> {
     http::Request::post(format!("{base_url}{}", v["path"].as_str().unwrap()))
         .header("Authorization", v["authorization"].as_str().unwrap())

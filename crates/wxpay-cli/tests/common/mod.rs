@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use wxpay_sandbox::SandboxThread;
+use wxpay_sandbox::{OrderKey, OrderState, SandboxThread};
 
 /// The `wxpay` binary, with nothing from the developer's own environment.
 pub(crate) fn wxpay() -> Command {
@@ -78,4 +78,34 @@ pub(crate) fn journal_records(path: &Path) -> Vec<Value> {
 /// Lines in a journal, whole or not.
 pub(crate) fn journal_records_len(path: &Path) -> usize {
     std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+/// `n` unpaid orders `{prefix}-0000`… of the sandbox's direct APIv3 merchant, listed one a
+/// line in `dir/orders.txt`: the file's path.
+pub(crate) fn unpaid_orders_file(
+    sandbox: &SandboxThread,
+    dir: &Path,
+    prefix: &str,
+    n: usize,
+) -> PathBuf {
+    let state = sandbox.state();
+    let mut input = String::new();
+    for i in 0..n {
+        let no = format!("{prefix}-{i:04}");
+        state.put_order(OrderKey::new("1900000001", &no), OrderState::Unpaid);
+        input.push_str(&no);
+        input.push('\n');
+    }
+    let file = dir.join("orders.txt");
+    std::fs::write(&file, input).unwrap();
+    file
+}
+
+/// That each of the `n` orders of [`unpaid_orders_file`] is closed, by one close.
+pub(crate) fn assert_each_closed_once(sandbox: &SandboxThread, prefix: &str, n: usize) {
+    for i in 0..n {
+        let no = format!("{prefix}-{i:04}");
+        let order = sandbox.state().order(&OrderKey::new("1900000001", &no)).unwrap();
+        assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{no}");
+    }
 }
