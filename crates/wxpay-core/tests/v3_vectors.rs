@@ -385,6 +385,12 @@ fn every_verification_failure() {
             VerifyError::MissingHeader(Box::leak(h.to_lowercase().into_boxed_str()))
         );
     }
+    // A signature header that is not text is a bad header, before the serial is looked at.
+    let mut resp = signed(204, "", now, PUB_KEY_ID, None);
+    let not_text = http::HeaderValue::from_bytes(b"AAAA\xff").unwrap();
+    resp.headers_mut().insert("wechatpay-signature", not_text);
+    resp.headers_mut().remove("wechatpay-serial");
+    assert_eq!(verdict(resp), VerifyError::BadHeader("wechatpay-signature"));
     let mut resp = signed(204, "", now, PUB_KEY_ID, None);
     resp.headers_mut().insert("wechatpay-timestamp", "17e8".parse().unwrap());
     assert_eq!(verdict(resp), VerifyError::BadHeader("wechatpay-timestamp"));
@@ -705,4 +711,31 @@ fn a_replay_is_caught_whatever_serial_header_it_carries() {
             assert_eq!(err.order_effect(), OrderEffect::Unknown);
         }
     }
+}
+
+/// A verifier that records the length of each signature it is given, and refuses it.
+struct LengthVerifier(std::sync::Mutex<Vec<usize>>);
+
+impl Verifier for LengthVerifier {
+    fn verify(&self, _: &str, _: &[u8], signature: &[u8], _: u64) -> Result<(), VerifyError> {
+        self.0.lock().unwrap().push(signature.len());
+        Err(VerifyError::BadSignature)
+    }
+    fn preferred_serial(&self) -> Option<std::sync::Arc<str>> {
+        None
+    }
+}
+
+#[test]
+fn signatures_up_to_rsa_8192_reach_the_verifier_and_longer_ones_are_bad() {
+    use base64::Engine;
+    let verifier = LengthVerifier(std::sync::Mutex::new(Vec::new()));
+    let now = CERT_VALID_NOW;
+    for len in [1, 256, 512, 1023, 1024, 1025, 4096] {
+        let sig = base64::engine::general_purpose::STANDARD.encode(vec![0x5a; len]);
+        let resp = signed(204, "", now, PUB_KEY_ID, Some(&sig));
+        let verdict = wxpay_core::v3::verify_response(&verifier, resp.headers(), b"", now, 300);
+        assert_eq!(verdict, Err(VerifyError::BadSignature), "{len}");
+    }
+    assert_eq!(*verifier.0.lock().unwrap(), [1, 256, 512, 1023, 1024]);
 }

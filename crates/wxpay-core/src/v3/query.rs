@@ -329,7 +329,10 @@ fn read_query_answer(
 
 /// The body as an order (or combined order).
 fn answered(body: &[u8]) -> Result<Answered<'_>, Error> {
-    serde_json::from_slice(body).map_err(|_| {
+    // Checked as UTF-8 once, whole: `from_str` then reads each string without checking it
+    // again (as `from_slice` does, string by string).
+    let text = std::str::from_utf8(body).ok();
+    text.and_then(|t| serde_json::from_str(t).ok()).ok_or_else(|| {
         DecodeError::new("a query answer that is not an order object", 200, body.to_vec()).into()
     })
 }

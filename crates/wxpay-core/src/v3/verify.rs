@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use super::keys::{RsaPublicKey, parse_certificate};
 use crate::error::{KeyError, VerifyError};
@@ -289,14 +289,15 @@ pub fn has_signature_headers(headers: &HeaderMap) -> bool {
         .any(|h| headers.contains_key(*h))
 }
 
-fn text<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, VerifyError> {
-    let value = headers.get(name).ok_or(VerifyError::MissingHeader(name))?;
-    value.to_str().map_err(|_| VerifyError::BadHeader(name))
+fn text<'h>(headers: &'h HeaderMap, name: &'static HeaderName) -> Result<&'h str, VerifyError> {
+    let value = headers.get(name).ok_or(VerifyError::MissingHeader(name.as_str()))?;
+    value.to_str().map_err(|_| VerifyError::BadHeader(name.as_str()))
 }
 
 /// Verifies an APIv3 answer: every signature header present, the signature type supported,
 /// no probe signature, the timestamp within `window_secs` of `now`, the serial known, and
-/// the signature valid over the body exactly as received.
+/// the signature (base64 of at most 1,024 bytes: RSA-8192's) valid over the body exactly as
+/// received.
 ///
 /// # Errors
 /// The first [`VerifyError`] found, in that order.
@@ -307,7 +308,7 @@ pub fn verify_response(
     now: u64,
     window_secs: u64,
 ) -> Result<(), VerifyError> {
-    verify_signed(verifier, headers, body, now, window_secs).map(|_| ())
+    verify_signed(None, verifier, headers, body, now, window_secs)
 }
 
 /// [`verify_response`], then the replay guard: an answer that verifies is believed once, and
@@ -320,31 +321,49 @@ pub(crate) fn verify_once(
     now: u64,
     window_secs: u64,
 ) -> Result<(), VerifyError> {
-    let (signature, timestamp, nonce) = verify_signed(verifier, headers, body, now, window_secs)?;
-    guard.first_v3(&signature, timestamp, nonce, now, window_secs)
+    verify_signed(Some(guard), verifier, headers, body, now, window_secs)
 }
 
-/// Verifies as [`verify_response`] says; the answer's signature (decoded), timestamp and
-/// nonce: what identifies it among the answers its signature covers. Not its serial: the
-/// header is not signed, and serials match in any letter case.
-fn verify_signed<'h>(
+/// The longest signature read (bytes, decoded): RSA-8192's, the longest ring verifies.
+const MAX_SIGNATURE: usize = 1024;
+
+/// Verifies as [`verify_response`] says; then, with a `guard`, records the answer by what
+/// identifies it among the answers its signature covers: its signature, timestamp and nonce.
+/// Not its serial: the header is not signed, and serials match in any letter case.
+fn verify_signed(
+    guard: Option<&ReplayGuard>,
     verifier: &dyn Verifier,
-    headers: &'h HeaderMap,
+    headers: &HeaderMap,
     body: &[u8],
     now: u64,
     window_secs: u64,
-) -> Result<(Vec<u8>, u64, &'h str), VerifyError> {
-    let timestamp = text(headers, header::TIMESTAMP)?;
-    let nonce = text(headers, header::NONCE)?;
-    let signature = text(headers, header::SIGNATURE)?;
-    let serial = text(headers, header::SERIAL)?;
-    if let Some(kind) = headers.get(header::SIGNATURE_TYPE) {
+) -> Result<(), VerifyError> {
+    // Names made at compile time: a lookup by `&str` parses the name each time.
+    static TIMESTAMP: HeaderName = HeaderName::from_static(header::TIMESTAMP);
+    static NONCE: HeaderName = HeaderName::from_static(header::NONCE);
+    static SIGNATURE: HeaderName = HeaderName::from_static(header::SIGNATURE);
+    static SERIAL: HeaderName = HeaderName::from_static(header::SERIAL);
+    static KIND: HeaderName = HeaderName::from_static(header::SIGNATURE_TYPE);
+    let timestamp = text(headers, &TIMESTAMP)?;
+    let nonce = text(headers, &NONCE)?;
+    // Decoded straight from the header's bytes, onto the stack. Base64 is visible ASCII, so
+    // a signature that decodes is text; one that does not is checked as text here (the
+    // error it had in this order) and refused as a bad signature below.
+    let value = headers.get(&SIGNATURE).ok_or(VerifyError::MissingHeader(header::SIGNATURE))?;
+    let mut raw = [0u8; MAX_SIGNATURE];
+    let decoded = STANDARD.decode_slice(value, &mut raw);
+    if decoded.is_err() {
+        value.to_str().map_err(|_| VerifyError::BadHeader(header::SIGNATURE))?;
+    }
+    let signature = value.as_bytes();
+    let serial = text(headers, &SERIAL)?;
+    if let Some(kind) = headers.get(&KIND) {
         let kind = kind.to_str().map_err(|_| VerifyError::BadHeader(header::SIGNATURE_TYPE))?;
         if kind != SIGNATURE_TYPE {
             return Err(VerifyError::UnsupportedSignatureType(kind.to_owned()));
         }
     }
-    if signature.starts_with(SIGNTEST_PREFIX) {
+    if signature.starts_with(SIGNTEST_PREFIX.as_bytes()) {
         return Err(VerifyError::SignTestProbe);
     }
     if timestamp.is_empty()
@@ -357,10 +376,13 @@ fn verify_signed<'h>(
     if ts.abs_diff(now) > window_secs {
         return Err(VerifyError::StaleTimestamp { timestamp: ts, now, window: window_secs });
     }
-    let raw = STANDARD.decode(signature).map_err(|_| VerifyError::BadSignature)?;
+    let raw = &raw[..decoded.map_err(|_| VerifyError::BadSignature)?];
     let message = response_message(timestamp, nonce, body);
-    verifier.verify(serial, &message, &raw, now)?;
-    Ok((raw, ts, nonce))
+    verifier.verify(serial, &message, raw, now)?;
+    match guard {
+        Some(guard) => guard.first_v3(raw, ts, nonce, now, window_secs),
+        None => Ok(()),
+    }
 }
 
 /// Reads a public key or certificate PEM into the matching verifier: a certificate becomes a
