@@ -153,12 +153,11 @@ fn bulk_close_survives_faults_and_a_kill_then_resumes_exactly_once() {
     state.add_fault(FaultRule::next(Fault::TruncatedBody, 10));
     state.add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(15))));
 
-    let mut first = wxpay()
+    let mut first = wxpay_with(&env)
         .args(["close", "--api", "v3", "--concurrency", "8", "--json", "--from"])
         .arg(&file)
         .arg("--journal")
         .arg(&journal)
-        .envs(env.iter().cloned())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -179,12 +178,11 @@ fn bulk_close_survives_faults_and_a_kill_then_resumes_exactly_once() {
 
     state.clear_faults();
     state.add_fault(FaultRule::next(Fault::SystemError, 10));
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "--concurrency", "16", "--from"])
         .arg(&file)
         .arg("--resume")
         .arg(&journal)
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     let (_, stderr) = text(&out);
@@ -373,11 +371,7 @@ fn the_sandbox_command_prints_credentials_serves_and_stops_on_ctrl_c() {
     assert!(env.iter().any(|(k, v)| k == "WXPAY_BASE_URL" && v.starts_with("http://127.0.0.1:")));
     assert!(!env.iter().any(|(_, v)| v.contains("BEGIN")), "key material stays in files");
     // The printed settings work as they are: this order does not exist there.
-    let out = wxpay()
-        .args(["close", "--api", "v2", "missing-1"])
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
+    let out = wxpay_with(&env).args(["close", "--api", "v2", "missing-1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{:?}", text(&out));
     // Ctrl-C (SIGINT) stops it cleanly.
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
@@ -408,8 +402,7 @@ fn close_over_tls_trusts_the_roots_file_and_goes_through_the_proxy_setting() {
         put(no);
     }
     // With the sandbox's CA (WXPAY_TLS_ROOTS_FILE, as `wxpay sandbox --tls` prints it).
-    let out =
-        wxpay().args(["close", "--api", "v3", "tls-cli-1"]).envs(env.iter().cloned()).output();
+    let out = wxpay_with(&env).args(["close", "--api", "v3", "tls-cli-1"]).output();
     let out = out.unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     // Without it, the built-in roots refuse the test certificate: an error, nothing sent.
@@ -428,9 +421,8 @@ fn close_over_tls_trusts_the_roots_file_and_goes_through_the_proxy_setting() {
     let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let proxy = format!("http://{}", refusing.local_addr().unwrap());
     drop(refusing);
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "--proxy", &proxy, "tls-cli-3"])
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{:?}", text(&out));
@@ -612,11 +604,7 @@ fn verbose_shows_retries_as_they_happen() {
     let env = env_for(&sandbox, dir.path());
     sandbox.state().put_order(OrderKey::new("1900000001", "verbose-1"), OrderState::Unpaid);
     sandbox.state().add_fault(FaultRule::next(Fault::SystemError, 1));
-    let out = wxpay()
-        .args(["close", "-v", "--api", "v3", "verbose-1"])
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
+    let out = wxpay_with(&env).args(["close", "-v", "--api", "v3", "verbose-1"]).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("retrying") && stderr.contains("SYSTEM_ERROR"), "{stderr}");
@@ -630,12 +618,7 @@ fn cross_border_closes_by_either_number_one_at_a_time_and_in_bulk() {
     let env = env_for(&sandbox, dir.path());
     let state = sandbox.state();
     let close = |args: &[&str]| {
-        wxpay()
-            .args(["close", "--api", "v3", "--global"])
-            .args(args)
-            .envs(env.iter().cloned())
-            .output()
-            .unwrap()
+        wxpay_with(&env).args(["close", "--api", "v3", "--global"]).args(args).output().unwrap()
     };
     // By WeChat Pay's number, common mode.
     let key = OrderKey::new("1900000001", "global-cli-1");
@@ -647,7 +630,7 @@ fn cross_border_closes_by_either_number_one_at_a_time_and_in_bulk() {
     // By the merchant's number, an institution for its sub-merchant: paid.
     let key = OrderKey::sub("1230000109", "1900000209", "global-cli-2");
     state.put_order(key.clone(), OrderState::Paid);
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args([
             "close",
             "--api",
@@ -659,7 +642,6 @@ fn cross_border_closes_by_either_number_one_at_a_time_and_in_bulk() {
             "1900000209",
             "global-cli-2",
         ])
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
@@ -707,11 +689,7 @@ fn certificates_are_downloaded_written_and_kept_current_for_close() {
     let env = env_for(&sandbox, dir.path());
     let certs = dir.path().join("certs");
     let download = || {
-        wxpay()
-            .args(["certificates", "--out", certs.to_str().unwrap()])
-            .envs(env.iter().cloned())
-            .output()
-            .unwrap()
+        wxpay_with(&env).args(["certificates", "--out", certs.to_str().unwrap()]).output().unwrap()
     };
     let out = download();
     let (stdout, stderr) = text(&out);
@@ -827,11 +805,10 @@ fn an_explicit_config_wins_over_the_environment_and_other_hosts_are_named() {
     let closes =
         |sandbox: &SandboxThread, no: &str| sandbox.state().order(&key(no)).unwrap().closes;
     both("prod-order-1");
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "--json", "--config"])
         .arg(&config)
         .arg("prod-order-1")
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
@@ -844,20 +821,18 @@ fn an_explicit_config_wins_over_the_environment_and_other_hosts_are_named() {
     assert_eq!(record["base_url"], prod.base_url(), "{record}");
     // A flag still wins over the file.
     both("prod-order-2");
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "--base-url", env_box.base_url(), "--config"])
         .arg(&config)
         .arg("prod-order-2")
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_eq!((closes(&env_box, "prod-order-2"), closes(&prod, "prod-order-2")), (1, 0));
     // A file named by WXPAY_CONFIG (itself from the environment) only fills what is unset.
     both("prod-order-3");
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "prod-order-3"])
-        .envs(env.iter().cloned())
         .env("WXPAY_CONFIG", &config)
         .output()
         .unwrap();
@@ -878,11 +853,10 @@ fn an_explicit_config_wins_over_the_environment_and_other_hosts_are_named() {
     drop(refusing);
     both("prod-order-4");
     let before = env_box.state().requests();
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "--proxy", &proxy, "--config"])
         .arg(&creds_only)
         .arg("prod-order-4")
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
@@ -908,8 +882,7 @@ fn a_flag_of_the_other_api_generation_is_a_usage_error_naming_the_right_flag() {
         (&["--api", "v2", "--mchid", "10000109"][..], "use --mch-id"),
         (&["--api", "v2", "--serial-no", "ABC"][..], "--serial-no is an APIv3 setting"),
     ] {
-        let out =
-            wxpay().arg("close").args(args).arg("gen-0001").envs(env.iter().cloned()).output();
+        let out = wxpay_with(&env).arg("close").args(args).arg("gen-0001").output();
         let out = out.unwrap();
         let stderr = text(&out).1;
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
@@ -931,11 +904,8 @@ fn certificate_mode_downloads_the_list_only_when_the_directory_is_stale() {
     let certs = dir.path().join("certs");
     let state = sandbox.state();
     // `wxpay certificates`: one GET.
-    let out = wxpay()
-        .args(["certificates", "--out", certs.to_str().unwrap()])
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
+    let out =
+        wxpay_with(&env).args(["certificates", "--out", certs.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_eq!(state.certificate_downloads(), 1, "one download: {:?}", text(&out));
     let cert_env: Vec<(String, String)> = env
@@ -978,8 +948,7 @@ fn certificate_mode_downloads_the_list_only_when_the_directory_is_stale() {
     // `wxpay sandbox`'s exports as they are (public key, a fresh certificate file, the APIv3
     // key): nothing downloaded either.
     state.put_order(OrderKey::new("1900000001", "exports-1"), OrderState::Unpaid);
-    let out =
-        wxpay().args(["close", "--api", "v3", "exports-1"]).envs(env.iter().cloned()).output();
+    let out = wxpay_with(&env).args(["close", "--api", "v3", "exports-1"]).output();
     assert_eq!(out.unwrap().status.code(), Some(0));
     assert_eq!(state.certificate_downloads(), 2, "a fresh certificate file: no download");
 }
@@ -996,9 +965,8 @@ fn key_and_download_errors_name_the_right_key_file_and_no_order() {
     let env = env_for(&sandbox, dir.path());
     let short = dir.path().join("short_v3_key.txt");
     std::fs::write(&short, "0123456789abcdef\n").unwrap();
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["certificates", "--out", dir.path().join("a").to_str().unwrap()])
-        .envs(env.iter().cloned())
         .env("WXPAY_API_V3_KEY_FILE", &short)
         .output()
         .unwrap();
@@ -1008,9 +976,8 @@ fn key_and_download_errors_name_the_right_key_file_and_no_order() {
     assert!(stderr.contains("short_v3_key.txt") && !stderr.contains("API v2"), "{stderr}");
     let short_v2 = dir.path().join("short_v2_key.txt");
     std::fs::write(&short_v2, "0123456789").unwrap();
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v2", "x-000001"])
-        .envs(env.iter().cloned())
         .env("WXPAY_API_V2_KEY_FILE", &short_v2)
         .output()
         .unwrap();
@@ -1022,9 +989,8 @@ fn key_and_download_errors_name_the_right_key_file_and_no_order() {
     let wrong = dir.path().join("wrong_v3_key.txt");
     std::fs::write(&wrong, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ").unwrap();
     let out_dir = dir.path().join("not-created");
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["certificates", "--out", out_dir.to_str().unwrap()])
-        .envs(env.iter().cloned())
         .env("WXPAY_API_V3_KEY_FILE", &wrong)
         .output()
         .unwrap();
@@ -1109,11 +1075,10 @@ fn network_text_never_reaches_the_terminal_or_the_journal_raw() {
         ("v3", &v3, &["-v"][..]),
         ("v3", &v3, &["-v", "--json"][..]),
     ] {
-        let out = wxpay()
+        let out = wxpay_with(&env)
             .args(["close", "--confirm", "never", "--api", api, "--base-url", url])
             .args(args)
             .arg("forged-0001")
-            .envs(env.iter().cloned())
             .output()
             .unwrap();
         let (stdout, stderr) = text(&out);
@@ -1124,10 +1089,9 @@ fn network_text_never_reaches_the_terminal_or_the_journal_raw() {
     // In bulk: the journal holds no raw control character either.
     let file = dir.path().join("forged.txt");
     std::fs::write(&file, "forged-0001\nforged-0002\n").unwrap();
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--confirm", "never", "--api", "v2", "--base-url", &v2, "--from"])
         .arg(&file)
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     assert_eq!(raw_controls(&out.stdout), [] as [char; 0], "{:?}", text(&out));
@@ -1158,9 +1122,8 @@ fn the_certificate_directory_forgets_a_retired_certificate() {
     let certs = dir.path().join("certs");
     let pem = |i: usize| certs.join(format!("{}.pem", PLATFORM_CERTIFICATES[i].0));
     let download = || {
-        let out = wxpay()
+        let out = wxpay_with(&env)
             .args(["certificates", "--out", certs.to_str().unwrap()])
-            .envs(env.iter().cloned())
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
@@ -1221,12 +1184,11 @@ fn a_config_that_moves_the_destination_takes_no_credentials_from_the_environment
     drop(refusing);
     let before = sandbox.state().requests();
     let close = |extra: &[&str]| {
-        wxpay()
+        wxpay_with(&env)
             .args(["close", "--proxy", &proxy, "--config"])
             .arg(&config)
             .args(extra)
             .arg("order-123")
-            .envs(env.iter().cloned())
             .output()
             .unwrap()
     };
@@ -1274,11 +1236,10 @@ fn bidi_and_invisible_characters_from_the_network_are_escaped_everywhere() {
         }
     }
     for args in [&[][..], &["--json"][..]] {
-        let out = wxpay()
+        let out = wxpay_with(&env)
             .args(["close", "--confirm", "never", "--api", "v3", "--base-url", &forged])
             .args(args)
             .arg("forged-0001")
-            .envs(env.iter().cloned())
             .output()
             .unwrap();
         let (stdout, stderr) = text(&out);
@@ -1294,11 +1255,10 @@ fn bidi_and_invisible_characters_from_the_network_are_escaped_everywhere() {
     }
     let file = dir.path().join("forged.txt");
     std::fs::write(&file, "forged-0001\nforged-0002\n").unwrap();
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--confirm", "never", "--api", "v3", "--json", "--base-url", &forged])
         .arg("--from")
         .arg(&file)
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
@@ -1448,7 +1408,7 @@ fn check_names_the_key_mode_and_a_wrong_key_without_touching_an_order() {
         let dir = tempfile::tempdir().unwrap();
         let env = env_for(&sandbox, dir.path());
         let orders = sandbox.state().order_count();
-        let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
+        let out = wxpay_with(&env).arg("check").output().unwrap();
         let (stdout, stderr) = text(&out);
         let all = format!("{stdout}{stderr}");
         assert_eq!(out.status.code(), Some(0), "{mode:?}: {all}");
@@ -1460,9 +1420,8 @@ fn check_names_the_key_mode_and_a_wrong_key_without_touching_an_order() {
             // A wrong APIv3 key is named as such, and the command fails.
             let wrong = dir.path().join("wrong_v3_key.txt");
             std::fs::write(&wrong, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ").unwrap();
-            let out = wxpay()
+            let out = wxpay_with(&env)
                 .arg("check")
-                .envs(env.iter().cloned())
                 .env("WXPAY_API_V3_KEY_FILE", &wrong)
                 .output()
                 .unwrap();
@@ -1473,9 +1432,8 @@ fn check_names_the_key_mode_and_a_wrong_key_without_touching_an_order() {
             // A wrong API v2 key is named too.
             let wrong2 = dir.path().join("wrong_v2_key.txt");
             std::fs::write(&wrong2, "YYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYY").unwrap();
-            let out = wxpay()
+            let out = wxpay_with(&env)
                 .arg("check")
-                .envs(env.iter().cloned())
                 .env("WXPAY_API_V2_KEY_FILE", &wrong2)
                 .output()
                 .unwrap();
@@ -1499,12 +1457,7 @@ fn check_believes_no_unsigned_answer() {
         ("404 Not Found", &br#"{"code":"RESOURCE_NOT_EXISTS","message":"forged"}"#[..]),
     ] {
         let url = forger(status, "application/json", body);
-        let out = wxpay()
-            .arg("check")
-            .envs(env.iter().cloned())
-            .env("WXPAY_BASE_URL", &url)
-            .output()
-            .unwrap();
+        let out = wxpay_with(&env).arg("check").env("WXPAY_BASE_URL", &url).output().unwrap();
         let all = format!("{}{}", text(&out).0, text(&out).1);
         assert_eq!(out.status.code(), Some(1), "{all}");
         assert!(!all.contains("APIv3: ok"), "{all}");
@@ -1533,12 +1486,7 @@ fn check_refuses_a_public_key_wechat_pay_does_not_sign_with() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&sandbox, dir.path());
-    let out = wxpay()
-        .arg("check")
-        .envs(env.iter().cloned())
-        .envs(public.iter().cloned())
-        .output()
-        .unwrap();
+    let out = wxpay_with(&env).arg("check").envs(public.iter().cloned()).output().unwrap();
     let all = format!("{}{}", text(&out).0, text(&out).1);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
@@ -1562,12 +1510,11 @@ fn bulk_run_until(
     let file = unpaid_orders_file(sandbox, dir, prefix, 300);
     let journal = dir.join("journal.jsonl");
     sandbox.state().add_fault(FaultRule::always(Fault::Delay(Duration::from_millis(10))));
-    let mut run = wxpay()
+    let mut run = wxpay_with(env)
         .args(["close", "--api", "v3", "--concurrency", "4", "--from"])
         .arg(&file)
         .arg("--journal")
         .arg(&journal)
-        .envs(env.iter().cloned())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1661,12 +1608,11 @@ fn a_bulk_close_whose_answers_name_a_key_it_does_not_hold_stops_says_why_once_an
         .count();
     assert!(untouched >= 200, "only {untouched} orders were left unsent");
     // With the public key set, the resume finishes the run: every order closed, once.
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "--concurrency", "4", "--from"])
         .arg(&file)
         .arg("--resume")
         .arg(&journal)
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
@@ -1721,7 +1667,7 @@ fn check_without_an_apiv3_key_checks_what_the_settings_verify_with() {
             .into_iter()
             .filter(|(k, _)| k != "WXPAY_API_V3_KEY_FILE")
             .collect();
-        let out = wxpay().arg("check").envs(env.iter().cloned()).output().unwrap();
+        let out = wxpay_with(&env).arg("check").output().unwrap();
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{mode:?}: {stdout}{stderr}");
         assert!(stdout.contains(verifies), "{mode:?}: {stdout}");
@@ -1732,9 +1678,8 @@ fn check_without_an_apiv3_key_checks_what_the_settings_verify_with() {
             let other = dir.path().join("other.pem");
             let pem = wxpay_sandbox::merchants::PLATFORM_CERTIFICATES[1].1;
             std::fs::write(&other, pem).unwrap();
-            let out = wxpay()
+            let out = wxpay_with(&env)
                 .arg("check")
-                .envs(env.iter().cloned())
                 .env("WXPAY_PLATFORM_CERT_FILE", &other)
                 .output()
                 .unwrap();
@@ -1767,8 +1712,7 @@ fn an_empty_or_misspelt_variable_is_refused_as_the_library_refuses_it() {
         ),
     ] {
         for command in [&["close", "--api", "v2", "empty-var-1"][..], &["check"]] {
-            let out =
-                wxpay().args(command).envs(env.iter().cloned()).env(name, &value).output().unwrap();
+            let out = wxpay_with(&env).args(command).env(name, &value).output().unwrap();
             let (stdout, stderr) = text(&out);
             assert_eq!(out.status.code(), Some(2), "{command:?} {name}: {stdout}{stderr}");
             assert!(stderr.contains(says), "{stderr}");
@@ -1792,7 +1736,7 @@ fn a_close_for_the_vectors_sub_merchant_is_refused() {
         let env = env_for(&sandbox, dir.path());
         let key = OrderKey::sub("1230000109", "1900000109", "lax-sub-1");
         sandbox.state().put_order(key.clone(), OrderState::Unpaid);
-        let out = wxpay()
+        let out = wxpay_with(&env)
             .args([
                 "close",
                 "--api",
@@ -1803,7 +1747,6 @@ fn a_close_for_the_vectors_sub_merchant_is_refused() {
                 "1900000109",
                 "lax-sub-1",
             ])
-            .envs(env.iter().cloned())
             .output()
             .unwrap();
         let (stdout, stderr) = text(&out);
@@ -1831,11 +1774,8 @@ fn a_certificate_directory_serves_the_merchant_and_destination_it_was_written_fo
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&sandbox, dir.path());
     let certs = dir.path().join("certs");
-    let out = wxpay()
-        .args(["certificates", "--out", certs.to_str().unwrap()])
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
+    let out =
+        wxpay_with(&env).args(["certificates", "--out", certs.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     let owner = std::fs::read_to_string(certs.join(wxpay_settings::OWNER_FILE)).unwrap();
     assert!(owner.contains("1900000001") && owner.contains(sandbox.base_url()), "{owner}");

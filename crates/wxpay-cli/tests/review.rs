@@ -34,20 +34,18 @@ fn a_file_wxpay_config_names_takes_no_credentials_to_its_own_base_url() {
 
     // --config dev.toml: the environment's credentials are set aside (nothing sent).
     let before = sandbox.state().requests();
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "--config"])
         .arg(&dev)
         .arg("cfg-order-1")
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
     assert_eq!(sandbox.state().requests(), before);
 
     // WXPAY_CONFIG=dev.toml: refused as well, and nothing sent.
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "cfg-order-1"])
-        .envs(env.iter().cloned())
         .env("WXPAY_CONFIG", &dev)
         .output()
         .unwrap();
@@ -88,9 +86,8 @@ fn sandbox_exports_over_a_production_wxpay_config_leave_its_certificates_alone()
     set_old(Path::new(&exported_cert.1), Duration::from_secs(7 * 3600));
 
     sandbox.state().put_order(OrderKey::new("1900000001", "mix-order-1"), OrderState::Unpaid);
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "mix-order-1"])
-        .envs(env.iter().cloned())
         .env("WXPAY_CONFIG", prod.join("wxpay.toml"))
         .output()
         .unwrap();
@@ -266,10 +263,9 @@ fn the_sandbox_refuses_the_v2_service_provider_as_a_v3_sub_merchant() {
     let env = env_for(&sandbox, dir.path());
     let key = OrderKey::sub("1230000109", "1900000109", "lax-sub-1");
     sandbox.state().put_order(key.clone(), OrderState::Unpaid);
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "--mchid", "1230000109", "--sub-mch-id", "1900000109"])
         .arg("lax-sub-1")
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{:?}", text(&out));
@@ -288,12 +284,11 @@ fn forged_serials_stop_a_bulk_run_and_the_resume_skips_nothing() {
     let file = unpaid_orders_file(&sandbox, dir.path(), "forged", 40);
     let journal = dir.path().join("journal.jsonl");
     state.add_fault(FaultRule::always(Fault::ForgedSerial));
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "--concurrency", "1", "--from"])
         .arg(&file)
         .arg("--journal")
         .arg(&journal)
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
@@ -309,12 +304,11 @@ fn forged_serials_stop_a_bulk_run_and_the_resume_skips_nothing() {
         assert_eq!(r["effect"].as_str(), Some("unknown"), "{r}");
     }
     state.clear_faults();
-    let out = wxpay()
+    let out = wxpay_with(&env)
         .args(["close", "--api", "v3", "--concurrency", "1", "--from"])
         .arg(&file)
         .arg("--resume")
         .arg(&journal)
-        .envs(env.iter().cloned())
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);

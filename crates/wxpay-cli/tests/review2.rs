@@ -82,22 +82,12 @@ fn a_restarted_sandbox_s_own_certificate_directory_is_refused() {
     let certs = dir.path().join("certs");
     let first = SandboxThread::start(SandboxConfig::default()).unwrap();
     let env = without(&env_for(&first, &dir.path().join("k1")), &["WXPAY_PLATFORM_CERT_FILE"]);
-    let out = wxpay()
-        .args(["certificates", "--out"])
-        .arg(&certs)
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
+    let out = wxpay_with(&env).args(["certificates", "--out"]).arg(&certs).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     drop(first);
     let second = SandboxThread::start(SandboxConfig::default()).unwrap();
     let env = without(&env_for(&second, &dir.path().join("k2")), &["WXPAY_PLATFORM_CERT_FILE"]);
-    let out = wxpay()
-        .args(["certificates", "--out"])
-        .arg(&certs)
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
+    let out = wxpay_with(&env).args(["certificates", "--out"]).arg(&certs).output().unwrap();
     let (stdout, stderr) = text(&out);
     eprintln!("{stdout}{stderr}");
     assert_eq!(out.status.code(), Some(2));
@@ -117,16 +107,11 @@ fn certificates_leave_the_merchant_s_own_api_certificate_alone() {
     std::fs::create_dir(&home).unwrap();
     std::fs::write(home.join("apiclient_cert.pem"), wxpay_sandbox::merchants::MERCHANT_CERT_PEM)
         .unwrap();
-    let out =
-        wxpay().arg("certificates").current_dir(&home).envs(env.iter().cloned()).output().unwrap();
+    let out = wxpay_with(&env).arg("certificates").current_dir(&home).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--out is required: {:?}", text(&out));
     assert!(text(&out).1.contains("--out"), "{:?}", text(&out));
-    let out = wxpay()
-        .args(["certificates", "--out", "."])
-        .current_dir(&home)
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
+    let out =
+        wxpay_with(&env).args(["certificates", "--out", "."]).current_dir(&home).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(!stdout.contains("removed"), "{stdout}");
@@ -134,12 +119,8 @@ fn certificates_leave_the_merchant_s_own_api_certificate_alone() {
     // A retired certificate of wxpay's own making still goes.
     let (retired, pem, _) = wxpay_sandbox::merchants::PLATFORM_CERTIFICATES[2];
     std::fs::write(home.join(format!("{retired}.pem")), pem).unwrap();
-    let out = wxpay()
-        .args(["certificates", "--out", "."])
-        .current_dir(&home)
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
+    let out =
+        wxpay_with(&env).args(["certificates", "--out", "."]).current_dir(&home).output().unwrap();
     assert!(text(&out).0.contains(&format!("removed ./{retired}.pem")), "{:?}", text(&out));
     assert!(home.join("apiclient_cert.pem").exists());
 }

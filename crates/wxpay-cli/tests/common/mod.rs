@@ -109,3 +109,10 @@ pub(crate) fn assert_each_closed_once(sandbox: &SandboxThread, prefix: &str, n: 
         assert_eq!((order.state, order.closes), (OrderState::Closed, 1), "{no}");
     }
 }
+
+/// [`wxpay`] with the settings `env`.
+pub(crate) fn wxpay_with(env: &[(String, String)]) -> Command {
+    let mut c = wxpay();
+    c.envs(env.iter().cloned());
+    c
+}
