@@ -330,7 +330,8 @@ fn read_query_answer(
 /// The body as an order (or combined order).
 fn answered(body: &[u8]) -> Result<Answered<'_>, Error> {
     // Checked as UTF-8 once, whole: `from_str` then reads each string without checking it
-    // again (as `from_slice` does, string by string).
+    // again (as `from_slice` does, string by string). Stricter than `from_slice`, which let
+    // bad UTF-8 pass inside a field it skipped: such a (signed) body is now a decode error.
     let text = std::str::from_utf8(body).ok();
     text.and_then(|t| serde_json::from_str(t).ok()).ok_or_else(|| {
         DecodeError::new("a query answer that is not an order object", 200, body.to_vec()).into()

@@ -297,7 +297,8 @@ fn text<'h>(headers: &'h HeaderMap, name: &'static HeaderName) -> Result<&'h str
 /// Verifies an APIv3 answer: every signature header present, the signature type supported,
 /// no probe signature, the timestamp within `window_secs` of `now`, the serial known, and
 /// the signature (base64 of at most 1,024 bytes: RSA-8192's) valid over the body exactly as
-/// received.
+/// received. A signature that is not such base64 is refused before the verifier is asked,
+/// whatever its serial: a custom [`Verifier`] never sees a longer one.
 ///
 /// # Errors
 /// The first [`VerifyError`] found, in that order.
