@@ -164,8 +164,9 @@ fn main() -> ExitCode {
             args.settings.origin = origin("check");
             vars().and_then(|()| commands::check::run(*args))
         }
-        Command::Sign(cmd) => commands::sign::sign(cmd),
-        Command::Verify(cmd) => commands::sign::verify(cmd),
+        // These read key and id variables too.
+        Command::Sign(cmd) => vars().and_then(|()| commands::sign::sign(cmd)),
+        Command::Verify(cmd) => vars().and_then(|()| commands::sign::verify(cmd)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

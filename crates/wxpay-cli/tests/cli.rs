@@ -1711,7 +1711,10 @@ fn an_empty_or_misspelt_variable_is_refused_as_the_library_refuses_it() {
             "WXPAY_BASE_ULR is not a wxpay setting (did you mean WXPAY_BASE_URL?)",
         ),
     ] {
-        for command in [&["close", "--api", "v2", "empty-var-1"][..], &["check"]] {
+        // `sign` and `verify` read the key and id variables too.
+        let sign = ["sign", "v2", "--field", "appid=wx2421b1c4370ec43b"];
+        let verify = ["verify", "v3", "--header", "Wechatpay-Nonce: n"];
+        for command in [&["close", "--api", "v2", "empty-var-1"][..], &["check"], &sign, &verify] {
             let out = wxpay_with(&env).args(command).env(name, &value).output().unwrap();
             let (stdout, stderr) = text(&out);
             assert_eq!(out.status.code(), Some(2), "{command:?} {name}: {stdout}{stderr}");
