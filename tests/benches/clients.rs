@@ -437,28 +437,53 @@ fn main() {
         };
         ratios.push(o.rate / r.rate);
         // The confirmed close against the plain one (the same client): under `doubt` a
-        // verified 204 needs no query; under `always` every close is proven by a query.
+        // verified 204 needs no query; under `always` every close is proven by a query. Each
+        // policy's round is eight pairs of short runs, a plain one and a confirmed one of a
+        // hundred closes each, in alternating order: here two runs a few seconds apart differ
+        // by up to ±30%, and against the round's first plain run a 1.00 cost read 0.95 to 1.05;
+        // two runs a tenth of a second apart see much the same machine.
+        const CHUNKS: usize = 8;
+        let size = per_round / CHUNKS;
+        let run = |prefix: String, policy: Option<ConfirmPolicy>| {
+            orders(&agent, &base, V3_MCH, &prefix, size as u64, "unpaid");
+            let client = client.clone();
+            closes_per_sec(&rt, size, move |i| {
+                let (client, op) = (client.clone(), CloseOrderV3::new(format!("{prefix}{i:06}")));
+                async move {
+                    let outcome = match policy {
+                        None => client.execute(&op).await.unwrap(),
+                        Some(policy) => {
+                            let settings = ConfirmSettings::default().with_policy(policy);
+                            client.close_confirmed(op, settings).await.unwrap().outcome
+                        }
+                    };
+                    assert_eq!(outcome, CloseOutcome::Closed);
+                }
+            })
+        };
         for (policy, name, costs) in [
             (ConfirmPolicy::Doubt, "doubt", &mut doubt_costs),
             (ConfirmPolicy::Always, "always", &mut always_costs),
         ] {
-            let prefix = format!("c32-confirm-{name}-{round}-");
-            orders(&agent, &base, V3_MCH, &prefix, per_round as u64, "unpaid");
-            let run_confirmed = || {
-                let (client, prefix) = (client.clone(), prefix.clone());
-                closes_per_sec(&rt, per_round, move |i| {
-                    let (client, op) =
-                        (client.clone(), CloseOrderV3::new(format!("{prefix}{i:06}")));
-                    async move {
-                        let settings = ConfirmSettings::default().with_policy(policy);
-                        let c = client.close_confirmed(op, settings).await.unwrap();
-                        assert_eq!(c.outcome, CloseOutcome::Closed);
-                    }
-                })
-            };
-            let c = Run::measure(pid, per_round, run_confirmed);
-            eprintln!("c32 round {round:2}: confirmed ({name}) {c}");
-            costs.push(o.rate / c.rate);
+            let mut round_costs = Vec::new();
+            for chunk in 0..CHUNKS {
+                let plain = || run(format!("c32-plain-{name}-{round}-{chunk}-"), None);
+                let confirmed =
+                    || run(format!("c32-confirm-{name}-{round}-{chunk}-"), Some(policy));
+                let (p, c) = if (round + chunk) % 2 == 0 {
+                    let p = plain();
+                    (p, confirmed())
+                } else {
+                    let c = confirmed();
+                    (plain(), c)
+                };
+                round_costs.push(p / c);
+            }
+            eprintln!(
+                "c32 round {round:2}: confirmed ({name}) cost {:.3}",
+                median(&mut round_costs)
+            );
+            costs.extend(round_costs);
         }
         let rs = Run::measure(pid, per_round, run_raw_signing);
         eprintln!("c32 round {round:2}: ours {o}  raw {r}  raw+signing {rs}");
