@@ -54,7 +54,9 @@
 //!     match client.close(CloseOrderV3::new(out_trade_no)).await? {
 //!         CloseOutcome::Closed | CloseOutcome::AlreadyClosed => println!("can no longer be paid"),
 //!         CloseOutcome::NotFound => println!("never submitted"),
-//!         CloseOutcome::Paid => println!("paid: deliver or refund"),
+//!         // A close answer names no order (a replay can claim "paid"): prove it with a
+//!         // query, or close with `close_confirmed`, before delivering.
+//!         CloseOutcome::Paid => println!("paid, says the close: query before delivering"),
 //!     }
 //!     Ok(())
 //! }
@@ -205,7 +207,7 @@ impl Client {
     ///     let outcome = client.close(CloseOrderV3::new(out_trade_no).created_at(created_at)).await?;
     ///     Ok(match outcome {
     ///         CloseOutcome::Closed | CloseOutcome::AlreadyClosed | CloseOutcome::NotFound => true,
-    ///         CloseOutcome::Paid => false, // deliver or refund
+    ///         CloseOutcome::Paid => false, // query (or `close_confirmed`) before delivering
     ///     })
     /// }
     ///

@@ -210,9 +210,13 @@ impl CloseRecord {
                 text.push_str(&format!("; proven by a query answer naming the order ({state})"));
             }
             (Some("unnamed"), _) => text.push_str(
-                "; as WeChat Pay answered (a \"no such order\" names no order: not proof against a replay; query it again before issuing it anew)",
+                "; as WeChat Pay answered (a \"no such order\", to a close or a query, names no order: not proof against a replay; query it again later before issuing it anew)",
             ),
-            (Some(_), _) => text.push_str("; proven by the close's verified answer"),
+            (Some(_), _) => text.push_str("; taken from the close's verified answer"),
+            // `--confirm never`: "paid" as a close answered it, which a replay can claim.
+            (None, _) if self.outcome == Some(Outcome::Paid) => text.push_str(
+                "; as WeChat Pay answered a close, which names no order: query it before delivering",
+            ),
             (None, _) => {}
         }
         if let Some(id) = &self.transaction_id {

@@ -289,6 +289,13 @@ fn a_torn_journal_tail_is_dropped_once_and_the_next_record_is_whole() {
     let out = b.run(&changed, &["--resume", journal.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
     assert!(text(&out).1.contains("not the one that run read"), "{:?}", text(&out));
+    assert!(text(&out).1.contains("bytes, is"), "the size said: {:?}", text(&out));
+    // The same size, a line changed within the first 64 KiB: refused, saying so.
+    let same_size = std::fs::read_to_string(&file).unwrap().replacen("torn-", "tORN-", 1);
+    let edited = b.file("torn-edited.txt", &same_size);
+    let out = b.run(&edited, &["--resume", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(text(&out).1.contains("its first 64 KiB differ"), "{:?}", text(&out));
     // …and the same input resumes: the torn line is dropped, said once, and nothing is redone.
     let out = b.run(&file, &["--resume", journal.to_str().unwrap()]);
     let stderr = text(&out).1;

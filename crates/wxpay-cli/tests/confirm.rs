@@ -150,6 +150,10 @@ fn a_replayed_orderpaid_for_an_unpaid_order_is_not_believed_under_doubt() {
     let out = b.close(&["--confirm", "never", "unpaid-0002"]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(b.state(&key), OrderState::Unpaid);
+    // Which the line says: a plain close's "paid" is no ground for delivering.
+    let stdout = text(&out).0;
+    assert!(stdout.contains("unpaid-0002: PAID"), "{stdout}");
+    assert!(stdout.contains("names no order: query it before delivering"), "{stdout}");
 }
 
 #[test]

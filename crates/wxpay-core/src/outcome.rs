@@ -14,7 +14,9 @@ pub enum CloseOutcome {
     AlreadyClosed,
     /// No such order: nothing to close; treat it as never submitted.
     NotFound,
-    /// The order was paid and cannot be closed: treat it as paid (deliver or refund).
+    /// The order was paid and cannot be closed: treat it as paid (deliver or refund). From a
+    /// close's own answer, which names no order (a replayed `ORDERPAID` can claim it), prove
+    /// it with a query before delivering, or close through `close_confirmed`, which does.
     Paid,
 }
 

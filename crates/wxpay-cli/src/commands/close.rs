@@ -36,10 +36,10 @@ it: CLOSED or REVOKED is closed, SUCCESS or REFUND is paid (the line gives trans
 and the paid time), not found is not found, NOTPAY or PAYERROR closes again (3 closes at
 most), USERPAYING waits 5 s and asks again; until --confirm-deadline (30 s). Result lines
 and --json records say what proved it: proof `close` (the close's verified answer) or
-`query`. Policies: never (the plain close, no query), doubt (query when the close's effect
-is unknown or it says paid: a replayed answer must not make goods go out; a verified
-closed, already closed or not found is taken as it is), always (query after every close
-sent). The cost: one query per doubtful close. A close that changed nothing (not sent,
+`query`. Policies: never (the plain close, no query), doubt (query unless the close's answer
+is a verified APIv3 204, which a replay can reuse for 5 minutes at most: every APIv2 answer,
+already closed, not found and paid are queried, so a replayed answer cannot make goods go
+out, and so is every unknown effect), always (query after every close sent). The cost: one query per doubtful close. A close that changed nothing (not sent,
 refused) is reported as it is, without a query.
 
 A bulk run (--from) exits with the worst that happened, in this order: 1 if any order's state
@@ -66,7 +66,7 @@ Keys are read from files only, never from the command line.
 
 Bulk: --from FILE takes one order number per line (blank lines and # comments skipped), or
 CSV with --column NAME (quoted fields, a byte-order mark, CRLF/LF/CR line ends all read).
-The file is streamed: memory does not grow with it. Each result is appended to the journal
+The file is streamed: memory grows only with the distinct order numbers (10 to 28 bytes each). Each result is appended to the journal
 (FILE.journal.jsonl unless --journal says otherwise) as soon as it is known; a new run
 refuses a journal that already holds results (one holding only a header is reused).
 --resume JOURNAL continues that run: it checks that the call, merchant, column, base URL,
@@ -147,7 +147,8 @@ pub(crate) struct CloseArgs {
     /// first); settings from the environment or a config file are set aside.
     #[arg(long)]
     sandbox: bool,
-    /// With --sandbox: the state the order starts in: unpaid, paid, closed or missing.
+    /// With --sandbox: the state the order starts in: unpaid, paid, closed, refunded, revoked,
+    /// payerror, paying or missing.
     #[arg(long, default_value = "unpaid", value_name = "STATE")]
     sandbox_state: String,
     /// One JSON object per result on standard output.

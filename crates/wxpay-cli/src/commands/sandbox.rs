@@ -88,7 +88,8 @@ pub(crate) enum Control {
 /// Order actions.
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum OrderAction {
-    /// Make an order (unpaid, an hour old, unless told otherwise).
+    /// Make an order, unpaid unless --state says otherwise, created an hour ago (another age:
+    /// `age_secs` through the control API, `POST /__sandbox/orders`).
     Add {
         /// Its number.
         out_trade_no: String,

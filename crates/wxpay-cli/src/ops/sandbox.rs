@@ -125,7 +125,9 @@ pub(crate) fn order_state(text: &str) -> Result<Option<OrderState>, Failure> {
         "missing" => Ok(None),
         s => OrderState::parse(s)
             .map(Some)
-            .ok_or_else(|| Failure::usage("--sandbox-state is unpaid, paid, closed or missing")),
+            .ok_or_else(|| Failure::usage(
+                "--sandbox-state is unpaid, paid, closed, refunded, revoked, payerror, paying or missing",
+            )),
     }
 }
 
