@@ -819,6 +819,30 @@ fn an_explicit_config_wins_over_the_environment_and_other_hosts_are_named() {
     assert_eq!(stderr.matches(&note).count(), 1, "said once: {stderr}");
     let record: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(record["base_url"], prod.base_url(), "{record}");
+    // Nothing sent, nothing said about where it would have gone: a refused order number, an
+    // order within its 5-minute rule, a resume the journal refuses.
+    let orders = prod_dir.path().join("orders.txt");
+    std::fs::write(&orders, "prod-order-9\n").unwrap();
+    let journal = prod_dir.path().join("not-a-journal.jsonl");
+    std::fs::write(&journal, "{}\n").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let created = now.as_secs().to_string();
+    let refused: [&[&str]; 3] = [
+        &["xx"],
+        &["--created-at", &created, "prod-order-9"],
+        &["--from", orders.to_str().unwrap(), "--resume", journal.to_str().unwrap()],
+    ];
+    for args in refused {
+        let out = wxpay_with(&env)
+            .args(["close", "--api", "v3", "--config"])
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}{stderr}");
+        assert!(!stderr.contains("which is not WeChat Pay"), "{args:?}: {stderr}");
+    }
     // A flag still wins over the file.
     both("prod-order-2");
     let out = wxpay_with(&env)

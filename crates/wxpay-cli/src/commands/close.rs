@@ -314,22 +314,33 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
     args.settings = std::mem::take(&mut args.settings).resolve()?;
     settings::require(&args.settings, args.api.into())?;
     let purpose = if args.api == Api::V2 { Purpose::V2 } else { Purpose::V3 };
-    let (client, kept) = ops::close::connect(&args.settings, purpose)?;
-    let base_url = client.config().endpoint().primary().as_str().to_owned();
-    let rt = runtime()?;
-    let code = match args.from.clone() {
+    // One order is checked before anything else (a file's lines are checked as they are read).
+    let one = match args.from.clone() {
         None => {
             let no = args.number().unwrap_or_default().to_owned();
             let job = args.job(&no)?;
             job.validate(unix_now()).map_err(|e| Failure::usage(invalid(&e)))?;
+            Ok((no, job))
+        }
+        Some(file) => Err(file),
+    };
+    let (client, kept) = ops::close::connect(&args.settings, purpose)?;
+    let base_url = client.config().endpoint().primary().as_str().to_owned();
+    let destination_note = ops::close::destination_note(&client);
+    let rt = runtime()?;
+    let code = match one {
+        Ok((no, job)) => {
+            if let Some(text) = &destination_note {
+                note!("{text}");
+            }
             let settings = args.confirm_settings();
             let (record, code) = rt.block_on(ops::close::close_one(&client, &no, job, settings));
             let record = if args.json { record.sent_to(&base_url) } else { record };
             say!("{}", record.render(args.json));
             code
         }
-        Some(file) => {
-            let plan = args.plan(file, base_url)?;
+        Err(file) => {
+            let plan = args.plan(file, base_url, destination_note)?;
             rt.block_on(ops::bulk::run(plan, client.clone()))?
         }
     };
@@ -373,7 +384,12 @@ fn embed(args: &mut CloseArgs) -> Result<Embedded, Failure> {
 
 impl CloseArgs {
     /// The bulk run these arguments describe.
-    fn plan(&self, file: PathBuf, base_url: String) -> Result<Plan, Failure> {
+    fn plan(
+        &self,
+        file: PathBuf,
+        base_url: String,
+        destination_note: Option<String>,
+    ) -> Result<Plan, Failure> {
         let rate = self.rate.as_deref().map(ops::bulk::parse_rate).transpose()?;
         let journal = match (&self.resume, &self.journal) {
             (Some(p), _) | (None, Some(p)) => p.clone(),
@@ -423,6 +439,7 @@ impl CloseArgs {
             confirm: self.confirm_settings(),
             resume_command: resume_command(&journal),
             base_url,
+            destination_note,
         })
     }
 }

@@ -8,19 +8,21 @@ use crate::settings::{Purpose, Settings};
 use crate::{Failure, exit};
 
 /// The client `settings` describe for `purpose`, and in certificate mode the certificates it
-/// keeps current (to write back after the closes). Says so when it sends anywhere but
-/// WeChat Pay.
+/// keeps current (to write back after the closes).
 pub(crate) fn connect(
     settings: &Settings,
     purpose: Purpose,
 ) -> Result<(wxpay_async::Client, Option<KeptCertificates>), Failure> {
     let built = crate::settings::builder(settings, purpose)?;
     let config = built.builder.build().map_err(|e| Failure::usage(e.to_string()))?;
-    if let Some(text) = crate::settings::not_wechat_pay(&config) {
-        note!("wxpay: note: {text}");
-    }
     let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
     Ok((client, built.certificates))
+}
+
+/// What to say, once, just before the first request goes out, when `client` sends anywhere
+/// but WeChat Pay (nothing when the command refuses before sending).
+pub(crate) fn destination_note(client: &wxpay_async::Client) -> Option<String> {
+    crate::settings::not_wechat_pay(client.config()).map(|text| format!("wxpay: note: {text}"))
 }
 
 /// Closes `job` with `client`, confirmed as `settings` say (`never`: the plain close), and
