@@ -42,6 +42,25 @@ pub(crate) fn not_wechat_pay(config: &ClientConfig) -> Option<String> {
 pub(crate) fn require(settings: &Settings, api: Api) -> Result<(), Failure> {
     settings.require(api).map_err(|e| {
         let mut failure = Failure::from(e);
+        // A file given as --config sets aside the environment's settings of each group it
+        // gives part of: name the variables that are set but were not read.
+        if let (Some(config), false) = (&settings.config, settings.origin.env("config")) {
+            let aside: Vec<String> = Settings::KEYS
+                .iter()
+                .filter(|key| settings.origin.of(key).is_none())
+                .map(|key| Settings::env_var(key))
+                .filter(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+                .collect();
+            if !aside.is_empty() {
+                failure.message.push_str(&format!(
+                    ". Set but set aside: {} (--config {} gives part of their group, or sends \
+                     elsewhere: a merchant's credentials and their destination come from one \
+                     place; give them all in the file, or leave --config out)",
+                    aside.join(", "),
+                    config.display()
+                ));
+            }
+        }
         if settings.config.is_none() && settings.base_url.is_none() {
             failure.message.push_str(
                 ". To try the sandbox: `wxpay close --sandbox …`, or source `wxpay sandbox`'s output",

@@ -1824,3 +1824,36 @@ fn a_certificate_directory_serves_the_merchant_and_destination_it_was_written_fo
     }
     assert_eq!(other.state().requests(), 0, "nothing was asked of the other destination");
 }
+
+/// A `--config` file that gives part of a merchant's credentials sets the environment's
+/// aside (credentials come from one place): the error names the variables that are set but
+/// were not read, instead of calling them "not set" (a newcomer's report).
+#[test]
+fn settings_set_aside_by_config_are_named_as_such() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&sandbox, dir.path());
+    let partial = dir.path().join("v3partial.toml");
+    std::fs::write(&partial, "mchid = \"1900000001\"\n").unwrap();
+    let out = wxpay_with(&env)
+        .args(["close", "--api", "v3", "--config"])
+        .arg(&partial)
+        .arg("aside-0001")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("needs settings that are not set"), "{stderr}");
+    assert!(stderr.contains("Set but set aside: "), "{stderr}");
+    assert!(stderr.contains("WXPAY_SERIAL_NO"), "{stderr}");
+    assert!(stderr.contains(&format!("--config {}", partial.display())), "{stderr}");
+    assert_eq!(sandbox.state().requests(), 0, "nothing sent");
+    // Without --config, nothing is set aside and nothing is said about it.
+    let out = wxpay_with(&without(&env, &["WXPAY_SERIAL_NO"]))
+        .args(["close", "--api", "v3", "aside-0001"])
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("WXPAY_SERIAL_NO") && !stderr.contains("set aside"), "{stderr}");
+}
