@@ -25,7 +25,17 @@ fn demo_passes() {
     let out = wxpay().arg("demo").output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("96 closes, 96 as expected, 0 not"), "{stdout}");
+    assert!(stdout.contains("108 closes, 108 as expected, 0 not"), "{stdout}");
+    // "No such order" shown for every kind of close but the combined one, by both clients.
+    for kind in ["v2 MD5 common", "v3 direct", "v3 partner", "v3 global common (by transaction_id)"]
+    {
+        let not_found = stdout
+            .lines()
+            .filter(|l| l.starts_with(kind) && l.contains("not_found       not_found  ok"));
+        // v3 direct and partner: in both key modes.
+        let per_client = if kind == "v3 direct" || kind == "v3 partner" { 2 } else { 1 };
+        assert_eq!(not_found.count(), 2 * per_client, "{kind}");
+    }
     // A confirmed close per kind, both clients: a lost answer proven closed by the query, a
     // payment during the close proven paid with its transaction id.
     assert!(stdout.contains("20 confirmed closes, 20 as expected, 0 not"), "{stdout}");

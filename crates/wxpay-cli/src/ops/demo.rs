@@ -141,6 +141,10 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
             let job = Job::V3(sp.clone(), CloseOrderV3::new(&no).for_sub_merchant(sub).into());
             rows.push(Row { call: format!("v3 partner ({label})"), order: no, expected, job });
         }
+        let no = number();
+        let job = Job::V3(sp.clone(), CloseOrderV3::new(&no).for_sub_merchant(sub).into());
+        let (call, expected) = (format!("v3 partner ({label})"), CloseOutcome::NotFound);
+        rows.push(Row { call, order: no, expected, job });
 
         for (st, expected) in STATES {
             let no = number();
@@ -170,16 +174,24 @@ fn rows(sandbox: &SandboxThread, client: &str) -> Result<Vec<Row>, Failure> {
         let sub = institution.then_some(partner.subs[0]);
         for by_id in [false, true] {
             let kind = if by_id { "transaction_id" } else { "out_trade_no" };
-            for (st, expected) in STATES {
+            // Each state, then an order the sandbox does not have (not found).
+            let states = STATES.iter().map(|&(st, expected)| (Some(st), expected));
+            for (st, expected) in states.chain([(None, CloseOutcome::NotFound)]) {
                 let no = number();
                 let key = match sub {
                     Some(sub) => OrderKey::sub(m, sub, &no),
                     None => OrderKey::new(m, &no),
                 };
-                state.put_order(key.clone(), st);
+                // A transaction id numbered as the order beside it (demo-blocking-040's is
+                // …040).
+                let id = format!("42000000002026{:014}", rows.len() + 1);
+                if let Some(st) = st {
+                    state.put_order(key.clone(), st);
+                    if by_id {
+                        state.set_transaction_id(&key, &id);
+                    }
+                }
                 let (shown, op) = if by_id {
-                    let id = format!("42000000002026{:014}", rows.len());
-                    state.set_transaction_id(&key, &id);
                     (id.clone(), CloseGlobalOrder::by_transaction_id(id))
                 } else {
                     (no.clone(), CloseGlobalOrder::by_out_trade_no(&no))
