@@ -155,7 +155,7 @@ pub enum SettingsError {
             String::new()
         } else {
             format!(
-                ". The file WXPAY_CONFIG names gives {}, set aside: the flags or variables give part of that group (a merchant's credentials, or the destination, come from one place)",
+                ". The file WXPAY_CONFIG names gives {}, set aside: of each group these belong to (the destination; the APIv2 credentials; the APIv3 credentials), the flags or variables give part, and a group comes from one place, even where the values agree",
                 set_aside.join(", ")
             )
         }
