@@ -213,10 +213,6 @@ impl CloseRecord {
                 "; as WeChat Pay answered (a \"no such order\", to a close or a query, names no order: not proof against a replay; query it again later before issuing it anew)",
             ),
             (Some(_), _) => text.push_str("; taken from the close's verified answer"),
-            // `--confirm never`: "paid" as a close answered it, which a replay can claim.
-            (None, _) if self.outcome == Some(Outcome::Paid) => text.push_str(
-                "; as WeChat Pay answered a close, which names no order: query it before delivering",
-            ),
             (None, _) => {}
         }
         if let Some(id) = &self.transaction_id {
@@ -235,6 +231,10 @@ impl CloseRecord {
             Some(Outcome::Closed) => format!("{no}: closed, the order can no longer be paid"),
             Some(Outcome::AlreadyClosed) => format!("{no}: already closed, nothing more to do"),
             Some(Outcome::NotFound) => format!("{no}: no such order, nothing to close"),
+            // `--confirm never`: "paid" only as a close was answered, which a replay can claim.
+            Some(Outcome::Paid) if self.proof.is_none() => format!(
+                "{no}: PAID, says WeChat Pay's answer to the close, which names no order: query it before delivering or refunding"
+            ),
             Some(Outcome::Paid) => format!("{no}: PAID, it cannot be closed: deliver or refund"),
             Some(Outcome::Unknown) | None => {
                 let hint = match self.effect.as_deref() {

@@ -42,24 +42,8 @@ pub(crate) fn not_wechat_pay(config: &ClientConfig) -> Option<String> {
 pub(crate) fn require(settings: &Settings, api: Api) -> Result<(), Failure> {
     settings.require(api).map_err(|e| {
         let mut failure = Failure::from(e);
-        // A file given as --config sets aside the environment's settings of each group it
-        // gives part of: name the variables that are set but were not read.
-        if let (Some(config), false) = (&settings.config, settings.origin.env("config")) {
-            let aside: Vec<String> = Settings::KEYS
-                .iter()
-                .filter(|key| settings.origin.of(key).is_none())
-                .map(|key| Settings::env_var(key))
-                .filter(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
-                .collect();
-            if !aside.is_empty() {
-                failure.message.push_str(&format!(
-                    ". Set but set aside: {} (--config {} gives part of their group, or sends \
-                     elsewhere: a merchant's credentials and their destination come from one \
-                     place; give them all in the file, or leave --config out)",
-                    aside.join(", "),
-                    config.display()
-                ));
-            }
+        if let Some(note) = set_aside_note(settings, &failure.message) {
+            failure.message.push_str(&note);
         }
         if settings.config.is_none() && settings.base_url.is_none() {
             failure.message.push_str(
@@ -67,6 +51,29 @@ pub(crate) fn require(settings: &Settings, api: Api) -> Result<(), Failure> {
             );
         }
         failure
+    })
+}
+
+/// A file given as `--config` sets aside the environment's settings of each group it gives
+/// part of (or all its credentials, when it moves the destination): of the variables
+/// `message` names as missing, those that are set but were set aside, said as such.
+pub(crate) fn set_aside_note(settings: &Settings, message: &str) -> Option<String> {
+    let config = settings.config.as_ref().filter(|_| !settings.origin.env("config"))?;
+    let aside: Vec<String> = Settings::KEYS
+        .iter()
+        .filter(|key| settings.origin.of(key).is_none())
+        .map(|key| Settings::env_var(key))
+        .filter(|var| message.contains(&format!("{var},")) || message.contains(&format!("{var})")))
+        .filter(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+        .collect();
+    (!aside.is_empty()).then(|| {
+        format!(
+            ". Set but set aside: {} (--config {} gives part of their group, or sends elsewhere: \
+             a merchant's credentials and their destination come from one place; give them all \
+             in the file, or leave --config out)",
+            aside.join(", "),
+            config.display()
+        )
     })
 }
 

@@ -1857,6 +1857,19 @@ fn settings_set_aside_by_config_are_named_as_such() {
     assert!(stderr.contains("Set but set aside: "), "{stderr}");
     assert!(stderr.contains("WXPAY_SERIAL_NO"), "{stderr}");
     assert!(stderr.contains(&format!("--config {}", partial.display())), "{stderr}");
+    // Only what the error asks for: not the APIv2 variables, set aside too.
+    assert!(!stderr.contains("WXPAY_APPID"), "{stderr}");
+    // `wxpay certificates`, whose first question is the APIv3 key.
+    let out = wxpay_with(&env)
+        .args(["certificates", "--out"])
+        .arg(dir.path().join("certs"))
+        .arg("--config")
+        .arg(&partial)
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Set but set aside: WXPAY_API_V3_KEY_FILE ("), "{stderr}");
     assert_eq!(sandbox.state().requests(), 0, "nothing sent");
     // Without --config, nothing is set aside and nothing is said about it.
     let out = wxpay_with(&without(&env, &["WXPAY_SERIAL_NO"]))
@@ -1866,4 +1879,25 @@ fn settings_set_aside_by_config_are_named_as_such() {
     let stderr = text(&out).1;
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("WXPAY_SERIAL_NO") && !stderr.contains("set aside"), "{stderr}");
+}
+
+/// `wxpay check` with APIv2 settings alone still says, once, that its query goes somewhere
+/// that is not WeChat Pay (the note was printed only on the APIv3 path: review).
+#[test]
+fn check_with_apiv2_settings_only_says_where_it_sends() {
+    let sandbox = SandboxThread::start(SandboxConfig::default()).unwrap();
+    let v3 = [
+        "WXPAY_MCHID",
+        "WXPAY_SERIAL_NO",
+        "WXPAY_PRIVATE_KEY_FILE",
+        "WXPAY_PUBLIC_KEY_ID",
+        "WXPAY_PUBLIC_KEY_FILE",
+        "WXPAY_PLATFORM_CERT_FILE",
+        "WXPAY_API_V3_KEY_FILE",
+    ];
+    for leave_out in [&v3[..], &[]] {
+        let c = check(&sandbox, leave_out);
+        assert!(c.stdout.contains("APIv2: ok"), "{}{}", c.stdout, c.stderr);
+        assert_eq!(c.stderr.matches("which is not WeChat Pay").count(), 1, "{}", c.stderr);
+    }
 }

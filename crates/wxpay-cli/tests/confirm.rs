@@ -154,6 +154,7 @@ fn a_replayed_orderpaid_for_an_unpaid_order_is_not_believed_under_doubt() {
     let stdout = text(&out).0;
     assert!(stdout.contains("unpaid-0002: PAID"), "{stdout}");
     assert!(stdout.contains("names no order: query it before delivering"), "{stdout}");
+    assert!(!stdout.contains("deliver or refund"), "no advice to deliver first: {stdout}");
 }
 
 #[test]

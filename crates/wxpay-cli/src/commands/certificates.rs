@@ -23,9 +23,11 @@ pub(crate) struct CertificatesArgs {
 pub(crate) fn run(args: CertificatesArgs) -> Result<u8, Failure> {
     let settings = args.settings.resolve()?;
     if settings.api_v3_key_file.is_none() {
-        return Err(Failure::usage(
-            "downloading platform certificates needs the APIv3 key: --api-v3-key-file (WXPAY_API_V3_KEY_FILE, or `api_v3_key_file` in --config)",
-        ));
+        let mut message = "downloading platform certificates needs the APIv3 key: --api-v3-key-file (WXPAY_API_V3_KEY_FILE, or `api_v3_key_file` in --config)".to_owned();
+        if let Some(note) = settings::set_aside_note(&settings, &message) {
+            message.push_str(&note);
+        }
+        return Err(Failure::usage(message));
     }
     settings::require(&settings, settings::Api::V3)?;
     // The list is downloaded here, once: the configuration refreshes nothing by itself.

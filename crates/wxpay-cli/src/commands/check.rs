@@ -20,11 +20,13 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
     }
     let mut good = true;
     let mut clocks = ops::check::Clocks::default();
+    // Said once, before the first request, whichever generation is checked first.
+    let purpose = if v3 { Purpose::DownloadCertificates } else { Purpose::V2 };
+    if let Some(text) = settings::not_wechat_pay(&settings::client_config(&settings, purpose)?) {
+        note!("wxpay: note: {text}");
+    }
     if v3 {
         let config = settings::client_config(&settings, Purpose::DownloadCertificates)?;
-        if let Some(text) = settings::not_wechat_pay(&config) {
-            note!("wxpay: note: {text}");
-        }
         let has_public_key = settings.public_key_file.is_some();
         let (listed_good, listed) = ops::check::v3(
             config,

@@ -170,8 +170,8 @@ pub(crate) struct CloseArgs {
     #[arg(long, value_name = "FILE", requires = "from")]
     journal: Option<PathBuf>,
     /// When to prove the close's result with a query answer that names the order: `never`
-    /// (the plain close), `doubt` (when the close's effect is unknown, and when it says
-    /// paid), `always` (after every close sent).
+    /// (the plain close), `doubt` (unless the close's answer is a verified APIv3 204),
+    /// `always` (after every close sent).
     #[arg(long, value_name = "POLICY", default_value = "doubt", value_parser = parse_policy)]
     confirm: ConfirmPolicy,
     /// With --confirm doubt|always: no new close or query starts after this many seconds; an
