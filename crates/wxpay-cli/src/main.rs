@@ -111,7 +111,33 @@ enum Command {
 
 fn main() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
-    let matches = Cli::command().get_matches();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => {
+            // A usage error of a command that reads settings (`--key-file` missing, say) may
+            // come of a misspelt or empty WXPAY_* variable: that is said instead, as it is
+            // when the command line parses.
+            let help = matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp
+                    | clap::error::ErrorKind::DisplayVersion
+                    | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            );
+            let command =
+                std::env::args_os().skip(1).find(|a| !a.as_encoded_bytes().starts_with(b"-"));
+            let reads_settings = command.and_then(|c| c.into_string().ok()).is_some_and(|c| {
+                ["close", "query", "certificates", "check", "sign", "verify"].contains(&c.as_str())
+            });
+            if !help && reads_settings {
+                if let Err(bad) = settings::Settings::check_vars(std::env::vars_os()) {
+                    let failure = Failure::from(bad);
+                    note!("wxpay: {}", escape::lines(&failure.message));
+                    return ExitCode::from(failure.code);
+                }
+            }
+            e.exit()
+        }
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

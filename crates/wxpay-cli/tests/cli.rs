@@ -1745,10 +1745,18 @@ fn an_empty_or_misspelt_variable_is_refused_as_the_library_refuses_it() {
             "WXPAY_BASE_ULR is not a wxpay setting (did you mean WXPAY_BASE_URL?)",
         ),
     ] {
-        // `sign` and `verify` read the key and id variables too.
+        // `sign` and `verify` read the key and id variables too. In the misspelt round the key
+        // file's variable is absent as well, so clap itself refuses `sign` (--key-file
+        // missing): the misspelt variable is still what is said.
         let sign = ["sign", "v2", "--field", "appid=wx2421b1c4370ec43b"];
         let verify = ["verify", "v3", "--header", "Wechatpay-Nonce: n"];
-        for command in [&["close", "--api", "v2", "empty-var-1"][..], &["check"], &sign, &verify] {
+        let env = if name == "WXPAY_BASE_ULR" {
+            without(&env, &["WXPAY_API_V2_KEY_FILE"])
+        } else {
+            env.clone()
+        };
+        let commands = [&["close", "--api", "v2", "empty-var-1"][..], &["check"], &sign, &verify];
+        for command in commands {
             let out = wxpay_with(&env).args(command).env(name, &value).output().unwrap();
             let (stdout, stderr) = text(&out);
             assert_eq!(out.status.code(), Some(2), "{command:?} {name}: {stdout}{stderr}");
