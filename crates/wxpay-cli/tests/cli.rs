@@ -246,6 +246,13 @@ fn sign_and_verify_reproduce_the_shared_vectors() {
         let (payload, _) = sts.rsplit_once("&key=").unwrap();
         assert!(stdout.contains(&format!("{payload}&key={}", "*".repeat(32))), "{stdout}");
         assert!(!stdout.contains(v["api_key"].as_str().unwrap()), "the key is never printed");
+        // The merchant's HMAC setting does not change how fields without sign_type are
+        // verified (MD5): the same sign, and a note saying why.
+        let named = v["params"].as_object().unwrap().contains_key("sign_type");
+        let out = cmd.env("WXPAY_SIGN_TYPE", "HMAC-SHA256").output().unwrap();
+        let (again, stderr) = text(&out);
+        assert_eq!(again, stdout, "{stderr}");
+        assert_eq!(stderr.contains("verifies them with MD5"), !named, "{}: {stderr}", v["name"]);
     }
     // APIv3: every request vector.
     for v in all["v3"]["requests"].as_array().unwrap() {

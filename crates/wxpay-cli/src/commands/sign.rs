@@ -115,6 +115,15 @@ pub(crate) fn sign(cmd: SignCommand) -> Result<u8, Failure> {
                 None => SignType::Md5,
                 Some(s) => crate::settings::parse_sign_type(s)?,
             };
+            // The merchant's setting does not change how these fields are verified: a request
+            // that names no sign_type is MD5's (the client adds `sign_type` to its own).
+            let setting = std::env::var("WXPAY_SIGN_TYPE").ok();
+            let setting = setting.and_then(|s| crate::settings::parse_sign_type(&s).ok());
+            if wire.is_none() && setting == Some(SignType::HmacSha256) {
+                note!(
+                    "wxpay: note: WXPAY_SIGN_TYPE says HMAC-SHA256, but these fields name no sign_type, so WeChat Pay verifies them with MD5 (the client adds sign_type=HMAC-SHA256 to its requests: add --field sign_type=HMAC-SHA256 to see that)"
+                );
+            }
             let borrowed = || pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
             let payload = v2::payload(borrowed());
             let sign = v2::sign_fields(&key, sign_type, borrowed())
