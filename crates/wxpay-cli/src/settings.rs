@@ -24,7 +24,7 @@ const WECHAT_PAY: [&str; 3] =
     [wxpay_core::BaseUrl::PRIMARY, wxpay_core::BaseUrl::BACKUP, wxpay_core::BaseUrl::HONG_KONG];
 
 /// When `config` sends anywhere but WeChat Pay's own hosts, the note that says where.
-pub(crate) fn not_wechat_pay(config: &ClientConfig) -> Option<String> {
+fn not_wechat_pay(config: &ClientConfig) -> Option<String> {
     let endpoint = config.endpoint();
     let urls: Vec<String> = std::iter::once(endpoint.primary())
         .chain(endpoint.backup())
@@ -36,6 +36,12 @@ pub(crate) fn not_wechat_pay(config: &ClientConfig) -> Option<String> {
         [one] => Some(format!("sending to {one}, which is not WeChat Pay")),
         more => Some(format!("sending to {}, which are not WeChat Pay", more.join(" and "))),
     }
+}
+
+/// What to say, once, just before the first request goes out, when `config` sends anywhere
+/// but WeChat Pay (nothing when the command refuses before sending).
+pub(crate) fn destination_note(config: &ClientConfig) -> Option<String> {
+    not_wechat_pay(config).map(|text| format!("wxpay: note: {text}"))
 }
 
 /// [`Settings::require`], and for someone with no settings at all, how to try the sandbox.

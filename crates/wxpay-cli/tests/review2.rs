@@ -84,6 +84,7 @@ fn a_restarted_sandbox_s_own_certificate_directory_is_refused() {
     let env = without(&env_for(&first, &dir.path().join("k1")), &["WXPAY_PLATFORM_CERT_FILE"]);
     let out = wxpay_with(&env).args(["certificates", "--out"]).arg(&certs).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(text(&out).1.matches("which is not WeChat Pay").count(), 1, "{:?}", text(&out));
     drop(first);
     let second = SandboxThread::start(SandboxConfig::default()).unwrap();
     let env = without(&env_for(&second, &dir.path().join("k2")), &["WXPAY_PLATFORM_CERT_FILE"]);
@@ -92,6 +93,7 @@ fn a_restarted_sandbox_s_own_certificate_directory_is_refused() {
     eprintln!("{stdout}{stderr}");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("holds the platform certificates of"), "{stderr}");
+    assert!(!stderr.contains("which is not WeChat Pay"), "nothing sent, nothing said: {stderr}");
 }
 
 /// R2-9. `wxpay certificates` wrote to `--out .` by default and the mirror removed every

@@ -33,9 +33,8 @@ pub(crate) fn run(args: CertificatesArgs) -> Result<u8, Failure> {
     // The list is downloaded here, once: the configuration refreshes nothing by itself.
     let built = settings::builder(&settings, Purpose::DownloadCertificates)?;
     let config = built.builder.build().map_err(|e| Failure::usage(e.to_string()))?;
-    if let Some(text) = settings::not_wechat_pay(&config) {
-        note!("wxpay: note: {text}");
-    }
     let owner = settings::certificate_owner(&settings);
-    ops::certificates::download(config, args.global, &args.out, &owner)
+    // Said once the --out directory is accepted, just before the list is asked for.
+    let note = settings::destination_note(&config);
+    ops::certificates::download(config, args.global, &args.out, &owner, note)
 }

@@ -22,8 +22,8 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
     let mut clocks = ops::check::Clocks::default();
     // Said once, before the first request, whichever generation is checked first.
     let purpose = if v3 { Purpose::DownloadCertificates } else { Purpose::V2 };
-    if let Some(text) = settings::not_wechat_pay(&settings::client_config(&settings, purpose)?) {
-        note!("wxpay: note: {text}");
+    if let Some(text) = settings::destination_note(&settings::client_config(&settings, purpose)?) {
+        note!("{text}");
     }
     if v3 {
         let config = settings::client_config(&settings, Purpose::DownloadCertificates)?;

@@ -326,7 +326,7 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
     };
     let (client, kept) = ops::close::connect(&args.settings, purpose)?;
     let base_url = client.config().endpoint().primary().as_str().to_owned();
-    let destination_note = ops::close::destination_note(&client);
+    let destination_note = settings::destination_note(client.config());
     let rt = runtime()?;
     let code = match one {
         Ok((no, job)) => {

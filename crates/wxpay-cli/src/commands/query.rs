@@ -140,7 +140,7 @@ pub(crate) fn run(mut args: QueryArgs) -> Result<u8, Failure> {
     let purpose = if args.api == Api::V2 { Purpose::V2 } else { Purpose::V3 };
     let (client, kept) = ops::close::connect(&args.settings, purpose)?;
     let base_url = client.config().endpoint().primary().as_str().to_owned();
-    if let Some(text) = ops::close::destination_note(&client) {
+    if let Some(text) = settings::destination_note(client.config()) {
         note!("{text}");
     }
     let rt = runtime()?;

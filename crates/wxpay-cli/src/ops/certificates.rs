@@ -51,6 +51,7 @@ pub(crate) fn download(
     global: bool,
     out: &Path,
     owner: &str,
+    destination_note: Option<String>,
 ) -> Result<u8, Failure> {
     // Another merchant's (or destination's) directory is refused before anything is asked;
     // an unclaimed one is claimed once the list is verified.
@@ -58,6 +59,9 @@ pub(crate) fn download(
         wxpay_settings::check_owner(out, owner)?;
     }
     let client = wxpay_async::Client::new(config).map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(text) = &destination_note {
+        note!("{text}");
+    }
     let op = if global { DownloadCertificates::global() } else { DownloadCertificates::new() };
     let certificates = match runtime()?.block_on(client.execute(&op)) {
         Ok(certificates) => certificates,

@@ -19,12 +19,6 @@ pub(crate) fn connect(
     Ok((client, built.certificates))
 }
 
-/// What to say, once, just before the first request goes out, when `client` sends anywhere
-/// but WeChat Pay (nothing when the command refuses before sending).
-pub(crate) fn destination_note(client: &wxpay_async::Client) -> Option<String> {
-    crate::settings::not_wechat_pay(client.config()).map(|text| format!("wxpay: note: {text}"))
-}
-
 /// Closes `job` with `client`, confirmed as `settings` say (`never`: the plain close), and
 /// says the result as a record.
 pub(crate) async fn close_one(
