@@ -109,8 +109,19 @@ enum Command {
     Verify(commands::sign::VerifyCommand),
 }
 
+/// The commands that read settings (`WXPAY_*` variables among them): a misspelt or empty
+/// variable is refused before any of them runs, and instead of clap's own usage error.
+const READS_SETTINGS: [&str; 6] = ["close", "query", "certificates", "check", "sign", "verify"];
+
+/// Says `failure` on standard error; its exit code.
+fn fail(failure: Failure) -> ExitCode {
+    note!("wxpay: {}", escape::lines(&failure.message));
+    ExitCode::from(failure.code)
+}
+
 fn main() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+    let vars = || settings::Settings::check_vars(std::env::vars_os()).map_err(Failure::from);
     let matches = match Cli::command().try_get_matches() {
         Ok(matches) => matches,
         Err(e) => {
@@ -125,14 +136,12 @@ fn main() -> ExitCode {
             );
             let command =
                 std::env::args_os().skip(1).find(|a| !a.as_encoded_bytes().starts_with(b"-"));
-            let reads_settings = command.and_then(|c| c.into_string().ok()).is_some_and(|c| {
-                ["close", "query", "certificates", "check", "sign", "verify"].contains(&c.as_str())
-            });
+            let reads_settings = command
+                .and_then(|c| c.into_string().ok())
+                .is_some_and(|c| READS_SETTINGS.contains(&c.as_str()));
             if !help && reads_settings {
-                if let Err(bad) = settings::Settings::check_vars(std::env::vars_os()) {
-                    let failure = Failure::from(bad);
-                    note!("wxpay: {}", escape::lines(&failure.message));
-                    return ExitCode::from(failure.code);
+                if let Err(failure) = vars() {
+                    return fail(failure);
                 }
             }
             e.exit()
@@ -170,36 +179,35 @@ fn main() -> ExitCode {
         origin
     };
     // A misspelt or empty WXPAY_* variable is refused before any command reads settings.
-    let vars = || settings::Settings::check_vars(std::env::vars_os()).map_err(Failure::from);
-    let result = match cli.command {
+    let checked = match matches.subcommand_name() {
+        Some(command) if READS_SETTINGS.contains(&command) => vars(),
+        _ => Ok(()),
+    };
+    let result = checked.and_then(|()| match cli.command {
         Command::Demo => commands::demo::run(),
         Command::Close(mut args) => {
             args.settings.origin = origin("close");
-            vars().and_then(|()| commands::close::run(*args))
+            commands::close::run(*args)
         }
         Command::Query(mut args) => {
             args.settings.origin = origin("query");
-            vars().and_then(|()| commands::query::run(*args))
+            commands::query::run(*args)
         }
         Command::Sandbox(args) => commands::sandbox::run(args),
         Command::Certificates(mut args) => {
             args.settings.origin = origin("certificates");
-            vars().and_then(|()| commands::certificates::run(*args))
+            commands::certificates::run(*args)
         }
         Command::Check(mut args) => {
             args.settings.origin = origin("check");
-            vars().and_then(|()| commands::check::run(*args))
+            commands::check::run(*args)
         }
-        // These read key and id variables too.
-        Command::Sign(cmd) => vars().and_then(|()| commands::sign::sign(cmd)),
-        Command::Verify(cmd) => vars().and_then(|()| commands::sign::verify(cmd)),
-    };
+        Command::Sign(cmd) => commands::sign::sign(cmd),
+        Command::Verify(cmd) => commands::sign::verify(cmd),
+    });
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(f) => {
-            note!("wxpay: {}", escape::lines(&f.message));
-            ExitCode::from(f.code)
-        }
+        Err(failure) => fail(failure),
     }
 }
 

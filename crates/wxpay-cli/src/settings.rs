@@ -44,6 +44,13 @@ pub(crate) fn destination_note(config: &ClientConfig) -> Option<String> {
     not_wechat_pay(config).map(|text| format!("wxpay: note: {text}"))
 }
 
+/// Says [`destination_note`], if any.
+pub(crate) fn say_destination(config: &ClientConfig) {
+    if let Some(text) = destination_note(config) {
+        note!("{text}");
+    }
+}
+
 /// [`Settings::require`], and for someone with no settings at all, how to try the sandbox.
 pub(crate) fn require(settings: &Settings, api: Api) -> Result<(), Failure> {
     settings.require(api).map_err(|e| {

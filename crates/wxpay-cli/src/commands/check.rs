@@ -20,13 +20,10 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
     }
     let mut good = true;
     let mut clocks = ops::check::Clocks::default();
-    // Said once, before the first request, whichever generation is checked first.
-    let purpose = if v3 { Purpose::DownloadCertificates } else { Purpose::V2 };
-    if let Some(text) = settings::destination_note(&settings::client_config(&settings, purpose)?) {
-        note!("{text}");
-    }
+    // Where the checks go is said once, before the first request (APIv3's, when checked).
     if v3 {
         let config = settings::client_config(&settings, Purpose::DownloadCertificates)?;
+        settings::say_destination(&config);
         let has_public_key = settings.public_key_file.is_some();
         let (listed_good, listed) = ops::check::v3(
             config,
@@ -59,7 +56,11 @@ pub(crate) fn run(args: CheckArgs) -> Result<u8, Failure> {
         good &= clocks.report();
     }
     if v2 {
-        good &= ops::check::v2(settings::client_config(&settings, Purpose::V2)?)?;
+        let config = settings::client_config(&settings, Purpose::V2)?;
+        if !v3 {
+            settings::say_destination(&config);
+        }
+        good &= ops::check::v2(config)?;
     }
     Ok(if good { exit::CLOSED } else { exit::ERROR })
 }

@@ -326,13 +326,10 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
     };
     let (client, kept) = ops::close::connect(&args.settings, purpose)?;
     let base_url = client.config().endpoint().primary().as_str().to_owned();
-    let destination_note = settings::destination_note(client.config());
     let rt = runtime()?;
     let code = match one {
         Ok((no, job)) => {
-            if let Some(text) = &destination_note {
-                note!("{text}");
-            }
+            settings::say_destination(client.config());
             let settings = args.confirm_settings();
             let (record, code) = rt.block_on(ops::close::close_one(&client, &no, job, settings));
             let record = if args.json { record.sent_to(&base_url) } else { record };
@@ -340,7 +337,7 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
             code
         }
         Err(file) => {
-            let plan = args.plan(file, base_url, destination_note)?;
+            let plan = args.plan(file, base_url)?;
             rt.block_on(ops::bulk::run(plan, client.clone()))?
         }
     };
@@ -384,12 +381,7 @@ fn embed(args: &mut CloseArgs) -> Result<Embedded, Failure> {
 
 impl CloseArgs {
     /// The bulk run these arguments describe.
-    fn plan(
-        &self,
-        file: PathBuf,
-        base_url: String,
-        destination_note: Option<String>,
-    ) -> Result<Plan, Failure> {
+    fn plan(&self, file: PathBuf, base_url: String) -> Result<Plan, Failure> {
         let rate = self.rate.as_deref().map(ops::bulk::parse_rate).transpose()?;
         let journal = match (&self.resume, &self.journal) {
             (Some(p), _) | (None, Some(p)) => p.clone(),
@@ -439,7 +431,6 @@ impl CloseArgs {
             confirm: self.confirm_settings(),
             resume_command: resume_command(&journal),
             base_url,
-            destination_note,
         })
     }
 }

@@ -140,9 +140,7 @@ pub(crate) fn run(mut args: QueryArgs) -> Result<u8, Failure> {
     let purpose = if args.api == Api::V2 { Purpose::V2 } else { Purpose::V3 };
     let (client, kept) = ops::close::connect(&args.settings, purpose)?;
     let base_url = client.config().endpoint().primary().as_str().to_owned();
-    if let Some(text) = settings::destination_note(client.config()) {
-        note!("{text}");
-    }
+    settings::say_destination(client.config());
     let rt = runtime()?;
     let (records, code) = rt.block_on(ops::query::query_one(&client, query, args.combined));
     for record in records {

@@ -49,9 +49,6 @@ pub(crate) struct Plan {
     pub(crate) base_url: String,
     /// How each close is confirmed (`never`: the plain close).
     pub(crate) confirm: ConfirmSettings,
-    /// Said once, when the journal is accepted and closes are about to go out: where they go,
-    /// when that is not WeChat Pay.
-    pub(crate) destination_note: Option<String>,
 }
 
 /// Parses `--rate`: `50` or `50/s`, within [`RATE_RANGE`].
@@ -144,9 +141,8 @@ pub(crate) async fn run(plan: Plan, client: wxpay_async::Client) -> Result<u8, F
     for w in warnings {
         note(&w);
     }
-    if let Some(text) = &plan.destination_note {
-        note!("{text}");
-    }
+    // The journal accepted, closes are about to go out: where, when that is not WeChat Pay.
+    crate::settings::say_destination(client.config());
 
     let stop = Arc::new(Stop::default());
     let concurrency = plan.concurrency.clamp(1, 1024);
