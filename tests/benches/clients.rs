@@ -396,13 +396,25 @@ fn main() {
                 Prebuilt::new(op.build(&v3_ctx, &Attempt::new(&base_url, now(), &nonce)).unwrap())
             })
             .collect();
-        let run_ours = || {
-            let (client, prefix) = (client.clone(), ours_prefix.clone());
-            closes_per_sec(&rt, per_round, move |i| {
+        // Closes the orders `{prefix}000000`… (`n` of them, made beforehand) with our client,
+        // plainly or confirmed under `policy`; closes per second.
+        let close_all = |prefix: String, n: usize, policy: Option<ConfirmPolicy>| {
+            let client = client.clone();
+            closes_per_sec(&rt, n, move |i| {
                 let (client, op) = (client.clone(), CloseOrderV3::new(format!("{prefix}{i:06}")));
-                async move { assert_eq!(client.execute(&op).await.unwrap(), CloseOutcome::Closed) }
+                async move {
+                    let outcome = match policy {
+                        None => client.execute(&op).await.unwrap(),
+                        Some(policy) => {
+                            let settings = ConfirmSettings::default().with_policy(policy);
+                            client.close_confirmed(op, settings).await.unwrap().outcome
+                        }
+                    };
+                    assert_eq!(outcome, CloseOutcome::Closed);
+                }
             })
         };
+        let run_ours = || close_all(ours_prefix.clone(), per_round, None);
         let presigned = Arc::new(presigned);
         let run_raw = || {
             let (raw, presigned) = (raw.clone(), presigned.clone());
@@ -446,20 +458,7 @@ fn main() {
         let size = per_round / CHUNKS;
         let run = |prefix: String, policy: Option<ConfirmPolicy>| {
             orders(&agent, &base, V3_MCH, &prefix, size as u64, "unpaid");
-            let client = client.clone();
-            closes_per_sec(&rt, size, move |i| {
-                let (client, op) = (client.clone(), CloseOrderV3::new(format!("{prefix}{i:06}")));
-                async move {
-                    let outcome = match policy {
-                        None => client.execute(&op).await.unwrap(),
-                        Some(policy) => {
-                            let settings = ConfirmSettings::default().with_policy(policy);
-                            client.close_confirmed(op, settings).await.unwrap().outcome
-                        }
-                    };
-                    assert_eq!(outcome, CloseOutcome::Closed);
-                }
-            })
+            close_all(prefix, size, policy)
         };
         for (policy, name, costs) in [
             (ConfirmPolicy::Doubt, "doubt", &mut doubt_costs),
