@@ -103,10 +103,9 @@ const TARGETS: &[Target] = &[
     Target { name: "v3.verify_rotating", at_most: true, target: 1.10 },
     Target { name: "v3.query_parse_verify", at_most: true, target: 1.10 },
     Target { name: "refresh.steady_state", at_most: true, target: 1.02 },
-    // One lock and one hash-set insert (25-30 ns) beside an APIv2 answer's ~900 ns of
-    // parsing and MD5: 1.025-1.04, of which the lock's two atomic operations are ~2% (see
-    // replay.rs). The issue asks 1.02: not met; the margin is for this host's noise.
-    Target { name: "replay_guard.v2_share", at_most: true, target: 1.05 },
+    // One lock and a table lookup (about 15 ns) beside an APIv2 answer's ~800 ns of parsing
+    // and MD5: 1.018-1.020, half of it the lock's atomic operations (see replay.rs).
+    Target { name: "replay_guard.v2_share", at_most: true, target: 1.02 },
     Target { name: "replay_guard.v3_share", at_most: true, target: 1.02 },
     Target { name: "sandbox.v3_close_rate", at_most: false, target: 0.5 },
     Target { name: "blocking.v2_close", at_most: true, target: 1.10 },

@@ -6,23 +6,24 @@
 //! an APIv2 answer (which carries no time) at any time. The guard remembers every verified
 //! answer a client has believed and refuses the same one a second time.
 //!
-//! It costs one uncontended lock and one hash-set insert per verified answer: next to
-//! nothing beside an APIv3 RSA verification (`replay_guard.v3_share` in `cargo xtask
-//! bench`, about 1.005), 25 to 30 ns beside an APIv2 answer's 900 ns of parsing and hashing
-//! (`replay_guard.v2_share`, 1.025 to 1.04). Of that, the lock's two atomic operations are
-//! about 2% (a guard whose set is removed measures 1.025 to 1.035; without the lock, 1.01):
-//! what sharing the guard between threads costs in safe Rust.
+//! It costs one uncontended lock and a lookup in a table of digests per verified answer:
+//! next to nothing beside an APIv3 RSA verification (`replay_guard.v3_share` in `cargo xtask
+//! bench`, about 1.003), about 15 ns beside an APIv2 answer's 800 ns of parsing and hashing
+//! (`replay_guard.v2_share`, 1.018-1.020). Half of that is the lock's atomic operations
+//! (measured with the table removed): what sharing the guard between threads costs in safe
+//! Rust, whatever the table.
 //!
-//! Memory is bounded: APIv3 answers are forgotten once their timestamp is outside the
-//! verification window (a replay of them fails that check anyway); each generation keeps at
-//! most [`ReplayGuard::CAPACITY`] answers, the oldest forgotten first. What is remembered is
-//! a 64-bit keyed digest (SipHash with a random per-process key) of the answer's identity,
-//! so a forger cannot aim collisions, and one that happened by chance would only make a
-//! genuine answer "not believed" (its effect unknown), never believe a false one.
+//! Memory is bounded: APIv3 answers are forgotten (a table at a time) once outside the
+//! verification window (a replay of them fails that check anyway); each API generation
+//! remembers at least its latest [`ReplayGuard::CAPACITY`] answers and at most twice as many,
+//! the oldest forgotten first. What is remembered is 64 bits that identify the answer: for
+//! APIv3 a keyed digest (SipHash with a random per-process key) of its identity, for APIv2
+//! the first 64 bits of its `sign`, a MAC under the merchant's key. No forger can aim a
+//! collision, and one that happened by chance would only make a genuine answer "not
+//! believed" (its effect unknown), never believe a false one.
 
-use std::collections::{HashSet, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Mutex;
 
 use crate::error::VerifyError;
@@ -36,9 +37,8 @@ pub struct ReplayGuard {
 }
 
 impl ReplayGuard {
-    /// The most answers each generation remembers (a little over half a million: when full,
-    /// about 13 MiB for APIv2 answers and 17 MiB for APIv3 answers; a set that has forgotten
-    /// as many again may double its table once, to about 22 and 26 MiB).
+    /// How many of its latest answers each API generation remembers at least (524,288, what
+    /// a table of 2^20 slots holds); at most twice as many, in two such tables of 8 MiB.
     pub const CAPACITY: usize = 1 << 19;
 
     /// A guard that has seen nothing.
@@ -46,8 +46,8 @@ impl ReplayGuard {
     pub fn new() -> Self {
         ReplayGuard {
             keys: RandomState::new(),
-            v2: Mutex::new(Seen::default()),
-            v3: Mutex::new(Seen::default()),
+            v2: Mutex::new(Seen::new(Self::CAPACITY)),
+            v3: Mutex::new(Seen::new(Self::CAPACITY)),
         }
     }
 
@@ -85,18 +85,16 @@ impl ReplayGuard {
         // included: its first 64 bits already are a keyed digest of the answer, which no
         // outsider can aim. (Any other form is digested in full.)
         let digest = match sign.as_bytes().first_chunk::<16>() {
-            Some(prefix) if sign.len() >= 32 => hex_u64(prefix),
-            _ => None,
+            Some(prefix) if sign.len() >= 32 => hex_key(prefix),
+            _ => self.digest(&[nonce_str.as_bytes(), sign.as_bytes()]),
         };
-        let digest =
-            digest.unwrap_or_else(|| self.digest(&[nonce_str.as_bytes(), sign.as_bytes()]));
         lock(&self.v2).first(digest, None, 0)
     }
 
     /// How many answers each generation remembers now: (APIv2, APIv3).
     #[must_use]
     pub fn len(&self) -> (usize, usize) {
-        (lock(&self.v2).order.len(), lock(&self.v3).order.len())
+        (lock(&self.v2).len(), lock(&self.v3).len())
     }
 
     /// Whether it remembers no answer.
@@ -129,55 +127,138 @@ impl fmt::Debug for ReplayGuard {
     }
 }
 
-/// The value of 16 hexadecimal digits (either case), eight bytes at a time: what
-/// `u64::from_str_radix` gives for them, in a fifth of its instructions (measured with
-/// cachegrind: it was half of what the guard cost an APIv2 answer). `None` if any byte is
-/// not a hex digit. Tested against the plain parser on every byte at every position.
-fn hex_u64(digits: &[u8; 16]) -> Option<u64> {
+/// The values of 16 hexadecimal digits, two to a byte (digit `i` in the low half of byte
+/// `i % 8` for `i < 8`, in the high half after): equal digits give equal keys, and different
+/// digits (`0`-`9`, `A`-`F`, either case) different keys. It does not check that they are
+/// digits (a verified `sign` always is: checking cost a sixth of the guard's time): other
+/// bytes may give a key that another text also gives, which can only refuse a genuine answer
+/// as a replay, never believe one. Tested against a plain digit-by-digit reading.
+fn hex_key(digits: &[u8; 16]) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = ONES * 0x80;
-    let eight = |bytes: &[u8]| -> Option<u64> {
-        let x = u64::from_be_bytes(bytes.try_into().ok()?);
-        // Every byte below 0x80, so that adding to a byte never carries into the next.
-        if x & HIGH != 0 {
-            return None;
-        }
-        // A byte's high bit after adding 0x80 - lo is set when it is at least lo.
-        let at_least = |v: u64, lo: u64| v + ONES * (0x80 - lo);
-        let digit = at_least(x, b'0'.into()) & !at_least(x, u64::from(b'9') + 1);
-        let lower = x | (ONES * 0x20); // 'A'..='F' as 'a'..='f'
-        let letter = at_least(lower, b'a'.into()) & !at_least(lower, u64::from(b'f') + 1);
-        if (digit | letter) & HIGH != HIGH {
-            return None;
-        }
+    let (first, second) = digits.split_at(8);
+    let eight = |bytes: &[u8]| {
+        let mut word = [0; 8];
+        word.copy_from_slice(bytes);
+        let x = u64::from_le_bytes(word);
         // Each byte's value: its low four bits, plus 9 for a letter (bit 6 set).
-        let v = (x & (ONES * 0x0F)) + ((x >> 6) & ONES) * 9;
-        // The eight nibbles packed, pairs first.
-        let v = (v | (v >> 4)) & 0x00FF_00FF_00FF_00FF;
-        let v = (v | (v >> 8)) & 0x0000_FFFF_0000_FFFF;
-        Some((v | (v >> 16)) & 0xFFFF_FFFF)
+        (x & (ONES * 0x0F)) + ((x >> 6) & ONES) * 9
     };
-    let (high, low) = digits.split_at(8);
-    Some((eight(high)? << 32) | eight(low)?)
+    eight(first) | (eight(second) << 4)
 }
 
 fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
     seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Digests in the order they were recorded and, for APIv3, when each may be forgotten.
+/// A set of digests: open addressing, linear probing, in one array of slots (0: empty),
+/// filled to half at most. The digests are random (keyed SipHash or a verified MAC), so their
+/// low bits place them: no hashing. Half full, a lookup of a digest that is not there (the
+/// guard's usual case) reads 2.5 slots on average, most often in one cache line. Measured
+/// against `HashSet` and against this table filled to three quarters (both: an APIv2
+/// answer's guard 1.028-1.03 in `replay_guard.v2_share`), half full took a third off what the
+/// guard costs (1.020-1.022). Never shrinks, never removes: a full set is replaced whole.
 #[derive(Default)]
+struct DigestSet {
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl DigestSet {
+    /// A set that holds at least `room` digests (its [`capacity`](Self::capacity)).
+    fn with_capacity(room: usize) -> Self {
+        let slots = (room.max(1) * 2).next_power_of_two();
+        DigestSet { slots: vec![0; slots], len: 0 }
+    }
+
+    fn capacity(&self) -> usize {
+        self.slots.len() / 2
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Where `digest` is, or the empty slot where it would go. The set is never full (half
+    /// its slots stay empty), so the probe ends.
+    fn find(&self, digest: u64) -> (usize, bool) {
+        let mask = self.slots.len() - 1;
+        // `digest as usize` keeps its low bits (all of them on 64-bit targets).
+        #[allow(clippy::cast_possible_truncation)]
+        let mut i = digest as usize & mask;
+        loop {
+            match self.slots[i] {
+                0 => return (i, false),
+                held if held == digest => return (i, true),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn contains(&self, digest: u64) -> bool {
+        !self.slots.is_empty() && self.find(Self::stored(digest)).1
+    }
+
+    /// Adds `digest`; false if it was there. The caller keeps `len` below `capacity`.
+    fn insert(&mut self, digest: u64) -> bool {
+        debug_assert!(self.len < self.capacity());
+        let digest = Self::stored(digest);
+        let (i, held) = self.find(digest);
+        if !held {
+            self.slots[i] = digest;
+            self.len += 1;
+        }
+        !held
+    }
+
+    /// 0 marks an empty slot: a digest of 0 is held as 1 (the two then count as one, which
+    /// can only refuse a genuine answer, by a chance of 2^-64).
+    fn stored(digest: u64) -> u64 {
+        digest.max(1)
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill(0);
+        self.len = 0;
+    }
+
+    fn drain_into(&mut self, other: &mut DigestSet) {
+        for &digest in self.slots.iter().filter(|&&d| d != 0) {
+            other.insert(digest);
+        }
+        *self = DigestSet::default();
+    }
+}
+
+/// One API generation's digests, in two sets: `newer` takes answers until it is full, then
+/// becomes `older` (the set before it is forgotten whole) and a new `newer` starts. No queue
+/// of arrival order is kept (a full set is the order), and nothing moves once the sets are
+/// at the capacity. While they grow (each new set four times the last, from
+/// [`Seen::INITIAL`] to the capacity), the set that would be forgotten moves into the new one
+/// instead (a quarter of its room), so that nothing is forgotten before the capacity.
 struct Seen {
-    set: HashSet<u64, BuildHasherDefault<DigestHasher>>,
-    order: VecDeque<u64>,
-    /// Beside `order`, one for one: when each may be forgotten (APIv3 only; APIv2 answers
-    /// carry no time and are forgotten only at capacity).
-    until: VecDeque<u64>,
+    /// [`ReplayGuard::CAPACITY`] (smaller in tests).
+    capacity: usize,
+    newer: DigestSet,
+    older: DigestSet,
+    /// APIv3: the latest time at which an answer in each set could still be verified; once
+    /// it has passed, the whole set is forgotten (its answers fail the time check anyway).
+    newer_until: u64,
+    older_until: u64,
 }
 
 impl Seen {
-    /// The room made at a generation's first answer.
+    /// The room made for a generation's first answers.
     const INITIAL: usize = 256;
+
+    fn new(capacity: usize) -> Self {
+        Seen {
+            capacity,
+            newer: DigestSet::default(),
+            older: DigestSet::default(),
+            newer_until: 0,
+            older_until: 0,
+        }
+    }
 
     fn first(
         &mut self,
@@ -185,60 +266,58 @@ impl Seen {
         forget_after: Option<u64>,
         now: u64,
     ) -> Result<(), VerifyError> {
-        while let Some(&old) = self.order.front() {
-            let expired = self.until.front().is_some_and(|&until| until < now);
-            if !expired && self.order.len() < ReplayGuard::CAPACITY {
-                break;
+        if forget_after.is_some() {
+            if self.older_until < now {
+                self.older = DigestSet::default();
             }
-            self.set.remove(&old);
-            self.order.pop_front();
-            self.until.pop_front();
+            if self.newer_until < now {
+                // Emptied, not dropped: it keeps its room. A set at the capacity thus never
+                // grows again, and growing never meets a full `older`.
+                self.newer.clear();
+            }
         }
-        // Growing rehashes every digest held: fourfold (not the set's own twofold) does it half
-        // as often, which took a third off what the guard costs an APIv2 answer. Never past
-        // the capacity; the queue exactly (`reserve` would round it up to almost twice that).
-        let room =
-            |len: usize| (len * 3).max(Self::INITIAL).min(ReplayGuard::CAPACITY - len).max(1);
-        if self.set.len() == self.set.capacity() {
-            self.set.reserve(room(self.set.len()));
+        if self.newer.len() == self.newer.capacity() {
+            self.start_newer();
         }
-        if self.order.len() == self.order.capacity() {
-            self.order.reserve_exact(room(self.order.len()));
-        }
-        if !self.set.insert(digest) {
+        if self.older.contains(digest) || !self.newer.insert(digest) {
             return Err(VerifyError::Replayed);
         }
-        self.order.push_back(digest);
         if let Some(until) = forget_after {
-            self.until.push_back(until);
+            self.newer_until = self.newer_until.max(until);
         }
         Ok(())
     }
-}
 
-/// The digests are keyed SipHash already: hashing them again would only cost time.
-#[derive(Default)]
-struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
+    fn len(&self) -> usize {
+        self.newer.len() + self.older.len()
     }
 
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+    /// A new, empty `newer`: four times the room of the full one, at most the capacity.
+    fn start_newer(&mut self) {
+        let full = self.newer.len();
+        let mut fresh = DigestSet::with_capacity((full * 4).clamp(Self::INITIAL, self.capacity));
+        if full == 0 {
+            // The first answer: nothing to keep.
+            self.newer = fresh;
+            return;
         }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        let mut kept_until = 0;
+        // Still growing: what `older` holds (the set before, a quarter of `newer`'s size) is
+        // kept, in the new set. (Checked, not assumed: poured into a set it does not fit,
+        // it would fill every slot.)
+        if full < self.capacity && self.older.len() <= fresh.capacity() / 4 {
+            self.older.drain_into(&mut fresh);
+            kept_until = self.older_until;
+        }
+        self.older = std::mem::replace(&mut self.newer, fresh);
+        self.older_until = std::mem::replace(&mut self.newer_until, kept_until);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     #[test]
     fn an_answer_is_believed_once() {
@@ -258,25 +337,44 @@ mod tests {
     }
 
     #[test]
-    fn hex_digits_read_as_the_plain_parser_reads_them() {
+    fn hex_keys_hold_each_digit_once() {
+        // Plainly: digit i's value in bits 4i.. of the key's little-end bytes, as documented.
         let plain = |d: &[u8; 16]| {
-            let all = d.iter().all(u8::is_ascii_hexdigit);
-            all.then(|| u64::from_str_radix(std::str::from_utf8(d).unwrap(), 16).unwrap())
+            let mut bytes = [0u8; 8];
+            for (i, &c) in d.iter().enumerate() {
+                let value = char::from(c).to_digit(16).unwrap();
+                bytes[i % 8] |= u8::try_from(value).unwrap() << (4 * (i / 8));
+            }
+            u64::from_le_bytes(bytes)
         };
-        for s in ["0123456789ABCDEF", "fedcba9876543210", "FFFFFFFFFFFFFFFF", "0000000000000000"] {
+        for s in ["0123456789ABCDEF", "FEDCBA9876543210", "FFFFFFFFFFFFFFFF", "0000000000000000"] {
             let digits: &[u8; 16] = s.as_bytes().try_into().unwrap();
-            assert_eq!(hex_u64(digits), plain(digits), "{s}");
-            assert!(hex_u64(digits).is_some());
+            assert_eq!(hex_key(digits), plain(digits), "{s}");
         }
-        // Every byte value at every position, among digits of both cases.
-        let base = *b"a1B2c3D4e5F60718";
+        // Every digit of either case at every position: the plain reading, and one to one
+        // (a case differs only in case: the same key).
+        let base = *b"A1B2C3D4E5F60718";
+        let mut keys = HashSet::new();
         for pos in 0..16 {
-            for byte in 0..=255u8 {
+            for &c in b"0123456789ABCDEFabcdef" {
                 let mut digits = base;
-                digits[pos] = byte;
-                assert_eq!(hex_u64(&digits), plain(&digits), "{byte:#04x} at {pos}");
+                digits[pos] = c;
+                assert_eq!(hex_key(&digits), plain(&digits), "{} at {pos}", char::from(c));
+                keys.insert(hex_key(&digits));
             }
         }
+        assert_eq!(keys.len(), 16 * 15 + 1);
+        // A verified sign's key is that of its first 16 digits; anything shorter than 32
+        // characters is digested whole, nonce included.
+        let g = ReplayGuard::new();
+        g.first_v2("n1", "0123456789ABCDEF0000000000000000").unwrap();
+        assert_eq!(
+            g.first_v2("n2", "0123456789ABCDEF1111111111111111"),
+            Err(VerifyError::Replayed),
+            "the same first 64 bits of a MAC: the same answer"
+        );
+        g.first_v2("n1", "0123456789ABCDE").unwrap();
+        g.first_v2("n2", "0123456789ABCDE").unwrap();
     }
 
     #[test]
@@ -284,26 +382,101 @@ mod tests {
         let g = ReplayGuard::new();
         g.first_v3(b"S", 1000, "N", 1000, 300).unwrap();
         g.first_v3(b"S", 1200, "M", 1200, 300).unwrap();
-        // At 1301 the first is outside its window (a replay fails the timestamp check).
-        g.first_v3(b"S", 1301, "O", 1301, 300).unwrap();
+        assert_eq!(g.first_v3(b"S", 1000, "N", 1300, 300), Err(VerifyError::Replayed));
+        // At 1301 the first is outside its window (a replay fails the timestamp check), but
+        // it shares a set with one that is not: both are kept until 1500.
+        assert_eq!(g.first_v3(b"S", 1200, "M", 1500, 300), Err(VerifyError::Replayed));
         assert_eq!(g.len().1, 2);
-        assert_eq!(g.first_v3(b"S", 1200, "M", 1301, 300), Err(VerifyError::Replayed));
+        g.first_v3(b"S", 1501, "O", 1501, 300).unwrap();
+        assert_eq!(g.len().1, 1, "both outside their window: forgotten");
 
-        let mut seen = Seen::default();
-        for i in 0..(ReplayGuard::CAPACITY as u64 + 10) {
+        // APIv2: nothing is forgotten before the capacity; then at most twice the capacity
+        // is held, the oldest forgotten first, and the newest `CAPACITY` are always held.
+        // (A capacity of 4,096, what a table of 2^13 slots holds; the guard's own below.)
+        let cap = 1 << 12;
+        let mut seen = Seen::new(cap as usize);
+        for i in 1..=cap {
             seen.first(i, None, 0).unwrap();
         }
-        assert_eq!(seen.order.len(), ReplayGuard::CAPACITY);
-        // Memory stays within what the documentation says: the queue holds no more room
-        // than the capacity, the set's table is at most 2^21 buckets.
-        assert!(seen.order.capacity() <= ReplayGuard::CAPACITY, "{}", seen.order.capacity());
-        assert!(seen.set.capacity() < 1 << 21, "{}", seen.set.capacity());
-        assert_eq!(seen.set.len(), ReplayGuard::CAPACITY);
-        // The newest are still refused; the oldest were forgotten.
-        assert_eq!(
-            seen.first(ReplayGuard::CAPACITY as u64 + 9, None, 0),
-            Err(VerifyError::Replayed)
-        );
-        seen.first(0, None, 0).unwrap();
+        assert_eq!(seen.len() as u64, cap);
+        for i in (1..=cap).step_by(997) {
+            assert_eq!(seen.first(i, None, 0), Err(VerifyError::Replayed), "{i}");
+        }
+        for i in cap + 1..3 * cap + 10 {
+            seen.first(i, None, 0).unwrap();
+            assert!(seen.len() as u64 >= cap && seen.len() as u64 <= 2 * cap, "{i}");
+        }
+        assert!(seen.newer.capacity() <= seen.capacity, "{}", seen.newer.capacity());
+        assert!(seen.older.capacity() <= seen.capacity, "{}", seen.older.capacity());
+        // The newest `CAPACITY` are refused; the oldest were forgotten.
+        for i in (2 * cap + 10..3 * cap + 10).step_by(997) {
+            assert_eq!(seen.first(i, None, 0), Err(VerifyError::Replayed), "{i}");
+        }
+        seen.first(1, None, 0).unwrap();
+    }
+
+    #[test]
+    fn the_guard_s_own_capacity_fills_two_tables_of_2_20_slots() {
+        // Memory stays within what the documentation says: the last set's size is what its
+        // table holds (no room left unused), 2^20 slots of 8 bytes.
+        let mut seen = Seen::new(ReplayGuard::CAPACITY);
+        let mut sizes = vec![];
+        for _ in 0..8 {
+            for digest in 1..=seen.newer.capacity() as u64 {
+                seen.newer.insert(digest);
+            }
+            seen.older = DigestSet::default();
+            seen.start_newer();
+            sizes.push(seen.newer.capacity());
+        }
+        assert_eq!(sizes, [256, 1024, 4096, 16_384, 65_536, 262_144, 524_288, 524_288]);
+        assert_eq!(seen.newer.slots.len(), 1 << 20);
+    }
+
+    #[test]
+    fn a_newer_set_forgotten_by_time_never_meets_a_full_older_one() {
+        // APIv3 answers whose timestamps go back (a server clock set back): the full set
+        // (`older`) outlives the later one, which is forgotten first. Growing again must not
+        // pour the full set into a small one (nor lose it).
+        let cap = 1 << 10;
+        let mut seen = Seen::new(cap);
+        let digest = |j: u64| j.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // Answers valid until 2000 until a set at the capacity is full; the next until 1000.
+        let mut j = 0;
+        while seen.newer.capacity() < cap || seen.newer.len() < cap {
+            seen.first(digest(j), Some(2000), 0).unwrap();
+            j += 1;
+        }
+        seen.first(digest(j), Some(1000), 0).unwrap();
+        assert_eq!((seen.older.len(), seen.newer.len()), (cap, 1));
+        // At 1500 the second set is forgotten, the first still refuses its answers while the
+        // second fills again (it keeps its room: no growing, nothing poured into it).
+        let new = |k: u64| digest(10 * cap as u64 + k);
+        for k in 0..cap as u64 - 1 {
+            seen.first(new(k), Some(1600), 1500).unwrap();
+        }
+        for old in (j - cap as u64..j).step_by(7) {
+            assert_eq!(seen.first(digest(old), Some(2000), 1500), Err(VerifyError::Replayed));
+        }
+        // And on: the latest `cap` answers are always held, never more than twice as many.
+        for k in cap as u64 - 1..5 * cap as u64 {
+            seen.first(new(k), Some(1600), 1500).unwrap();
+            assert!((cap..=2 * cap).contains(&seen.len()), "{k}");
+        }
+    }
+
+    #[test]
+    fn nothing_is_forgotten_while_the_sets_grow() {
+        // Every count up to the capacity (the sets move through every size on the way).
+        let mut seen = Seen::new(1 << 14);
+        let mut i = 0u64;
+        while seen.len() < seen.capacity {
+            seen.first(i.wrapping_mul(0x9E37_79B9_7F4A_7C15), None, 0).unwrap();
+            i += 1;
+        }
+        for j in 0..i {
+            let digest = j.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            assert_eq!(seen.first(digest, None, 0), Err(VerifyError::Replayed), "{j}");
+        }
     }
 }
