@@ -87,7 +87,7 @@ impl ReplayGuard {
     pub fn first_v2(&self, nonce_str: &str, sign: &str) -> Result<(), VerifyError> {
         // A verified `sign` is a MAC under the merchant's key over the whole answer, nonce
         // included: its first 64 bits already are a keyed digest of the answer, which no
-        // outsider can aim. (Any other form is digested in full.)
+        // outsider can aim. (A shorter one is digested whole, with the nonce.)
         let digest = match sign.as_bytes().first_chunk::<16>() {
             Some(prefix) if sign.len() >= 32 => hex_key(prefix),
             _ => self.digest(&[nonce_str.as_bytes(), sign.as_bytes()]),
@@ -236,9 +236,9 @@ impl DigestSet {
 /// One API generation's digests, in two sets: `newer` takes answers until it is full, then
 /// becomes `older` (the set before it is forgotten whole) and a new `newer` starts. No queue
 /// of arrival order is kept (a full set is the order), and nothing moves once the sets are
-/// at the capacity. While they grow (each new set four times the last, from
-/// [`Seen::INITIAL`] to the capacity), the set that would be forgotten moves into the new one
-/// instead (a quarter of its room), so that nothing is forgotten before the capacity.
+/// at the capacity: `older` is then exactly the `capacity` answers before `newer`'s. While
+/// they grow (each new set four times the last, from [`Seen::INITIAL`] to the capacity),
+/// nothing is forgotten: see [`Seen::start_newer`].
 struct Seen {
     /// [`ReplayGuard::CAPACITY`] (smaller in tests).
     capacity: usize,
@@ -248,19 +248,25 @@ struct Seen {
     /// it has passed, the whole set is forgotten (its answers fail the time check anyway).
     newer_until: u64,
     older_until: u64,
+    /// APIv3: the latest time of a set forgotten by time. An answer that could not be
+    /// verified after it is refused: it may be one forgotten, verified again by a call whose
+    /// clock reads a little earlier (`now` is read before the lock, and clocks are set back).
+    forgotten_until: u64,
 }
 
 impl Seen {
     /// The room made for a generation's first answers.
     const INITIAL: usize = 256;
 
+    /// `capacity` rounded up to what a table holds (a power of two).
     fn new(capacity: usize) -> Self {
         Seen {
-            capacity,
+            capacity: DigestSet::with_capacity(capacity).capacity(),
             newer: DigestSet::default(),
             older: DigestSet::default(),
             newer_until: 0,
             older_until: 0,
+            forgotten_until: 0,
         }
     }
 
@@ -270,14 +276,19 @@ impl Seen {
         forget_after: Option<u64>,
         now: u64,
     ) -> Result<(), VerifyError> {
-        if forget_after.is_some() {
-            if self.older_until < now {
+        if let Some(until) = forget_after {
+            if self.older_until < now && self.older.len() > 0 {
+                self.forgotten_until = self.forgotten_until.max(self.older_until);
                 self.older = DigestSet::default();
             }
-            if self.newer_until < now {
-                // Emptied, not dropped: it keeps its room. A set at the capacity thus never
-                // grows again, and growing never meets a full `older`.
+            if self.newer_until < now && self.newer.len() > 0 {
+                self.forgotten_until = self.forgotten_until.max(self.newer_until);
+                // Emptied, not dropped: it keeps its room (a set at the capacity never grows
+                // again).
                 self.newer.clear();
+            }
+            if until <= self.forgotten_until {
+                return Err(VerifyError::Replayed);
             }
         }
         if self.newer.len() == self.newer.capacity() {
@@ -296,25 +307,39 @@ impl Seen {
         self.newer.len() + self.older.len()
     }
 
-    /// A new, empty `newer`: four times the room of the full one, at most the capacity.
+    /// Room for the next answer, `newer` being full. Growing: a set four times as large, into
+    /// which `older` (the set before, a quarter of `newer`) moves, and at the last step to the
+    /// capacity `newer` too: so `older` is empty when a set at the capacity first fills, and
+    /// from then on a full `older` is exactly the answers before `newer`'s. At the capacity:
+    /// `newer` becomes `older`, and the set before it (forgotten) is emptied and reused.
     fn start_newer(&mut self) {
         let full = self.newer.len();
-        let mut fresh = DigestSet::with_capacity((full * 4).clamp(Self::INITIAL, self.capacity));
-        if full == 0 {
-            // The first answer: nothing to keep.
-            self.newer = fresh;
+        if full >= self.capacity {
+            let mut reused = std::mem::take(&mut self.older);
+            if reused.capacity() == full {
+                reused.clear();
+            } else {
+                reused = DigestSet::with_capacity(self.capacity);
+            }
+            self.older = std::mem::replace(&mut self.newer, reused);
+            self.older_until = std::mem::replace(&mut self.newer_until, 0);
             return;
         }
-        let mut kept_until = 0;
-        // Still growing: what `older` holds (the set before, a quarter of `newer`'s size) is
-        // kept, in the new set. (Checked, not assumed: poured into a set it does not fit,
-        // it would fill every slot.)
-        if full < self.capacity && self.older.len() <= fresh.capacity() / 4 {
-            self.older.drain_into(&mut fresh);
-            kept_until = self.older_until;
+        let room = (full * 4).max(Self::INITIAL).min(self.capacity);
+        let last = room == self.capacity;
+        // (Room for all that moves, whatever the capacity: a set poured into one it does not
+        // fit would fill every slot.)
+        let mut fresh = DigestSet::with_capacity(room.max(full + self.older.len()));
+        let moved_until = std::mem::take(&mut self.older_until);
+        self.older.drain_into(&mut fresh);
+        if last || full == 0 {
+            self.newer.drain_into(&mut fresh);
+            self.newer = fresh;
+            self.newer_until = self.newer_until.max(moved_until);
+        } else {
+            self.older = std::mem::replace(&mut self.newer, fresh);
+            self.older_until = std::mem::replace(&mut self.newer_until, moved_until);
         }
-        self.older = std::mem::replace(&mut self.newer, fresh);
-        self.older_until = std::mem::replace(&mut self.newer_until, kept_until);
     }
 }
 
@@ -481,6 +506,79 @@ mod tests {
         for j in 0..i {
             let digest = j.wrapping_mul(0x9E37_79B9_7F4A_7C15);
             assert_eq!(seen.first(digest, None, 0), Err(VerifyError::Replayed), "{j}");
+        }
+    }
+
+    /// A 32-digit upper-case hex `sign` whose first 16 digits look random (as a MAC's do).
+    fn v2_sign(i: u64) -> String {
+        let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        format!("{:016X}{i:016X}", z ^ (z >> 31))
+    }
+
+    #[test]
+    fn the_latest_capacity_answers_are_remembered_across_the_first_full_set() {
+        // Found by review: the first set at the capacity began with the oldest answers, and
+        // when it filled the set before it (newer answers) was forgotten instead.
+        let g = ReplayGuard::new();
+        let cap = ReplayGuard::CAPACITY as u64;
+        let n = cap + cap / 4 + 1; // the answer that starts the second set at the capacity
+        for i in 1..=n {
+            g.first_v2("nonce", &v2_sign(i)).unwrap();
+            g.first_v3(&i.to_be_bytes(), 1000, "N", 1000, 300).unwrap();
+        }
+        let believed = (n - cap + 1..=n).filter(|&i| g.first_v2("nonce", &v2_sign(i)).is_ok());
+        assert_eq!(believed.count(), 0, "of the latest {cap}; remembered {:?}", g.len());
+        for i in (n - cap + 1..=n).step_by(101) {
+            assert_eq!(
+                g.first_v3(&i.to_be_bytes(), 1000, "N", 1000, 300),
+                Err(VerifyError::Replayed)
+            );
+        }
+    }
+
+    #[test]
+    fn every_answer_is_remembered_while_among_the_latest_capacity() {
+        for cap in [1usize << 10, 1 << 12, 6 << 10, 100] {
+            let mut seen = Seen::new(cap);
+            let d = |j: u64| j.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            for k in 0..6 * cap as u64 {
+                seen.first(d(k), None, 0).unwrap();
+                let oldest = (k + 1).saturating_sub(cap as u64);
+                assert_eq!(
+                    seen.first(d(oldest), None, 0),
+                    Err(VerifyError::Replayed),
+                    "capacity {cap}: answer {oldest} forgotten after answer {k}"
+                );
+                assert!(seen.len() <= 2 * seen.capacity, "{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_forgotten_by_time_is_refused_at_an_earlier_time() {
+        // Found by review: `now` is read before the lock; a thread whose `now` is a second
+        // behind another's (or a clock set back) verifies a replay of a forgotten answer.
+        let g = ReplayGuard::new();
+        g.first_v3(b"X", 1000, "NX", 1000, 300).unwrap();
+        g.first_v3(b"Y", 1301, "NY", 1301, 300).unwrap(); // X's set forgotten
+        assert_eq!(g.first_v3(b"X", 1000, "NX", 1300, 300), Err(VerifyError::Replayed));
+        // Answers valid after what was forgotten are believed as before.
+        g.first_v3(b"Z", 1001, "NZ", 1300, 300).unwrap();
+    }
+
+    #[test]
+    fn hex_keys_refuse_case_and_suffix_variants_and_take_any_bytes() {
+        let g = ReplayGuard::new();
+        let s = "0A1B2C3D4E5F6789ABCDEF0123456789";
+        g.first_v2("n", s).unwrap();
+        assert_eq!(g.first_v2("n", &s.to_lowercase()), Err(VerifyError::Replayed));
+        assert_eq!(g.first_v2("n", &format!("{s}00")), Err(VerifyError::Replayed));
+        assert_eq!(g.first_v2("other", s), Err(VerifyError::Replayed));
+        // Any bytes: no overflow (tests run with overflow checks).
+        for byte in 0..=255u8 {
+            let _ = hex_key(&[byte; 16]);
         }
     }
 }
