@@ -38,7 +38,9 @@
 //! let answer = http::Response::builder().status(200).body(
 //!     b"<xml><return_code><![CDATA[FAIL]]></return_code><return_msg>SIGNERROR</return_msg></xml>".to_vec(),
 //! )?;
-//! let seen = ReplayGuard::new(); // the answers believed so far (a `Session` keeps one)
+//! // The answers believed so far: in real code one guard, kept and shared by every call (a
+//! // `Session` keeps one); a guard made for each call refuses no replay.
+//! let seen = ReplayGuard::new();
 //! let err = close.parse(&ctx, &seen, 1_700_000_001, answer).unwrap_err();
 //! assert!(matches!(err.kind(), wxpay_core::ErrorKind::Communication { .. }));
 //! assert_eq!(err.order_effect(), wxpay_core::OrderEffect::Refused); // the order is unchanged
@@ -78,7 +80,7 @@
 //!     .header("Wechatpay-Serial", "PUB_KEY_ID_0114232134912410000000000000")
 //!     .header("Wechatpay-Signature", "OtOvsdVXMPwQhJSpKptsAyWsWonujbZMXvdK1MaAaWN8Wim0JiixMB/Kt129yYfYuhici7coCYhen6q787+NMbc3nxcncvHJ7X/YDGk9ptGbhlo2ASxPQOOQuJX8eK2t62u6QWqdKZDrxyjxeQ3j5Gv9nWTePGe1357PxqQN+ue6wz5EICdAXXBbJQJmzbdG9QjR57sHM4609SEZBcfvSxly1Saqjw0kP8rRPytQTQPLQJS9YL3Z4Di5vSyQQKPIs9x9E750P3xmSc8736lu/sUTziDzKFbhSSGB+6vSJfTFPHV7f53nm3jiy3+PAXJBKTK9uFmXEMYnzSPL7ER7rg==")
 //!     .body(Vec::new())?;
-//! let seen = ReplayGuard::new();
+//! let seen = ReplayGuard::new(); // (one shared by every call, in real code)
 //! assert_eq!(close.parse(&ctx, &seen, 1700000301, answer)?, CloseOutcome::Closed);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
