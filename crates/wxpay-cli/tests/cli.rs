@@ -992,6 +992,23 @@ fn certificate_mode_downloads_the_list_only_when_the_directory_is_stale() {
     let out = wxpay_with(&env).args(["close", "--api", "v3", "exports-1"]).output();
     assert_eq!(out.unwrap().status.code(), Some(0));
     assert_eq!(state.certificate_downloads(), 2, "a fresh certificate file: no download");
+    // A cross-border close or query (no endpoint set) keeps the cross-border list current,
+    // where a cross-border merchant's certificates are, not the mainland one.
+    assert_eq!(state.global_certificate_downloads(), 0);
+    // (A query's exit code for an unpaid order is 7.)
+    for (command, no, code) in [("close", "global-stale-1", 0), ("query", "global-stale-2", 7)] {
+        state.put_order(OrderKey::new("1900000001", no), OrderState::Unpaid);
+        std::fs::File::options().write(true).open(&pem).unwrap().set_modified(old).unwrap();
+        let out = wxpay()
+            .args([command, "--api", "v3", "--global", no])
+            .envs(cert_env.iter().cloned())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{command}: {:?}", text(&out));
+        let downloads = (state.certificate_downloads(), state.global_certificate_downloads());
+        assert_eq!(downloads.0 - downloads.1, 2, "{command}: no mainland list");
+    }
+    assert_eq!(state.global_certificate_downloads(), 2, "one cross-border list each");
 }
 
 #[test]

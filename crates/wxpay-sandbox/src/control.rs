@@ -87,7 +87,7 @@ const ROUTES: &[ControlRoute] = &[
         path: "stats",
         action: Action::Stats,
         fields: &[],
-        what: "requests answered or dropped, orders held, certificate lists served",
+        what: "requests answered or dropped, orders held, certificate lists served (and of them the cross-border list)",
     },
     ControlRoute {
         method: Method::POST,
@@ -355,6 +355,7 @@ fn act(shared: &Shared, action: Action, v: &Value) -> Result<Answer, Refusal> {
                 "requests": shared.state.requests(),
                 "orders": shared.state.order_count(),
                 "certificate_downloads": shared.state.certificate_downloads(),
+                "global_certificate_downloads": shared.state.global_certificate_downloads(),
             }),
         ),
         Action::Certificates => certificates(shared),

@@ -366,6 +366,7 @@ pub struct State {
     rotation: Mutex<Rotation>,
     keys: Mutex<Keys>,
     certificate_downloads: AtomicU64,
+    global_certificate_downloads: AtomicU64,
     faults: Mutex<Vec<FaultRule>>,
     requests: AtomicU64,
 }
@@ -528,14 +529,23 @@ impl State {
         (r.listed.clone(), r.signing)
     }
 
-    pub(crate) fn count_certificate_download(&self) {
+    pub(crate) fn count_certificate_download(&self, global: bool) {
         self.certificate_downloads.fetch_add(1, Ordering::Relaxed);
+        if global {
+            self.global_certificate_downloads.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    /// How many certificate lists were served.
+    /// How many certificate lists were served (either list).
     #[must_use]
     pub fn certificate_downloads(&self) -> u64 {
         self.certificate_downloads.load(Ordering::Relaxed)
+    }
+
+    /// How many of them were the cross-border list (`GET /v3/global/certificates`).
+    #[must_use]
+    pub fn global_certificate_downloads(&self) -> u64 {
+        self.global_certificate_downloads.load(Ordering::Relaxed)
     }
 
     /// Gives an order WeChat Pay's order number `transaction_id` (replacing the one it had),

@@ -471,7 +471,8 @@ fn list_certificates(shared: &Shared, parts: &http::request::Parts, body: &[u8])
     if !shared.state.key_mode(&auth.mchid).has_certificates() {
         return Reply::error(404, "RESOURCE_NOT_EXISTS", NO_CERTIFICATES, None);
     }
-    shared.state.count_certificate_download();
+    let global = parts.uri.path() == wxpay_core::v3::DownloadCertificates::global().path();
+    shared.state.count_certificate_download(global);
     let (listed, _) = shared.state.platform_certificates();
     let mut data = Vec::with_capacity(listed.len());
     for i in listed {

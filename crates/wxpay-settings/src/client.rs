@@ -23,6 +23,11 @@ pub enum Purpose {
     /// APIv3 calls: the APIv3 credentials only, the platform certificates kept current in
     /// certificate mode with the APIv3 key.
     V3,
+    /// APIv3 cross-border calls: as [`V3`](Self::V3), the certificates kept current from the
+    /// cross-border list (`GET /v3/global/certificates`, at the Hong Kong host unless a base
+    /// URL is set), where a cross-border merchant's certificates are; as for any call with
+    /// the endpoint `hongkong`.
+    V3Global,
     /// Downloading the platform certificate list once (`wxpay certificates`, `wxpay check`):
     /// the APIv3 credentials, and no refresh of the configuration's own.
     DownloadCertificates,
@@ -300,7 +305,7 @@ impl Settings {
         let (v2, v3) = match purpose {
             Purpose::Both => (true, true),
             Purpose::V2 => (true, false),
-            Purpose::V3 | Purpose::DownloadCertificates => (false, true),
+            Purpose::V3 | Purpose::V3Global | Purpose::DownloadCertificates => (false, true),
         };
         let mut named = false;
         if v2 {
@@ -324,7 +329,8 @@ impl Settings {
                     let refreshed_at =
                         files::written_at(dir.as_deref(), self.platform_cert_file.as_deref());
                     let mut refresh = CertificateRefresh::default();
-                    if self.endpoint.as_deref() == Some("hongkong") {
+                    if purpose == Purpose::V3Global || self.endpoint.as_deref() == Some("hongkong")
+                    {
                         refresh = refresh.global();
                     }
                     if let Some(at) = refreshed_at {

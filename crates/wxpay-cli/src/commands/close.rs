@@ -313,7 +313,12 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
     let _sandbox = if args.sandbox { Some(embed(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
     settings::require(&args.settings, args.api.into())?;
-    let purpose = if args.api == Api::V2 { Purpose::V2 } else { Purpose::V3 };
+    let purpose = match (args.api, args.global) {
+        (Api::V2, _) => Purpose::V2,
+        (Api::V3, false) => Purpose::V3,
+        // A cross-border merchant's certificates are on the cross-border list.
+        (Api::V3, true) => Purpose::V3Global,
+    };
     // One order is checked before anything else (a file's lines are checked as they are read).
     let one = match args.from.clone() {
         None => {

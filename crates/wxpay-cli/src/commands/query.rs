@@ -137,7 +137,12 @@ pub(crate) fn run(mut args: QueryArgs) -> Result<u8, Failure> {
     let _sandbox = if args.sandbox { Some(embed(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
     settings::require(&args.settings, args.api.into())?;
-    let purpose = if args.api == Api::V2 { Purpose::V2 } else { Purpose::V3 };
+    let purpose = match (args.api, args.global) {
+        (Api::V2, _) => Purpose::V2,
+        (Api::V3, false) => Purpose::V3,
+        // A cross-border merchant's certificates are on the cross-border list.
+        (Api::V3, true) => Purpose::V3Global,
+    };
     let (client, kept) = ops::close::connect(&args.settings, purpose)?;
     let base_url = client.config().endpoint().primary().as_str().to_owned();
     settings::say_destination(client.config());
