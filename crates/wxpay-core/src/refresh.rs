@@ -59,7 +59,11 @@ impl CertificateRefresh {
         self
     }
 
-    /// Downloads the cross-border list.
+    /// Downloads the cross-border list (`GET /v3/global/certificates`, at the Hong Kong host
+    /// unless the client has a base URL of its own): what a cross-border merchant's
+    /// [`CloseGlobalOrder`](crate::v3::CloseGlobalOrder) and cross-border queries need. The
+    /// session does not pick the list from the call: set it for such a merchant (`wxpay`
+    /// does, for `--global` and `--endpoint hongkong`).
     #[must_use]
     pub fn global(mut self) -> Self {
         self.global = true;
