@@ -182,8 +182,12 @@ struct DigestSet {
 impl DigestSet {
     /// A set that holds at least `room` digests (its [`capacity`](Self::capacity)).
     fn with_capacity(room: usize) -> Self {
-        let slots = (room.max(1) * 2).next_power_of_two();
-        DigestSet { slots: vec![0; slots], len: 0 }
+        DigestSet { slots: vec![0; Self::slots_for(room)], len: 0 }
+    }
+
+    /// The slots of a set that holds at least `room` digests (twice as many, a power of two).
+    fn slots_for(room: usize) -> usize {
+        (room.max(1) * 2).next_power_of_two()
     }
 
     fn capacity(&self) -> usize {
@@ -273,7 +277,7 @@ impl Seen {
     /// `capacity` rounded up to what a table holds (a power of two).
     fn new(capacity: usize) -> Self {
         Seen {
-            capacity: DigestSet::with_capacity(capacity).capacity(),
+            capacity: DigestSet::slots_for(capacity) / 2,
             newer: DigestSet::default(),
             older: DigestSet::default(),
             newer_until: 0,
