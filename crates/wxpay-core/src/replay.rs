@@ -85,7 +85,7 @@ impl ReplayGuard {
         let signature = &signature[..signature.len().min(32)];
         let digest = self.digest(&[signature, &timestamp.to_be_bytes(), nonce.as_bytes()]);
         let forget_after = timestamp.saturating_add(window_secs);
-        lock(&self.v3).first(digest, Some(forget_after), now)
+        lock(&self.v3).first(digest, Some((forget_after, timestamp)), now)
     }
 
     /// Records a verified APIv2 answer, identified by the first 64 bits of its `sign` (a MAC
@@ -282,10 +282,16 @@ struct Seen {
     /// it has passed, the whole set is forgotten (its answers fail the time check anyway).
     newer_until: u64,
     older_until: u64,
-    /// APIv3: the latest time of a set forgotten by time. An answer that could not be
-    /// verified after it is refused: it may be one forgotten, verified again by a call whose
-    /// clock reads a little earlier (`now` is read before the lock, and clocks are set back).
+    /// APIv3: the latest answer timestamp of any set forgotten by time (once `forgot`). An
+    /// answer stamped no later is refused: it may be one forgotten, verified again by a call
+    /// whose clock reads a little earlier (`now` is read before the lock, and clocks are set
+    /// back) or whose window is wider (a guard shared by clients with different windows).
     forgotten_until: u64,
+    /// APIv3: the latest answer timestamp in each set.
+    newer_ts: u64,
+    older_ts: u64,
+    /// Whether any set was forgotten by time (so a timestamp of 0 is not refused before).
+    forgot: bool,
 }
 
 impl Seen {
@@ -301,27 +307,35 @@ impl Seen {
             newer_until: 0,
             older_until: 0,
             forgotten_until: 0,
+            newer_ts: 0,
+            older_ts: 0,
+            forgot: false,
         }
     }
 
     fn first(
         &mut self,
         digest: u64,
-        forget_after: Option<u64>,
+        forget_after: Option<(u64, u64)>,
         now: u64,
     ) -> Result<(), VerifyError> {
-        if let Some(until) = forget_after {
+        if let Some((_, ts)) = forget_after {
             if self.older_until < now && self.older.len() > 0 {
-                self.forgotten_until = self.forgotten_until.max(self.older_until);
+                self.forgotten_until = self.forgotten_until.max(self.older_ts);
+                self.forgot = true;
+                self.older_ts = 0;
                 self.older = DigestSet::default();
             }
             if self.newer_until < now && self.newer.len() > 0 {
-                self.forgotten_until = self.forgotten_until.max(self.newer_until);
+                self.forgotten_until = self.forgotten_until.max(self.newer_ts);
+                self.forgot = true;
+                self.newer_ts = 0;
+                self.newer_until = 0;
                 // Emptied, not dropped: it keeps its room (a set at the capacity never grows
                 // again).
                 self.newer.clear();
             }
-            if until <= self.forgotten_until {
+            if self.forgot && ts <= self.forgotten_until {
                 return Err(VerifyError::Replayed);
             }
         }
@@ -331,8 +345,9 @@ impl Seen {
         if self.older.contains(digest) || !self.newer.insert(digest) {
             return Err(VerifyError::Replayed);
         }
-        if let Some(until) = forget_after {
+        if let Some((until, ts)) = forget_after {
             self.newer_until = self.newer_until.max(until);
+            self.newer_ts = self.newer_ts.max(ts);
         }
         Ok(())
     }
@@ -357,6 +372,7 @@ impl Seen {
             }
             self.older = std::mem::replace(&mut self.newer, reused);
             self.older_until = std::mem::replace(&mut self.newer_until, 0);
+            self.older_ts = std::mem::replace(&mut self.newer_ts, 0);
             return;
         }
         let room = (full * 4).max(Self::INITIAL).min(self.capacity);
@@ -365,14 +381,17 @@ impl Seen {
         // fit would fill every slot.)
         let mut fresh = DigestSet::with_capacity(room.max(full + self.older.len()));
         let moved_until = std::mem::take(&mut self.older_until);
+        let moved_ts = std::mem::take(&mut self.older_ts);
         self.older.drain_into(&mut fresh);
         if last || full == 0 {
             self.newer.drain_into(&mut fresh);
             self.newer = fresh;
             self.newer_until = self.newer_until.max(moved_until);
+            self.newer_ts = self.newer_ts.max(moved_ts);
         } else {
             self.older = std::mem::replace(&mut self.newer, fresh);
             self.older_until = std::mem::replace(&mut self.newer_until, moved_until);
+            self.older_ts = std::mem::replace(&mut self.newer_ts, moved_ts);
         }
     }
 }
@@ -507,23 +526,26 @@ mod tests {
         // Answers valid until 2000 until a set at the capacity is full; the next until 1000.
         let mut j = 0;
         while seen.newer.capacity() < cap || seen.newer.len() < cap {
-            seen.first(digest(j), Some(2000), 0).unwrap();
+            seen.first(digest(j), Some((2000, 2000)), 0).unwrap();
             j += 1;
         }
-        seen.first(digest(j), Some(1000), 0).unwrap();
+        seen.first(digest(j), Some((1000, 1000)), 0).unwrap();
         assert_eq!((seen.older.len(), seen.newer.len()), (cap, 1));
         // At 1500 the second set is forgotten, the first still refuses its answers while the
         // second fills again (it keeps its room: no growing, nothing poured into it).
         let new = |k: u64| digest(10 * cap as u64 + k);
         for k in 0..cap as u64 - 1 {
-            seen.first(new(k), Some(1600), 1500).unwrap();
+            seen.first(new(k), Some((1600, 1600)), 1500).unwrap();
         }
         for old in (j - cap as u64..j).step_by(7) {
-            assert_eq!(seen.first(digest(old), Some(2000), 1500), Err(VerifyError::Replayed));
+            assert_eq!(
+                seen.first(digest(old), Some((2000, 2000)), 1500),
+                Err(VerifyError::Replayed)
+            );
         }
         // And on: the latest `cap` answers are always held, never more than twice as many.
         for k in cap as u64 - 1..5 * cap as u64 {
-            seen.first(new(k), Some(1600), 1500).unwrap();
+            seen.first(new(k), Some((1600, 1600)), 1500).unwrap();
             assert!((cap..=2 * cap).contains(&seen.len()), "{k}");
         }
     }
@@ -634,5 +656,144 @@ mod tests {
             .max()
             .unwrap();
         assert!(longest < 64, "a digest {longest} slots from its home");
+    }
+}
+
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_checked_with_a_wider_window_is_refused() {
+        // Answer X verified by a client with the default 300 s window; the same guard is
+        // shared (Session) with a client whose window is wider. X's set is forgotten at
+        // ts+301; the replay at ts+400 passes the wider client's time check (|400| <= 3600).
+        let g = ReplayGuard::new();
+        g.first_v3(b"X-signature", 1000, "NX", 1000, 300).unwrap();
+        g.first_v3(b"Y-signature", 1301, "NY", 1301, 300).unwrap(); // X's set forgotten
+        assert_eq!(
+            g.first_v3(b"X-signature", 1000, "NX", 1400, 3600),
+            Err(VerifyError::Replayed),
+            "replay of X believed within the replaying call's window"
+        );
+    }
+
+    fn inv_fold(y: u64) -> u64 {
+        y ^ (y >> 32)
+    } // involution
+    fn inv_odd(a: u64) -> u64 {
+        let mut x = a;
+        for _ in 0..6 {
+            x = x.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(x)));
+        }
+        x
+    }
+
+    #[test]
+    fn spread_is_one_to_one() {
+        let inv = inv_odd(0x9E37_79B9_7F4A_7C15);
+        assert_eq!(inv.wrapping_mul(0x9E37_79B9_7F4A_7C15), 1);
+        let mut z = 1u64;
+        for _ in 0..1_000_000 {
+            z = z.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            for k in [z, z >> 32, z << 32, z & 0xF0F0_F0F0_F0F0_F0F0] {
+                assert_eq!(inv_fold(inv_fold(spread(k)).wrapping_mul(inv)), k);
+            }
+        }
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn check_sets(s: &Seen) {
+        for set in [&s.newer, &s.older] {
+            assert_eq!(set.slots.iter().filter(|&&d| d != 0).count(), set.len, "len wrong");
+            assert!(set.slots.is_empty() || set.len < set.slots.len());
+            assert!(set.capacity() <= s.capacity);
+        }
+        assert!(s.len() <= 2 * s.capacity);
+    }
+
+    #[test]
+    fn random_apiv3_histories_refuse_every_replay_still_verifiable() {
+        for seed in 1..=40u64 {
+            for cap in [16usize, 100, 1 << 10] {
+                let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+                let mut s = Seen::new(cap);
+                let c = s.capacity;
+                let mut hist: Vec<(u64, u64, u64)> = vec![]; // (digest, until, ts)
+                let mut now: u64 = 10_000;
+                for step in 0..(12 * c) {
+                    match rng.below(10) {
+                        0 => now = now.saturating_sub(rng.below(400)),
+                        1 => now += rng.below(700),
+                        _ => {}
+                    }
+                    if rng.below(3) == 0 && !hist.is_empty() {
+                        // Replay one of the latest c answers that is still verifiable at `now`.
+                        let k = hist.len() - 1 - rng.below(hist.len().min(c) as u64) as usize;
+                        let (d, until, ts) = hist[k];
+                        if until >= now {
+                            assert_eq!(
+                                s.first(d, Some((until, ts)), now),
+                                Err(VerifyError::Replayed),
+                                "seed {seed} cap {cap} step {step}: replay of #{k} of {} believed",
+                                hist.len()
+                            );
+                        }
+                    } else {
+                        let d = rng.next();
+                        let w = [0u64, 1, 300, 600][rng.below(4) as usize];
+                        // a timestamp within the window of `now`
+                        let ts = now + rng.below(2 * w + 1) - w;
+                        let until = ts + w;
+                        if s.first(d, Some((until, ts)), now).is_ok() {
+                            hist.push((d, until, ts));
+                        }
+                    }
+                    check_sets(&s);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_apiv2_histories_refuse_every_replay_of_the_latest() {
+        for cap in [16usize, 100, 1 << 10, 3000] {
+            let mut rng = Rng(cap as u64 * 77 + 5);
+            let mut s = Seen::new(cap);
+            let c = s.capacity;
+            let mut hist = vec![];
+            for step in 0..(12 * c) {
+                let d = rng.next();
+                s.first(d, None, 0).unwrap();
+                hist.push(d);
+                let k = hist.len() - 1 - rng.below(hist.len().min(c) as u64) as usize;
+                assert_eq!(s.first(hist[k], None, 0), Err(VerifyError::Replayed), "{cap} {step}");
+                check_sets(&s);
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_inputs_neither_panic_nor_hang() {
+        let g = ReplayGuard::new();
+        g.first_v3(b"", u64::MAX, "", u64::MAX, u64::MAX).unwrap();
+        g.first_v3(b"a", 0, "", 0, 0).unwrap();
+        let _ = g.first_v3(b"b", 0, "", u64::MAX, 0);
+        g.first_v3(b"c", u64::MAX, "", 0, 0).unwrap();
+        g.first_v2("", "").unwrap();
+        g.first_v2("", "ééééééééééééééééééééééééé").unwrap();
+        let _ = g.len();
     }
 }
