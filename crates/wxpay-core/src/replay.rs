@@ -178,8 +178,9 @@ fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
 
 /// A set of digests: open addressing, linear probing, in one array of slots (0: empty),
 /// filled to half at most. The digests are random (keyed SipHash, or a MAC's bits spread by
-/// [`spread`]), so their low bits place them: no hashing. Half full, a lookup of a digest that is not there (the
-/// guard's usual case) reads 2.5 slots on average, most often in one cache line. Measured
+/// [`spread`]), so their low bits place them: no hashing. Half full, a lookup of a digest
+/// that is not there (the guard's usual case) reads 2.5 slots on average, most often in one
+/// cache line. Measured
 /// against `HashSet` and against this table filled to three quarters (both: an APIv2
 /// answer's guard 1.028-1.03 in `replay_guard.v2_share`), half full took a third off what the
 /// guard costs (1.020-1.022, before [`hex_key`] took another 0.3%). Never shrinks, never

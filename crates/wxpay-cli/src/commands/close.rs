@@ -86,6 +86,18 @@ pub(crate) enum Api {
     V3,
 }
 
+impl Api {
+    /// The client setup a call of this generation needs; `global`: a cross-border call,
+    /// whose merchant's certificates are on the cross-border list.
+    pub(crate) fn purpose(self, global: bool) -> Purpose {
+        match (self, global) {
+            (Api::V2, _) => Purpose::V2,
+            (Api::V3, false) => Purpose::V3,
+            (Api::V3, true) => Purpose::V3Global,
+        }
+    }
+}
+
 impl From<Api> for settings::Api {
     fn from(api: Api) -> Self {
         match api {
@@ -313,12 +325,7 @@ pub(crate) fn run(mut args: CloseArgs) -> Result<u8, Failure> {
     let _sandbox = if args.sandbox { Some(embed(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
     settings::require(&args.settings, args.api.into())?;
-    let purpose = match (args.api, args.global) {
-        (Api::V2, _) => Purpose::V2,
-        (Api::V3, false) => Purpose::V3,
-        // A cross-border merchant's certificates are on the cross-border list.
-        (Api::V3, true) => Purpose::V3Global,
-    };
+    let purpose = args.api.purpose(args.global);
     // One order is checked before anything else (a file's lines are checked as they are read).
     let one = match args.from.clone() {
         None => {

@@ -5,7 +5,7 @@ use wxpay_core::v2::QueryOrderV2;
 use wxpay_core::v3::{QueryCombinedOrder, QueryOrderV3};
 
 use crate::commands::close::{Api, same_generation};
-use crate::settings::{self, Purpose, Settings};
+use crate::settings::{self, Settings};
 use crate::{Failure, ops, runtime};
 
 pub(crate) const SHORT_HELP: &str = "\
@@ -137,12 +137,7 @@ pub(crate) fn run(mut args: QueryArgs) -> Result<u8, Failure> {
     let _sandbox = if args.sandbox { Some(embed(&mut args)?) } else { None };
     args.settings = std::mem::take(&mut args.settings).resolve()?;
     settings::require(&args.settings, args.api.into())?;
-    let purpose = match (args.api, args.global) {
-        (Api::V2, _) => Purpose::V2,
-        (Api::V3, false) => Purpose::V3,
-        // A cross-border merchant's certificates are on the cross-border list.
-        (Api::V3, true) => Purpose::V3Global,
-    };
+    let purpose = args.api.purpose(args.global);
     let (client, kept) = ops::close::connect(&args.settings, purpose)?;
     let base_url = client.config().endpoint().primary().as_str().to_owned();
     settings::say_destination(client.config());
